@@ -1,0 +1,39 @@
+# Developer shortcuts.  `pip install .` builds the same library through
+# setup.py; this Makefile is for the edit-compile-test loop and CI's
+# sanitizer run.
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror=implicit-function-declaration
+SRC     := $(wildcard csrc/*.c csrc/tables/*.c)
+HDR     := $(wildcard csrc/*.h)
+LIB     := osqlite/libosqlite.so
+
+.PHONY: all schema check-schema asan test clean
+
+all: $(LIB)
+
+$(LIB): $(SRC) $(HDR)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -fPIC -shared -fvisibility=hidden \
+	    -Icsrc -o $@ $(SRC) -lm
+
+schema:
+	python3 tools/gen_schema.py
+
+check-schema:
+	python3 tools/gen_schema.py --check
+
+# The sanitizer driver links the extension sources statically (SQLITE_CORE)
+# with AddressSanitizer and UndefinedBehaviorSanitizer.
+build/osqlite-asan: $(SRC) $(HDR) tests/cdriver/osqlite_run.c
+	@mkdir -p build
+	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	    -fno-sanitize-recover=undefined $(WARN) -std=gnu11 -DSQLITE_CORE \
+	    -Icsrc -o $@ $(SRC) tests/cdriver/osqlite_run.c -lsqlite3 -lm
+
+asan: build/osqlite-asan
+
+test: all
+	python3 -m pytest -q
+
+clean:
+	rm -rf build $(LIB)

@@ -1,0 +1,739 @@
+/*
+** engine.c: the one generic virtual-table module behind every osqlite table.
+**
+** Each registered table is an eponymous virtual table whose pAux is its
+** const OsqTable descriptor (schema.c).  The engine declares the schema,
+** plans constraint push-down in xBestIndex, calls the table's generator in
+** xFilter, and serves the materialized rows from xColumn.
+**
+** Query plans.  xBestIndex passes every usable constraint on a column
+** flagged index/required/additional/optimized to xFilter as an argv value
+** and describes them in idxStr:
+**
+**     idxStr = "<colUsed as 16 hex digits>" { "," <col> ":" <op> ":" <in> }
+**
+** where <op> is one of the OSQ_OP_* characters and <in> is 1 when the
+** argv value is a whole IN list (sqlite3_vtab_in).  idxNum is a bitmask:
+**
+**     0x01  OSQ_PLAN_NO_REQUIRED  the table has required columns and none
+**                                 is constrained: xFilter fails with a
+**                                 message naming them
+**
+** Constraints are never marked "omit": SQLite re-checks every WHERE term,
+** so a generator may return more rows than asked for, never fewer.
+**
+** Rows.  The generator's rows are kept in one array of cells, but only for
+** the columns the statement uses (colUsed): a query reading two columns of
+** a 40-column table stores two cells per row.  Text lives in an arena that
+** is freed in one go when the cursor is reset.
+*/
+#include "osqlite.h"
+#include "schema.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OSQ_PLAN_NO_REQUIRED 0x01
+
+/* Estimated rows for a full scan, and the divisor for a pushed-down key. */
+#define OSQ_SCAN_ROWS   1000000.0
+#define OSQ_KEY_FACTOR  10000.0
+
+typedef struct OsqVtab {
+  sqlite3_vtab base;
+  sqlite3 *db;
+  const OsqTable *pTab;
+} OsqVtab;
+
+typedef struct OsqCell {
+  int eType;                /* SQLITE_NULL, _INTEGER, _FLOAT, _TEXT, _BLOB */
+  int n;                    /* bytes of text/blob */
+  union { sqlite3_int64 i; double r; const char *z; } u;
+} OsqCell;
+
+typedef struct OsqChunk OsqChunk;
+struct OsqChunk {
+  OsqChunk *pNext;
+  size_t nUsed, nSize;
+  char a[1];
+};
+
+typedef struct OsqCons {
+  int iCol;
+  int op;
+  int bOwned;               /* pVal is a copy to free (IN-list values) */
+  sqlite3_value *pVal;
+} OsqCons;
+
+struct OsqCursor {
+  sqlite3_vtab_cursor base;
+  OsqVtab *pVtab;
+  int *aSlot;               /* column -> cell slot, or -1 when unused */
+  int nSlot;                /* cells per row */
+  OsqCons *aCons;           /* pushed-down constraints */
+  int nCons, nConsAlloc;
+  OsqCell *aCell;           /* nRow * nSlot cells */
+  sqlite3_int64 nRow, nRowAlloc;
+  sqlite3_int64 iRow;       /* current row while iterating */
+  OsqChunk *pChunk;         /* text arena */
+  char zRoot[PATH_MAX];     /* OSQLITE_ROOT, no trailing slash */
+};
+
+/*
+** Arena allocation for cell text.  Small strings share 64 KiB chunks; a large
+** one gets a chunk of its own.
+*/
+#define OSQ_CHUNK 65536
+static char *arenaAlloc(OsqCursor *pCur, size_t n){
+  OsqChunk *p = pCur->pChunk;
+  if( p==0 || p->nSize - p->nUsed < n ){
+    size_t nSize = n > OSQ_CHUNK/4 ? n : OSQ_CHUNK;
+    OsqChunk *pNew = sqlite3_malloc64(sizeof(OsqChunk) + nSize);
+    if( pNew==0 ) return 0;
+    pNew->nSize = nSize;
+    pNew->nUsed = 0;
+    if( p && n > OSQ_CHUNK/4 ){
+      /* keep filling the current small-string chunk */
+      pNew->pNext = p->pNext;
+      p->pNext = pNew;
+      pNew->nUsed = n;
+      return pNew->a;
+    }
+    pNew->pNext = p;
+    pCur->pChunk = p = pNew;
+  }
+  p->nUsed += n;
+  return &p->a[p->nUsed - n];
+}
+
+static void cursorReset(OsqCursor *pCur){
+  OsqChunk *p = pCur->pChunk;
+  while( p ){
+    OsqChunk *pNext = p->pNext;
+    sqlite3_free(p);
+    p = pNext;
+  }
+  pCur->pChunk = 0;
+  sqlite3_free(pCur->aCell);
+  pCur->aCell = 0;
+  pCur->nRow = pCur->nRowAlloc = 0;
+  pCur->iRow = 0;
+  while( pCur->nCons>0 ){
+    OsqCons *p = &pCur->aCons[--pCur->nCons];
+    if( p->bOwned ) sqlite3_value_free(p->pVal);
+  }
+}
+
+/*
+** The generator interface.
+*/
+const OsqTable *osq_table(OsqCursor *pCur){ return pCur->pVtab->pTab; }
+sqlite3 *osq_db(OsqCursor *pCur){ return pCur->pVtab->db; }
+const char *osq_root(OsqCursor *pCur){ return pCur->zRoot; }
+int osq_nrow(OsqCursor *pCur){ return (int)pCur->nRow; }
+
+int osq_used(OsqCursor *pCur, int iCol){
+  if( iCol<0 || iCol>=pCur->pVtab->pTab->nCol ) return 0;
+  return pCur->aSlot[iCol]>=0;
+}
+
+int osq_constraint(OsqCursor *pCur, int i, int *piCol, int *pOp,
+                   sqlite3_value **pp){
+  if( i<0 || i>=pCur->nCons ) return 0;
+  *piCol = pCur->aCons[i].iCol;
+  *pOp = pCur->aCons[i].op;
+  *pp = pCur->aCons[i].pVal;
+  return 1;
+}
+
+int osq_eq_count(OsqCursor *pCur, int iCol){
+  int i, n = 0;
+  for(i=0; i<pCur->nCons; i++){
+    if( pCur->aCons[i].iCol==iCol && pCur->aCons[i].op==OSQ_OP_EQ ) n++;
+  }
+  return n;
+}
+
+sqlite3_value *osq_eq_value(OsqCursor *pCur, int iCol, int iVal){
+  int i;
+  for(i=0; i<pCur->nCons; i++){
+    if( pCur->aCons[i].iCol==iCol && pCur->aCons[i].op==OSQ_OP_EQ ){
+      if( iVal==0 ) return pCur->aCons[i].pVal;
+      iVal--;
+    }
+  }
+  return 0;
+}
+
+const char *osq_eq_text(OsqCursor *pCur, int iCol, int i){
+  sqlite3_value *p = osq_eq_value(pCur, iCol, i);
+  if( p==0 || sqlite3_value_type(p)==SQLITE_NULL ) return 0;
+  return (const char*)sqlite3_value_text(p);
+}
+
+int osq_eq_int64(OsqCursor *pCur, int iCol, int i, sqlite3_int64 *pOut){
+  sqlite3_value *p = osq_eq_value(pCur, iCol, i);
+  if( p==0 ) return 1;
+  switch( sqlite3_value_numeric_type(p) ){
+    case SQLITE_INTEGER:
+      *pOut = sqlite3_value_int64(p);
+      return 0;
+    case SQLITE_FLOAT: {
+      double r = sqlite3_value_double(p);
+      if( r!=(double)(sqlite3_int64)r ) return 1;
+      *pOut = (sqlite3_int64)r;
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int osq_row(OsqCursor *pCur){
+  sqlite3_int64 i;
+  if( pCur->nRow>=pCur->nRowAlloc ){
+    sqlite3_int64 nNew = pCur->nRowAlloc ? pCur->nRowAlloc*2 : 64;
+    OsqCell *aNew;
+    if( pCur->nSlot>0 ){
+      aNew = sqlite3_realloc64(pCur->aCell, nNew*pCur->nSlot*sizeof(OsqCell));
+      if( aNew==0 ) return SQLITE_NOMEM;
+      pCur->aCell = aNew;
+    }
+    pCur->nRowAlloc = nNew;
+  }
+  for(i=0; i<pCur->nSlot; i++){
+    pCur->aCell[pCur->nRow*pCur->nSlot + i].eType = SQLITE_NULL;
+  }
+  pCur->nRow++;
+  return SQLITE_OK;
+}
+
+void osq_row_discard(OsqCursor *pCur){
+  if( pCur->nRow>0 ) pCur->nRow--;
+}
+
+/* The cell for column iCol of the current row, or NULL if unused. */
+static OsqCell *cellFor(OsqCursor *pCur, int iCol){
+  int iSlot;
+  if( iCol<0 || iCol>=pCur->pVtab->pTab->nCol || pCur->nRow==0 ) return 0;
+  iSlot = pCur->aSlot[iCol];
+  if( iSlot<0 ) return 0;
+  return &pCur->aCell[(pCur->nRow-1)*pCur->nSlot + iSlot];
+}
+
+static int isIntegerType(int eType){
+  return eType==OSQ_INTEGER || eType==OSQ_BIGINT || eType==OSQ_UBIGINT;
+}
+
+int osq_int(OsqCursor *pCur, int iCol, sqlite3_int64 v){
+  OsqCell *p = cellFor(pCur, iCol);
+  if( p==0 ) return SQLITE_OK;
+  if( pCur->pVtab->pTab->aCol[iCol].eType==OSQ_TEXT ){
+    return osq_textf(pCur, iCol, "%lld", v);
+  }
+  p->eType = SQLITE_INTEGER;
+  p->u.i = v;
+  return SQLITE_OK;
+}
+
+int osq_double(OsqCursor *pCur, int iCol, double v){
+  OsqCell *p = cellFor(pCur, iCol);
+  if( p==0 ) return SQLITE_OK;
+  p->eType = SQLITE_FLOAT;
+  p->u.r = v;
+  return SQLITE_OK;
+}
+
+/*
+** Text into a numeric column is converted the way osquery converts its
+** string rows (osquery: osquery/sql/dynamic_table_row.cpp): strtoll with
+** base 0, trailing junk ignored; empty or unparsable text is NULL.
+*/
+int osq_text(OsqCursor *pCur, int iCol, const char *z, int n){
+  OsqCell *p = cellFor(pCur, iCol);
+  char *zCopy;
+  int eType;
+  if( p==0 ) return SQLITE_OK;
+  if( z==0 ){ p->eType = SQLITE_NULL; return SQLITE_OK; }
+  if( n<0 ) n = (int)strlen(z);
+  eType = pCur->pVtab->pTab->aCol[iCol].eType;
+  if( isIntegerType(eType) || eType==OSQ_DOUBLE ){
+    char zNum[64];
+    char *zEnd = 0;
+    if( n==0 || n>=(int)sizeof(zNum) ){ p->eType = SQLITE_NULL; return SQLITE_OK; }
+    memcpy(zNum, z, n);
+    zNum[n] = 0;
+    if( eType==OSQ_DOUBLE ){
+      double r = strtod(zNum, &zEnd);
+      if( zEnd==zNum || *zEnd ){ p->eType = SQLITE_NULL; return SQLITE_OK; }
+      p->eType = SQLITE_FLOAT;
+      p->u.r = r;
+    }else{
+      long long v = strtoll(zNum, &zEnd, 0);
+      if( zEnd==zNum ){ p->eType = SQLITE_NULL; return SQLITE_OK; }
+      p->eType = SQLITE_INTEGER;
+      p->u.i = v;
+    }
+    return SQLITE_OK;
+  }
+  zCopy = arenaAlloc(pCur, (size_t)n + 1);
+  if( zCopy==0 ) return SQLITE_NOMEM;
+  memcpy(zCopy, z, n);
+  zCopy[n] = 0;
+  p->eType = SQLITE_TEXT;
+  p->n = n;
+  p->u.z = zCopy;
+  return SQLITE_OK;
+}
+
+int osq_textf(OsqCursor *pCur, int iCol, const char *zFmt, ...){
+  char zBuf[256];
+  char *z;
+  int rc;
+  va_list ap;
+  if( cellFor(pCur, iCol)==0 ) return SQLITE_OK;
+  va_start(ap, zFmt);
+  z = sqlite3_vsnprintf(sizeof(zBuf), zBuf, zFmt, ap);
+  va_end(ap);
+  if( strlen(z)<sizeof(zBuf)-1 ) return osq_text(pCur, iCol, z, -1);
+  va_start(ap, zFmt);
+  z = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  if( z==0 ) return SQLITE_NOMEM;
+  rc = osq_text(pCur, iCol, z, -1);
+  sqlite3_free(z);
+  return rc;
+}
+
+int osq_blob(OsqCursor *pCur, int iCol, const void *pData, int n){
+  OsqCell *p = cellFor(pCur, iCol);
+  char *zCopy;
+  if( p==0 ) return SQLITE_OK;
+  zCopy = arenaAlloc(pCur, n>0 ? (size_t)n : 1);
+  if( zCopy==0 ) return SQLITE_NOMEM;
+  if( n>0 ) memcpy(zCopy, pData, n);
+  p->eType = SQLITE_BLOB;
+  p->n = n;
+  p->u.z = zCopy;
+  return SQLITE_OK;
+}
+
+int osq_error_code(OsqCursor *pCur, int rc, const char *zFmt, ...){
+  va_list ap;
+  sqlite3_vtab *pVtab = &pCur->pVtab->base;
+  va_start(ap, zFmt);
+  sqlite3_free(pVtab->zErrMsg);
+  pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int osq_error(OsqCursor *pCur, const char *zFmt, ...){
+  va_list ap;
+  sqlite3_vtab *pVtab = &pCur->pVtab->base;
+  va_start(ap, zFmt);
+  sqlite3_free(pVtab->zErrMsg);
+  pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  return SQLITE_ERROR;
+}
+
+/*
+** Rows from "osqlite_data_<table>", a table or view the daemon keeps for
+** tables whose data only it has (osquery_schedule, the *_events tables...).
+*/
+int osq_rows_from_backing(OsqCursor *pCur){
+  const OsqTable *pTab = pCur->pVtab->pTab;
+  sqlite3 *db = pCur->pVtab->db;
+  sqlite3_stmt *pStmt = 0;
+  char *zSql;
+  int rc, i, nOut;
+  int *aMap;
+
+  zSql = sqlite3_mprintf("SELECT * FROM \"osqlite_data_%w\"", pTab->zName);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    /* No backing table in this connection: the table is empty. */
+    sqlite3_finalize(pStmt);
+    return SQLITE_OK;
+  }
+  nOut = sqlite3_column_count(pStmt);
+  aMap = sqlite3_malloc64(sizeof(int)*(nOut>0 ? nOut : 1));
+  if( aMap==0 ){ sqlite3_finalize(pStmt); return SQLITE_NOMEM; }
+  for(i=0; i<nOut; i++){
+    const char *zName = sqlite3_column_name(pStmt, i);
+    int j;
+    aMap[i] = -1;
+    for(j=0; zName && j<pTab->nCol; j++){
+      if( sqlite3_stricmp(zName, pTab->aCol[j].zName)==0 ){ aMap[i] = j; break; }
+    }
+  }
+  rc = SQLITE_OK;
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    rc = osq_row(pCur);
+    for(i=0; rc==SQLITE_OK && i<nOut; i++){
+      int iCol = aMap[i];
+      if( iCol<0 || !osq_used(pCur, iCol) ) continue;
+      switch( sqlite3_column_type(pStmt, i) ){
+        case SQLITE_INTEGER:
+          rc = osq_int(pCur, iCol, sqlite3_column_int64(pStmt, i)); break;
+        case SQLITE_FLOAT:
+          rc = osq_double(pCur, iCol, sqlite3_column_double(pStmt, i)); break;
+        case SQLITE_TEXT:
+          rc = osq_text(pCur, iCol, (const char*)sqlite3_column_text(pStmt, i),
+                        sqlite3_column_bytes(pStmt, i));
+          break;
+        case SQLITE_BLOB:
+          rc = osq_blob(pCur, iCol, sqlite3_column_blob(pStmt, i),
+                        sqlite3_column_bytes(pStmt, i));
+          break;
+      }
+    }
+  }
+  sqlite3_free(aMap);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_finalize(pStmt);
+    if( rc!=SQLITE_OK ){
+      return osq_error(pCur, "%s: %s", pTab->zName, sqlite3_errmsg(db));
+    }
+    return SQLITE_OK;
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+/*
+** The sqlite3_module methods, in SQLite's usual order.
+*/
+static const char *typeName(int eType){
+  switch( eType ){
+    case OSQ_INTEGER:  return "INTEGER";
+    case OSQ_BIGINT:   return "BIGINT";
+    case OSQ_UBIGINT:  return "UNSIGNED BIGINT";
+    case OSQ_DOUBLE:   return "DOUBLE";
+    case OSQ_DATETIME: return "DATETIME";
+    case OSQ_BLOB:     return "BLOB";
+    default:           return "TEXT";
+  }
+}
+
+/* The CREATE TABLE statement osquery would declare for pTab. */
+char *osq_schema_sql(const OsqTable *pTab){
+  sqlite3_str *pStr = sqlite3_str_new(0);
+  int i;
+  sqlite3_str_appendf(pStr, "CREATE TABLE \"%w\"(", pTab->zName);
+  for(i=0; i<pTab->nCol; i++){
+    const OsqColumn *pCol = &pTab->aCol[i];
+    sqlite3_str_appendf(pStr, "%s`%s` %s%s", i ? ", " : "", pCol->zName,
+                        typeName(pCol->eType),
+                        (pCol->flags & OSQ_HIDDEN) ? " HIDDEN" : "");
+    if( pCol->zCollate ){
+      sqlite3_str_appendf(pStr, " COLLATE %s", pCol->zCollate);
+    }
+  }
+  sqlite3_str_appendall(pStr, ")");
+  return sqlite3_str_finish(pStr);
+}
+
+const char *osq_type_name(int eType){ return typeName(eType); }
+
+static int osqConnect(sqlite3 *db, void *pAux, int argc,
+                      const char *const *argv, sqlite3_vtab **ppVtab,
+                      char **pzErr){
+  const OsqTable *pTab = (const OsqTable*)pAux;
+  OsqVtab *pNew;
+  char *zSql;
+  int rc;
+  (void)argc; (void)argv;
+
+  zSql = osq_schema_sql(pTab);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_declare_vtab(db, zSql);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("%s: cannot declare schema: %s", pTab->zName,
+                             sqlite3_errmsg(db));
+    return rc;
+  }
+  pNew = sqlite3_malloc(sizeof(*pNew));
+  if( pNew==0 ) return SQLITE_NOMEM;
+  memset(pNew, 0, sizeof(*pNew));
+  pNew->db = db;
+  pNew->pTab = pTab;
+  *ppVtab = &pNew->base;
+  return SQLITE_OK;
+}
+
+static int osqDisconnect(sqlite3_vtab *pVtab){
+  sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+static int osqOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor){
+  OsqVtab *p = (OsqVtab*)pVtab;
+  OsqCursor *pCur = sqlite3_malloc(sizeof(*pCur));
+  if( pCur==0 ) return SQLITE_NOMEM;
+  memset(pCur, 0, sizeof(*pCur));
+  pCur->pVtab = p;
+  pCur->aSlot = sqlite3_malloc64(sizeof(int)*(p->pTab->nCol+1));
+  if( pCur->aSlot==0 ){ sqlite3_free(pCur); return SQLITE_NOMEM; }
+  *ppCursor = &pCur->base;
+  return SQLITE_OK;
+}
+
+static int osqClose(sqlite3_vtab_cursor *cur){
+  OsqCursor *pCur = (OsqCursor*)cur;
+  cursorReset(pCur);
+  sqlite3_free(pCur->aCons);
+  sqlite3_free(pCur->aSlot);
+  sqlite3_free(pCur);
+  return SQLITE_OK;
+}
+
+static int osqNext(sqlite3_vtab_cursor *cur){
+  ((OsqCursor*)cur)->iRow++;
+  return SQLITE_OK;
+}
+
+static int osqColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i){
+  OsqCursor *pCur = (OsqCursor*)cur;
+  const OsqTable *pTab = pCur->pVtab->pTab;
+  OsqCell *p;
+  int iSlot;
+  if( i<0 || i>=pTab->nCol ) return SQLITE_OK;
+  if( pTab->aCol[i].iAliasOf>=0 ) i = pTab->aCol[i].iAliasOf;
+  iSlot = pCur->aSlot[i];
+  if( iSlot<0 || pCur->iRow>=pCur->nRow ) return SQLITE_OK;   /* NULL */
+  p = &pCur->aCell[pCur->iRow*pCur->nSlot + iSlot];
+  switch( p->eType ){
+    case SQLITE_INTEGER: sqlite3_result_int64(ctx, p->u.i); break;
+    case SQLITE_FLOAT:   sqlite3_result_double(ctx, p->u.r); break;
+    case SQLITE_TEXT:    sqlite3_result_text(ctx, p->u.z, p->n, SQLITE_STATIC); break;
+    case SQLITE_BLOB:    sqlite3_result_blob(ctx, p->u.z, p->n, SQLITE_STATIC); break;
+    default: break;
+  }
+  return SQLITE_OK;
+}
+
+static int osqRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
+  *pRowid = ((OsqCursor*)cur)->iRow;
+  return SQLITE_OK;
+}
+
+static int osqEof(sqlite3_vtab_cursor *cur){
+  OsqCursor *pCur = (OsqCursor*)cur;
+  return pCur->iRow>=pCur->nRow;
+}
+
+/* Add a pushed constraint.  IN-list values are copied: the iterator reuses
+** one sqlite3_value for every element. */
+static int addConstraint(OsqCursor *pCur, int iCol, int op, sqlite3_value *p,
+                         int bCopy){
+  if( pCur->nCons>=pCur->nConsAlloc ){
+    int nNew = pCur->nConsAlloc ? pCur->nConsAlloc*2 : 8;
+    OsqCons *aNew = sqlite3_realloc64(pCur->aCons, sizeof(OsqCons)*nNew);
+    if( aNew==0 ) return SQLITE_NOMEM;
+    pCur->aCons = aNew;
+    pCur->nConsAlloc = nNew;
+  }
+  if( bCopy ){
+    p = sqlite3_value_dup(p);
+    if( p==0 ) return SQLITE_NOMEM;
+  }
+  pCur->aCons[pCur->nCons].iCol = iCol;
+  pCur->aCons[pCur->nCons].op = op;
+  pCur->aCons[pCur->nCons].bOwned = bCopy;
+  pCur->aCons[pCur->nCons].pVal = p;
+  pCur->nCons++;
+  return SQLITE_OK;
+}
+
+/* Read OSQLITE_ROOT once per query; trailing slashes are dropped so that
+** root + "/proc" is always a well-formed path. */
+static void readRoot(OsqCursor *pCur){
+  const char *z = getenv("OSQLITE_ROOT");
+  size_t n = z ? strlen(z) : 0;
+  if( n>=sizeof(pCur->zRoot) ) n = 0;
+  while( n>0 && z[n-1]=='/' ) n--;
+  if( n ) memcpy(pCur->zRoot, z, n);
+  pCur->zRoot[n] = 0;
+}
+
+static int osqFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
+                     int argc, sqlite3_value **argv){
+  OsqCursor *pCur = (OsqCursor*)cur;
+  const OsqTable *pTab = pCur->pVtab->pTab;
+  sqlite3_uint64 colUsed = ~(sqlite3_uint64)0;
+  const char *z = idxStr;
+  int i, rc = SQLITE_OK, iArg = 0;
+
+  cursorReset(pCur);
+  readRoot(pCur);
+
+  if( z && strlen(z)>=16 ){
+    colUsed = strtoull(z, 0, 16);   /* the first 16 hex digits */
+    z += 16;
+  }
+  /* Map used columns to cell slots.  Bit 63 stands for every column >= 63;
+  ** an alias makes its target used. */
+  for(i=0; i<pTab->nCol; i++) pCur->aSlot[i] = -1;
+  for(i=0; i<pTab->nCol; i++){
+    int bit = i<63 ? i : 63;
+    if( colUsed & ((sqlite3_uint64)1<<bit) ){
+      int iTarget = pTab->aCol[i].iAliasOf>=0 ? pTab->aCol[i].iAliasOf : i;
+      pCur->aSlot[iTarget] = 0;
+    }
+  }
+  pCur->nSlot = 0;
+  for(i=0; i<pTab->nCol; i++){
+    if( pCur->aSlot[i]==0 ) pCur->aSlot[i] = pCur->nSlot++;
+  }
+
+  while( z && *z==',' && iArg<argc ){
+    int iCol = (int)strtol(z+1, (char**)&z, 10);
+    int op, bIn;
+    if( *z!=':' ) break;
+    op = z[1];
+    bIn = z[3]=='1';
+    z += 4;
+    if( bIn ){
+      sqlite3_value *pVal = 0;
+      int rc2;
+      for(rc2 = sqlite3_vtab_in_first(argv[iArg], &pVal);
+          rc2==SQLITE_OK && pVal;
+          rc2 = sqlite3_vtab_in_next(argv[iArg], &pVal)){
+        rc = addConstraint(pCur, iCol, op, pVal, 1);
+        if( rc ) return rc;
+      }
+    }else{
+      rc = addConstraint(pCur, iCol, op, argv[iArg], 0);
+      if( rc ) return rc;
+    }
+    iArg++;
+  }
+
+  if( idxNum & OSQ_PLAN_NO_REQUIRED ){
+    sqlite3_str *pStr = sqlite3_str_new(0);
+    int n = 0;
+    for(i=0; i<pTab->nCol; i++){
+      if( pTab->aCol[i].flags & OSQ_REQUIRED ){
+        sqlite3_str_appendf(pStr, "%s%s", n++ ? " or " : "", pTab->aCol[i].zName);
+      }
+    }
+    z = sqlite3_str_finish(pStr);
+    rc = osq_error_code(pCur, SQLITE_CONSTRAINT,
+        "Table %s was queried without a required column in the WHERE clause: "
+        "constrain %s (for example WHERE %s = '...')",
+        pTab->zName, z ? z : "?", z ? z : "?");
+    sqlite3_free((char*)z);
+    return rc;
+  }
+
+  rc = pTab->xGen(pCur);
+  if( rc!=SQLITE_OK && pCur->pVtab->base.zErrMsg==0 ){
+    osq_error_code(pCur, rc, "%s: %s", pTab->zName, sqlite3_errstr(rc));
+  }
+  pCur->iRow = 0;
+  return rc;
+}
+
+static int pushedOp(int op, int eType){
+  switch( op ){
+    case SQLITE_INDEX_CONSTRAINT_EQ:   return OSQ_OP_EQ;
+    case SQLITE_INDEX_CONSTRAINT_LIKE: return OSQ_OP_LIKE;
+    case SQLITE_INDEX_CONSTRAINT_GLOB: return OSQ_OP_GLOB;
+  }
+  /* osquery never pushes range comparisons on TEXT columns. */
+  if( eType==OSQ_TEXT ) return 0;
+  switch( op ){
+    case SQLITE_INDEX_CONSTRAINT_GT: return OSQ_OP_GT;
+    case SQLITE_INDEX_CONSTRAINT_GE: return OSQ_OP_GE;
+    case SQLITE_INDEX_CONSTRAINT_LT: return OSQ_OP_LT;
+    case SQLITE_INDEX_CONSTRAINT_LE: return OSQ_OP_LE;
+  }
+  return 0;
+}
+
+static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
+  const OsqTable *pTab = ((OsqVtab*)pVtab)->pTab;
+  sqlite3_str *pStr = sqlite3_str_new(0);
+  int i, nArg = 0, nKey = 0, hasRequired = 0, requiredMet = 0;
+  int canIn = sqlite3_libversion_number()>=3038000;
+  double rCost = OSQ_SCAN_ROWS;
+
+  for(i=0; i<pTab->nCol; i++){
+    if( pTab->aCol[i].flags & OSQ_REQUIRED ) hasRequired = 1;
+  }
+  sqlite3_str_appendf(pStr, "%016llx", (unsigned long long)pIdx->colUsed);
+  for(i=0; i<pIdx->nConstraint; i++){
+    const struct sqlite3_index_constraint *pC = &pIdx->aConstraint[i];
+    const OsqColumn *pCol;
+    int iCol = pC->iColumn, op, bIn = 0;
+    if( !pC->usable || iCol<0 || iCol>=pTab->nCol ) continue;
+    if( pTab->aCol[iCol].iAliasOf>=0 ) iCol = pTab->aCol[iCol].iAliasOf;
+    pCol = &pTab->aCol[iCol];
+    if( (pCol->flags & (OSQ_INDEX|OSQ_REQUIRED|OSQ_ADDITIONAL|OSQ_OPTIMIZED))==0 ){
+      continue;
+    }
+    op = pushedOp(pC->op, pCol->eType);
+    if( op==0 ) continue;
+    if( op==OSQ_OP_EQ && canIn && sqlite3_vtab_in(pIdx, i, -1) ){
+      sqlite3_vtab_in(pIdx, i, 1);
+      bIn = 1;
+    }
+    pIdx->aConstraintUsage[i].argvIndex = ++nArg;
+    pIdx->aConstraintUsage[i].omit = 0;
+    sqlite3_str_appendf(pStr, ",%d:%c:%d", iCol, op, bIn);
+    if( (pCol->flags & OSQ_REQUIRED)
+     && (op==OSQ_OP_EQ || op==OSQ_OP_LIKE || op==OSQ_OP_GLOB) ){
+      requiredMet = 1;
+    }
+    if( op==OSQ_OP_EQ ) nKey++;
+    else if( op==OSQ_OP_LIKE || op==OSQ_OP_GLOB ) rCost /= 10.0;
+  }
+  if( nKey ) rCost /= OSQ_KEY_FACTOR;
+  pIdx->idxNum = 0;
+  if( hasRequired && !requiredMet ){
+    /* Still a valid plan, so a query that cannot constrain the column gets
+    ** a message naming it rather than "no query solution"; the cost makes
+    ** SQLite prefer any join order that does constrain it. */
+    pIdx->idxNum |= OSQ_PLAN_NO_REQUIRED;
+    rCost = 1e18;
+  }
+  pIdx->estimatedCost = rCost;
+  pIdx->estimatedRows = (sqlite3_int64)(rCost<1.0 ? 1.0 : rCost);
+  pIdx->idxStr = sqlite3_str_finish(pStr);
+  if( pIdx->idxStr==0 ) return SQLITE_NOMEM;
+  pIdx->needToFreeIdxStr = 1;
+  return SQLITE_OK;
+}
+
+const sqlite3_module osq_module = {
+  0,                /* iVersion */
+  0,                /* xCreate: eponymous only */
+  osqConnect,       /* xConnect */
+  osqBestIndex,     /* xBestIndex */
+  osqDisconnect,    /* xDisconnect */
+  0,                /* xDestroy */
+  osqOpen,          /* xOpen */
+  osqClose,         /* xClose */
+  osqFilter,        /* xFilter */
+  osqNext,          /* xNext */
+  osqEof,           /* xEof */
+  osqColumn,        /* xColumn */
+  osqRowid,         /* xRowid */
+  0,                /* xUpdate */
+  0,                /* xBegin */
+  0,                /* xSync */
+  0,                /* xCommit */
+  0,                /* xRollback */
+  0,                /* xFindFunction */
+  0,                /* xRename */
+  0,                /* xSavepoint */
+  0,                /* xRelease */
+  0,                /* xRollbackTo */
+  0                 /* xShadowName */
+};

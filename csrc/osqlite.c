@@ -1,0 +1,49 @@
+/*
+** osqlite.c: the SQLite entry point.
+**
+**     sqlite3 :memory: ".load ./osqlite/libosqlite sqlite3_osqlite_init" \
+**                      "SELECT name FROM processes"
+**
+** sqlite3_osqlite_init() registers osquery's SQL functions and collations
+** and one eponymous virtual table per implemented table on the connection.
+** Nothing is shared between connections: every table descriptor is const,
+** so connections in different threads may query at the same time.
+*/
+#include "osqlite.h"
+#include "schema.h"
+
+#ifndef SQLITE_CORE
+SQLITE_EXTENSION_INIT1
+#endif
+
+extern const sqlite3_module osq_module;
+extern const OsqTable osq_aMetaTable[];
+extern const int osq_nMetaTable;
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+__attribute__((visibility("default")))
+int sqlite3_osqlite_init(sqlite3 *db, char **pzErrMsg,
+                         const sqlite3_api_routines *pApi){
+  int i, rc;
+#ifndef SQLITE_CORE
+  SQLITE_EXTENSION_INIT2(pApi);
+#else
+  (void)pApi;
+#endif
+  rc = osq_register_functions(db);
+  for(i=0; rc==SQLITE_OK && i<osq_nSpecTable; i++){
+    const OsqTable *pTab = &osq_aSpecTable[i];
+    if( pTab->xGen==0 ) continue;
+    rc = sqlite3_create_module_v2(db, pTab->zName, &osq_module, (void*)pTab, 0);
+  }
+  for(i=0; rc==SQLITE_OK && i<osq_nMetaTable; i++){
+    const OsqTable *pTab = &osq_aMetaTable[i];
+    rc = sqlite3_create_module_v2(db, pTab->zName, &osq_module, (void*)pTab, 0);
+  }
+  if( rc!=SQLITE_OK && pzErrMsg ){
+    *pzErrMsg = sqlite3_mprintf("osqlite: %s", sqlite3_errmsg(db));
+  }
+  return rc;
+}

@@ -1,0 +1,199 @@
+/*
+** osqlite.h: the interface between the generic virtual-table engine
+** (engine.c) and the tables (the files in tables/).
+**
+** A table is a const OsqTable descriptor, generated from osquery's schema
+** into schema.c, plus one generator function osq_gen_<table>().  The engine
+** calls the generator from xFilter with an OsqCursor; the generator reads
+** the pushed-down constraints, asks which columns are used, and emits typed
+** rows.  The engine keeps only the cells of used columns, and SQLite
+** re-checks every WHERE term (constraints are never marked "omit"), so a
+** generator that produces too many rows is still correct.
+**
+** Generators return SQLITE_OK, or an error code after osq_error().  A
+** vanished process or an unreadable file is not an error: skip the row
+** (osq_row_discard) or leave the cell NULL.
+*/
+#ifndef OSQLITE_H
+#define OSQLITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef SQLITE_CORE
+# include <sqlite3.h>
+#else
+# include <sqlite3ext.h>
+  SQLITE_EXTENSION_INIT3
+#endif
+
+/* Column types, as osquery declares them. */
+#define OSQ_TEXT      1
+#define OSQ_INTEGER   2
+#define OSQ_BIGINT    3
+#define OSQ_UBIGINT   4
+#define OSQ_DOUBLE    5
+#define OSQ_DATETIME  6
+#define OSQ_BLOB      7
+
+/* Column flags (osquery's ColumnOptions). */
+#define OSQ_HIDDEN      0x01  /* declared HIDDEN: not part of SELECT * */
+#define OSQ_REQUIRED    0x02  /* the query must constrain it */
+#define OSQ_INDEX       0x04  /* equality constraints reach the generator */
+#define OSQ_ADDITIONAL  0x08  /* pushed down; may widen the result */
+#define OSQ_OPTIMIZED   0x10  /* IN lists arrive whole (sqlite3_vtab_in) */
+
+/* Table flags. */
+#define OSQ_TABLE_EVENTED    0x01  /* an osquery *_events table */
+#define OSQ_TABLE_USER_DATA  0x02  /* per-user data, scoped by uid */
+#define OSQ_TABLE_UTILITY    0x04
+#define OSQ_TABLE_OSQLITE    0x08  /* osqlite's own table, not osquery's */
+
+typedef struct OsqCursor OsqCursor;
+
+typedef struct OsqColumn {
+  const char *zName;
+  unsigned char eType;      /* OSQ_TEXT ... */
+  unsigned char flags;      /* OSQ_HIDDEN | ... */
+  const char *zCollate;     /* NULL or a collation name */
+  int iAliasOf;             /* >=0: a hidden alias of that column */
+} OsqColumn;
+
+typedef struct OsqTable {
+  const char *zName;
+  const char *zDesc;
+  const OsqColumn *aCol;
+  int nCol;
+  int tflags;                     /* OSQ_TABLE_* */
+  int (*xGen)(OsqCursor*);        /* NULL: not implemented, not registered */
+} OsqTable;
+
+/* Pushed-down constraint operators (a subset of SQLITE_INDEX_CONSTRAINT_*). */
+#define OSQ_OP_EQ    'e'
+#define OSQ_OP_LIKE  'l'
+#define OSQ_OP_GLOB  'g'
+#define OSQ_OP_GT    '>'
+#define OSQ_OP_GE    ']'
+#define OSQ_OP_LT    '<'
+#define OSQ_OP_LE    '['
+
+/*
+** Generator interface (engine.c).
+*/
+const OsqTable *osq_table(OsqCursor*);
+sqlite3 *osq_db(OsqCursor*);
+
+/* The filesystem root: "" for the real root, or the value of OSQLITE_ROOT
+** without trailing slashes, read once per query. */
+const char *osq_root(OsqCursor*);
+
+/* True if the query reads column iCol (SQLite's colUsed), so expensive
+** columns can be skipped. */
+int osq_used(OsqCursor*, int iCol);
+
+/* Constraints pushed down to the generator.  Equality constraints and IN
+** lists on a column are merged into one list of values per column. */
+int osq_eq_count(OsqCursor*, int iCol);
+sqlite3_value *osq_eq_value(OsqCursor*, int iCol, int i);
+const char *osq_eq_text(OsqCursor*, int iCol, int i);      /* NULL if NULL */
+int osq_eq_int64(OsqCursor*, int iCol, int i, sqlite3_int64 *pOut); /* 0 ok */
+/* Every pushed constraint, in order: returns 0 past the end. */
+int osq_constraint(OsqCursor*, int i, int *piCol, int *pOp, sqlite3_value **pp);
+
+/* Rows.  osq_row() starts a new row (the previous one is kept); cells not
+** set are NULL.  Setting a column the query does not use is a cheap no-op. */
+int osq_row(OsqCursor*);
+void osq_row_discard(OsqCursor*);
+int osq_int(OsqCursor*, int iCol, sqlite3_int64 v);
+int osq_double(OsqCursor*, int iCol, double v);
+int osq_text(OsqCursor*, int iCol, const char *z, int n);  /* n<0: strlen */
+int osq_textf(OsqCursor*, int iCol, const char *zFmt, ...);
+int osq_blob(OsqCursor*, int iCol, const void *p, int n);
+int osq_nrow(OsqCursor*);
+
+/* Fail the query with a message; returns SQLITE_ERROR (or the code given
+** through osq_error_code). */
+int osq_error(OsqCursor*, const char *zFmt, ...);
+int osq_error_code(OsqCursor*, int rc, const char *zFmt, ...);
+
+/* Copy rows from a table or view named "osqlite_data_<table>" in any schema
+** of this connection (the daemon fills those with its own state), matching
+** columns by name.  No such table: no rows, SQLITE_OK. */
+int osq_rows_from_backing(OsqCursor*);
+
+/*
+** procfs.c: file access under the configurable root.
+*/
+
+/* Result of a read: >=0 bytes, or a negative errno.  OSQ_VANISHED (ENOENT,
+** ESRCH) means skip the row; OSQ_DENIED (EACCES, EPERM) means NULL cells. */
+#define OSQ_VANISHED  (-2)
+#define OSQ_DENIED    (-13)
+
+/* Join root + formatted path into buf; returns buf, or NULL if too long. */
+char *osq_path(OsqCursor*, char *buf, size_t n, const char *zFmt, ...);
+
+/* Read up to nMax-1 bytes of a file into buf and NUL-terminate it.  Never
+** trusts st_size (procfs reports 0).  Returns bytes read or -errno. */
+ssize_t osq_read_file(const char *zPath, char *buf, size_t nMax);
+
+/* Read a whole file (up to nLimit bytes) into memory from sqlite3_malloc64;
+** *pz must be freed with sqlite3_free.  Returns bytes read or -errno. */
+ssize_t osq_slurp(const char *zPath, size_t nLimit, char **pz);
+
+/* readlink into buf (NUL-terminated).  Returns length or -errno. */
+ssize_t osq_readlink(const char *zPath, char *buf, size_t n);
+
+/* Classify an errno value into OSQ_VANISHED / OSQ_DENIED / -errno. */
+int osq_errno_class(int e);
+
+/* Iterate lines of a NUL-terminated buffer in place: returns the next line
+** (without '\n', NUL-terminated by overwriting the newline) or NULL. */
+char *osq_next_line(char **pzCursor);
+
+/* Strip leading and trailing ASCII whitespace in place. */
+char *osq_trim(char *z);
+
+/* Parse "Key:   value kB" lines (/proc/meminfo, /proc/PID/status): find
+** zKey and return its numeric value; *pFound is set to 1 when present. */
+sqlite3_int64 osq_kv_int(const char *zBuf, const char *zKey, int *pFound);
+/* Same, returning a pointer to the value text and its length (not copied). */
+const char *osq_kv_text(const char *zBuf, const char *zKey, int *pn);
+
+/* strtoll with base 10; returns 0 and sets *pOk=0 on failure. */
+sqlite3_int64 osq_atoi64(const char *z, int *pOk);
+
+/* Parsed /proc/PID/stat.  The comm is taken between the first '(' and the
+** LAST ')', so names with spaces and parentheses parse correctly. */
+typedef struct OsqStat {
+  char comm[64];
+  char state;
+  sqlite3_int64 ppid, pgrp, session, tty_nr;
+  sqlite3_int64 utime, stime, priority, nice, num_threads, starttime;
+  sqlite3_int64 vsize, rss;
+} OsqStat;
+int osq_parse_stat(const char *zBuf, OsqStat *p);   /* 0 ok, else -1 */
+
+/* Numeric /proc entries, sorted as strings ("1","10","2") like osquery.
+** *paPid from sqlite3_malloc64; returns the count or -errno. */
+int osq_list_pids(OsqCursor*, int **paPid);
+
+/*
+** users.c: passwd and group parsing under the root (no NSS).
+*/
+typedef struct OsqPasswd {
+  char *zName, *zPasswd, *zGecos, *zDir, *zShell;
+  sqlite3_int64 uid, gid;
+} OsqPasswd;
+/* Parse root/etc/passwd; *paOut from sqlite3_malloc64 with strings inside
+** the same block; free with sqlite3_free.  Returns count or -errno.
+** Malformed lines are skipped. */
+int osq_read_passwd(OsqCursor*, OsqPasswd **paOut);
+
+/*
+** Functions registered on every connection (functions.c).
+*/
+int osq_register_functions(sqlite3 *db);
+
+#endif /* OSQLITE_H */

@@ -1,0 +1,162 @@
+"""Find osqlite's SQLite extension and load it into the stdlib sqlite3.
+
+Two routes, chosen per interpreter:
+
+* ``load_extension``: where the sqlite3 module has ``enable_load_extension``
+  (Debian's /usr/bin/python3, for example), each new connection loads the
+  library with ``load_extension(path, 'sqlite3_osqlite_init')``.
+* ``auto_extension``: many CPython builds (every pyenv interpreter, among
+  others) compile sqlite3 without ``enable_load_extension``.  There we call
+  ``sqlite3_auto_extension(sqlite3_osqlite_init)`` through cffi on the very
+  libsqlite3 the ``_sqlite3`` module is linked against, found in
+  /proc/self/maps.  Every connection opened afterwards in this process gets
+  the tables.
+
+When neither can work (a sqlite3 module with SQLite linked in statically and
+no ``enable_load_extension``) :class:`ExtensionLoadError` says what to do.
+
+Run ``python -m osqlite.extension`` to print the library's path, e.g. for
+``sqlite3 :memory: ".load PATH sqlite3_osqlite_init"``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+from ._sqlite import sqlite3
+from .errors import ExtensionLoadError
+
+log = logging.getLogger("osqlite.extension")
+
+ENTRY_POINT = "sqlite3_osqlite_init"
+LIBRARY_NAME = "libosqlite.so"
+
+
+def extension_path() -> str:
+    """Absolute path of the compiled extension (osqlite/libosqlite.so)."""
+    override = os.environ.get("OSQLITE_EXTENSION")
+    path = Path(override) if override else Path(__file__).with_name(LIBRARY_NAME)
+    if not path.is_file():
+        raise ExtensionLoadError(
+            f"osqlite's SQLite extension is missing at {path}: build it with "
+            "`pip install .` (or `make` in a source checkout)")
+    return str(path.resolve())
+
+
+def _linked_libsqlite() -> str | None:
+    """Path of the shared libsqlite3 mapped into this process by _sqlite3."""
+    import _sqlite3  # noqa: F401  (ensures the library is mapped)
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and "libsqlite3" in os.path.basename(parts[5]):
+                    return parts[5].strip()
+    except OSError:
+        return None
+    return None
+
+
+class _AutoExtension:
+    """sqlite3_auto_extension through cffi, registered once per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._keep: list[object] = []   # cffi handles must outlive us
+
+    def register(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            libsqlite = _linked_libsqlite()
+            if libsqlite is None:
+                raise ExtensionLoadError(
+                    "this Python's sqlite3 module has no enable_load_extension and "
+                    "is not linked against a shared libsqlite3, so osqlite cannot "
+                    "add its tables to it. Use an interpreter built with "
+                    "--enable-loadable-sqlite-extensions or a shared libsqlite3 "
+                    "(Debian's /usr/bin/python3, pyenv builds), or load "
+                    f"{extension_path()} from the sqlite3 shell")
+            try:
+                import cffi
+            except ImportError as exc:
+                raise ExtensionLoadError(
+                    "cffi is required to load osqlite into this Python's sqlite3 "
+                    "(it has no enable_load_extension): pip install cffi") from exc
+            ffi = cffi.FFI()
+            ffi.cdef("""
+                int sqlite3_auto_extension(void (*)(void));
+                int sqlite3_osqlite_init(void *, char **, const void *);
+            """)
+            lib = ffi.dlopen(libsqlite)
+            ext = ffi.dlopen(extension_path())
+            entry = ffi.cast("void (*)(void)", ext.sqlite3_osqlite_init)
+            rc = lib.sqlite3_auto_extension(entry)
+            if rc != 0:
+                raise ExtensionLoadError(
+                    f"sqlite3_auto_extension failed with code {rc} on {libsqlite}")
+            self._keep.extend([ffi, lib, ext, entry])
+            self._done = True
+            log.debug("osqlite registered as an auto-extension on %s", libsqlite)
+
+
+_auto = _AutoExtension()
+
+
+def load_route() -> str:
+    """'load_extension' or 'auto_extension': how this interpreter loads osqlite."""
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return "load_extension"
+    return "auto_extension"
+
+
+def prepare() -> None:
+    """Make connections opened from now on able to have osqlite's tables.
+
+    For the auto_extension route this registers the extension process-wide;
+    for the load_extension route there is nothing to do up front.
+    """
+    if load_route() == "auto_extension":
+        _auto.register()
+
+
+def load(conn: sqlite3.Connection) -> None:
+    """Add osqlite's tables to an open connection.
+
+    With the auto_extension route a connection opened before :func:`prepare`
+    cannot be extended; open a new one after it (``osqlite.connect`` does).
+    """
+    if load_route() == "load_extension":
+        conn.enable_load_extension(True)
+        try:
+            conn.execute("SELECT load_extension(?, ?)", (extension_path(), ENTRY_POINT))
+        except sqlite3.OperationalError as exc:
+            raise ExtensionLoadError(f"cannot load {extension_path()}: {exc}") from exc
+        finally:
+            conn.enable_load_extension(False)
+        return
+    prepare()
+    try:
+        conn.execute("SELECT osqlite_version()").fetchone()
+    except sqlite3.OperationalError as exc:
+        raise ExtensionLoadError(
+            "this connection was opened before osqlite was registered as an "
+            "auto-extension; open it with osqlite.connect() instead") from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        print(extension_path())
+    except ExtensionLoadError as exc:
+        print(f"osqlite: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

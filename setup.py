@@ -1,0 +1,44 @@
+"""Build osqlite: one SQLite loadable extension (csrc/) shipped inside the
+osqlite Python package as osqlite/libosqlite.so.
+
+The library has no Python symbols: it is the same file the sqlite3 shell
+loads with `.load`.  It is built through setuptools' build_ext only so that
+`pip install .` compiles it; the file name carries no ABI tag because any
+interpreter (or any SQLite host) can load it.
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+class BuildSqliteExtension(build_ext):
+    """Name the output libosqlite.so: SQLite derives the default entry point
+    sqlite3_osqlite_init from that name, so `.load .../libosqlite` works."""
+
+    def get_ext_filename(self, fullname: str) -> str:
+        return os.path.join(*fullname.split(".")) + ".so"
+
+    def get_export_symbols(self, ext: Extension) -> list[str]:
+        return ["sqlite3_osqlite_init"]
+
+
+sources = sorted(glob.glob("csrc/*.c") + glob.glob("csrc/tables/*.c"))
+
+setup(
+    ext_modules=[
+        Extension(
+            "osqlite.libosqlite",
+            sources=sources,
+            include_dirs=["csrc"],
+            depends=sorted(glob.glob("csrc/*.h")),
+            extra_compile_args=["-std=gnu11", "-Wall", "-Wextra",
+                                "-fvisibility=hidden", "-O2"],
+            libraries=["m"],
+        )
+    ],
+    cmdclass={"build_ext": BuildSqliteExtension},
+)

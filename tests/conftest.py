@@ -1,0 +1,48 @@
+"""Shared pytest fixtures: a real osqlite connection, and fixture roots.
+
+OSQLITE_ROOT points the C parsers at a fixture tree instead of /, so the
+real code runs against hostile input (tests/fixtures/<name>/).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import osqlite
+from osqlite._sqlite import sqlite3
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def conn() -> Iterator[sqlite3.Connection]:
+    c = osqlite.connect()
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def root(monkeypatch: pytest.MonkeyPatch):
+    """Set OSQLITE_ROOT for this test: root('name') uses tests/fixtures/name,
+    root(path) uses any directory (for trees built in tmp_path)."""
+
+    def use(tree: str | os.PathLike) -> Path:
+        path = Path(tree)
+        if not path.is_absolute():
+            path = FIXTURES / path
+        monkeypatch.setenv("OSQLITE_ROOT", str(path))
+        return path
+
+    return use
+
+
+def rows(conn: sqlite3.Connection, sql: str, *params) -> list[dict]:
+    """Run sql and return rows as dicts keyed by column name."""
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
