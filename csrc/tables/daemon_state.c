@@ -1,0 +1,36 @@
+/*
+** Tables whose rows only the osqlite daemon has: its schedule, packs,
+** flags, event publishers, and the buffered events of the *_events tables.
+**
+**     SELECT name, executions FROM osquery_schedule;
+**     SELECT target_path, action FROM file_events;
+**
+** They exist in every connection so that any query naming them prepares
+** and runs.  In a plain osqlite.connect() they are empty; the daemon fills
+** them by providing a table or view named osqlite_data_<table> in its
+** connections, whose columns are matched to the table's by name
+** (osq_rows_from_backing in engine.c).
+*/
+#include "osqlite.h"
+
+#define OSQ_BACKED(name) \
+  int osq_gen_##name(OsqCursor *pCur){ return osq_rows_from_backing(pCur); }
+
+OSQ_BACKED(osquery_schedule)
+OSQ_BACKED(osquery_packs)
+OSQ_BACKED(osquery_flags)
+OSQ_BACKED(osquery_events)
+OSQ_BACKED(osquery_extensions)
+OSQ_BACKED(osquery_registry)
+
+OSQ_BACKED(apparmor_events)
+OSQ_BACKED(file_events)
+OSQ_BACKED(hardware_events)
+OSQ_BACKED(process_events)
+OSQ_BACKED(process_file_events)
+OSQ_BACKED(seccomp_events)
+OSQ_BACKED(selinux_events)
+OSQ_BACKED(socket_events)
+OSQ_BACKED(syslog_events)
+OSQ_BACKED(user_events)
+OSQ_BACKED(yara_events)

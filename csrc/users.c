@@ -1,0 +1,77 @@
+/*
+** users.c: /etc/passwd under the root, parsed directly (no NSS), as
+** osquery's users table does with fgetpwent (osquery:
+** osquery/tables/system/linux/users.cpp).  Shared by users, user_groups and
+** every per-user table (shell_history, authorized_keys, ...).
+*/
+#include "osqlite.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PASSWD_MAX (64*1024*1024)
+
+/* Split zLine on ':' into at most nField fields, in place. */
+static int splitColon(char *zLine, char **az, int nField){
+  int n = 0;
+  while( n<nField ){
+    char *z = strchr(zLine, ':');
+    az[n++] = zLine;
+    if( z==0 ) break;
+    *z = 0;
+    zLine = z+1;
+  }
+  return n;
+}
+
+/* Parse an unsigned id as passwd(5) gives it; -1 when malformed. */
+static sqlite3_int64 parseId(const char *z){
+  char *zEnd;
+  unsigned long long v;
+  if( z==0 || *z<'0' || *z>'9' ) return -1;
+  v = strtoull(z, &zEnd, 10);
+  if( *zEnd || v>0xffffffffULL ) return -1;
+  return (sqlite3_int64)v;
+}
+
+int osq_read_passwd(OsqCursor *pCur, OsqPasswd **paOut){
+  char zPath[4096];
+  char *zBuf = 0, *zCursor, *zLine;
+  ssize_t nBuf;
+  int n = 0, nLine = 0;
+  OsqPasswd *a;
+  char *zStr;
+
+  *paOut = 0;
+  if( osq_path(pCur, zPath, sizeof(zPath), "/etc/passwd")==0 ) return -1;
+  nBuf = osq_slurp(zPath, PASSWD_MAX, &zBuf);
+  if( nBuf<0 ) return (int)nBuf;
+  for(zLine=zBuf; *zLine; zLine++) if( *zLine=='\n' ) nLine++;
+  nLine++;
+  /* One block: the array, then a copy of the file for the strings. */
+  a = sqlite3_malloc64(sizeof(OsqPasswd)*nLine + (size_t)nBuf + 1);
+  if( a==0 ){ sqlite3_free(zBuf); return -12; }
+  zStr = (char*)&a[nLine];
+  memcpy(zStr, zBuf, (size_t)nBuf+1);
+  sqlite3_free(zBuf);
+  zCursor = zStr;
+  while( (zLine = osq_next_line(&zCursor))!=0 ){
+    char *az[7];
+    OsqPasswd *p;
+    /* Skip comments, NIS "+"/"-" entries and malformed lines. */
+    if( zLine[0]==0 || zLine[0]=='#' || zLine[0]=='+' || zLine[0]=='-' ) continue;
+    if( splitColon(zLine, az, 7)!=7 || az[0][0]==0 ) continue;
+    p = &a[n];
+    p->uid = parseId(az[2]);
+    p->gid = parseId(az[3]);
+    if( p->uid<0 || p->gid<0 ) continue;
+    p->zName = az[0];
+    p->zPasswd = az[1];
+    p->zGecos = az[4];
+    p->zDir = az[5];
+    p->zShell = az[6];
+    n++;
+  }
+  *paOut = a;
+  return n;
+}
