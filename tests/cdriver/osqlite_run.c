@@ -1,0 +1,71 @@
+/*
+** osqlite_run: run SQL against osqlite's tables through the SQLite C API.
+**
+**     build/osqlite-asan [-q] "SELECT * FROM processes" ...
+**     build/osqlite-asan -a          # SELECT * from every registered table
+**
+** CI builds this with the extension sources linked in statically and
+** AddressSanitizer + UndefinedBehaviorSanitizer enabled, then runs every
+** table against the live system and the hostile fixture trees (through
+** OSQLITE_ROOT).  A SQL error is printed and is not a failure: hostile input
+** is allowed to produce one.  A sanitizer report aborts with a non-zero
+** exit status.
+*/
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+int sqlite3_osqlite_init(sqlite3*, char**, const sqlite3_api_routines*);
+
+static int runOne(sqlite3 *db, const char *zSql, int bQuiet){
+  sqlite3_stmt *pStmt = 0;
+  long nRow = 0;
+  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  if( rc==SQLITE_OK ){
+    while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
+      int i, n = sqlite3_column_count(pStmt);
+      for(i=0; i<n; i++){
+        /* Touch every value, as a client would. */
+        const unsigned char *z = sqlite3_column_text(pStmt, i);
+        if( z && !bQuiet && nRow<3 ) (void)strlen((const char*)z);
+      }
+      nRow++;
+    }
+  }
+  if( rc!=SQLITE_DONE ){
+    printf("error: %s: %s\n", zSql, sqlite3_errmsg(db));
+  }else if( !bQuiet ){
+    printf("%ld rows: %s\n", nRow, zSql);
+  }
+  sqlite3_finalize(pStmt);
+  return rc==SQLITE_DONE ? 0 : 1;
+}
+
+int main(int argc, char **argv){
+  sqlite3 *db;
+  int i, bQuiet = 0, nErr = 0;
+  sqlite3_auto_extension((void(*)(void))sqlite3_osqlite_init);
+  if( sqlite3_open(":memory:", &db)!=SQLITE_OK ){
+    fprintf(stderr, "cannot open a database\n");
+    return 2;
+  }
+  for(i=1; i<argc; i++){
+    if( strcmp(argv[i], "-q")==0 ){ bQuiet = 1; continue; }
+    if( strcmp(argv[i], "-a")==0 ){
+      sqlite3_stmt *pList = 0;
+      sqlite3_prepare_v2(db, "SELECT name FROM osqlite_tables", -1, &pList, 0);
+      while( sqlite3_step(pList)==SQLITE_ROW ){
+        char *zSql = sqlite3_mprintf("SELECT * FROM \"%w\"",
+                                     (const char*)sqlite3_column_text(pList, 0));
+        nErr += runOne(db, zSql, bQuiet);
+        sqlite3_free(zSql);
+      }
+      sqlite3_finalize(pList);
+      continue;
+    }
+    nErr += runOne(db, argv[i], bQuiet);
+  }
+  sqlite3_close(db);
+  printf("%d statement(s) failed with a SQL error\n", nErr);
+  return 0;
+}
