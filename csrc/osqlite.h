@@ -192,6 +192,12 @@ typedef struct OsqPasswd {
 int osq_read_passwd(OsqCursor*, OsqPasswd **paOut);
 
 /*
+** hostid.c: the host UUID (product_uuid, else /etc/machine-id as a UUID),
+** shared by system_info and osquery_info.  0 on success, -1 if none.
+*/
+int osq_host_uuid(OsqCursor*, char *zOut, size_t nOut);
+
+/*
 ** Functions registered on every connection (functions.c).
 */
 int osq_register_functions(sqlite3 *db);
