@@ -46,3 +46,24 @@ def rows(conn: sqlite3.Connection, sql: str, *params) -> list[dict]:
     cur = conn.execute(sql, params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Totals for the pack-query corpus, next to pytest's own summary."""
+    passed = failed = xfailed = 0
+    for status in ("passed", "failed", "xfailed", "error"):
+        for report in terminalreporter.stats.get(status, []):
+            if "test_pack_query_runs" not in getattr(report, "nodeid", ""):
+                continue
+            if report.when != "call" and status != "error":
+                continue
+            if status == "passed":
+                passed += 1
+            elif status == "xfailed":
+                xfailed += 1
+            else:
+                failed += 1
+    if passed or failed or xfailed:
+        terminalreporter.write_line(
+            f"osquery pack corpus: {passed} ran, {failed} failed, "
+            f"{xfailed} expected failure (table gone from osquery)")
