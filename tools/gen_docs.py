@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import osqlite  # noqa: E402
+try:
+    import osqlite
+except ImportError:  # run from a source checkout without installing
+    sys.path.insert(0, str(ROOT))
+    import osqlite
 
 OUT = ROOT / "docs" / "tables.md"
 

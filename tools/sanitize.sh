@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Run every table under AddressSanitizer and UndefinedBehaviorSanitizer:
+# against the live system, then against every hostile fixture tree.
+# Any sanitizer report makes the driver exit non-zero, and this script with it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make -s asan
+driver=build/osqlite-asan
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+# Statements beyond SELECT * that reach the constraint paths.
+extra=(
+  "SELECT * FROM file WHERE path = '/etc/hosts'"
+  "SELECT * FROM file WHERE directory = '/etc'"
+  "SELECT * FROM file WHERE path LIKE '/etc/%'"
+  "SELECT * FROM hash WHERE path IN ('/etc/hosts', '/etc/passwd', '/nonexistent')"
+  "SELECT * FROM processes WHERE pid IN (1, $$, 999999999)"
+  "SELECT * FROM users JOIN shell_history USING (uid)"
+  "SELECT * FROM users JOIN authorized_keys USING (uid)"
+  "SELECT * FROM kernel_info JOIN hash USING (path)"
+)
+
+echo "== live system"
+"$driver" -q -a "${extra[@]}"
+# Each directory that holds a proc/, sys/, etc/, var/ or usr/ tree is a root.
+find tests/fixtures -type d \( -name proc -o -name sys -o -name etc -o -name var -o -name usr -o -name run \) \
+    -prune -printf '%h\n' | sort -u | while read -r tree; do
+  echo "== OSQLITE_ROOT=$tree"
+  OSQLITE_ROOT="$tree" "$driver" -q -a "${extra[@]}"
+done
+echo "sanitizers: no reports"
