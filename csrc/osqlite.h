@@ -191,6 +191,18 @@ typedef struct OsqPasswd {
 ** Malformed lines are skipped. */
 int osq_read_passwd(OsqCursor*, OsqPasswd **paOut);
 
+/* groups.c: parse root/etc/group the same way.  azMem is a NULL-terminated
+** list of nMem member names.  Returns count or -errno. */
+typedef struct OsqGroup {
+  char *zName, *zPasswd;
+  char **azMem;
+  int nMem;
+  sqlite3_int64 gid;
+} OsqGroup;
+int osq_read_group(OsqCursor*, OsqGroup **paOut);
+/* The name of the first group with that gid, or NULL. */
+const char *osq_group_name(const OsqGroup *a, int n, sqlite3_int64 gid);
+
 /*
 ** hostid.c: the host UUID (product_uuid, else /etc/machine-id as a UUID),
 ** shared by system_info and osquery_info.  0 on success, -1 if none.
