@@ -7,7 +7,8 @@
 **
 ** A line is "name:password:gid[:member,member,...]".  Comments, NIS "+"/"-"
 ** entries, lines with an empty name or a gid that is not a decimal number
-** below 2^32 are skipped.  Empty member names (",,") are dropped.
+** below 2^32 are skipped.  Empty member names (",,") are dropped.  A NUL
+** byte ends its line (the rest of that line is ignored), as with fgets.
 */
 #include "osqlite.h"
 
@@ -26,6 +27,20 @@ static sqlite3_int64 groupParseId(const char *z){
   return (sqlite3_int64)v;
 }
 
+/* Drop the rest of any line after a NUL byte (fgets-based parsers see the
+** line end there), compacting the buffer in place.  Returns the new size. */
+static size_t groupStripNul(char *z, size_t n){
+  size_t i, w = 0;
+  int bDead = 0;
+  for(i=0; i<n; i++){
+    if( z[i]=='\n' ) bDead = 0;
+    else if( z[i]==0 ) bDead = 1;
+    if( !bDead ) z[w++] = z[i];
+  }
+  z[w] = 0;
+  return w;
+}
+
 int osq_read_group(OsqCursor *pCur, OsqGroup **paOut){
   char zPath[4096];
   char *zBuf = 0, *zCursor, *zLine, *z;
@@ -40,6 +55,7 @@ int osq_read_group(OsqCursor *pCur, OsqGroup **paOut){
   if( osq_path(pCur, zPath, sizeof(zPath), "/etc/group")==0 ) return -1;
   nBuf = osq_slurp(zPath, GROUP_MAX, &zBuf);
   if( nBuf<0 ) return (int)nBuf;
+  nBuf = (ssize_t)groupStripNul(zBuf, (size_t)nBuf);
   for(z=zBuf; *z; z++){
     if( *z=='\n' ) nLine++;
     else if( *z==',' ) nComma++;

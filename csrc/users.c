@@ -11,12 +11,15 @@
 
 #define PASSWD_MAX (64*1024*1024)
 
-/* Split zLine on ':' into at most nField fields, in place. */
+/* Split zLine on ':' into at most nField fields, in place; the last field
+** keeps any further colons, as glibc's passwd parser does. */
 static int splitColon(char *zLine, char **az, int nField){
   int n = 0;
   while( n<nField ){
-    char *z = strchr(zLine, ':');
+    char *z;
     az[n++] = zLine;
+    if( n==nField ) break;      /* the last field is the rest of the line */
+    z = strchr(zLine, ':');
     if( z==0 ) break;
     *z = 0;
     zLine = z+1;

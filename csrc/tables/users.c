@@ -17,9 +17,10 @@
 **   directory, shell    home directory and login shell
 **   uuid                never set on Linux (NULL)
 **   pid_with_namespace  0; namespace re-rooting is not implemented
-**   include_remote      accepted and ignored: osquery switches to NSS for
-**                       1, which osqlite never uses, so the result is the
-**                       same /etc/passwd scan
+**   include_remote      accepted: osquery switches to NSS for 1, which
+**                       osqlite never uses, so the result is the same
+**                       /etc/passwd scan; the column echoes the pushed
+**                       value (0 when not constrained)
 **   type, is_hidden     other platforms' placeholders (NULL)
 **   An equality on uid (or else username) returns the first passwd entry
 **   with that value, as getpwuid_r/getpwnam_r do; a full scan returns
@@ -70,9 +71,10 @@ static int seenEqText(OsqCursor *pCur, int iCol, int i, const char *z){
   return 0;
 }
 
-static int userRow(OsqCursor *pCur, const OsqPasswd *p){
+static int userRow(OsqCursor *pCur, const OsqPasswd *p, sqlite3_int64 iRemote){
   int rc = osq_row(pCur);
   if( rc ) return rc;
+  osq_int(pCur, COL_USERS_INCLUDE_REMOTE, iRemote);
   osq_int(pCur, COL_USERS_UID, p->uid);
   osq_int(pCur, COL_USERS_GID, p->gid);
   osq_int(pCur, COL_USERS_UID_SIGNED, (int32_t)(uint32_t)p->uid);
@@ -90,6 +92,13 @@ int osq_gen_users(OsqCursor *pCur){
   int nUid = osq_eq_count(pCur, COL_USERS_UID);
   int nName = osq_eq_count(pCur, COL_USERS_USERNAME);
 
+  sqlite3_int64 iRemote = 0;
+
+  /* Echo a pushed include_remote value so that SQLite's re-check of
+  ** "include_remote = 1" keeps the rows. */
+  if( osq_eq_count(pCur, COL_USERS_INCLUDE_REMOTE)>0 ){
+    osq_eq_int64(pCur, COL_USERS_INCLUDE_REMOTE, 0, &iRemote);
+  }
   n = osq_read_passwd(pCur, &a);
   if( n<0 ) return SQLITE_OK;   /* no passwd file: no rows */
   if( nUid>0 ){
@@ -98,7 +107,7 @@ int osq_gen_users(OsqCursor *pCur){
       if( osq_eq_int64(pCur, COL_USERS_UID, k, &v) ) continue;
       if( seenEqInt(pCur, COL_USERS_UID, k, v) ) continue;
       for(i=0; i<n; i++){
-        if( a[i].uid==v ){ rc = userRow(pCur, &a[i]); break; }
+        if( a[i].uid==v ){ rc = userRow(pCur, &a[i], iRemote); break; }
       }
     }
   }else if( nName>0 ){
@@ -106,11 +115,11 @@ int osq_gen_users(OsqCursor *pCur){
       const char *z = osq_eq_text(pCur, COL_USERS_USERNAME, k);
       if( z==0 || seenEqText(pCur, COL_USERS_USERNAME, k, z) ) continue;
       for(i=0; i<n; i++){
-        if( strcmp(a[i].zName, z)==0 ){ rc = userRow(pCur, &a[i]); break; }
+        if( strcmp(a[i].zName, z)==0 ){ rc = userRow(pCur, &a[i], iRemote); break; }
       }
     }
   }else{
-    for(i=0; rc==SQLITE_OK && i<n; i++) rc = userRow(pCur, &a[i]);
+    for(i=0; rc==SQLITE_OK && i<n; i++) rc = userRow(pCur, &a[i], iRemote);
   }
   sqlite3_free(a);
   return rc;
@@ -216,15 +225,31 @@ static const int aShadowCol[] = {
   COL_SHADOW_WARNING, COL_SHADOW_INACTIVE, COL_SHADOW_EXPIRE, COL_SHADOW_FLAG
 };
 
+/* A NUL byte ends its line, as in fgets-based parsers: drop the rest of
+** that line, compacting in place. */
+static void shadowStripNul(char *z, size_t n){
+  size_t i, w = 0;
+  int bDead = 0;
+  for(i=0; i<n; i++){
+    if( z[i]=='\n' ) bDead = 0;
+    else if( z[i]==0 ) bDead = 1;
+    if( !bDead ) z[w++] = z[i];
+  }
+  z[w] = 0;
+}
+
 int osq_gen_shadow(OsqCursor *pCur){
   char zPath[4096];
   char *zBuf = 0, *zCursor, *zLine;
+  ssize_t nBuf;
   int rc = SQLITE_OK;
   int nName = osq_eq_count(pCur, COL_SHADOW_USERNAME);
   unsigned char *aDone = 0;
 
   if( osq_path(pCur, zPath, sizeof(zPath), "/etc/shadow")==0 ) return SQLITE_OK;
-  if( osq_slurp(zPath, SHADOW_MAX, &zBuf)<0 ) return SQLITE_OK;
+  nBuf = osq_slurp(zPath, SHADOW_MAX, &zBuf);
+  if( nBuf<0 ) return SQLITE_OK;
+  shadowStripNul(zBuf, (size_t)nBuf);
   if( nName>0 ){
     aDone = sqlite3_malloc64((size_t)nName);
     if( aDone==0 ){ sqlite3_free(zBuf); return SQLITE_NOMEM; }
