@@ -29,7 +29,7 @@ static sqlite3_int64 groupParseId(const char *z){
 
 /* Drop the rest of any line after a NUL byte (fgets-based parsers see the
 ** line end there), compacting the buffer in place.  Returns the new size. */
-static size_t groupStripNul(char *z, size_t n){
+size_t osq_strip_nul(char *z, size_t n){
   size_t i, w = 0;
   int bDead = 0;
   for(i=0; i<n; i++){
@@ -55,7 +55,7 @@ int osq_read_group(OsqCursor *pCur, OsqGroup **paOut){
   if( osq_path(pCur, zPath, sizeof(zPath), "/etc/group")==0 ) return -1;
   nBuf = osq_slurp(zPath, GROUP_MAX, &zBuf);
   if( nBuf<0 ) return (int)nBuf;
-  nBuf = (ssize_t)groupStripNul(zBuf, (size_t)nBuf);
+  nBuf = (ssize_t)osq_strip_nul(zBuf, (size_t)nBuf);
   for(z=zBuf; *z; z++){
     if( *z=='\n' ) nLine++;
     else if( *z==',' ) nComma++;

@@ -94,7 +94,11 @@ static int etcScan(OsqCursor *pCur, const char *zFile,
   size_t nComment = 0;
   int rc = SQLITE_OK;
   if( osq_path(pCur, zPath, sizeof(zPath), "%s", zFile)==0 ) return SQLITE_OK;
-  if( osq_slurp(zPath, ETC_MAX, &zBuf)<0 ) return SQLITE_OK;
+  {
+    ssize_t nRead = osq_slurp(zPath, ETC_MAX, &zBuf);
+    if( nRead<0 ) return SQLITE_OK;
+    osq_strip_nul(zBuf, (size_t)nRead);
+  }
   zCursor = zBuf;
   while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
     char *zHash, *zOut = 0;

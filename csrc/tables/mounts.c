@@ -84,7 +84,11 @@ int osq_gen_mounts(OsqCursor *pCur){
            || osq_used(pCur, COL_MOUNTS_INODES_FREE);
 
   if( osq_path(pCur, zPath, sizeof(zPath), "/proc/mounts")==0 ) return SQLITE_OK;
-  if( osq_slurp(zPath, MOUNTS_MAX, &zBuf)<0 ) return SQLITE_OK;
+  {
+    ssize_t nRead = osq_slurp(zPath, MOUNTS_MAX, &zBuf);
+    if( nRead<0 ) return SQLITE_OK;
+    osq_strip_nul(zBuf, (size_t)nRead);
+  }
   zCursor = zBuf;
   while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
     char *zDev, *zDir, *zType, *zOpts;

@@ -55,7 +55,11 @@ int osq_gen_memory_info(OsqCursor *pCur){
   int rc = osq_row(pCur);
   if( rc ) return rc;
   if( osq_path(pCur, zPath, sizeof(zPath), "/proc/meminfo")==0 ) return SQLITE_OK;
-  if( osq_slurp(zPath, MEMINFO_MAX, &zBuf)<0 ) return SQLITE_OK;
+  {
+    ssize_t nRead = osq_slurp(zPath, MEMINFO_MAX, &zBuf);
+    if( nRead<0 ) return SQLITE_OK;
+    osq_strip_nul(zBuf, (size_t)nRead);
+  }
   zCursor = zBuf;
   while( (zLine = osq_next_line(&zCursor))!=0 ){
     size_t i;
@@ -121,7 +125,11 @@ int osq_gen_cpu_time(OsqCursor *pCur){
   char *zBuf = 0, *zCursor, *zLine;
   int rc = SQLITE_OK, bFirst = 1;
   if( osq_path(pCur, zPath, sizeof(zPath), "/proc/stat")==0 ) return SQLITE_OK;
-  if( osq_slurp(zPath, STAT_MAX, &zBuf)<0 ) return SQLITE_OK;
+  {
+    ssize_t nRead = osq_slurp(zPath, STAT_MAX, &zBuf);
+    if( nRead<0 ) return SQLITE_OK;
+    osq_strip_nul(zBuf, (size_t)nRead);
+  }
   zCursor = zBuf;
   while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
     char *az[11];

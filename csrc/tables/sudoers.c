@@ -181,7 +181,11 @@ static int sudoFile(SudoCtx *p, const char *zFile){
     if( p->aDev[i]==st.st_dev && p->aIno[i]==st.st_ino ) return SQLITE_OK;
   }
   p->nFiles++;
-  if( osq_slurp(zPath, SUDO_FILE_MAX, &zBuf)<0 ) return SQLITE_OK;
+  {
+    ssize_t nRead = osq_slurp(zPath, SUDO_FILE_MAX, &zBuf);
+    if( nRead<0 ) return SQLITE_OK;
+    osq_strip_nul(zBuf, (size_t)nRead);
+  }
   p->aDev[p->nChain] = st.st_dev;
   p->aIno[p->nChain] = st.st_ino;
   p->nChain++;

@@ -100,7 +100,11 @@ static void scConfFree(ScConf *p){
 static int scConfFile(ScConf *p, const char *zPath){
   char *zBuf = 0, *zCursor, *zLine;
   int rc;
-  if( osq_slurp(zPath, SYSCTL_CONF_MAX, &zBuf)<0 ) return SQLITE_OK;
+  {
+    ssize_t nRead = osq_slurp(zPath, SYSCTL_CONF_MAX, &zBuf);
+    if( nRead<0 ) return SQLITE_OK;
+    osq_strip_nul(zBuf, (size_t)nRead);
+  }
   rc = scConfAddBuf(p, zBuf);
   if( rc ){ sqlite3_free(zBuf); return rc; }
   zCursor = zBuf;

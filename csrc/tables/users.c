@@ -225,19 +225,6 @@ static const int aShadowCol[] = {
   COL_SHADOW_WARNING, COL_SHADOW_INACTIVE, COL_SHADOW_EXPIRE, COL_SHADOW_FLAG
 };
 
-/* A NUL byte ends its line, as in fgets-based parsers: drop the rest of
-** that line, compacting in place. */
-static void shadowStripNul(char *z, size_t n){
-  size_t i, w = 0;
-  int bDead = 0;
-  for(i=0; i<n; i++){
-    if( z[i]=='\n' ) bDead = 0;
-    else if( z[i]==0 ) bDead = 1;
-    if( !bDead ) z[w++] = z[i];
-  }
-  z[w] = 0;
-}
-
 int osq_gen_shadow(OsqCursor *pCur){
   char zPath[4096];
   char *zBuf = 0, *zCursor, *zLine;
@@ -249,7 +236,7 @@ int osq_gen_shadow(OsqCursor *pCur){
   if( osq_path(pCur, zPath, sizeof(zPath), "/etc/shadow")==0 ) return SQLITE_OK;
   nBuf = osq_slurp(zPath, SHADOW_MAX, &zBuf);
   if( nBuf<0 ) return SQLITE_OK;
-  shadowStripNul(zBuf, (size_t)nBuf);
+  osq_strip_nul(zBuf, (size_t)nBuf);
   if( nName>0 ){
     aDone = sqlite3_malloc64((size_t)nName);
     if( aDone==0 ){ sqlite3_free(zBuf); return SQLITE_NOMEM; }
