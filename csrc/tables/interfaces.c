@@ -44,6 +44,7 @@
 #include "osqlite.h"
 #include "schema.h"
 
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -109,7 +110,7 @@ int osq_gen_interface_addresses(OsqCursor *pCur){
 /* Merge the sysfs-reported flag bits of interface zName into *pFlags. */
 static void ifFlagsFromSysfs(OsqCursor *pCur, const char *zName,
                              sqlite3_uint64 *pFlags){
-  char zPath[4096], zBuf[64];
+  char zPath[4096], zBuf[256];
   ssize_t n;
   char *zEnd;
   unsigned long v;
@@ -120,8 +121,9 @@ static void ifFlagsFromSysfs(OsqCursor *pCur, const char *zName,
   if( n<=3 || zBuf[0]!='0' || zBuf[1]!='x' ) return;
   zBuf[n-1] = 0;
   if( zBuf[2]==0 ) return;
+  errno = 0;
   v = strtoul(zBuf+2, &zEnd, 16);
-  if( *zEnd ) return;
+  if( *zEnd || errno ) return;
   *pFlags |= v & SYSFS_FLAGS;
 }
 
