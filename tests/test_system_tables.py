@@ -603,3 +603,69 @@ def test_sudoers_hostile_and_missing(conn, root, tmp_path):
     # /dev/zero and a directory are not regular files: not read.
     assert got[1:] == [{"source": "/etc/sudoers", "h": 8, "r": 9},
                        {"source": "/etc/sudoers", "h": 8, "r": 4}]
+
+
+# ---- sanitizer driver over hostile trees -----------------------------------
+
+DRIVER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      "build", "osqlite-asan")
+SYS_TABLES = ["users", "groups", "user_groups", "shadow", "logged_in_users", "last",
+              "memory_info", "load_average", "cpu_time", "mounts", "system_controls",
+              "interface_addresses", "interface_details", "etc_services",
+              "etc_protocols", "sudoers"]
+
+
+def _hostile_tree(base, seed):
+    import random
+    rnd = random.Random(seed)
+
+    def junk(n):
+        return bytes(rnd.randrange(256) for _ in range(n))
+
+    huge = b"z" * (1024 * 1024 + 7)
+    files = {
+        "etc/passwd": junk(3000) + b"\n" + huge + b"\nu:x:1:1:" + huge + b":/:/bin/sh",
+        "etc/group": b"g:x:1:" + b"," * 100000 + b"\n" + junk(2000) + b"\ng2:x:2:u,u,u",
+        "etc/shadow": junk(4000) + b"\nu:$6$:1:2:3:4:5:6:7:8:9:10\n" + huge,
+        "var/run/utmp": junk(384 * 20 + 100),
+        "var/log/wtmp": junk(384 * 7 + 383),
+        "proc/meminfo": junk(5000) + b"\nMemTotal: " + b"9" * 5000 + b"\n",
+        "proc/loadavg": junk(600),
+        "proc/stat": b"cpu0" + junk(5000) + b"\ncpu1 " + b"1 " * 20000 + b"\n",
+        "proc/mounts": junk(8000) + b"\n\\\\\\0\\04 \\ \\\n" + b"a " * 10000,
+        "proc/sys/a/b/c": junk(100),
+        "proc/sys/a/big": huge,
+        "proc/sys/" + "d/" * 60 + "leaf": b"deep\n",
+        "etc/sysctl.conf": junk(5000) + b"\n=\n==\na=b\n" + huge,
+        "etc/sysctl.d/x.conf": junk(3000),
+        "etc/services": junk(6000) + b"\n# # #\n a b/c/d # \n" + huge,
+        "etc/protocols": junk(6000) + b"\n" + huge,
+        "etc/sudoers": junk(3000) + b"\n#include sudoers\n#includedir .\n@include /etc/x\n\\\n",
+        "etc/x": b"@include /etc/sudoers\n#includedir /etc\n" + junk(500),
+        "sys/class/net/lo/flags": junk(50),
+    }
+    for rel, data in files.items():
+        p = base / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    os.symlink("/dev/zero", base / "proc/sys/a/zero")
+    os.symlink(".", base / "proc/sys/a/self")
+    os.mkfifo(base / "proc/sys/a/fifo")
+    return base
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_asan_driver_on_hostile_trees(tmp_path, seed):
+    import subprocess
+    if not os.access(DRIVER, os.X_OK):
+        pytest.skip("build/osqlite-asan not built (make asan)")
+    _hostile_tree(tmp_path, seed)
+    sql = [f"SELECT * FROM {t}" for t in SYS_TABLES]
+    sql += ["SELECT * FROM system_controls WHERE name = 'a.b.c'",
+            "SELECT * FROM system_controls WHERE subsystem = 'a'",
+            "SELECT * FROM users WHERE uid = 1", "SELECT * FROM groups WHERE gid = 1",
+            "SELECT * FROM shadow WHERE username = 'u'"]
+    env = dict(os.environ, OSQLITE_ROOT=str(tmp_path))
+    res = subprocess.run([DRIVER, "-q", *sql], env=env, capture_output=True, timeout=300)
+    assert res.returncode == 0, res.stderr.decode(errors="replace")[-3000:]
+    assert b"runtime error" not in res.stderr and b"AddressSanitizer" not in res.stderr

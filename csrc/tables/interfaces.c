@@ -188,7 +188,8 @@ static int ifDetailsRow(OsqCursor *pCur, const struct ifaddrs *p, int fd){
         cmd.cmd = ETHTOOL_GSET;
         ifr.ifr_data = (char*)&cmd;
         if( ioctl(fd, SIOCETHTOOL, &ifr)>=0 ){
-          uint32_t speed = ethtool_cmd_speed(&cmd);
+          /* ethtool_cmd_speed() shifts a promoted int: UB for 0xffff. */
+          uint32_t speed = ((uint32_t)cmd.speed_hi<<16) | cmd.speed;
           if( speed!=UINT32_MAX ){
             osq_int(pCur, COL_INTERFACE_DETAILS_LINK_SPEED, speed);
           }
