@@ -49,6 +49,7 @@ int osq_read_passwd(OsqCursor *pCur, OsqPasswd **paOut){
   if( osq_path(pCur, zPath, sizeof(zPath), "/etc/passwd")==0 ) return -1;
   nBuf = osq_slurp(zPath, PASSWD_MAX, &zBuf);
   if( nBuf<0 ) return (int)nBuf;
+  nBuf = (ssize_t)osq_strip_nul(zBuf, (size_t)nBuf);  /* NUL ends a line only */
   for(zLine=zBuf; *zLine; zLine++) if( *zLine=='\n' ) nLine++;
   nLine++;
   /* One block: the array, then a copy of the file for the strings. */

@@ -196,6 +196,11 @@ def test_hostile_account_files(conn, root, tmp_path):
     assert {"uid": 7, "n": len(huge)} in users
     assert len(rows(conn, "SELECT * FROM groups")) == 1
     assert len(rows(conn, "SELECT uid FROM users")) == 2  # 7 and 8; trunc has 5 fields
+    # A NUL byte ends its line, not the file (fgetpwent reads line by line).
+    (tmp_path / "etc/passwd").write_bytes(
+        b"\x00junk\nroot:x:0:0::/root:/bin/sh\x00tail\nu:x:5:5::/:/bin/sh\n")
+    assert [(r["uid"], r["shell"]) for r in rows(conn, "SELECT uid, shell FROM users")] == [
+        (0, "/bin/sh"), (5, "/bin/sh")]
     assert len(rows(conn, "SELECT * FROM user_groups")) == 2  # 7 and 8
     # A NUL ends its line: "nul" is parsed from the text before it.
     assert [r["username"] for r in rows(conn, "SELECT username FROM shadow")] == [
