@@ -364,6 +364,7 @@ def test_system_controls_pushdown(conn):
 
 def test_system_controls_fixture(conn, root, tmp_path):
     _tree(tmp_path, {
+        "proc/sys/toplevel": "not a control\n",
         "proc/sys/kernel/hostname": "box\n",
         "proc/sys/kernel/printk": "4\t4\t1\t7\n",
         "proc/sys/kernel/empty": "",

@@ -30,7 +30,8 @@
 ** oid, field_name  never set on Linux (NULL)
 **
 ** Order: within each directory, subdirectories first (recursively) then
-** files, each sorted by name (osquery uses readdir order).  Directory
+** files, each sorted by name (osquery uses readdir order).  Files directly
+** in /proc/sys are not controls (osquery starts from its subdirectories).  Directory
 ** symlinks are not followed, only regular files are read, and the depth is
 ** bounded, so a hostile tree cannot loop.
 **
@@ -251,7 +252,8 @@ static int scWalk(OsqCursor *pCur, const ScConf *pConf, const char *zRel,
         if( pass==0 ) rc = scWalk(pCur, pConf, zSub, iDepth+1);
         continue;
       }
-      if( pass==0 ) continue;
+      /* osquery lists only directories at the top of /proc/sys. */
+      if( pass==0 || iDepth==0 ) continue;
       if( S_ISLNK(st.st_mode) && (stat(zFull, &st)!=0 || !S_ISREG(st.st_mode)) ){
         continue;
       }
