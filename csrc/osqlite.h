@@ -191,6 +191,22 @@ typedef struct OsqPasswd {
 ** Malformed lines are skipped. */
 int osq_read_passwd(OsqCursor*, OsqPasswd **paOut);
 
+/* groups.c: parse root/etc/group the same way.  azMem is a NULL-terminated
+** list of nMem member names.  Returns count or -errno. */
+typedef struct OsqGroup {
+  char *zName, *zPasswd;
+  char **azMem;
+  int nMem;
+  sqlite3_int64 gid;
+} OsqGroup;
+int osq_read_group(OsqCursor*, OsqGroup **paOut);
+/* The name of the first group with that gid, or NULL. */
+const char *osq_group_name(const OsqGroup *a, int n, sqlite3_int64 gid);
+/* For a buffer of n bytes from osq_slurp: drop the rest of each line after
+** a NUL byte (where an fgets-based parser would stop), in place, so that
+** line iteration sees the whole file.  Returns the new length. */
+size_t osq_strip_nul(char *z, size_t n);
+
 /*
 ** hostid.c: the host UUID (product_uuid, else /etc/machine-id as a UUID),
 ** shared by system_info and osquery_info.  0 on success, -1 if none.

@@ -11,12 +11,15 @@
 
 #define PASSWD_MAX (64*1024*1024)
 
-/* Split zLine on ':' into at most nField fields, in place. */
+/* Split zLine on ':' into at most nField fields, in place; the last field
+** keeps any further colons, as glibc's passwd parser does. */
 static int splitColon(char *zLine, char **az, int nField){
   int n = 0;
   while( n<nField ){
-    char *z = strchr(zLine, ':');
+    char *z;
     az[n++] = zLine;
+    if( n==nField ) break;      /* the last field is the rest of the line */
+    z = strchr(zLine, ':');
     if( z==0 ) break;
     *z = 0;
     zLine = z+1;
@@ -46,6 +49,7 @@ int osq_read_passwd(OsqCursor *pCur, OsqPasswd **paOut){
   if( osq_path(pCur, zPath, sizeof(zPath), "/etc/passwd")==0 ) return -1;
   nBuf = osq_slurp(zPath, PASSWD_MAX, &zBuf);
   if( nBuf<0 ) return (int)nBuf;
+  nBuf = (ssize_t)osq_strip_nul(zBuf, (size_t)nBuf);  /* NUL ends a line only */
   for(zLine=zBuf; *zLine; zLine++) if( *zLine=='\n' ) nLine++;
   nLine++;
   /* One block: the array, then a copy of the file for the strings. */

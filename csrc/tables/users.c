@@ -1,0 +1,309 @@
+/*
+** users, groups, user_groups, shadow: local accounts from the files under
+** the root, parsed directly (no NSS).
+**
+**     SELECT uid, username, description, directory, shell FROM users;
+**     SELECT gid, groupname FROM groups WHERE gid = 0;
+**     SELECT u.username, g.groupname FROM user_groups
+**       JOIN users u USING (uid) JOIN groups g USING (gid);
+**     SELECT username, password_status, hash_alg FROM shadow;
+**
+** users (osquery: osquery/tables/system/linux/users.cpp)
+**   uid, gid            unsigned ids from /etc/passwd
+**   uid_signed,         the same cast to int32 (4294967294 -> -2)
+**   gid_signed
+**   username            the login name
+**   description         the whole GECOS field
+**   directory, shell    home directory and login shell
+**   uuid                never set on Linux (NULL)
+**   pid_with_namespace  0; namespace re-rooting is not implemented
+**   include_remote      accepted: osquery switches to NSS for 1, which
+**                       osqlite never uses, so the result is the same
+**                       /etc/passwd scan; the column echoes the pushed
+**                       value (0 when not constrained)
+**   type, is_hidden     other platforms' placeholders (NULL)
+**   An equality on uid (or else username) returns the first passwd entry
+**   with that value, as getpwuid_r/getpwnam_r do; a full scan returns
+**   every entry in file order, duplicates included.
+**
+** groups (osquery: osquery/tables/system/linux/groups.cpp)
+**   gid, gid_signed, groupname from /etc/group.  A full scan keeps the
+**   first entry of each gid; gid = N returns the first entry with gid N.
+**
+** user_groups (osquery: osquery/tables/system/linux/user_groups.cpp)
+**   For each passwd entry (each uid once, first entry wins), the primary
+**   gid first, then every /etc/group entry that lists the user as a member
+**   in file order, without repeating a gid (getgrouplist's order).
+**
+** shadow (osquery: osquery/tables/system/linux/shadow.cpp)
+**   /etc/shadow "name:pw:lstchg:min:max:warn:inact:expire:flag".  Empty
+**   numeric fields are -1, an empty flag is NULL (osquery prints ~0UL,
+**   which overflows BIGINT).  Lines with a non-numeric field are skipped,
+**   as glibc's parser does; "name:pw" alone is accepted with every number
+**   -1.  password_status: "!!" not_set; leading '!', '*' or 'x' locked;
+**   "" empty; otherwise active.  hash_alg is the id between the first two
+**   '$' ("$6$..." -> 6, "$y$..." -> y), NULL otherwise.  username = 'x'
+**   returns the first entry of that name.  Unreadable file: no rows.
+*/
+#include "osqlite.h"
+#include "schema.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SHADOW_MAX (64*1024*1024)
+
+/* True if the value v was already seen among the first i pushed values. */
+static int seenEqInt(OsqCursor *pCur, int iCol, int i, sqlite3_int64 v){
+  int j;
+  for(j=0; j<i; j++){
+    sqlite3_int64 w;
+    if( osq_eq_int64(pCur, iCol, j, &w)==0 && w==v ) return 1;
+  }
+  return 0;
+}
+static int seenEqText(OsqCursor *pCur, int iCol, int i, const char *z){
+  int j;
+  for(j=0; j<i; j++){
+    const char *w = osq_eq_text(pCur, iCol, j);
+    if( w && strcmp(w, z)==0 ) return 1;
+  }
+  return 0;
+}
+
+static int userRow(OsqCursor *pCur, const OsqPasswd *p, sqlite3_int64 iRemote){
+  int rc = osq_row(pCur);
+  if( rc ) return rc;
+  osq_int(pCur, COL_USERS_INCLUDE_REMOTE, iRemote);
+  osq_int(pCur, COL_USERS_UID, p->uid);
+  osq_int(pCur, COL_USERS_GID, p->gid);
+  osq_int(pCur, COL_USERS_UID_SIGNED, (int32_t)(uint32_t)p->uid);
+  osq_int(pCur, COL_USERS_GID_SIGNED, (int32_t)(uint32_t)p->gid);
+  osq_text(pCur, COL_USERS_USERNAME, p->zName, -1);
+  osq_text(pCur, COL_USERS_DESCRIPTION, p->zGecos, -1);
+  osq_text(pCur, COL_USERS_DIRECTORY, p->zDir, -1);
+  osq_text(pCur, COL_USERS_SHELL, p->zShell, -1);
+  return osq_int(pCur, COL_USERS_PID_WITH_NAMESPACE, 0);
+}
+
+int osq_gen_users(OsqCursor *pCur){
+  OsqPasswd *a = 0;
+  int n, i, k, rc = SQLITE_OK;
+  int nUid = osq_eq_count(pCur, COL_USERS_UID);
+  int nName = osq_eq_count(pCur, COL_USERS_USERNAME);
+
+  sqlite3_int64 iRemote = 0;
+
+  /* Echo a pushed include_remote value so that SQLite's re-check of
+  ** "include_remote = 1" keeps the rows. */
+  if( osq_eq_count(pCur, COL_USERS_INCLUDE_REMOTE)>0 ){
+    osq_eq_int64(pCur, COL_USERS_INCLUDE_REMOTE, 0, &iRemote);
+  }
+  n = osq_read_passwd(pCur, &a);
+  if( n<0 ) return SQLITE_OK;   /* no passwd file: no rows */
+  if( nUid>0 ){
+    for(k=0; rc==SQLITE_OK && k<nUid; k++){
+      sqlite3_int64 v;
+      if( osq_eq_int64(pCur, COL_USERS_UID, k, &v) ) continue;
+      if( seenEqInt(pCur, COL_USERS_UID, k, v) ) continue;
+      for(i=0; i<n; i++){
+        if( a[i].uid==v ){ rc = userRow(pCur, &a[i], iRemote); break; }
+      }
+    }
+  }else if( nName>0 ){
+    for(k=0; rc==SQLITE_OK && k<nName; k++){
+      const char *z = osq_eq_text(pCur, COL_USERS_USERNAME, k);
+      if( z==0 || seenEqText(pCur, COL_USERS_USERNAME, k, z) ) continue;
+      for(i=0; i<n; i++){
+        if( strcmp(a[i].zName, z)==0 ){ rc = userRow(pCur, &a[i], iRemote); break; }
+      }
+    }
+  }else{
+    for(i=0; rc==SQLITE_OK && i<n; i++) rc = userRow(pCur, &a[i], iRemote);
+  }
+  sqlite3_free(a);
+  return rc;
+}
+
+static int groupRow(OsqCursor *pCur, const OsqGroup *p){
+  int rc = osq_row(pCur);
+  if( rc ) return rc;
+  osq_int(pCur, COL_GROUPS_GID, p->gid);
+  osq_int(pCur, COL_GROUPS_GID_SIGNED, (int32_t)(uint32_t)p->gid);
+  osq_text(pCur, COL_GROUPS_GROUPNAME, p->zName, -1);
+  return osq_int(pCur, COL_GROUPS_PID_WITH_NAMESPACE, 0);
+}
+
+int osq_gen_groups(OsqCursor *pCur){
+  OsqGroup *a = 0;
+  int n, i, j, k, rc = SQLITE_OK;
+  int nGid = osq_eq_count(pCur, COL_GROUPS_GID);
+
+  n = osq_read_group(pCur, &a);
+  if( n<0 ) return SQLITE_OK;
+  if( nGid>0 ){
+    for(k=0; rc==SQLITE_OK && k<nGid; k++){
+      sqlite3_int64 v;
+      if( osq_eq_int64(pCur, COL_GROUPS_GID, k, &v) ) continue;
+      if( seenEqInt(pCur, COL_GROUPS_GID, k, v) ) continue;
+      for(i=0; i<n; i++){
+        if( a[i].gid==v ){ rc = groupRow(pCur, &a[i]); break; }
+      }
+    }
+  }else{
+    for(i=0; rc==SQLITE_OK && i<n; i++){
+      for(j=0; j<i && a[j].gid!=a[i].gid; j++){}
+      if( j<i ) continue;         /* gid seen before: first entry wins */
+      rc = groupRow(pCur, &a[i]);
+    }
+  }
+  sqlite3_free(a);
+  return rc;
+}
+
+int osq_gen_user_groups(OsqCursor *pCur){
+  OsqPasswd *aPw = 0;
+  OsqGroup *aGr = 0;
+  sqlite3_int64 *aGid = 0;
+  int nPw, nGr, i, j, k, m, rc = SQLITE_OK;
+  int nUid = osq_eq_count(pCur, COL_USER_GROUPS_UID);
+
+  nPw = osq_read_passwd(pCur, &aPw);
+  if( nPw<0 ) return SQLITE_OK;
+  nGr = osq_read_group(pCur, &aGr);
+  if( nGr<0 ) nGr = 0;
+  aGid = sqlite3_malloc64(sizeof(sqlite3_int64)*((size_t)nGr+1));
+  if( aGid==0 ){ rc = SQLITE_NOMEM; goto done; }
+  for(i=0; rc==SQLITE_OK && i<nPw; i++){
+    const OsqPasswd *p = &aPw[i];
+    /* Each uid once: skip later entries with an earlier entry's uid. */
+    for(j=0; j<i && aPw[j].uid!=p->uid; j++){}
+    if( j<i ) continue;
+    if( nUid>0 ){
+      for(k=0; k<nUid; k++){
+        sqlite3_int64 v;
+        if( osq_eq_int64(pCur, COL_USER_GROUPS_UID, k, &v)==0 && v==p->uid ) break;
+      }
+      if( k==nUid ) continue;
+    }
+    m = 0;
+    aGid[m++] = p->gid;
+    for(j=0; j<nGr; j++){
+      int t;
+      for(t=0; t<aGr[j].nMem && strcmp(aGr[j].azMem[t], p->zName); t++){}
+      if( t==aGr[j].nMem ) continue;
+      for(t=0; t<m && aGid[t]!=aGr[j].gid; t++){}
+      if( t<m ) continue;
+      aGid[m++] = aGr[j].gid;
+    }
+    for(j=0; rc==SQLITE_OK && j<m; j++){
+      rc = osq_row(pCur);
+      if( rc ) break;
+      osq_int(pCur, COL_USER_GROUPS_UID, p->uid);
+      rc = osq_int(pCur, COL_USER_GROUPS_GID, aGid[j]);
+    }
+  }
+done:
+  sqlite3_free(aGid);
+  sqlite3_free(aGr);
+  sqlite3_free(aPw);
+  return rc;
+}
+
+/* Parse a shadow numeric field: empty -> dflt; *pOk=0 if not a number. */
+static sqlite3_int64 shadowNum(const char *z, sqlite3_int64 dflt, int *pOk){
+  char *zEnd;
+  long long v;
+  if( *z==0 ) return dflt;
+  v = strtoll(z, &zEnd, 10);
+  if( *zEnd ) *pOk = 0;
+  return v;
+}
+
+static const int aShadowCol[] = {
+  COL_SHADOW_LAST_CHANGE, COL_SHADOW_MIN, COL_SHADOW_MAX,
+  COL_SHADOW_WARNING, COL_SHADOW_INACTIVE, COL_SHADOW_EXPIRE, COL_SHADOW_FLAG
+};
+
+int osq_gen_shadow(OsqCursor *pCur){
+  char zPath[4096];
+  char *zBuf = 0, *zCursor, *zLine;
+  ssize_t nBuf;
+  int rc = SQLITE_OK;
+  int nName = osq_eq_count(pCur, COL_SHADOW_USERNAME);
+  unsigned char *aDone = 0;
+
+  if( osq_path(pCur, zPath, sizeof(zPath), "/etc/shadow")==0 ) return SQLITE_OK;
+  nBuf = osq_slurp(zPath, SHADOW_MAX, &zBuf);
+  if( nBuf<0 ) return SQLITE_OK;
+  osq_strip_nul(zBuf, (size_t)nBuf);
+  if( nName>0 ){
+    aDone = sqlite3_malloc64((size_t)nName);
+    if( aDone==0 ){ sqlite3_free(zBuf); return SQLITE_NOMEM; }
+    memset(aDone, 0, (size_t)nName);
+  }
+  zCursor = zBuf;
+  while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
+    char *az[9];
+    int nField = 0, ok = 1, i;
+    sqlite3_int64 aNum[7];
+    const char *zPw;
+    if( zLine[0]==0 || zLine[0]=='#' || zLine[0]=='+' || zLine[0]=='-' ) continue;
+    while( nField<9 ){
+      char *zColon = nField<8 ? strchr(zLine, ':') : 0;
+      az[nField++] = zLine;
+      if( zColon==0 ) break;
+      *zColon = 0;
+      zLine = zColon+1;
+    }
+    if( az[0][0]==0 || nField<2 ) continue;
+    if( nField==2 ){
+      for(i=0; i<7; i++) aNum[i] = -1;
+    }else if( nField<8 ){
+      continue;
+    }else{
+      for(i=0; i<6; i++) aNum[i] = shadowNum(az[2+i], -1, &ok);
+      aNum[6] = nField==9 ? shadowNum(az[8], -1, &ok) : -1;
+      if( !ok ) continue;
+    }
+    if( nName>0 ){
+      int k;
+      for(k=0; k<nName; k++){
+        const char *z = osq_eq_text(pCur, COL_SHADOW_USERNAME, k);
+        if( z && !aDone[k] && strcmp(z, az[0])==0 ) break;
+      }
+      if( k==nName ) continue;
+      for(; k<nName; k++){
+        const char *z = osq_eq_text(pCur, COL_SHADOW_USERNAME, k);
+        if( z && strcmp(z, az[0])==0 ) aDone[k] = 1;
+      }
+    }
+    rc = osq_row(pCur);
+    if( rc ) break;
+    for(i=0; i<6; i++) osq_int(pCur, aShadowCol[i], aNum[i]);
+    /* An empty flag is ~0UL in glibc, which osquery cannot fit: NULL. */
+    if( nField==9 && az[8][0] ) osq_int(pCur, COL_SHADOW_FLAG, aNum[6]);
+    osq_text(pCur, COL_SHADOW_USERNAME, az[0], -1);
+    zPw = az[1];
+    if( strcmp(zPw, "!!")==0 ){
+      osq_text(pCur, COL_SHADOW_PASSWORD_STATUS, "not_set", -1);
+    }else if( zPw[0]=='!' || zPw[0]=='*' || zPw[0]=='x' ){
+      osq_text(pCur, COL_SHADOW_PASSWORD_STATUS, "locked", -1);
+    }else if( zPw[0]==0 ){
+      osq_text(pCur, COL_SHADOW_PASSWORD_STATUS, "empty", -1);
+    }else{
+      osq_text(pCur, COL_SHADOW_PASSWORD_STATUS, "active", -1);
+    }
+    if( zPw[0]=='$' ){
+      size_t k = 1;
+      while( zPw[k]=='_' || (zPw[k]>='0' && zPw[k]<='9')
+          || ((zPw[k]|0x20)>='a' && (zPw[k]|0x20)<='z') ) k++;
+      if( k>1 && zPw[k]=='$' ){
+        osq_text(pCur, COL_SHADOW_HASH_ALG, zPw+1, (int)(k-1));
+      }
+    }
+  }
+  sqlite3_free(aDone);
+  sqlite3_free(zBuf);
+  return rc;
+}
