@@ -79,6 +79,8 @@ struct OsqCursor {
   sqlite3_int64 iRow;       /* current row while iterating */
   OsqChunk *pChunk;         /* text arena */
   char zRoot[PATH_MAX];     /* OSQLITE_ROOT, no trailing slash */
+  int iNsCol;               /* column pid_with_namespace, or -1 */
+  sqlite3_int64 iNsPid;     /* its constrained value, or 0 */
 };
 
 /*
@@ -478,6 +480,10 @@ static int osqOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor){
   if( pCur==0 ) return SQLITE_NOMEM;
   memset(pCur, 0, sizeof(*pCur));
   pCur->pVtab = p;
+  pCur->iNsCol = -1;
+  for(int i=0; i<p->pTab->nCol; i++){
+    if( strcmp(p->pTab->aCol[i].zName, "pid_with_namespace")==0 ) pCur->iNsCol = i;
+  }
   pCur->aSlot = sqlite3_malloc64(sizeof(int)*(p->pTab->nCol+1));
   if( pCur->aSlot==0 ){ sqlite3_free(pCur); return SQLITE_NOMEM; }
   *ppCursor = &pCur->base;
@@ -505,6 +511,10 @@ static int osqColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i){
   int iSlot;
   if( i<0 || i>=pTab->nCol ) return SQLITE_OK;
   if( pTab->aCol[i].iAliasOf>=0 ) i = pTab->aCol[i].iAliasOf;
+  if( i==pCur->iNsCol && pCur->iNsPid>0 ){
+    sqlite3_result_int64(ctx, pCur->iNsPid);
+    return SQLITE_OK;
+  }
   iSlot = pCur->aSlot[i];
   if( iSlot<0 || pCur->iRow>=pCur->nRow ) return SQLITE_OK;   /* NULL */
   p = &pCur->aCell[pCur->iRow*pCur->nSlot + iSlot];
@@ -615,6 +625,20 @@ static int osqFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     iArg++;
   }
 
+  /* pid_with_namespace = N: osquery re-runs the generator inside that
+  ** process's mount namespace; osqlite reads the same files through
+  ** /proc/N/root, so every root-aware table honours it. */
+  pCur->iNsPid = 0;
+  if( pCur->iNsCol>=0 && osq_eq_count(pCur, pCur->iNsCol)>0 ){
+    sqlite3_int64 iPid = 0;
+    size_t n = strlen(pCur->zRoot);
+    if( osq_eq_int64(pCur, pCur->iNsCol, 0, &iPid)==0 && iPid>0 ){
+      pCur->iNsPid = iPid;
+      sqlite3_snprintf((int)(sizeof(pCur->zRoot)-n), pCur->zRoot+n,
+                       "/proc/%lld/root", iPid);
+    }
+  }
+
   if( idxNum & OSQ_PLAN_NO_REQUIRED ){
     sqlite3_str *pStr = sqlite3_str_new(0);
     int n = 0;
@@ -680,7 +704,11 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
     }
     op = pushedOp(pC->op, pCol->eType);
     if( op==0 ) continue;
-    if( op==OSQ_OP_EQ && canIn && sqlite3_vtab_in(pIdx, i, -1) ){
+    /* As in osquery, only "optimized" columns take a whole IN list in one
+    ** call; others get one xFilter per value (pid_with_namespace relies on
+    ** that: one namespace per call). */
+    if( op==OSQ_OP_EQ && canIn && (pCol->flags & OSQ_OPTIMIZED)
+     && sqlite3_vtab_in(pIdx, i, -1) ){
       sqlite3_vtab_in(pIdx, i, 1);
       bIn = 1;
     }

@@ -73,3 +73,17 @@ def test_tables_are_read_only(conn):
         conn.execute("DELETE FROM etc_hosts")
     with pytest.raises(sqlite3.Error):
         conn.execute("CREATE VIRTUAL TABLE x USING etc_hosts")
+
+
+def test_pid_with_namespace_reads_through_that_process_root(conn):
+    import os
+    pid = os.getpid()
+    plain = conn.execute("SELECT address, hostnames FROM etc_hosts").fetchall()
+    scoped = conn.execute(
+        "SELECT address, hostnames, pid_with_namespace FROM etc_hosts "
+        "WHERE pid_with_namespace = ?", (pid,)).fetchall()
+    assert [r[:2] for r in scoped] == plain
+    assert all(r[2] == pid for r in scoped)
+    # A pid that does not exist has no root to read: no rows, no error.
+    assert conn.execute(
+        "SELECT * FROM etc_hosts WHERE pid_with_namespace = 2147483647").fetchall() == []
