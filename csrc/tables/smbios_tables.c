@@ -72,7 +72,7 @@ int osq_gen_cpu_info(OsqCursor *pCur){
   if( osq_smbios_load(pCur, &tab)!=0 ) return SQLITE_OK;
   while( rc==SQLITE_OK && osq_smbios_next(&tab, &off, &s) ){
     unsigned ptype;
-    if( s.type!=4 || s.size<0x2e+2 ) continue;
+    if( s.type!=4 || s.size<0x30 ) continue;
     rc = osq_row(pCur);
     if( rc ) break;
     osq_smbios_string(&s, osq_smbios_byte(&s, 0x04), z, sizeof(z));
