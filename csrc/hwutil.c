@@ -227,3 +227,23 @@ int osq_ids_subclass(const OsqIds *p, const char *zClass, const char *zSub,
   if( idsFind(z, p->z+p->n, 1, zSub, &zName, &nName)==0 ) return 0;
   return idsCopy(zName, nName, buf, n);
 }
+
+int osq_hw_uevent(const char *zBuf, const char *zKey, char *buf, size_t n){
+  size_t nKey = strlen(zKey);
+  const char *z = zBuf;
+  if( n==0 ) return -1;
+  buf[0] = 0;
+  while( z && *z ){
+    const char *eol = strchr(z, '\n');
+    size_t nLine = eol ? (size_t)(eol-z) : strlen(z);
+    if( nLine>nKey && memcmp(z, zKey, nKey)==0 && z[nKey]=='=' ){
+      size_t m = nLine-nKey-1;
+      if( m>=n ) m = n-1;
+      memcpy(buf, z+nKey+1, m);
+      buf[m] = 0;
+      return (int)m;
+    }
+    z = eol ? eol+1 : 0;
+  }
+  return -1;
+}

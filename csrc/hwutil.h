@@ -50,3 +50,24 @@ int osq_ids_subclass(const OsqIds*, const char *zClass, const char *zSub,
                      char *buf, size_t n);
 
 #endif /* OSQ_HWUTIL_H */
+
+/* The value of KEY=VALUE line zKey in a uevent buffer, copied into buf.
+** Returns the length, or -1 if the key is absent. */
+int osq_hw_uevent(const char *zBuf, const char *zKey, char *buf, size_t n);
+
+/* Block devices as osquery's block_devices enumerates them (every entry of
+** /sys/class/block, ordered by sysfs device path like udev), shared with
+** disk_encryption.  Strings point into the same allocation. */
+typedef struct OsqBlockDev {
+  char *zName;        /* "/dev/" + DEVNAME */
+  char *zParent;      /* parent disk's node for partitions, else NULL */
+  char *zSysName;     /* entry name under /sys/class/block */
+  char *zUuid;        /* filesystem UUID or NULL */
+  char *zLabel;       /* filesystem label or NULL */
+  char *zType;        /* filesystem type or NULL */
+} OsqBlockDev;
+
+/* bProbe: also fill uuid/label/type (by-uuid/by-label links and a
+** superblock probe of the device node).  *paDev is one allocation (free
+** with sqlite3_free).  Returns the count or -errno. */
+int osq_block_devices(OsqCursor*, int bProbe, OsqBlockDev **paDev);
