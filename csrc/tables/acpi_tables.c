@@ -10,7 +10,9 @@
 ** Like osquery (osquery: osquery/tables/system/linux/acpi_tables.cpp) only
 ** the non-directory entries of the top directory are listed, in name
 ** order: its file listing skips directories, so the "data" and "dynamic"
-** sub-directories never contribute rows.
+** sub-directories never contribute rows.  Entries that are not regular
+** files after following links (FIFOs, sockets) give no row either, as
+** osquery treats them as directories it then fails to list.
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -33,7 +35,7 @@ int osq_gen_acpi_tables(OsqCursor *pCur){
     char zMd5[33];
     sqlite3_int64 nByte;
     sqlite3_snprintf(sizeof(zPath), zPath, "%s/%s", zDir, azName[i]);
-    if( stat(zPath, &st)!=0 || S_ISDIR(st.st_mode) ) continue;
+    if( stat(zPath, &st)!=0 || !S_ISREG(st.st_mode) ) continue;
     rc = osq_row(pCur);
     if( rc ) break;
     osq_text(pCur, COL_ACPI_TABLES_NAME, azName[i], -1);
