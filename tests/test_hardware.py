@@ -426,7 +426,7 @@ def make_pci_tree(tmp_path: Path, ids: str | bytes | None = PCI_IDS):
     (base / "0000:00:06.0").mkdir()    # no uevent: skipped
     if ids is not None:
         p = tmp_path / "usr/share/misc"
-        p.mkdir(parents=True)
+        p.mkdir(parents=True, exist_ok=True)
         (p / "pci.ids").write_bytes(ids.encode() if isinstance(ids, str) else ids)
 
 
@@ -533,7 +533,7 @@ def make_usb_tree(tmp_path: Path, ids: bytes | None = USB_IDS.encode()):
     usb_dev(base, "1-1:1.0", "DEVTYPE=usb_interface\nINTERFACE=3/1/2\n", {})
     if ids is not None:
         p = tmp_path / "usr/share/misc"
-        p.mkdir(parents=True)
+        p.mkdir(parents=True, exist_ok=True)
         (p / "usb.ids").write_bytes(ids)
 
 
