@@ -3,7 +3,7 @@
 ** shared by block_devices and disk_encryption (see hwutil.h).
 **
 ** osquery enumerates the udev "block" subsystem (every /sys/class/block
-** entry, ordered by sysfs path) and probes each /dev node with libblkid
+** entry, ordered by sysfs path with md/dm devices last) and probes each /dev node with libblkid
 ** (osquery: osquery/tables/system/linux/block_devices.cpp).  osqlite has no
 ** libblkid: it reads at most three 4 KiB blocks of the device (offsets 0,
 ** 32 KiB and 64 KiB) and recognises ext2/ext3/ext4, jbd, xfs, btrfs, vfat,
@@ -29,8 +29,15 @@ typedef struct BdTmp {
   char *z[5];                     /* name, parent, uuid, label, type */
 } BdTmp;
 
+/* udev's order: md and dm devices last, then by sysfs path. */
+static int bdDelay(const char *zKey){
+  return strstr(zKey, "/block/md")!=0 || strstr(zKey, "/block/dm-")!=0;
+}
 static int bdCmp(const void *a, const void *b){
-  return strcmp(((const BdTmp*)a)->zKey, ((const BdTmp*)b)->zKey);
+  const char *x = ((const BdTmp*)a)->zKey, *y = ((const BdTmp*)b)->zKey;
+  if( x==0 || y==0 ) return (x!=0) - (y!=0);
+  if( bdDelay(x)!=bdDelay(y) ) return bdDelay(x) - bdDelay(y);
+  return strcmp(x, y);
 }
 
 static char *dupStr(const char *z){

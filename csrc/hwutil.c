@@ -63,6 +63,56 @@ int osq_hw_listdir(const char *zDir, char ***pazName){
   return n;
 }
 
+/* An entry and its sort key, for osq_hw_listdir_devpath. */
+typedef struct DevKey {
+  char *zName;
+  char *zKey;           /* link target or name; from sqlite3_malloc64 */
+  int bDelay;           /* an md or dm block device: enumerated last */
+} DevKey;
+
+static int devKeyCmp(const void *a, const void *b){
+  const DevKey *x = a, *y = b;
+  if( x->bDelay!=y->bDelay ) return x->bDelay - y->bDelay;
+  return strcmp(x->zKey, y->zKey);
+}
+
+int osq_hw_listdir_devpath(const char *zDir, char ***pazName){
+  char **az = 0;
+  DevKey *aKey;
+  int n, i;
+  n = osq_hw_listdir(zDir, &az);
+  if( n<=1 ){
+    *pazName = az;
+    return n;
+  }
+  aKey = sqlite3_malloc64(sizeof(DevKey)*(size_t)n);
+  if( aKey==0 ){
+    sqlite3_free(az);
+    *pazName = 0;
+    return -ENOMEM;
+  }
+  for(i=0; i<n; i++){
+    char zPath[4096], zLink[4096];
+    const char *zKey = az[i];
+    sqlite3_snprintf(sizeof(zPath), zPath, "%s/%s", zDir, az[i]);
+    if( osq_readlink(zPath, zLink, sizeof(zLink))>0 ) zKey = zLink;
+    aKey[i].zName = az[i];
+    aKey[i].zKey = sqlite3_mprintf("%s", zKey);
+    aKey[i].bDelay = strstr(zKey, "/block/md")!=0
+                  || strstr(zKey, "/block/dm-")!=0;
+    if( aKey[i].zKey==0 ) n = i;        /* out of memory: drop the rest */
+  }
+  qsort(aKey, (size_t)n, sizeof(DevKey), devKeyCmp);
+  for(i=0; i<n; i++){
+    az[i] = aKey[i].zName;
+    sqlite3_free(aKey[i].zKey);
+  }
+  az[n] = 0;
+  sqlite3_free(aKey);
+  *pazName = az;
+  return n;
+}
+
 int osq_hw_attr(const char *zDir, const char *zName, char *buf, size_t n){
   char zPath[4096];
   char zTmp[4096];

@@ -13,6 +13,12 @@
 ** sqlite3_free).  Returns the count or -errno.  At most 65536 entries. */
 int osq_hw_listdir(const char *zDir, char ***pazName);
 
+/* The same listing ordered like libudev's enumeration: by the device path
+** each entry links to (its readlink target; the name for plain
+** directories), with md and dm block devices after all others (systemd:
+** src/libsystemd/sd-device/device-enumerator.c, device_compare). */
+int osq_hw_listdir_devpath(const char *zDir, char ***pazName);
+
 /* Read zDir/zName (a small sysfs attribute), trimmed, into buf.  Returns
 ** the length, or -1 if it is missing or unreadable. */
 int osq_hw_attr(const char *zDir, const char *zName, char *buf, size_t n);

@@ -487,7 +487,9 @@ def test_pci_live(conn):
     if not base.is_dir():
         pytest.skip("no PCI bus")
     got = rows(conn, "SELECT * FROM pci_devices")
-    assert [r["pci_slot"] for r in got] == sorted(os.listdir(base))
+    # udev's order: by device path (a bridge's children follow it).
+    assert [r["pci_slot"] for r in got] == sorted(os.listdir(base),
+                                                  key=lambda n: os.readlink(base / n))
     for r in got:
         d = base / r["pci_slot"]
         assert r["vendor_id"] == (d / "vendor").read_text().strip().lower()
@@ -558,6 +560,24 @@ def test_usb_fixture(conn, root, tmp_path):
     assert (gadget["class"], gadget["subclass"], gadget["protocol"]) == ("", "", "")
 
 
+def test_usb_order_follows_device_paths(conn, root, tmp_path):
+    # Real sysfs: /sys/bus/usb/devices entries are links into the device
+    # tree, and udev lists a hub before the devices behind it.
+    dev = tmp_path / "sys/devices/pci0000:00/0000:00:14.0/usb2"
+    (dev / "2-1").mkdir(parents=True)
+    (dev / "uevent").write_text("BUSNUM=002\nDEVNUM=001\nTYPE=9/0/3\n")
+    (dev / "idVendor").write_text("1d6b\n")
+    (dev / "2-1/uevent").write_text("BUSNUM=002\nDEVNUM=002\nTYPE=0/0/0\n")
+    (dev / "2-1/idVendor").write_text("0781\n")
+    base = tmp_path / "sys/bus/usb/devices"
+    base.mkdir(parents=True)
+    (base / "usb2").symlink_to(os.path.relpath(dev, base))
+    (base / "2-1").symlink_to(os.path.relpath(dev / "2-1", base))
+    root(tmp_path)
+    got = rows(conn, "SELECT vendor_id, usb_port FROM usb_devices")
+    assert got == [{"vendor_id": "1d6b", "usb_port": 1}, {"vendor_id": "0781", "usb_port": 2}]
+
+
 def test_usb_hostile(conn, root, tmp_path):
     make_usb_tree(tmp_path, ids=os.urandom(50000))
     base = tmp_path / "sys/bus/usb/devices"
@@ -605,6 +625,10 @@ def make_dm_tree(tmp_path: Path):
     d0 = dm("dm-0", "cryptroot", "CRYPT-LUKS2-0d7a6c4e1b2c4d5e8f90a1b2c3d4e5f6-cryptroot")
     dm("dm-1", "vg-root", "LVM-abcdefghijklmnop")
     dm("dm-2", "junk", "CRYPT")
+    loop = virt / "loop0"
+    loop.mkdir()
+    (loop / "uevent").write_text("DEVNAME=loop0\nDEVTYPE=disk\n")
+    (sysb / "loop0").symlink_to(os.path.relpath(loop, sysb))
     p = d0 / "dm-0p1"
     p.mkdir()
     (p / "uevent").write_text("DEVNAME=dm-0p1\nDEVTYPE=partition\n")
@@ -624,7 +648,9 @@ def test_disk_encryption_fixture(conn, root, tmp_path):
     make_dm_tree(tmp_path)
     root(tmp_path)
     got = rows(conn, "SELECT * FROM disk_encryption")
-    assert [r["name"] for r in got] == ["/dev/sda", "/dev/dm-0", "/dev/dm-0p1", "/dev/dm-1", "/dev/dm-2"]
+    # udev's order: md/dm devices after all others, then by sysfs path.
+    assert [r["name"] for r in got] == ["/dev/sda", "/dev/loop0", "/dev/dm-0", "/dev/dm-0p1",
+                                        "/dev/dm-1", "/dev/dm-2"]
     by = {r["name"]: r for r in got}
     assert (by["/dev/dm-0"]["encrypted"], by["/dev/dm-0"]["encryption_status"]) == (1, "encrypted")
     # No /dev/mapper/control under the fixture root: the DM table is not

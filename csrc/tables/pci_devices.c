@@ -4,7 +4,8 @@
 **     SELECT pci_slot, vendor, model, driver FROM pci_devices;
 **
 ** Source: /sys/bus/pci/devices/<slot>/uevent (PCI_SLOT_NAME, PCI_ID,
-** PCI_SUBSYS_ID, PCI_CLASS, DRIVER), in slot-name order.  osquery
+** PCI_SUBSYS_ID, PCI_CLASS, DRIVER), in udev's order (device path, see
+** osq_hw_listdir_devpath: a bridge's children follow the bridge).  osquery
 ** (osquery/tables/system/linux/pci_devices.cpp) reads the same properties
 ** through libudev and names from pci.ids (/usr/share/misc, /usr/share/hwdata,
 ** /usr/share; the first that exists).
@@ -62,7 +63,7 @@ int osq_gen_pci_devices(OsqCursor *pCur){
   if( osq_path(pCur, zDir, sizeof(zDir), "/sys/bus/pci/devices")==0 ){
     return SQLITE_OK;
   }
-  n = osq_hw_listdir(zDir, &azName);
+  n = osq_hw_listdir_devpath(zDir, &azName);
   if( n<=0 ) return SQLITE_OK;
   osq_ids_load(pCur, &ids, azPciIds, 3);
   for(i=0; i<n && rc==SQLITE_OK; i++){

@@ -49,6 +49,8 @@
 #endif
 
 #define CPUINFO_MAX (8*1024*1024)
+#define PAIRS_MAX   8192      /* the kernel's largest NR_CPUS; bounds the
+                              ** quadratic de-duplication on hostile input */
 
 /* CPUID brand string, trimmed, into z[49]; 0 if unavailable. */
 static int cpuBrand(char *z){
@@ -213,7 +215,7 @@ int osq_gen_system_info(OsqCursor *pCur){
           for(i=0; i<nPair; i++){
             if( aPair[i].phys==curPhys && aPair[i].core==x ) break;
           }
-          if( i==nPair ){
+          if( i==nPair && nPair<PAIRS_MAX ){
             if( nPair==nAlloc ){
               CorePair *aNew;
               nAlloc = nAlloc ? nAlloc*2 : 16;

@@ -3,7 +3,8 @@
 **
 **     SELECT usb_address, usb_port, vendor, model, serial FROM usb_devices;
 **
-** Source: the entries of /sys/bus/usb/devices, in name order.  osquery (osquery/tables/
+** Source: the entries of /sys/bus/usb/devices, in udev's order (by device
+** path, so a hub precedes the devices behind it).  osquery (osquery/tables/
 ** system/linux/usb_devices.cpp) reads udev properties; osqlite derives the
 ** same values from the sysfs attributes udev itself uses:
 **
@@ -68,7 +69,7 @@ int osq_gen_usb_devices(OsqCursor *pCur){
   if( osq_path(pCur, zDir, sizeof(zDir), "/sys/bus/usb/devices")==0 ){
     return SQLITE_OK;
   }
-  n = osq_hw_listdir(zDir, &azName);
+  n = osq_hw_listdir_devpath(zDir, &azName);
   if( n<=0 ) return SQLITE_OK;
   if( osq_used(pCur, COL_USB_DEVICES_VENDOR)
    || osq_used(pCur, COL_USB_DEVICES_MODEL) ){
