@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MSG_MAX      (64*1024*1024)
+#define MSG_MAX      (32*1024*1024)
 #define FIELDS_MAX   (64*1024)
 #define SKIP_MAX     4096          /* unrelated messages skipped per call */
 

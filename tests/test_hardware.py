@@ -665,6 +665,22 @@ def test_disk_encryption_fixture(conn, root, tmp_path):
     assert all(set(r.values()) == {None} for r in hidden)
 
 
+def test_disk_encryption_hostile_dm(conn, root, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("osquery's disk_encryption needs root")
+    make_dm_tree(tmp_path)
+    virt = tmp_path / "sys/devices/virtual/block"
+    (virt / "dm-1/dm/uuid").write_bytes(b"CRYPT-" + os.urandom(5000))
+    (virt / "dm-1/dm/name").write_bytes(b"x" * 100000)
+    (virt / "dm-2/dm/uuid").unlink()
+    (virt / "dm-0/dm/name").write_bytes(b"")
+    root(tmp_path)
+    got = {r["name"]: r for r in rows(conn, "SELECT name, encrypted, type FROM disk_encryption")}
+    assert got["/dev/dm-1"]["encrypted"] == 1 and got["/dev/dm-1"]["type"] is None
+    assert got["/dev/dm-0"]["encrypted"] == 1
+    assert got["/dev/dm-2"]["encrypted"] == 0
+
+
 def test_disk_encryption_live(conn):
     if os.geteuid() != 0:
         assert rows(conn, "SELECT * FROM disk_encryption") == []

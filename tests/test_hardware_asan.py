@@ -67,6 +67,10 @@ def test_fixture_trees(tmp_path):
 def test_dm_tree(tmp_path):
     th.make_dm_tree(tmp_path)
     run(tmp_path, ["block_devices", "disk_encryption"])
+    virt = tmp_path / "sys/devices/virtual/block"
+    (virt / "dm-1/dm/uuid").write_bytes(b"CRYPT-" + os.urandom(5000))
+    (virt / "dm-1/dm/name").write_bytes(b"x" * 100000)
+    run(tmp_path, ["block_devices", "disk_encryption"])
 
 
 @pytest.mark.parametrize("mode", ["ok", "empty", "error", "wrong-sig", "truncated",
