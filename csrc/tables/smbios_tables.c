@@ -34,7 +34,6 @@
 #include "smbios.h"
 #include "hashes.h"
 
-#include <stdio.h>
 
 int osq_gen_smbios_tables(OsqCursor *pCur){
   OsqSmbios tab;
