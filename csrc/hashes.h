@@ -1,0 +1,84 @@
+/*
+** hashes.h: streaming MD5, SHA-1 and SHA-256 (our own implementations, no
+** library dependency, no global state), hex helpers, and a constant-memory
+** file hasher shared by the hash table, the md5()/sha1()/sha256() SQL
+** functions and any table that needs a digest (acpi_tables...).
+**
+**     OsqSha256 c;
+**     unsigned char d[OSQ_SHA256_LEN];
+**     osq_sha256_init(&c);
+**     osq_sha256_update(&c, p, n);     (any number of times)
+**     osq_sha256_final(&c, d);
+*/
+#ifndef OSQLITE_HASHES_H
+#define OSQLITE_HASHES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OSQ_MD5_LEN     16
+#define OSQ_SHA1_LEN    20
+#define OSQ_SHA256_LEN  32
+
+typedef struct OsqMd5 {
+  uint32_t s[4];
+  uint64_t nByte;
+  unsigned char buf[64];
+} OsqMd5;
+
+typedef struct OsqSha1 {
+  uint32_t s[5];
+  uint64_t nByte;
+  unsigned char buf[64];
+} OsqSha1;
+
+typedef struct OsqSha256 {
+  uint32_t s[8];
+  uint64_t nByte;
+  unsigned char buf[64];
+} OsqSha256;
+
+void osq_md5_init(OsqMd5*);
+void osq_md5_update(OsqMd5*, const void *p, size_t n);
+void osq_md5_final(OsqMd5*, unsigned char aOut[OSQ_MD5_LEN]);
+
+void osq_sha1_init(OsqSha1*);
+void osq_sha1_update(OsqSha1*, const void *p, size_t n);
+void osq_sha1_final(OsqSha1*, unsigned char aOut[OSQ_SHA1_LEN]);
+
+void osq_sha256_init(OsqSha256*);
+void osq_sha256_update(OsqSha256*, const void *p, size_t n);
+void osq_sha256_final(OsqSha256*, unsigned char aOut[OSQ_SHA256_LEN]);
+
+/* Lowercase hex of n bytes into zOut, which must hold 2*n+1 bytes. */
+void osq_hex(const unsigned char *p, size_t n, char *zOut);
+
+/* One-shot digests of a buffer as lowercase hex (NUL-terminated). */
+void osq_md5_hex(const void *p, size_t n, char zOut[2*OSQ_MD5_LEN+1]);
+void osq_sha1_hex(const void *p, size_t n, char zOut[2*OSQ_SHA1_LEN+1]);
+void osq_sha256_hex(const void *p, size_t n, char zOut[2*OSQ_SHA256_LEN+1]);
+
+/* Which digests osq_hash_file computes (bit mask). */
+#define OSQ_HASH_MD5     0x01
+#define OSQ_HASH_SHA1    0x02
+#define OSQ_HASH_SHA256  0x04
+
+/*
+** Hash the file zPath (a full path, not prefixed with any root), reading
+** it in fixed 64 KiB chunks so memory stays constant for any file size.
+** nLimit > 0 stops after that many bytes (the digests are then of the
+** prefix); nLimit <= 0 means the whole file.  Only the digests named in
+** `which` are computed; the others' buffers (which may be NULL) are left
+** untouched.  Returns the number of bytes hashed, or -errno (the open or a
+** read failed; the output buffers are then set to "").
+*/
+int64_t osq_hash_file(const char *zPath, int64_t nLimit,
+                      char zMd5[33], char zSha1[41], char zSha256[65],
+                      unsigned which);
+
+/* Same, on an already open file descriptor (not closed). */
+int64_t osq_hash_fd(int fd, int64_t nLimit,
+                    char zMd5[33], char zSha1[41], char zSha256[65],
+                    unsigned which);
+
+#endif /* OSQLITE_HASHES_H */
