@@ -67,3 +67,22 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(
             f"osquery pack corpus: {passed} ran, {failed} failed, "
             f"{xfailed} expected failure (table gone from osquery)")
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def asan_driver() -> Path:
+    """build/osqlite-asan, (re)built once per session by `make asan`: the
+    extension linked with AddressSanitizer and UBSan (tests/cdriver)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None or shutil.which("gcc") is None:
+        pytest.skip("the sanitizer driver needs make and gcc")
+    if not (REPO / "Makefile").exists():
+        pytest.skip("the sanitizer driver is built from a source checkout")
+    subprocess.run(["make", "-s", "asan"], cwd=REPO, check=True, timeout=900,
+                   stdout=subprocess.DEVNULL)
+    return REPO / "build" / "osqlite-asan"

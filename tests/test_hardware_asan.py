@@ -1,6 +1,6 @@
 """Run the hardware tables under AddressSanitizer/UBSan (build/osqlite-asan,
 from `make asan`) against every hostile fixture tree the other tests build.
-Skipped when the sanitizer driver has not been built."""
+The driver is (re)built by the asan_driver fixture."""
 from __future__ import annotations
 
 import os
@@ -21,7 +21,11 @@ TABLES = ["system_info", "smbios_tables", "cpu_info", "cpuid", "acpi_tables",
           "block_devices", "pci_devices", "usb_devices", "disk_encryption",
           "systemd_units"]
 
-pytestmark = pytest.mark.skipif(not ASAN.exists(), reason="run `make asan` first")
+
+
+@pytest.fixture(autouse=True)
+def _built_driver(asan_driver):
+    return asan_driver
 
 
 def run(root: Path | None, tables=TABLES):

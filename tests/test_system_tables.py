@@ -608,8 +608,6 @@ def test_sudoers_hostile_and_missing(conn, root, tmp_path):
 
 # ---- sanitizer driver over hostile trees -----------------------------------
 
-DRIVER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      "build", "osqlite-asan")
 SYS_TABLES = ["users", "groups", "user_groups", "shadow", "logged_in_users", "last",
               "memory_info", "load_average", "cpu_time", "mounts", "system_controls",
               "interface_addresses", "interface_details", "etc_services",
@@ -656,10 +654,8 @@ def _hostile_tree(base, seed):
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_asan_driver_on_hostile_trees(tmp_path, seed):
+def test_asan_driver_on_hostile_trees(tmp_path, seed, asan_driver):
     import subprocess
-    if not os.access(DRIVER, os.X_OK):
-        pytest.skip("build/osqlite-asan not built (make asan)")
     _hostile_tree(tmp_path, seed)
     sql = [f"SELECT * FROM {t}" for t in SYS_TABLES]
     sql += ["SELECT * FROM system_controls WHERE name = 'a.b.c'",
@@ -667,6 +663,6 @@ def test_asan_driver_on_hostile_trees(tmp_path, seed):
             "SELECT * FROM users WHERE uid = 1", "SELECT * FROM groups WHERE gid = 1",
             "SELECT * FROM shadow WHERE username = 'u'"]
     env = dict(os.environ, OSQLITE_ROOT=str(tmp_path))
-    res = subprocess.run([DRIVER, "-q", *sql], env=env, capture_output=True, timeout=300)
+    res = subprocess.run([str(asan_driver), "-q", *sql], env=env, capture_output=True, timeout=300)
     assert res.returncode == 0, res.stderr.decode(errors="replace")[-3000:]
     assert b"runtime error" not in res.stderr and b"AddressSanitizer" not in res.stderr
