@@ -248,3 +248,122 @@ def test_dns_resolvers_env_and_namespace(conn, monkeypatch):
     want = _oracle(Path("/etc/resolv.conf"))
     if want is not None:
         assert live == _normalise(want)
+
+
+# -------------------------------------------------------------- iptables
+
+def _legacy_run():
+    """Rules added by ipt_helper.py in a private network namespace."""
+    if os.geteuid() != 0:
+        pytest.skip("iptables needs root")
+    if not shutil.which("iptables-legacy") or not shutil.which("unshare"):
+        pytest.skip("iptables-legacy or unshare not installed")
+    r = subprocess.run(["unshare", "-n", sys.executable, str(HERE / "ipt_helper.py")],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode:
+        pytest.skip(f"legacy iptables not usable here: {r.stderr.strip()[-200:]}")
+    return json.loads(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def legacy():
+    return _legacy_run()
+
+
+def _save_model(save):
+    """iptables-legacy -S parsed: policies, chain order, (chain, target)."""
+    pol, user, rules = {}, [], []
+    for line in save.splitlines():
+        w = line.split()
+        if w[0] == "-P":
+            pol[w[1]] = w[2]
+        elif w[0] == "-N":
+            user.append(w[1])
+        elif w[0] == "-A":
+            tgt = w[w.index("-j") + 1] if "-j" in w else ""
+            rules.append((w[1], tgt))
+    return pol, user, rules
+
+
+def test_iptables_vs_iptables_save(legacy):
+    got = legacy["rows"]
+    pol, user, rules = _save_model(legacy["save"])
+    chain_rows = [r for r in got if r["target"] is None]
+    assert [r["chain"] for r in chain_rows] == list(pol) + sorted(user)
+    assert {r["chain"]: r["policy"] for r in chain_rows} == {**pol, **{u: "" for u in user}}
+    assert [(r["chain"], r["target"]) for r in got if r["target"] is not None] == [
+        x for c in list(pol) + sorted(user) for x in rules if x[0] == c]
+    # Rows of a chain come before the chain row and repeat its policy.
+    assert all(r["policy"] == pol.get(r["chain"], "") for r in got)
+
+
+def test_iptables_rule_fields(legacy):
+    got = legacy["rows"]
+    acc = [r for r in got if r["chain"] == "OSQTEST" and r["target"] == "ACCEPT"][0]
+    assert acc == {"filter_name": "filter", "chain": "OSQTEST", "policy": "",
+                   "target": "ACCEPT", "protocol": 6, "src_port": "1000:2000",
+                   "dst_port": "22:22", "src_ip": "10.1.0.0", "src_mask": "255.255.0.0",
+                   "iniface": "eth+", "iniface_mask": "FFFFFF", "dst_ip": "0.0.0.0",
+                   "dst_mask": "0.0.0.0", "outiface": "all", "outiface_mask": "",
+                   "match": "yes", "packets": 0, "bytes": 0}
+    drop = [r for r in got if r["target"] == "DROP"][0]
+    assert (drop["protocol"], drop["dst_ip"], drop["dst_mask"], drop["outiface"],
+            drop["src_port"]) == (17, "!1.2.3.4", "255.255.255.255", "lo", "")
+    ret = [r for r in got if r["target"] == "RETURN"][0]
+    assert ret["protocol"] is None          # "!6" is not an integer (osquery)
+    fall = [r for r in got if r["chain"] == "INPUT" and r["target"] == ""][0]
+    assert (fall["iniface"], fall["iniface_mask"]) == ("eth0", "FFFFFFFFFF")
+
+
+def test_iptables_host_namespace(conn):
+    """In this namespace: rows only if legacy tables are loaded here.  With
+    iptables-nft (the default) ip_tables_names is empty, so no rows - even
+    though `iptables -L` would show nft rules; osquery behaves the same."""
+    try:
+        names = Path("/proc/net/ip_tables_names").read_text().split()
+    except OSError:
+        names = []
+    got = rows(conn, "SELECT DISTINCT filter_name FROM iptables")
+    if not names or os.geteuid() != 0:
+        assert got == [] or os.geteuid() == 0
+    else:
+        assert {r["filter_name"] for r in got} <= set(names)
+
+
+def _blob_root(tmp_path, data: bytes, names=b"filter\n"):
+    d = tmp_path / "proc" / "net" / "osqlite_ipt"
+    d.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "proc" / "net" / "ip_tables_names").write_bytes(names)
+    (d / "filter").write_bytes(data)
+
+
+def test_iptables_fixture_blob_and_hostile(conn, root, tmp_path, legacy):
+    data = bytes.fromhex(legacy["blob"])
+    _blob_root(tmp_path, data)
+    root(tmp_path)
+    assert rows(conn, "SELECT * FROM iptables") == legacy["rows"]
+    # Truncations at every 8 bytes, random corruption, garbage: no crash,
+    # never more chains than the real blob.
+    import random
+    rnd = random.Random(1234)
+    cases = [data[:n] for n in range(0, len(data), 8)]
+    for _ in range(300):
+        b = bytearray(data)
+        for _ in range(rnd.randint(1, 8)):
+            b[rnd.randrange(84, len(b))] = rnd.randrange(256)
+        cases.append(bytes(b))
+    cases.append(data[:84] + os.urandom(4096))
+    cases.append(b"\xff" * 84 + data[84:])
+    n_real = len(legacy["rows"])
+    for c in cases:
+        _blob_root(tmp_path, c)
+        # (corrupted names need not be UTF-8: count instead of decoding)
+        n, = conn.execute("SELECT count(*) FROM iptables WHERE "
+                          "length(chain) >= 0 AND length(target) >= 0 "
+                          "OR target IS NULL").fetchone()
+        assert n <= n_real + 64
+    # Table names that are not readable tables, or no names file at all.
+    _blob_root(tmp_path, data, names=b"nat\n../../etc\n" + b"x" * 5000 + b"\n")
+    assert rows(conn, "SELECT * FROM iptables") == []
+    (tmp_path / "proc" / "net" / "ip_tables_names").unlink()
+    assert rows(conn, "SELECT * FROM iptables") == []
