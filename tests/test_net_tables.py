@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from asan_helper import run_asan
 from conftest import FIXTURES, rows
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +40,13 @@ def _ip_routes(fam):
         res.add((dst, plen, r.get("dev"), typ, r.get("gateway"),
                  r.get("prefsrc"), r.get("metric", 0)))
     return res
+
+
+def test_live_under_asan():
+    run_asan(None, "SELECT * FROM routes", "SELECT * FROM arp_cache",
+             "SELECT * FROM dns_resolvers",
+             f"SELECT * FROM dns_resolvers WHERE pid_with_namespace = {os.getpid()}",
+             "SELECT * FROM iptables")
 
 
 def test_routes_match_ip(conn):
@@ -114,6 +122,7 @@ def test_arp_cache_fixture(conn, root, tmp_path):
         + b"\xff" * (1 << 20) + b"\n"
         b"10.0.0.8 0x1 0x6 aa:bb:cc:dd:ee:08 * eth3")            # no final newline
     root(tmp_path)
+    run_asan(tmp_path, "SELECT * FROM arp_cache")
     got = rows(conn, "SELECT * FROM arp_cache")
     assert [(r["address"], r["mac"], r["interface"], r["permanent"]) for r in got] == [
         ("10.0.0.1", "52:54:00:12:34:56", "eth0", "0"),
@@ -178,6 +187,7 @@ def test_dns_resolvers_vs_glibc(conn, root, tmp_path, monkeypatch, name):
     (tmp_path / "etc").mkdir()
     shutil.copy(src, tmp_path / "etc" / "resolv.conf")
     root(tmp_path)
+    run_asan(tmp_path, "SELECT * FROM dns_resolvers")
     ours = _ours(conn)
     want = _oracle(src)
     if want is None:
@@ -218,6 +228,7 @@ def test_dns_resolvers_hostile(conn, root, tmp_path, monkeypatch):
     ]
     for data in cases:
         conf.write_bytes(data)
+        run_asan(tmp_path, "SELECT * FROM dns_resolvers")
         got = rows(conn, "SELECT type, address FROM dns_resolvers WHERE type != 'search'")
         assert got and got[0]["type"] == "nameserver"
         want = _oracle(conf) if not data.startswith(b"sortlist") else None
@@ -355,8 +366,10 @@ def test_iptables_fixture_blob_and_hostile(conn, root, tmp_path, legacy):
     cases.append(data[:84] + os.urandom(4096))
     cases.append(b"\xff" * 84 + data[84:])
     n_real = len(legacy["rows"])
-    for c in cases:
+    for i, c in enumerate(cases):
         _blob_root(tmp_path, c)
+        if i % 10 == 0 or i >= len(cases) - 2:
+            run_asan(tmp_path, "SELECT * FROM iptables")
         # (corrupted names need not be UTF-8: count instead of decoding)
         n, = conn.execute("SELECT count(*) FROM iptables WHERE "
                           "length(chain) >= 0 AND length(target) >= 0 "

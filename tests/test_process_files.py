@@ -9,7 +9,13 @@ import sys
 import psutil
 import pytest
 
+from asan_helper import run_asan
 from conftest import rows
+
+
+def test_live_under_asan():
+    run_asan(None, "SELECT * FROM process_open_files", "SELECT * FROM process_envs", "SELECT * FROM process_memory_map",
+             f"SELECT * FROM process_envs WHERE pid IN (1, {os.getpid()})")
 
 
 def test_open_files_sees_our_file(conn, tmp_path):
@@ -112,6 +118,7 @@ def test_fixture_envs_quirks(conn, root, tmp_path):
     _tree(tmp_path, 13, {"environ": os.urandom(4096)})
     _tree(tmp_path, 14)                                            # missing file
     root(tmp_path)
+    run_asan(tmp_path, "SELECT * FROM process_open_files", "SELECT * FROM process_envs", "SELECT * FROM process_memory_map")
     got = rows(conn, "SELECT pid, key, value FROM process_envs WHERE pid IN (10, 11, 12, 14)")
     # Random bytes: some rows or none, never a crash (not valid UTF-8 to print).
     conn.execute("SELECT count(*), sum(length(key)) FROM process_envs WHERE pid = 13").fetchall()
@@ -140,6 +147,7 @@ def test_fixture_maps_hostile(conn, root, tmp_path):
     _tree(tmp_path, 20, {"maps": maps})
     _tree(tmp_path, 21)
     root(tmp_path)
+    run_asan(tmp_path, "SELECT * FROM process_open_files", "SELECT * FROM process_envs", "SELECT * FROM process_memory_map")
     got = rows(conn, "SELECT * FROM process_memory_map")
     assert [(r["start"], r["end"], r["permissions"], r["offset"], r["device"],
              r["inode"], r["pseudo"]) for r in got[:5]] == [
@@ -161,6 +169,7 @@ def test_fixture_open_files(conn, root, tmp_path):
                             4: "/" + "p" * 3000})
     _tree(tmp_path, 31)                        # no fd directory
     root(tmp_path)
+    run_asan(tmp_path, "SELECT * FROM process_open_files", "SELECT * FROM process_envs", "SELECT * FROM process_memory_map", "SELECT * FROM process_open_files WHERE pid IN (30, 31)")
     got = rows(conn, "SELECT pid, fd, path FROM process_open_files")
     assert [(r["fd"], r["path"]) for r in got] == [
         (0, "/dev/null"), (10, "/tmp/x (deleted)"), (4, "/" + "p" * 3000)]

@@ -11,6 +11,7 @@ import time
 import psutil
 import pytest
 
+from asan_helper import run_asan
 from conftest import rows
 
 TCP_STATES = {"CLOSE": "CLOSED", "NONE": ""}
@@ -64,6 +65,11 @@ def _psutil_inet(pid):
         state = TCP_STATES.get(c.status, c.status)
         out.add((c.fd, fam, la[0], la[1], ra[0] or zero, ra[1], state))
     return out
+
+
+def test_live_under_asan(my_sockets):
+    run_asan(None, "SELECT * FROM process_open_sockets", "SELECT * FROM listening_ports",
+             f"SELECT * FROM process_open_sockets WHERE pid = {os.getpid()}")
 
 
 def test_pid_pushdown_matches_psutil(conn, my_sockets):
@@ -257,6 +263,9 @@ def test_fixture_decoding_and_namespaces(conn, root, tmp_path):
     _proc(tmp_path, 300, 4026532000, {1: "socket:[1001]"})
     _proc(tmp_path, 400, None, {}, {"udp": udp})
     root(tmp_path)
+    run_asan(tmp_path, "SELECT * FROM process_open_sockets",
+             "SELECT * FROM process_open_sockets WHERE pid IN (100, 300, -5)",
+             "SELECT * FROM listening_ports")
     got = rows(conn, "SELECT * FROM process_open_sockets")
     by = {}
     for r in got:
@@ -314,6 +323,7 @@ def test_fixture_decoding_and_namespaces(conn, root, tmp_path):
 
 def test_fixture_missing_proc(conn, root, tmp_path):
     root(tmp_path)
+    run_asan(tmp_path, "SELECT * FROM process_open_sockets", "SELECT * FROM listening_ports")
     assert rows(conn, "SELECT * FROM process_open_sockets") == []
     assert rows(conn, "SELECT * FROM listening_ports") == []
     (tmp_path / "proc" / "12").mkdir(parents=True)
