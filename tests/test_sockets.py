@@ -105,6 +105,16 @@ def test_pid_pushdown_matches_psutil(conn, my_sockets):
         assert (v6["family"], v6["local_address"]) == (10, "::1")
 
 
+def test_no_duplicate_sockets_live(conn, my_sockets):
+    """Each socket inode once per namespace, even when some pids' ns links
+    are unreadable (osquery would list those namespaces twice, as "0")."""
+    got = rows(conn, "SELECT socket, net_namespace FROM process_open_sockets")
+    got = [r for r in got if r["socket"] != 0]      # TIME_WAIT etc. have inode 0
+    keys = [(r["socket"], r["net_namespace"]) for r in got]
+    assert len(keys) == len(set(keys))
+    assert len({r["socket"] for r in got}) == len(got)
+
+
 def test_unfiltered_includes_ours_and_orphans(conn, my_sockets):
     pid = os.getpid()
     got = rows(conn, "SELECT pid, fd, socket FROM process_open_sockets")
@@ -147,9 +157,7 @@ def test_shared_inode_last_pid_in_string_order_wins(conn, my_sockets):
         pids = sorted([str(os.getpid()), str(child.pid)])
         got = rows(conn, "SELECT pid FROM process_open_sockets WHERE socket = ?",
                    _inode(s))
-        # (Rows repeat when a pid's namespace link is unreadable: osquery
-        # then reads its files as namespace "0".)
-        assert got and {r["pid"] for r in got} == {int(pids[-1])}
+        assert [r["pid"] for r in got] == [int(pids[-1])]
     finally:
         child.kill()
         child.wait()
@@ -262,6 +270,10 @@ def test_fixture_decoding_and_namespaces(conn, root, tmp_path):
     # Another namespace without net files; a pid without ns link (ns 0).
     _proc(tmp_path, 300, 4026532000, {1: "socket:[1001]"})
     _proc(tmp_path, 400, None, {}, {"udp": udp})
+    # Unreadable ns link, same socket files as pid 100 (read first, as "0",
+    # then relabelled when pid 100 names the namespace; never twice).
+    _proc(tmp_path, 10, None, {})
+    os.symlink("../100/net", tmp_path / "proc" / "10" / "net")
     root(tmp_path)
     run_asan(tmp_path, "SELECT * FROM process_open_sockets",
              "SELECT * FROM process_open_sockets WHERE pid IN (100, 300, -5)",
@@ -271,6 +283,7 @@ def test_fixture_decoding_and_namespaces(conn, root, tmp_path):
     for r in got:
         by.setdefault(r["socket"], []).append(r)
     assert 9999 not in by, "second pid of a namespace must not be read"
+    assert all(len(v) == 1 for k, v in by.items() if k not in (3001, 3002)), "read twice"
     # 1001 is held by 100 and 300: "300" sorts last and wins.
     r = by[1001][0]
     assert (r["pid"], r["fd"], r["local_address"], r["local_port"],

@@ -25,6 +25,15 @@
 **      by the given pids are returned (but all of their namespaces' files
 **      are still read).
 **
+** One deliberate difference: osquery keys namespaces by the ns/net inode
+** only and uses 0 for every pid whose link it cannot read (no ptrace
+** rights, e.g. pid 1 inside a container), so it reads the host's files a
+** second time as namespace "0" - every socket listed twice - and never
+** reads the other namespaces of such pids.  osqlite identifies those pids'
+** namespaces by the inode of /proc/PID/net/unix (unique per namespace in
+** procfs): each namespace is still read once, labelled "0" only while no
+** readable pid has named it.
+**
 ** Columns:
 **   pid, fd          owner from step 1, or -1/-1
 **   socket           the socket inode
@@ -73,6 +82,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SOCK_FILE_MAX  (256*1024*1024)  /* bound on one /proc/net file */
@@ -119,6 +129,13 @@ typedef struct InodeSlot {
   int pid;
 } InodeSlot;
 
+/* A namespace whose files were read, and the records they gave. */
+typedef struct NsRead {
+  sqlite3_uint64 ns;          /* ns/net inode, 0 when the link was unreadable */
+  sqlite3_uint64 key;         /* inode of its net/unix file (0: unknown) */
+  size_t iRec, nRec;          /* its records in aRec */
+} NsRead;
+
 typedef struct SockScan {
   OsqCursor *pCur;
   InodeSlot *aSlot;
@@ -127,7 +144,7 @@ typedef struct SockScan {
   size_t nRec, nRecAlloc;
   char **azBuf;               /* file buffers kept until the rows are made */
   size_t nBuf, nBufAlloc;
-  sqlite3_uint64 *aNs;        /* namespaces already read */
+  NsRead *aNs;                /* namespaces already read */
   size_t nNs, nNsAlloc;
 } SockScan;
 
@@ -409,20 +426,64 @@ static int readSockFile(SockScan *p, int pid, sqlite3_uint64 netns,
   return SQLITE_OK;
 }
 
-static int seenNamespace(SockScan *p, sqlite3_uint64 ns){
+/* Identity of a namespace's socket files, for pids whose ns/net link
+** cannot be read: procfs gives each namespace's net/unix its own inode. */
+static sqlite3_uint64 netFilesKey(SockScan *p, int pid){
+  char zPath[4096];
+  struct stat st;
+  if( osq_path(p->pCur, zPath, sizeof(zPath), "/proc/%d/net/unix", pid)==0 ){
+    return 0;
+  }
+  if( stat(zPath, &st)!=0 ) return 0;
+  return (sqlite3_uint64)st.st_ino;
+}
+
+/*
+** Decide whether pid's namespace still has to be read.  Returns 1 (read
+** it; a new NsRead entry is then open) or 0 (already read), -1 on OOM.
+**
+** osquery keys namespaces by the ns/net inode alone, using 0 for every pid
+** whose link it cannot read, so in a container without ptrace rights it
+** reads the host files twice (once as "0") and other namespaces of such
+** pids never.  Here such pids are told apart by the inode of their
+** net/unix file, and a namespace first read as "0" is relabelled when a
+** readable pid of the same namespace shows up, so no socket is listed
+** twice.
+*/
+static int needNamespace(SockScan *p, int pid, sqlite3_uint64 ns){
   size_t i;
+  sqlite3_uint64 key = 0;
+  if( ns ){
+    for(i=0; i<p->nNs; i++){
+      if( p->aNs[i].ns==ns ) return 0;
+    }
+  }
+  key = netFilesKey(p, pid);
   for(i=0; i<p->nNs; i++){
-    if( p->aNs[i]==ns ) return 1;
+    NsRead *q = &p->aNs[i];
+    if( ns==0 && key==0 && q->ns==0 && q->key==0 ) return 0;  /* osquery */
+    if( key && q->key==key ){
+      if( ns && q->ns==0 ){
+        size_t k;
+        q->ns = ns;                      /* now we know its name */
+        for(k=q->iRec; k<q->iRec+q->nRec; k++) p->aRec[k].netns = ns;
+      }
+      return 0;
+    }
   }
   if( p->nNs>=p->nNsAlloc ){
     size_t nNew = p->nNsAlloc ? p->nNsAlloc*2 : 16;
-    sqlite3_uint64 *aNew = sqlite3_realloc64(p->aNs, sizeof(*aNew)*nNew);
+    NsRead *aNew = sqlite3_realloc64(p->aNs, sizeof(*aNew)*nNew);
     if( aNew==0 ) return -1;
     p->aNs = aNew;
     p->nNsAlloc = nNew;
   }
-  p->aNs[p->nNs++] = ns;
-  return 0;
+  p->aNs[p->nNs].ns = ns;
+  p->aNs[p->nNs].key = key;
+  p->aNs[p->nNs].iRec = p->nRec;
+  p->aNs[p->nNs].nRec = 0;
+  p->nNs++;
+  return 1;
 }
 
 static void scanFree(SockScan *p){
@@ -526,17 +587,18 @@ static int genSockets(OsqCursor *pCur, int bListen){
   if( nPid<0 ) return SQLITE_OK;       /* no /proc under the root */
   for(i=0; rc==SQLITE_OK && i<nPid; i++){
     sqlite3_uint64 ns;
-    int bSeen;
+    int bNeed;
     rc = scanFds(&s, aPid[i]);
     if( rc ) break;
     ns = netNamespace(&s, aPid[i]);
-    bSeen = seenNamespace(&s, ns);
-    if( bSeen<0 ){ rc = SQLITE_NOMEM; break; }
-    if( !bSeen ){
+    bNeed = needNamespace(&s, aPid[i], ns);
+    if( bNeed<0 ){ rc = SQLITE_NOMEM; break; }
+    if( bNeed ){
       size_t f;
       for(f=0; rc==SQLITE_OK && f<sizeof(aSockFile)/sizeof(aSockFile[0]); f++){
         rc = readSockFile(&s, aPid[i], ns, &aSockFile[f]);
       }
+      s.aNs[s.nNs-1].nRec = s.nRec - s.aNs[s.nNs-1].iRec;
     }
   }
   for(k=0; rc==SQLITE_OK && k<s.nRec; k++){
