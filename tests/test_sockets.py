@@ -115,6 +115,17 @@ def test_no_duplicate_sockets_live(conn, my_sockets):
     assert len({r["socket"] for r in got}) == len(got)
 
 
+def test_column_skipping_same_rows(conn, my_sockets):
+    """Without pid/fd columns the fd scan is skipped; the rows are the same."""
+    a = sorted(r[0] for r in conn.execute("SELECT socket FROM process_open_sockets"))
+    b = sorted(r[0] for r in conn.execute("SELECT socket, pid FROM process_open_sockets"))
+    n = conn.execute("SELECT count(*) FROM process_open_sockets").fetchone()[0]
+    assert _inode(my_sockets["lst"]) in a
+    assert abs(len(a) - len(b)) <= 4 and abs(n - len(b)) <= 4   # live churn only
+    lp = conn.execute("SELECT count(*) FROM listening_ports").fetchone()[0]
+    assert lp == len(conn.execute("SELECT pid FROM listening_ports").fetchall())
+
+
 def test_unfiltered_includes_ours_and_orphans(conn, my_sockets):
     pid = os.getpid()
     got = rows(conn, "SELECT pid, fd, socket FROM process_open_sockets")

@@ -12,7 +12,9 @@
 **
 **   1. For each pid (sorted as strings), every /proc/PID/fd/N that reads
 **      "socket:[INODE]" goes into a hash table INODE -> (pid, N).  When
-**      several processes share an inode the last pid visited wins.
+**      several processes share an inode the last pid visited wins.  This
+**      step is skipped when neither pid nor fd is read and pid is not
+**      constrained (all rows then show pid -1, fd -1, unseen).
 **   2. The pid's network namespace is the inode in /proc/PID/ns/net
 **      ("net:[INODE]"; 0 when unreadable).  The first time a namespace is
 **      seen, its socket files are read ONCE through that pid:
@@ -572,7 +574,7 @@ static int emitRow(OsqCursor *pCur, int bListen, const SockRec *r,
 
 static int genSockets(OsqCursor *pCur, int bListen){
   SockScan s;
-  int *aPid = 0, nPid, bFilter = 0, i, rc = SQLITE_OK;
+  int *aPid = 0, nPid, bFilter = 0, bOwner, i, rc = SQLITE_OK;
   size_t k;
   memset(&s, 0, sizeof(s));
   s.pCur = pCur;
@@ -585,10 +587,19 @@ static int genSockets(OsqCursor *pCur, int bListen){
   }
   if( nPid==-ENOMEM ) return SQLITE_NOMEM;
   if( nPid<0 ) return SQLITE_OK;       /* no /proc under the root */
+  /* Owners are only needed for the pid/fd columns and the pid filter:
+  ** without them the fd directories are not read at all. */
+  if( bListen ){
+    bOwner = osq_used(pCur, COL_LISTENING_PORTS_PID)
+          || osq_used(pCur, COL_LISTENING_PORTS_FD);
+  }else{
+    bOwner = bFilter || osq_used(pCur, COL_PROCESS_OPEN_SOCKETS_PID)
+          || osq_used(pCur, COL_PROCESS_OPEN_SOCKETS_FD);
+  }
   for(i=0; rc==SQLITE_OK && i<nPid; i++){
     sqlite3_uint64 ns;
     int bNeed;
-    rc = scanFds(&s, aPid[i]);
+    if( bOwner ) rc = scanFds(&s, aPid[i]);
     if( rc ) break;
     ns = netNamespace(&s, aPid[i]);
     bNeed = needNamespace(&s, aPid[i], ns);
