@@ -143,7 +143,8 @@ def test_fixture_maps_hostile(conn, root, tmp_path):
             b"truncated line\n"
             b"nodash r--p 0 0 0\n"
             + b"7ff03000-7ff04000 r--p 00000000 08:02 99 /" + b"L" * (1 << 20) + b"\n"
-            + b"\xff\xfe garbage \x00 bytes\n")
+            + b"\xff\xfe garbage \x00 bytes\n"
+            + b"A" * 300000 + b"-B r--p 0 0 0\n")
     _tree(tmp_path, 20, {"maps": maps})
     _tree(tmp_path, 21)
     root(tmp_path)
@@ -160,7 +161,8 @@ def test_fixture_maps_hostile(conn, root, tmp_path):
         "/usr/bin/dbus-daemon", "[stack]", "", "/memfd:x", "/a"]
     assert got[5]["path"] == "/" + "L" * (1 << 20)
     assert all(r["pid"] == 20 for r in got)
-    assert len(got) == 6
+    assert len(got) == 7
+    assert (got[6]["start"], got[6]["end"], got[6]["path"]) == ("0x" + "A" * 300000, "0xB", "")
 
 
 def test_fixture_open_files(conn, root, tmp_path):

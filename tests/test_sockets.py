@@ -250,7 +250,9 @@ def test_fixture_decoding_and_namespaces(conn, root, tmp_path):
            + "   4: 0100007F:1F90 00000000:0000 0A\n"                 # truncated
            + "   5: 0100007F 00000000:0000 0A 0 0 0 0 0 0 1006\n"     # no port
            + "x" * (1 << 20) + "\n"                                   # huge line
-           + _inet(6, "0100007F1F90:00", "00000000:0000", "07", 1007))  # bad length
+           + _inet(6, "0100007F1F90:00", "00000000:0000", "07", 1007)   # bad length
+           + "   7: 0100007F:0016 \0 NUL inside\n"
+           + _inet(8, "0100007F:0017", "00000000:0000", "0A", 1008))    # after a NUL
     tcp6 = (TCP6_HDR
             + _inet(0, "00000000000000000000000001000000:0050",
                     "00000000000000000000000000000000:0000", "0A", 2001)
@@ -309,6 +311,7 @@ def test_fixture_decoding_and_namespaces(conn, root, tmp_path):
             r["state"]) == (-1, "", 0, 0, "UNKNOWN")
     assert 1006 not in by
     assert (by[1007][0]["local_address"], by[1007][0]["state"]) == ("", "CLOSED")
+    assert by[1008][0]["local_port"] == 23
     assert [by[i][0]["local_address"] for i in (2001, 2002, 2003)] == [
         "::1", "::ffff:127.0.0.1", "fe80::5054:ff:3fee:a5b7"]
     assert by[2001][0]["family"] == 10 and by[2001][0]["local_port"] == 80

@@ -52,6 +52,7 @@
 */
 #include "osqlite.h"
 #include "schema.h"
+#include "linebuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -444,7 +445,7 @@ int osq_gen_iptables(OsqCursor *pCur){
   if( n==-ENOMEM ) return SQLITE_NOMEM;
   if( n<0 ) return SQLITE_OK;            /* no module or no permission */
   zCursor = zBuf;
-  while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
+  while( rc==SQLITE_OK && (zLine = osq_line_next(&zCursor, zBuf+n))!=0 ){
     zLine = osq_trim(zLine);
     if( *zLine==0 || strlen(zLine)>=XT_TABLE_MAXNAMELEN ) continue;
     if( strchr(zLine, '/') ) continue;

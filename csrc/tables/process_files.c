@@ -45,6 +45,7 @@
 */
 #include "osqlite.h"
 #include "schema.h"
+#include "linebuf.h"
 #include "procpids.h"
 
 #include <dirent.h>
@@ -204,7 +205,7 @@ static int mapsOfPid(OsqCursor *pCur, int pid){
   if( n==-ENOMEM ) return SQLITE_NOMEM;
   if( n<0 ) return SQLITE_OK;
   zCursor = zBuf;
-  while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
+  while( rc==SQLITE_OK && (zLine = osq_line_next(&zCursor, zBuf+n))!=0 ){
     char *az[6], *zDash, *zEnd;
     const char *zMapPath;
     int nField;

@@ -75,6 +75,7 @@
 */
 #include "osqlite.h"
 #include "schema.h"
+#include "linebuf.h"
 #include "procpids.h"
 
 #include <arpa/inet.h>
@@ -359,7 +360,7 @@ static int readSockFile(SockScan *p, int pid, sqlite3_uint64 netns,
   rc = keepBuf(p, zBuf);
   if( rc ) return rc;
   zCursor = zBuf;
-  while( (zLine = osq_next_line(&zCursor))!=0 ){
+  while( (zLine = osq_line_next(&zCursor, zBuf+n))!=0 ){
     char *az[MAX_FIELDS];
     int nField;
     SockRec r;
