@@ -92,6 +92,9 @@ typedef struct ProcPlan {
   sqlite3_int64 btime;   /* -1: unknown */
   long clkTck;
   sqlite3_int64 msPerTick;
+  /* Many processes run the same binary: remember the last exe checked. */
+  int bLastExe, lastExeExists;
+  char zLastExe[PATH_MAX+1];
 } ProcPlan;
 
 /*
@@ -266,34 +269,41 @@ static int setKb(OsqCursor *pCur, int iCol, const char *z, int n){
   return osq_int(pCur, iCol, (sqlite3_int64)v*1024);
 }
 
-/* Parse status and set name, uid..sgid, resident_size and total_size. */
-static int parseStatus(OsqCursor *pCur, char *zBuf){
-  char *zCursor = zBuf, *zLine;
+/* Parse status (n bytes, NUL-terminated, modified in place) and set name,
+** uid..sgid, resident_size and total_size. */
+static int parseStatus(OsqCursor *pCur, char *zBuf, size_t n){
+  char *zLine = zBuf, *zEnd = zBuf + n;
   int bName = 0;
-  while( (zLine = osq_next_line(&zCursor))!=0 ){
+  while( zLine<zEnd ){
     const char *zKey, *zVal;
     int nKey, nVal;
+    char *zNl = memchr(zLine, '\n', (size_t)(zEnd - zLine));
+    char *zNext = zNl ? zNl+1 : zEnd;
+    char c = zLine[0];
     /* Cheap filter: the keys we want start with N, V, U or G (maybe after
     ** blanks or colons, which splitKeyValue handles). */
-    char c = zLine[0];
     if( c!='N' && c!='V' && c!='U' && c!='G' && c!=' ' && c!='\t' && c!=':' ){
+      zLine = zNext;
       continue;
     }
-    if( !splitKeyValue(zLine, &zKey, &nKey, &zVal, &nVal) ) continue;
-    if( spanIs(zKey, nKey, "Name") ){
-      osq_text(pCur, COL_PROCESSES_NAME, zVal, nVal);
-      bName = 1;
-    }else if( spanIs(zKey, nKey, "VmRSS") ){
-      setKb(pCur, COL_PROCESSES_RESIDENT_SIZE, zVal, nVal);
-    }else if( spanIs(zKey, nKey, "VmSize") ){
-      setKb(pCur, COL_PROCESSES_TOTAL_SIZE, zVal, nVal);
-    }else if( spanIs(zKey, nKey, "Uid") ){
-      setIds(pCur, zVal, nVal, COL_PROCESSES_UID, COL_PROCESSES_EUID,
-             COL_PROCESSES_SUID);
-    }else if( spanIs(zKey, nKey, "Gid") ){
-      setIds(pCur, zVal, nVal, COL_PROCESSES_GID, COL_PROCESSES_EGID,
-             COL_PROCESSES_SGID);
+    if( zNl ) *zNl = 0;
+    if( splitKeyValue(zLine, &zKey, &nKey, &zVal, &nVal) ){
+      if( spanIs(zKey, nKey, "Name") ){
+        osq_text(pCur, COL_PROCESSES_NAME, zVal, nVal);
+        bName = 1;
+      }else if( spanIs(zKey, nKey, "VmRSS") ){
+        setKb(pCur, COL_PROCESSES_RESIDENT_SIZE, zVal, nVal);
+      }else if( spanIs(zKey, nKey, "VmSize") ){
+        setKb(pCur, COL_PROCESSES_TOTAL_SIZE, zVal, nVal);
+      }else if( spanIs(zKey, nKey, "Uid") ){
+        setIds(pCur, zVal, nVal, COL_PROCESSES_UID, COL_PROCESSES_EUID,
+               COL_PROCESSES_SUID);
+      }else if( spanIs(zKey, nKey, "Gid") ){
+        setIds(pCur, zVal, nVal, COL_PROCESSES_GID, COL_PROCESSES_EGID,
+               COL_PROCESSES_SGID);
+      }
     }
+    zLine = zNext;
   }
   if( !bName ) osq_text(pCur, COL_PROCESSES_NAME, "", 0);
   return SQLITE_OK;
@@ -459,7 +469,7 @@ static int deletedMatchesInode(OsqCursor *pCur, int dirfd, const char *zPath){
 }
 
 /* Emit the path and on_disk columns from the exe link text zExe. */
-static void setPathOnDisk(OsqCursor *pCur, const ProcPlan *pPlan, int dirfd,
+static void setPathOnDisk(OsqCursor *pCur, ProcPlan *pPlan, int dirfd,
                           char *zExe){
   static const char zDel[] = " (deleted)";
   size_t n = strlen(zExe), nDel = sizeof(zDel)-1;
@@ -467,7 +477,17 @@ static void setPathOnDisk(OsqCursor *pCur, const ProcPlan *pPlan, int dirfd,
   if( n==0 ){
     onDisk = -1;
   }else if( n<nDel || memcmp(zExe+n-nDel, zDel, nDel)!=0 ){
-    onDisk = pPlan->bOnDisk ? pathExists(pCur, zExe, 0) : 0;
+    onDisk = 0;
+    if( pPlan->bOnDisk ){
+      if( pPlan->bLastExe && strcmp(pPlan->zLastExe, zExe)==0 ){
+        onDisk = pPlan->lastExeExists;
+      }else{
+        onDisk = pathExists(pCur, zExe, 0);
+        memcpy(pPlan->zLastExe, zExe, n+1);
+        pPlan->lastExeExists = onDisk;
+        pPlan->bLastExe = 1;
+      }
+    }
   }else if( !pathExists(pCur, zExe, 0) ){
     zExe[n-nDel] = 0;
     onDisk = 0;
@@ -490,7 +510,7 @@ static void readLinkAt(int dirfd, const char *zName, char *zBuf, size_t nBuf){
 ** One process.  zDir is root + "/proc/" + pid.  Returns SQLITE_OK (the row
 ** may have been discarded) or an error code.
 */
-static int genOne(OsqCursor *pCur, const ProcPlan *pPlan, const char *zDir,
+static int genOne(OsqCursor *pCur, ProcPlan *pPlan, const char *zDir,
                   int pid){
   char aStatus[4096];
   char aBuf[4096];
@@ -512,7 +532,7 @@ static int genOne(OsqCursor *pCur, const ProcPlan *pPlan, const char *zDir,
   rc = osq_row(pCur);
   if( rc ){ sqlite3_free(zHeap); close(dirfd); return rc; }
   osq_int(pCur, COL_PROCESSES_PID, pid);
-  parseStatus(pCur, z);
+  parseStatus(pCur, z, (size_t)n);
   sqlite3_free(zHeap);
   zHeap = 0;
 
