@@ -50,7 +50,8 @@
 ** Rows.  No row when status cannot be read, or when stat can be read but
 ** is malformed (no ')' or fewer than 20 fields after it); an unreadable
 ** stat leaves its fields empty as in osquery.  A process that vanishes
-** mid-scan (ENOENT/ESRCH on status, stat, cmdline or io) loses its row.
+** mid-scan (ENOENT/ESRCH on status, or on stat, cmdline or io when status
+** is gone too) loses its row; a file merely missing counts as unreadable.
 ** stat is only read when one of its columns is used, so the malformed-stat
 ** rule applies to such queries only (a real kernel never writes one).
 **
@@ -499,6 +500,12 @@ static void setPathOnDisk(OsqCursor *pCur, ProcPlan *pPlan, int dirfd,
   osq_int(pCur, COL_PROCESSES_ON_DISK, onDisk);
 }
 
+/* After ENOENT/ESRCH on one of its files: is the process gone, or is just
+** that file missing (a fixture tree)?  A reaped process has no status. */
+static int isGone(ssize_t n, int dirfd){
+  return n==OSQ_VANISHED && faccessat(dirfd, "status", F_OK, 0)!=0;
+}
+
 /* Read a link relative to dirfd; '' when unreadable. */
 static void readLinkAt(int dirfd, const char *zName, char *zBuf, size_t nBuf){
   ssize_t k = readlinkat(dirfd, zName, zBuf, nBuf-1);
@@ -540,7 +547,7 @@ static int genOne(OsqCursor *pCur, ProcPlan *pPlan, const char *zDir,
     n = procRead(dirfd, "stat", aBuf, sizeof(aBuf), sizeof(aBuf), &zHeap, &z);
     sqlite3_free(zHeap);    /* never used: the limit is the stack size */
     zHeap = 0;
-    if( n==OSQ_VANISHED ) goto vanished;
+    if( isGone(n, dirfd) ) goto vanished;
     if( n>=0 ){
       if( parseStat(pCur, pPlan, aBuf, (int)n) ) goto vanished;
     }else{
@@ -551,7 +558,7 @@ static int genOne(OsqCursor *pCur, ProcPlan *pPlan, const char *zDir,
   if( pPlan->bCmdline ){
     n = procRead(dirfd, "cmdline", aBuf, sizeof(aBuf), PROC_CMDLINE_MAX,
                  &zHeap, &z);
-    if( n==OSQ_VANISHED ) goto vanished;
+    if( isGone(n, dirfd) ) goto vanished;
     if( n==-ENOMEM ){ rc = SQLITE_NOMEM; goto vanished; }
     if( n>0 ){
       const char *zC = z;
@@ -571,7 +578,7 @@ static int genOne(OsqCursor *pCur, ProcPlan *pPlan, const char *zDir,
     n = procRead(dirfd, "io", aBuf, sizeof(aBuf), sizeof(aBuf), &zHeap, &z);
     sqlite3_free(zHeap);
     zHeap = 0;
-    if( n==OSQ_VANISHED ) goto vanished;
+    if( isGone(n, dirfd) ) goto vanished;
     if( n>=0 ) parseIo(pCur, aBuf);
   }
 
