@@ -164,7 +164,7 @@ static int isSpace(char c){
 }
 
 /* Trim [*pz, *pz+*pn) of ASCII whitespace at both ends. */
-static void trimSpan(const char **pz, int *pn){
+static inline void trimSpan(const char **pz, int *pn){
   const char *z = *pz;
   int n = *pn;
   while( n>0 && isSpace(z[0]) ){ z++; n--; }
@@ -221,8 +221,21 @@ static int spanIs(const char *z, int n, const char *zLit){
   return n==m && memcmp(z, zLit, m)==0;
 }
 
-/* Set an integer column from text, osquery style (base 0, junk ignored). */
+/* Set an integer column from text, osquery style (base 0, junk ignored);
+** plain decimal numbers take a fast path. */
 static int setNum(OsqCursor *pCur, int iCol, const char *z, int n){
+  int i = 0, bNeg = 0;
+  sqlite3_uint64 v = 0;
+  if( n>0 && z[0]=='-' ){ bNeg = 1; i = 1; }
+  if( n-i>=1 && n-i<=18 && (z[i]!='0' || n-i==1) ){
+    for(; i<n; i++){
+      if( z[i]<'0' || z[i]>'9' ) break;
+      v = v*10 + (sqlite3_uint64)(z[i]-'0');
+    }
+    if( i==n ){
+      return osq_int(pCur, iCol, bNeg ? -(sqlite3_int64)v : (sqlite3_int64)v);
+    }
+  }
   return osq_text(pCur, iCol, z, n);
 }
 
@@ -281,9 +294,20 @@ static int parseStatus(OsqCursor *pCur, char *zBuf, size_t n){
     char *zNl = memchr(zLine, '\n', (size_t)(zEnd - zLine));
     char *zNext = zNl ? zNl+1 : zEnd;
     char c = zLine[0];
-    /* Cheap filter: the keys we want start with N, V, U or G (maybe after
-    ** blanks or colons, which splitKeyValue handles). */
-    if( c!='N' && c!='V' && c!='U' && c!='G' && c!=' ' && c!='\t' && c!=':' ){
+    /* Only lines that can hold one of our keys are split: those starting
+    ** with the key's name, or with blanks or ':' (osquery's split drops
+    ** empty pieces and trims, so "  Name : x" has the key "Name"). */
+    int bMaybe;
+    switch( c ){
+      case 'N': bMaybe = zLine[1]=='a'; break;           /* Name, not NSpid */
+      case 'U': case 'G': bMaybe = zLine[1]=='i'; break; /* Uid, Gid */
+      case 'V': bMaybe = zLine[1]=='m' && ((zLine[2]=='R' && zLine[3]=='S')
+                          || (zLine[2]=='S' && zLine[3]=='i')); break;
+      case ' ': case '\t': case ':': case '\r': case '\v': case '\f':
+        bMaybe = 1; break;
+      default: bMaybe = 0; break;
+    }
+    if( !bMaybe ){
       zLine = zNext;
       continue;
     }
@@ -562,8 +586,12 @@ static int genOne(OsqCursor *pCur, ProcPlan *pPlan, const char *zDir,
     if( n==-ENOMEM ){ rc = SQLITE_NOMEM; goto vanished; }
     if( n>0 ){
       const char *zC = z;
-      int nC = (int)n, i;
-      for(i=0; i<nC; i++){ if( z[i]==0 ) z[i] = ' '; }
+      int nC = (int)n;
+      char *zNul = memchr(z, 0, (size_t)nC);
+      while( zNul ){
+        *zNul = ' ';
+        zNul = memchr(zNul+1, 0, (size_t)(z+nC-zNul-1));
+      }
       trimSpan(&zC, &nC);
       rc = osq_text(pCur, COL_PROCESSES_CMDLINE, zC, nC);
     }else{
