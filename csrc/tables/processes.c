@@ -47,6 +47,13 @@
 **
 ** Other platforms' columns (upid, elevated_token, ...) are NULL.
 **
+** Parsing as osquery does: status and io lines are cut like
+** osquery::split(line, ':', 1) (pieces trimmed, empty ones dropped, the
+** rest re-joined with ':'), so a comm "a: b" gives the name "a:b"; ids,
+** parent, pgroup, nice and threads are text read with the base-0 integer
+** rule ("0x10" is 16); write_bytes/cancelled_write_bytes need a clean
+** decimal, else 0.
+**
 ** Rows.  No row when status cannot be read, or when stat can be read but
 ** is malformed (no ')' or fewer than 20 fields after it); an unreadable
 ** stat leaves its fields empty as in osquery.  A process that vanishes
@@ -60,7 +67,8 @@
 ** its files are opened relative to it; files are read into stack buffers
 ** with a single read(2) when they fit (procfs seq files deliver their whole
 ** content at once; a short read is their EOF), spilling to the heap only
-** for a large cmdline or status.
+** for a large cmdline or status.  The on_disk existence check is
+** remembered for the last exe path, since many processes share a binary.
 */
 #define _GNU_SOURCE 1     /* O_PATH */
 #include "osqlite.h"
