@@ -465,3 +465,14 @@ def test_asan_driver(tmp_path):
                              env={**os.environ, **env})
         assert out.returncode == 0, out.stderr[-3000:]
         assert "0 statement(s) failed" in out.stdout
+
+
+def test_fixture_string_order(tmp_path, root, conn):
+    pids = [1, 10, 100, 2, 20, 3, 9, 99, 1000000, 999, 1000, 2147483647, 21474836]
+    for pid in pids:
+        make_proc(tmp_path, pid)
+    root(tmp_path)
+    want = sorted(pids, key=str)
+    assert [r["pid"] for r in rows(conn, "SELECT pid FROM processes")] == want
+    got = rows(conn, "SELECT pid FROM processes WHERE pid IN (%s)" % ",".join(map(str, pids[::-1])))
+    assert [r["pid"] for r in got] == want
