@@ -476,3 +476,32 @@ def test_fixture_string_order(tmp_path, root, conn):
     assert [r["pid"] for r in rows(conn, "SELECT pid FROM processes")] == want
     got = rows(conn, "SELECT pid FROM processes WHERE pid IN (%s)" % ",".join(map(str, pids[::-1])))
     assert [r["pid"] for r in got] == want
+
+
+def test_unused_files_are_not_touched(tmp_path, root, conn):
+    """Which files a query opens, seen through atime: every file and link of
+    a fixture process gets an old atime; reading it (read, readlink) moves
+    the atime forward under relatime."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "x (deleted)").write_text("")
+    d = make_proc(tmp_path, 77, {"maps": b"00400000-00401000 r-xp 0 08:01 1 /bin/x (deleted)\n"},
+                  links={"exe": "/bin/x (deleted)", "cwd": "/", "root": "/"})
+    names = ["status", "stat", "cmdline", "io", "cgroup", "maps", "exe", "cwd", "root"]
+
+    def touched(sql: str) -> set[str]:
+        for n in names:
+            os.utime(d / n, (1000, 1000), follow_symlinks=False)
+        conn.execute(sql).fetchall()
+        return {n for n in names if os.lstat(d / n).st_atime != 1000}
+
+    root(tmp_path)
+    if "status" not in touched("SELECT name FROM processes"):
+        pytest.skip("this filesystem does not update atime")
+    assert touched("SELECT pid, name FROM processes") == {"status"}
+    assert touched("SELECT uid, gid, resident_size FROM processes") == {"status"}
+    assert touched("SELECT parent, nice, start_time FROM processes") == {"status", "stat"}
+    assert touched("SELECT cmdline FROM processes") == {"status", "cmdline"}
+    assert touched("SELECT disk_bytes_read FROM processes") == {"status", "io"}
+    assert touched("SELECT cwd FROM processes") == {"status", "cwd"}
+    assert touched("SELECT on_disk FROM processes") == {"status", "exe", "maps"}
+    assert touched("SELECT * FROM processes") == set(names)
