@@ -697,15 +697,31 @@ static int pidStrCmp(const void *pA, const void *pB){
   return 0;
 }
 
-/* The pids of "pid = N" / "pid IN (...)", sorted as strings, distinct. */
+/* The pids of "pid = N" / "pid IN (...)", sorted as strings, distinct.
+** Walks the constraints once (osq_eq_int64(i) would rescan them per value,
+** quadratic for a long IN list). */
 static int pidsFromConstraints(OsqCursor *pCur, int nEq, int **paPid){
   int *a = sqlite3_malloc64(sizeof(int)*(size_t)nEq);
-  int i, n = 0, m = 0;
+  int i, n = 0, m = 0, iCol, op;
+  sqlite3_value *pVal;
   *paPid = 0;
   if( a==0 ) return -ENOMEM;
-  for(i=0; i<nEq; i++){
+  for(i=0; n<nEq && osq_constraint(pCur, i, &iCol, &op, &pVal); i++){
     sqlite3_int64 v;
-    if( osq_eq_int64(pCur, COL_PROCESSES_PID, i, &v) ) continue;
+    if( iCol!=COL_PROCESSES_PID || op!=OSQ_OP_EQ ) continue;
+    switch( sqlite3_value_numeric_type(pVal) ){
+      case SQLITE_INTEGER:
+        v = sqlite3_value_int64(pVal);
+        break;
+      case SQLITE_FLOAT: {
+        double r = sqlite3_value_double(pVal);
+        if( !(r>=1.0 && r<=(double)INT_MAX) || r!=(double)(sqlite3_int64)r ) continue;
+        v = (sqlite3_int64)r;
+        break;
+      }
+      default:
+        continue;
+    }
     if( v<=0 || v>INT_MAX ) continue;
     a[n++] = (int)v;
   }
