@@ -7,8 +7,6 @@
 #include <ctype.h>
 #include <string.h>
 
-#define OSQLITE_VERSION "0.1.0"
-
 /*
 ** Version collation: compare dot/dash separated components, numerically
 ** when both are digits, byte-wise otherwise.

@@ -28,6 +28,9 @@
   SQLITE_EXTENSION_INIT3
 #endif
 
+/* osqlite's version: osqlite_version() and osquery_info.version. */
+#define OSQLITE_VERSION "0.1.0"
+
 /* Column types, as osquery declares them. */
 #define OSQ_TEXT      1
 #define OSQ_INTEGER   2

@@ -229,11 +229,22 @@ int osq_parse_stat(const char *zBuf, OsqStat *p){
   return 0;
 }
 
-static int pidStrCmp(const void *a, const void *b){
-  char za[24], zb[24];
-  snprintf(za, sizeof(za), "%d", *(const int*)a);
-  snprintf(zb, sizeof(zb), "%d", *(const int*)b);
-  return strcmp(za, zb);
+/* Compare two pids as their decimal strings ("10" < "2"), digit by digit
+** from the most significant one, without formatting them. */
+static int pidStrCmp(const void *pA, const void *pB){
+  unsigned a = (unsigned)*(const int*)pA, b = (unsigned)*(const int*)pB;
+  unsigned pa = 1, pb = 1;
+  while( a/pa>=10 ) pa *= 10;
+  while( b/pb>=10 ) pb *= 10;
+  while( pa && pb ){
+    unsigned da = (a/pa)%10, db = (b/pb)%10;
+    if( da!=db ) return da<db ? -1 : 1;
+    pa /= 10;
+    pb /= 10;
+  }
+  if( pa ) return 1;     /* b is a proper prefix of a */
+  if( pb ) return -1;
+  return 0;
 }
 
 int osq_list_pids(OsqCursor *pCur, int **paPid){
