@@ -1,0 +1,132 @@
+/*
+** pkgutil.c: directory listing, binary-safe line iteration and osquery's
+** split() for the package, per-user and browser tables.
+*/
+#include "pkgutil.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PKU_MAX_ENTRIES 100000
+
+static int entryCmp(const void *a, const void *b){
+  return strcmp(((const PkuEntry*)a)->zName, ((const PkuEntry*)b)->zName);
+}
+
+int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
+  DIR *d;
+  struct dirent *e;
+  PkuEntry *a = 0;
+  char *zStr;
+  int n = 0, nAlloc = 0, i;
+  size_t nStr = 0, nDir = strlen(zRealPath);
+  char **azTmp = 0;
+  *paOut = 0;
+  d = opendir(zRealPath);
+  if( d==0 ) return osq_errno_class(errno);
+  /* First pass: collect names into a temporary array of copies. */
+  while( (e = readdir(d))!=0 && n<PKU_MAX_ENTRIES ){
+    const char *z = e->d_name;
+    if( z[0]=='.' && (z[1]==0 || (z[1]=='.' && z[2]==0)) ) continue;
+    if( z[0]=='.' && !bHidden ) continue;
+    if( n>=nAlloc ){
+      int nNew = nAlloc ? nAlloc*2 : 32;
+      char **azNew = sqlite3_realloc64(azTmp, sizeof(char*)*nNew);
+      if( azNew==0 ) goto nomem;
+      azTmp = azNew;
+      nAlloc = nNew;
+    }
+    azTmp[n] = sqlite3_mprintf("%s", z);
+    if( azTmp[n]==0 ) goto nomem;
+    nStr += strlen(z)+1;
+    n++;
+  }
+  closedir(d);
+  d = 0;
+  a = sqlite3_malloc64(sizeof(PkuEntry)*(size_t)(n ? n : 1) + nStr + 1);
+  if( a==0 ) goto nomem;
+  zStr = (char*)&a[n ? n : 1];
+  for(i=0; i<n; i++){
+    size_t k = strlen(azTmp[i]);
+    char *zFull;
+    struct stat st;
+    memcpy(zStr, azTmp[i], k+1);
+    a[i].zName = zStr;
+    zStr += k+1;
+    a[i].isDir = 0;
+    a[i].isLink = 0;
+    zFull = sqlite3_mprintf("%.*s/%s", (int)nDir, zRealPath, azTmp[i]);
+    if( zFull ){
+      if( stat(zFull, &st)==0 && S_ISDIR(st.st_mode) ) a[i].isDir = 1;
+      if( lstat(zFull, &st)==0 && S_ISLNK(st.st_mode) ) a[i].isLink = 1;
+      sqlite3_free(zFull);
+    }
+    sqlite3_free(azTmp[i]);
+  }
+  sqlite3_free(azTmp);
+  if( n>1 ) qsort(a, n, sizeof(PkuEntry), entryCmp);
+  *paOut = a;
+  return n;
+
+nomem:
+  if( d ) closedir(d);
+  for(i=0; i<n; i++) sqlite3_free(azTmp[i]);
+  sqlite3_free(azTmp);
+  sqlite3_free(a);
+  return -ENOMEM;
+}
+
+int pku_next_line(const char *z, size_t n, size_t *piPos,
+                  const char **pzLine, size_t *pnLine){
+  size_t i = *piPos;
+  const char *zNl;
+  if( i>=n ) return 0;
+  zNl = memchr(z+i, '\n', n-i);
+  *pzLine = z+i;
+  if( zNl ){
+    *pnLine = (size_t)(zNl - (z+i));
+    *piPos = (size_t)(zNl - z) + 1;
+  }else{
+    *pnLine = n-i;
+    *piPos = n;
+  }
+  return 1;
+}
+
+void pku_trim(const char **pz, size_t *pn){
+  const char *z = *pz;
+  size_t n = *pn;
+  while( n>0 && isspace((unsigned char)z[0]) ){ z++; n--; }
+  while( n>0 && isspace((unsigned char)z[n-1]) ) n--;
+  *pz = z;
+  *pn = n;
+}
+
+int pku_split(const char *z, size_t n, const char *zDelim,
+              PkuPiece *a, int nMax){
+  size_t i = 0, iStart = 0;
+  int nOut = 0;
+  for(i=0; i<=n; i++){
+    if( i==n || (z[i] && strchr(zDelim, z[i])) ){
+      if( i>iStart ){
+        if( nOut<nMax ){
+          a[nOut].z = z+iStart;
+          a[nOut].n = i-iStart;
+          pku_trim(&a[nOut].z, &a[nOut].n);
+        }
+        nOut++;
+      }
+      iStart = i+1;
+    }
+  }
+  return nOut;
+}
+
+int pku_is_dir(const char *zRealPath){
+  struct stat st;
+  return stat(zRealPath, &st)==0 && S_ISDIR(st.st_mode);
+}
