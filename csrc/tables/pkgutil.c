@@ -130,3 +130,48 @@ int pku_is_dir(const char *zRealPath){
   struct stat st;
   return stat(zRealPath, &st)==0 && S_ISDIR(st.st_mode);
 }
+
+#include <glob.h>
+
+int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
+  const char *zRoot = osq_root(pCur);
+  size_t nRoot = strlen(zRoot), nStr = 0;
+  sqlite3_str *p = sqlite3_str_new(0);
+  char *zPat, **az, *zStr;
+  glob_t g;
+  int rc, i, n = 0;
+  const char *z;
+  *pazOut = 0;
+  /* Escape glob characters in the root itself. */
+  for(z=zRoot; *z; z++){
+    if( strchr("*?[]\\", *z) ) sqlite3_str_appendchar(p, 1, '\\');
+    sqlite3_str_appendchar(p, 1, *z);
+  }
+  sqlite3_str_appendall(p, zPattern);
+  zPat = sqlite3_str_finish(p);
+  if( zPat==0 ) return 0;
+  memset(&g, 0, sizeof(g));
+  rc = glob(zPat, GLOB_MARK, 0, &g);
+  sqlite3_free(zPat);
+  if( rc!=0 ){ globfree(&g); return 0; }
+  for(i=0; i<(int)g.gl_pathc; i++){
+    if( strlen(g.gl_pathv[i])<nRoot ) continue;
+    nStr += strlen(g.gl_pathv[i]) - nRoot + 1;
+    n++;
+  }
+  az = sqlite3_malloc64(sizeof(char*)*(size_t)(n+1) + nStr + 1);
+  if( az==0 ){ globfree(&g); return 0; }
+  zStr = (char*)&az[n+1];
+  n = 0;
+  for(i=0; i<(int)g.gl_pathc; i++){
+    size_t k = strlen(g.gl_pathv[i]);
+    if( k<nRoot ) continue;
+    memcpy(zStr, g.gl_pathv[i]+nRoot, k-nRoot+1);
+    az[n++] = zStr;
+    zStr += k-nRoot+1;
+  }
+  az[n] = 0;
+  globfree(&g);
+  *pazOut = az;
+  return n;
+}

@@ -42,4 +42,11 @@ void pku_trim(const char **pz, size_t *pn);
 /* 1 if the path is a directory (stat, following links). */
 int pku_is_dir(const char *zRealPath);
 
+
+
+/* glob(3) with GLOB_MARK (directories get a trailing '/') of a logical
+** pattern under the root; the root prefix is stripped from the results, so
+** they are logical paths, sorted.  *pazOut: an array of strings in one
+** sqlite3_malloc64 block.  Returns the count (0 when nothing matches). */
+int pku_glob(OsqCursor*, const char *zPattern, char ***pazOut);
 #endif
