@@ -25,17 +25,30 @@
 #include <unistd.h>
 
 #define CRON_MAX (16*1024*1024)
-#define CRON_FIELDS 4096
+
+static int cronFields(OsqCursor*, const char*, PkuPiece*, int);
 
 static int cronLine(OsqCursor *pCur, const char *zPath, const char *z,
-                    size_t n, PkuPiece *a){
+                    size_t n){
+  int nPiece = pku_split(z, n, " \t", 0, 0);
+  int rc;
+  PkuPiece *a;
+  if( nPiece==0 ) return SQLITE_OK;
+  a = sqlite3_malloc64(sizeof(PkuPiece)*(size_t)nPiece);
+  if( a==0 ) return SQLITE_NOMEM;
+  pku_split(z, n, " \t", a, nPiece);
+  rc = cronFields(pCur, zPath, a, nPiece);
+  sqlite3_free(a);
+  return rc;
+}
+
+static int cronFields(OsqCursor *pCur, const char *zPath, PkuPiece *a,
+                      int nPiece){
   static const int aCol[5] = {
     COL_CRONTAB_MINUTE, COL_CRONTAB_HOUR, COL_CRONTAB_DAY_OF_MONTH,
     COL_CRONTAB_MONTH, COL_CRONTAB_DAY_OF_WEEK
   };
-  int nPiece = pku_split(z, n, " \t", a, CRON_FIELDS), i, idx = 0, iCmd = -1;
-  int rc;
-  if( nPiece>CRON_FIELDS ) nPiece = CRON_FIELDS;
+  int i, idx = 0, iCmd = -1, rc;
   /* Locate the command: after an @event, or after five time fields. */
   for(i=0; i<nPiece; i++){
     if( idx==0 && a[i].n>0 && a[i].z[0]=='@' ){ idx = 5; continue; }
@@ -72,7 +85,7 @@ static int cronLine(OsqCursor *pCur, const char *zPath, const char *z,
   return osq_int(pCur, COL_CRONTAB_PID_WITH_NAMESPACE, 0);
 }
 
-static int cronFile(OsqCursor *pCur, const char *zPath, PkuPiece *a){
+static int cronFile(OsqCursor *pCur, const char *zPath){
   char zReal[8192];
   char *zBuf = 0;
   ssize_t nBuf;
@@ -86,7 +99,7 @@ static int cronFile(OsqCursor *pCur, const char *zPath, PkuPiece *a){
   while( rc==SQLITE_OK && pku_next_line(zBuf, (size_t)nBuf, &iPos, &zLine, &nLine) ){
     pku_trim(&zLine, &nLine);
     if( nLine==0 || zLine[0]=='#' ) continue;
-    rc = cronLine(pCur, zPath, zLine, nLine, a);
+    rc = cronLine(pCur, zPath, zLine, nLine);
   }
   sqlite3_free(zBuf);
   return rc;
@@ -97,10 +110,8 @@ int osq_gen_crontab(OsqCursor *pCur){
     "/etc/cron.d/", "/var/at/tabs/", "/var/spool/cron/",
     "/var/spool/cron/crontabs/",
   };
-  PkuPiece *a = sqlite3_malloc64(sizeof(PkuPiece)*CRON_FIELDS);
   int rc, k;
-  if( a==0 ) return SQLITE_NOMEM;
-  rc = cronFile(pCur, "/etc/crontab", a);
+  rc = cronFile(pCur, "/etc/crontab");
   for(k=0; rc==SQLITE_OK && k<4; k++){
     char zReal[8192];
     PkuEntry *aE = 0;
@@ -112,10 +123,9 @@ int osq_gen_crontab(OsqCursor *pCur){
       if( aE[i].isDir ) continue;
       if( snprintf(zPath, sizeof(zPath), "%s%s", azDir[k], aE[i].zName)
             >=(int)sizeof(zPath) ) continue;
-      rc = cronFile(pCur, zPath, a);
+      rc = cronFile(pCur, zPath);
     }
     sqlite3_free(aE);
   }
-  sqlite3_free(a);
   return rc;
 }
