@@ -327,12 +327,10 @@ int osq_gen_python_packages(OsqCursor *pCur){
       sqlite3_free(az);
     }
     if( nAll>1 ) qsort(azAll, nAll, sizeof(char*), cmpStr);
-    for(i=0; i<nAll; i++){
-      if( rc==SQLITE_OK && (i==0 || strcmp(azAll[i], azAll[i-1])!=0) ){
-        rc = pySite(pCur, azAll[i], 0);
-      }
-      sqlite3_free(azAll[i]);
+    for(i=0; rc==SQLITE_OK && i<nAll; i++){
+      if( i==0 || strcmp(azAll[i], azAll[i-1])!=0 ) rc = pySite(pCur, azAll[i], 0);
     }
+    for(i=0; i<nAll; i++) sqlite3_free(azAll[i]);
     sqlite3_free(azAll);
   }
   if( rc ) return rc;
