@@ -212,3 +212,23 @@ def test_firefox_addons(conn, root, tmp_path):
     ]
     got = rows(conn, "SELECT identifier FROM firefox_addons WHERE uid = 1000")
     assert got == [{"identifier": "alice@x"}]
+
+
+def test_chrome_canonical_paths(conn, root, tmp_path):
+    """osquery canonicalises profile and extension paths (fs::canonical)."""
+    passwd(tmp_path)
+    real = tmp_path / "data/chromium-real"
+    prof = real / "Default"
+    write(prof / "Extensions/abc/1.0/manifest.json", json.dumps({"name": "E", "version": "1.0"}))
+    write(prof / "Preferences", json.dumps({
+        "profile": {"name": "P"},
+        "extensions": {"settings": {"abcid": {"path": "abc/./1.0", "state": 1}}}}))
+    write(prof / "Secure Preferences", "{}")
+    (tmp_path / "home/me/.config").mkdir(parents=True)
+    os.symlink("../../../data/chromium-real", tmp_path / "home/me/.config/chromium")
+    root(tmp_path)
+    got = rows(conn, "SELECT profile_path, path, referenced, referenced_identifier "
+                     "FROM chrome_extensions")
+    assert got == [{"profile_path": "/data/chromium-real/Default",
+                    "path": "/data/chromium-real/Default/Extensions/abc/1.0",
+                    "referenced": 1, "referenced_identifier": "abcid"}]

@@ -18,8 +18,9 @@
 ** readable Preferences or Secure Preferences file, else each such
 ** subdirectory (Default, Profile 1...).  A profile is used only when both
 ** files can be read and parse as JSON, and it has a profile.name (Preferences
-** first, then Secure Preferences), except for Opera.  Paths are not
-** canonicalised (osquery resolves symlinks with fs::canonical).
+** first, then Secure Preferences), except for Opera.  Profile and extension
+** paths are canonicalised (symlinks resolved, inside the root) as osquery's
+** fs::canonical does, and kept as written when that fails.
 **
 ** Extensions.  Every Extensions/<id>/<version> directory with a readable
 ** manifest.json, plus every extensions.settings (or extensions.opsettings)
@@ -292,10 +293,11 @@ static ChromeExt *findExt(ChromeProfile *p, const char *zPath){
 
 /* Add an extension directory if its manifest can be read. */
 static int addExt(ChromeProfile *p, const char *zPath, int bRef){
-  char zMan[4096];
+  char zMan[4096], zCanon[4096];
   char *zBuf = 0;
   ssize_t n;
   ChromeExt *e;
+  if( pku_canonical(p->pCur, zPath, zCanon, sizeof(zCanon)) ) zPath = zCanon;
   if( osq_join_path(zMan, sizeof(zMan), zPath, "manifest.json")==0 ) return SQLITE_OK;
   n = readLogical(p->pCur, zMan, &zBuf);
   if( n<0 ) return SQLITE_OK;
@@ -344,7 +346,15 @@ static int entryPath(ChromeProfile *p, const OsqJson *pEntry, char *zOut,
     m = snprintf(zOut, nOut, "%s/Extensions%s%.*s", p->zPath,
                  n ? "/" : "", (int)n, z);
   }
-  return m>0 && (size_t)m<nOut;
+  if( m<=0 || (size_t)m>=nOut ) return 0;
+  {
+    char zCanon[4096];
+    if( pku_canonical(p->pCur, zOut, zCanon, sizeof(zCanon))
+     && strlen(zCanon)<nOut ){
+      memcpy(zOut, zCanon, strlen(zCanon)+1);
+    }
+  }
+  return 1;
 }
 
 static int referencedFrom(ChromeProfile *p, const OsqJson *pPrefs){
@@ -730,10 +740,13 @@ int osq_gen_chrome_extensions(OsqCursor *pCur){
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
     OsqPasswd *pw = us.apUser[i];
     for(k=0; rc==SQLITE_OK && k<(int)(sizeof(aBrowser)/sizeof(aBrowser[0])); k++){
-      char zDir[4096], zReal[8192];
+      char zDir[4096], zReal[8192], zCanon[4096];
       PkuEntry *a = 0;
       int n;
       if( osq_join_path(zDir, sizeof(zDir), pw->zDir, aBrowser[k].zSuffix)==0 ) continue;
+      if( pku_canonical(pCur, zDir, zCanon, sizeof(zCanon)) ){
+        memcpy(zDir, zCanon, strlen(zCanon)+1);
+      }
       if( validProfile(pCur, zDir) ){
         rc = genProfile(pCur, aBrowser[k].zType, pw->uid, zDir);
         continue;
@@ -744,6 +757,9 @@ int osq_gen_chrome_extensions(OsqCursor *pCur){
         char zSub[4096];
         if( !a[j].isDir ) continue;
         if( snprintf(zSub, sizeof(zSub), "%s/%s", zDir, a[j].zName)>=(int)sizeof(zSub) ) continue;
+        if( pku_canonical(pCur, zSub, zCanon, sizeof(zCanon)) ){
+          memcpy(zSub, zCanon, strlen(zCanon)+1);
+        }
         if( validProfile(pCur, zSub) ) rc = genProfile(pCur, aBrowser[k].zType, pw->uid, zSub);
       }
       sqlite3_free(a);

@@ -175,3 +175,31 @@ int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
   *pazOut = az;
   return n;
 }
+
+#include <limits.h>
+#include <stdlib.h>
+
+char *pku_canonical(OsqCursor *pCur, const char *zPath, char *zOut, size_t nOut){
+  char zReal[PATH_MAX], zRes[PATH_MAX], zRootReal[PATH_MAX];
+  const char *zRoot = osq_root(pCur);
+  size_t nRoot;
+  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zPath)==0 ) return 0;
+  if( realpath(zReal, zRes)==0 ) return 0;
+  if( zRoot[0]==0 ){
+    if( strlen(zRes)>=nOut ) return 0;
+    memcpy(zOut, zRes, strlen(zRes)+1);
+    return zOut;
+  }
+  if( realpath(zRoot, zRootReal)==0 ) return 0;
+  nRoot = strlen(zRootReal);
+  if( strcmp(zRootReal, "/")==0 ) nRoot = 0;
+  if( strncmp(zRes, zRootReal, nRoot)!=0 ) return 0;
+  if( zRes[nRoot]==0 ){
+    if( nOut<2 ) return 0;
+    zOut[0] = '/'; zOut[1] = 0;
+    return zOut;
+  }
+  if( zRes[nRoot]!='/' || strlen(zRes+nRoot)>=nOut ) return 0;
+  memcpy(zOut, zRes+nRoot, strlen(zRes+nRoot)+1);
+  return zOut;
+}

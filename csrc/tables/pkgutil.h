@@ -49,4 +49,10 @@ int pku_is_dir(const char *zRealPath);
 ** they are logical paths, sorted.  *pazOut: an array of strings in one
 ** sqlite3_malloc64 block.  Returns the count (0 when nothing matches). */
 int pku_glob(OsqCursor*, const char *zPattern, char ***pazOut);
+/* fs::canonical of a logical path, staying inside the root: realpath(3)
+** of root + zPath with the (canonical) root prefix removed.  Returns zOut,
+** or NULL when the path does not resolve or resolves outside the root (the
+** caller then keeps the path as it is, as osquery does on error). */
+char *pku_canonical(OsqCursor*, const char *zPath, char *zOut, size_t nOut);
+
 #endif
