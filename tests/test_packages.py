@@ -474,3 +474,18 @@ def test_portage_packages(conn, root, tmp_path):
 def test_portage_absent(conn, root, tmp_path):
     root(tmp_path)
     assert rows(conn, "SELECT * FROM portage_packages") == []
+
+
+def test_deb_packages_updates_journal(conn, root, tmp_path):
+    """dpkg's updates/ journal overrides status (dpkg-query reads it too)."""
+    write(tmp_path / "var/lib/dpkg/status",
+          "Package: a\nStatus: install ok unpacked\nVersion: 1\nArchitecture: all\n\n"
+          "Package: b\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n")
+    write(tmp_path / "var/lib/dpkg/updates/0001",
+          "Package: a\nStatus: install ok installed\nVersion: 2\nArchitecture: all\n")
+    write(tmp_path / "var/lib/dpkg/updates/0002",
+          "Package: b\nStatus: purge ok not-installed\nArchitecture: all\n")
+    write(tmp_path / "var/lib/dpkg/updates/tmp.i", "Package: c\nStatus: install ok installed\n")
+    root(tmp_path)
+    got = rows(conn, "SELECT name, version, status FROM deb_packages")
+    assert got == [{"name": "a", "version": "2", "status": "install ok installed"}]

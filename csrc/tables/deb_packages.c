@@ -29,8 +29,10 @@
 ** Package field or with an unparsable Status is skipped (libdpkg would
 ** abort the whole read).  A package seen twice (same name and arch) keeps
 ** its last stanza.  Rows are sorted by name, then arch (libdpkg's
-** pkg_sorter_by_nonambig_name_arch).  The updates/ journal is not applied.
-** A missing database gives no rows.
+** pkg_sorter_by_nonambig_name_arch).  The files of <admindir>/updates/
+** with all-digit names (the journal of an interrupted dpkg run) are read
+** after status, in name order, and override it.  A missing database gives
+** no rows.
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -200,23 +202,16 @@ static int emitPkg(OsqCursor *pCur, const DebPkg *p, const char *zAdmin){
   return osq_int(pCur, COL_DEB_PACKAGES_PID_WITH_NAMESPACE, 0);
 }
 
-static int genAdmindir(OsqCursor *pCur, const char *zAdmin){
-  char zReal[8192];
-  char *zBuf = 0;
-  ssize_t nBuf;
+/* Parse the stanzas of one file (status or an updates/ journal entry),
+** appending to *pa; fields point into zBuf, which must outlive *pa. */
+static int parseStanzas(const char *zBuf, size_t nBuf, DebPkg **pa, int *pn,
+                        int *pnAlloc){
   size_t iPos = 0, nLine;
-  const char *zLine;
-  DebPkg *a = 0, *p = 0;
-  int n = 0, nAlloc = 0, rc = SQLITE_OK, iLast = -1, i;
-
-  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zAdmin)==0 ) return SQLITE_OK;
-  if( !pku_is_dir(zReal) ) return SQLITE_OK;
-  if( osq_path(pCur, zReal, sizeof(zReal), "%s/status", zAdmin)==0 ) return SQLITE_OK;
-  nBuf = osq_slurp(zReal, DPKG_STATUS_MAX, &zBuf);
-  if( nBuf<0 ) return SQLITE_OK;
-
+  const char *zLine = 0;
+  DebPkg *a = *pa, *p = 0;
+  int n = *pn, nAlloc = *pnAlloc, rc = SQLITE_OK, iLast = -1;
   for(;;){
-    int bMore = pku_next_line(zBuf, (size_t)nBuf, &iPos, &zLine, &nLine);
+    int bMore = pku_next_line(zBuf, nBuf, &iPos, &zLine, &nLine);
     const char *zTrim = zLine;
     size_t nTrim = bMore ? nLine : 0;
     if( bMore ) pku_trim(&zTrim, &nTrim);
@@ -281,6 +276,56 @@ static int genAdmindir(OsqCursor *pCur, const char *zAdmin){
     int f;
     for(f=0; f<F_COUNT; f++) sqlite3_free(p->zCont[f]);
   }
+  *pa = a;
+  *pn = n;
+  *pnAlloc = nAlloc;
+  return rc;
+}
+
+static int isDigits(const char *z){
+  if( *z==0 ) return 0;
+  for(; *z; z++) if( *z<'0' || *z>'9' ) return 0;
+  return 1;
+}
+
+#define DPKG_MAX_UPDATES 4096
+
+static int genAdmindir(OsqCursor *pCur, const char *zAdmin){
+  char zReal[8192];
+  char *azBuf[DPKG_MAX_UPDATES+1];
+  int nBufs = 0;
+  char *zBuf = 0;
+  ssize_t nBuf;
+  DebPkg *a = 0;
+  int n = 0, nAlloc = 0, rc = SQLITE_OK, i;
+  PkuEntry *aUpd = 0;
+  int nUpd;
+
+  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zAdmin)==0 ) return SQLITE_OK;
+  if( !pku_is_dir(zReal) ) return SQLITE_OK;
+  if( osq_path(pCur, zReal, sizeof(zReal), "%s/status", zAdmin)==0 ) return SQLITE_OK;
+  nBuf = osq_slurp(zReal, DPKG_STATUS_MAX, &zBuf);
+  if( nBuf<0 ) return SQLITE_OK;
+  azBuf[nBufs++] = zBuf;
+  rc = parseStanzas(zBuf, (size_t)nBuf, &a, &n, &nAlloc);
+
+  /* The journal of an interrupted dpkg run: updates/NNNN, applied in name
+  ** order on top of status, as libdpkg's modstatdb does. */
+  if( rc==SQLITE_OK
+   && osq_path(pCur, zReal, sizeof(zReal), "%s/updates", zAdmin) ){
+    nUpd = pku_listdir(zReal, 0, &aUpd);
+    for(i=0; rc==SQLITE_OK && i<nUpd && nBufs<=DPKG_MAX_UPDATES; i++){
+      if( aUpd[i].isDir || !isDigits(aUpd[i].zName) ) continue;
+      if( osq_path(pCur, zReal, sizeof(zReal), "%s/updates/%s", zAdmin,
+                   aUpd[i].zName)==0 ) continue;
+      nBuf = osq_slurp(zReal, DPKG_STATUS_MAX, &zBuf);
+      if( nBuf<0 ) continue;
+      azBuf[nBufs++] = zBuf;
+      rc = parseStanzas(zBuf, (size_t)nBuf, &a, &n, &nAlloc);
+    }
+    sqlite3_free(aUpd);
+  }
+
   if( rc==SQLITE_OK && n>1 ) qsort(a, n, sizeof(DebPkg), pkgCmp);
   for(i=0; rc==SQLITE_OK && i<n; i++){
     /* Same name and arch again: the later stanza wins. */
@@ -290,7 +335,7 @@ static int genAdmindir(OsqCursor *pCur, const char *zAdmin){
     rc = emitPkg(pCur, &a[i], zAdmin);
   }
   freePkgs(a, n);
-  sqlite3_free(zBuf);
+  for(i=0; i<nBufs; i++) sqlite3_free(azBuf[i]);
   return rc;
 }
 
