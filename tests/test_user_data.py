@@ -199,6 +199,8 @@ AUTH_KEYS = (
     'zos-key-ring-label="KeyRingOwner/SSHAuthKeysRing uniq-ssh-rsa"\n'
     "\n"
     "garbage \x01\x02 line\n"
+    # osquery does not parse quotes: a key type inside a quoted option wins.
+    'command="ssh-rsa x" ssh-ed25519 AAAAC3 quirk\n'
 )
 
 
@@ -209,7 +211,9 @@ def test_authorized_keys(conn, root, tmp_path):
     root(base)
     got = rows(conn, "SELECT uid, algorithm, key, options, comment, key_file FROM authorized_keys")
     expect = py_authorized_keys(AUTH_KEYS)
-    assert len(expect) == 5
+    assert len(expect) == 6
+    assert expect[-1] == {"algorithm": "ssh-rsa", "key": 'x"', "options": 'command="',
+                          "comment": "ssh-ed25519 AAAAC3 quirk"}
     assert [{k: r[k] for k in ("algorithm", "key", "options", "comment")} for r in got[:-1]] == expect
     assert got[1]["comment"] == "two  words comment"
     assert got[2]["options"] == 'command="echo hello world",no-pty,from="10.0.0.1"'

@@ -25,6 +25,7 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
   int n = 0, nAlloc = 0, i;
   size_t nStr = 0, nDir = strlen(zRealPath);
   char **azTmp = 0;
+  unsigned char *aType = 0;
   *paOut = 0;
   d = opendir(zRealPath);
   if( d==0 ) return osq_errno_class(errno);
@@ -36,10 +37,15 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
     if( n>=nAlloc ){
       int nNew = nAlloc ? nAlloc*2 : 32;
       char **azNew = sqlite3_realloc64(azTmp, sizeof(char*)*nNew);
+      unsigned char *aNew;
       if( azNew==0 ) goto nomem;
       azTmp = azNew;
+      aNew = sqlite3_realloc64(aType, nNew);
+      if( aNew==0 ) goto nomem;
+      aType = aNew;
       nAlloc = nNew;
     }
+    aType[n] = e->d_type;
     azTmp[n] = sqlite3_mprintf("%s", z);
     if( azTmp[n]==0 ) goto nomem;
     nStr += strlen(z)+1;
@@ -57,17 +63,21 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
     memcpy(zStr, azTmp[i], k+1);
     a[i].zName = zStr;
     zStr += k+1;
-    a[i].isDir = 0;
+    a[i].isDir = aType[i]==DT_DIR;
     a[i].isLink = 0;
-    zFull = sqlite3_mprintf("%.*s/%s", (int)nDir, zRealPath, azTmp[i]);
-    if( zFull ){
-      if( stat(zFull, &st)==0 && S_ISDIR(st.st_mode) ) a[i].isDir = 1;
-      if( lstat(zFull, &st)==0 && S_ISLNK(st.st_mode) ) a[i].isLink = 1;
-      sqlite3_free(zFull);
+    if( aType[i]==DT_LNK || aType[i]==DT_UNKNOWN ){
+      /* Only links and file systems without d_type need a stat. */
+      zFull = sqlite3_mprintf("%.*s/%s", (int)nDir, zRealPath, azTmp[i]);
+      if( zFull ){
+        if( stat(zFull, &st)==0 && S_ISDIR(st.st_mode) ) a[i].isDir = 1;
+        if( lstat(zFull, &st)==0 && S_ISLNK(st.st_mode) ) a[i].isLink = 1;
+        sqlite3_free(zFull);
+      }
     }
     sqlite3_free(azTmp[i]);
   }
   sqlite3_free(azTmp);
+  sqlite3_free(aType);
   if( n>1 ) qsort(a, n, sizeof(PkuEntry), entryCmp);
   *paOut = a;
   return n;
@@ -76,6 +86,7 @@ nomem:
   if( d ) closedir(d);
   for(i=0; i<n; i++) sqlite3_free(azTmp[i]);
   sqlite3_free(azTmp);
+  sqlite3_free(aType);
   sqlite3_free(a);
   return -ENOMEM;
 }
