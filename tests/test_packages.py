@@ -489,3 +489,21 @@ def test_deb_packages_updates_journal(conn, root, tmp_path):
     root(tmp_path)
     got = rows(conn, "SELECT name, version, status FROM deb_packages")
     assert got == [{"name": "a", "version": "2", "status": "install ok installed"}]
+
+
+def test_python_packages_canonical(conn, root, tmp_path):
+    """osquery canonicalises the text before a glob wildcard (fs::canonical)."""
+    uid = os.getuid()
+    write(tmp_path / "etc/passwd", f"me:x:{uid}:{uid}::/home/me:/bin/sh\n")
+    write(tmp_path / "data/me/.virtualenvs/e/lib/python3.12/site-packages/d-4.dist-info/METADATA",
+          "Name: d\n")
+    (tmp_path / "home").mkdir()
+    os.symlink("../data/me", tmp_path / "home/me")
+    write(tmp_path / "srv/site/x-1.dist-info/METADATA", "Name: x\n")
+    os.symlink("srv/site", tmp_path / "opt-site")
+    root(tmp_path)
+    assert rows(conn, "SELECT name, directory, path FROM python_packages") == [
+        {"name": "d", "directory": "/data/me/.virtualenvs/e/lib/python3.12/site-packages/",
+         "path": "/data/me/.virtualenvs/e/lib/python3.12/site-packages/d-4.dist-info"}]
+    assert rows(conn, "SELECT name, directory, path FROM python_packages WHERE directory = '/opt-site'") == [
+        {"name": "x", "directory": "/opt-site", "path": "/srv/site/x-1.dist-info"}]

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -144,7 +145,11 @@ int pku_is_dir(const char *zRealPath){
 
 #include <glob.h>
 
+
 int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
+  char zBase[4096], zCanon[4096], zPattern2[8192];
+  const char *zStar = strchr(zPattern, '*');
+  size_t nBase = zStar ? (size_t)(zStar - zPattern) : strlen(zPattern);
   const char *zRoot = osq_root(pCur);
   size_t nRoot = strlen(zRoot), nStr = 0;
   sqlite3_str *p = sqlite3_str_new(0);
@@ -153,6 +158,26 @@ int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
   int rc, i, n = 0;
   const char *z;
   *pazOut = 0;
+  /* osquery's replaceGlobWildcards: the part before the first '*' is
+  ** replaced by its canonical form (a directory keeps a trailing '/'). */
+  if( nBase>0 && nBase<sizeof(zBase) ){
+    memcpy(zBase, zPattern, nBase);
+    zBase[nBase] = 0;
+    if( pku_canonical(pCur, zBase, zCanon, sizeof(zCanon)-1)
+     && strcmp(zCanon, zBase)!=0 ){
+      char zReal[8192];
+      size_t k = strlen(zCanon);
+      if( osq_path(pCur, zReal, sizeof(zReal), "%s", zCanon) && pku_is_dir(zReal)
+       && zCanon[k-1]!='/' ){
+        zCanon[k++] = '/';
+        zCanon[k] = 0;
+      }
+      if( snprintf(zPattern2, sizeof(zPattern2), "%s%s", zCanon, zPattern+nBase)
+            < (int)sizeof(zPattern2) ){
+        zPattern = zPattern2;
+      }
+    }
+  }
   /* Escape glob characters in the root itself. */
   for(z=zRoot; *z; z++){
     if( strchr("*?[]\\", *z) ) sqlite3_str_appendchar(p, 1, '\\');

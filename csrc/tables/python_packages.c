@@ -35,7 +35,9 @@
 ** path = the package directory.
 **
 ** Below the first level osquery follows readdir order; osqlite sorts each
-** directory by name.
+** directory by name.  Where osquery globs, the text before the wildcard is
+** canonicalised (symlinks resolved, inside the root), so `path` may differ
+** from `directory` when a site directory is reached through a symlink.
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -197,6 +199,18 @@ static void pyWalk(PyScan *s, const char *zDir, int depth, int bTop){
   sqlite3_free(a);
 }
 
+/* zDir with a trailing '/', canonicalised as osquery's glob helper does
+** with the text before a wildcard (fs::canonical; kept when that fails). */
+static char *canonicalDir(OsqCursor *pCur, const char *zDir){
+  char zCanon[4096];
+  size_t n = strlen(zDir);
+  if( pku_canonical(pCur, zDir, zCanon, sizeof(zCanon)) ){
+    zDir = zCanon;
+    n = strlen(zDir);
+  }
+  return sqlite3_mprintf(n>0 && zDir[n-1]=='/' ? "%s" : "%s/", zDir);
+}
+
 /* genSiteDirectories: zSite as given (a constraint value or a glob match). */
 static int pySite(OsqCursor *pCur, const char *zSite, sqlite3_int64 uid){
   PyScan s;
@@ -210,7 +224,7 @@ static int pySite(OsqCursor *pCur, const char *zSite, sqlite3_int64 uid){
   s.pCur = pCur;
   s.zSite = zSite;
   s.uid = uid;
-  zDir = sqlite3_mprintf(zSite[n-1]=='/' ? "%s" : "%s/", zSite);
+  zDir = canonicalDir(pCur, zSite);
   if( zDir==0 ) return SQLITE_NOMEM;
   pyWalk(&s, zDir, 0, 1);
   sqlite3_free(zDir);
@@ -243,14 +257,16 @@ static int pyUserDir(OsqCursor *pCur, const OsqPasswd *pw, const char *zPost){
     char zReal[8192];
     PkuEntry *a = 0;
     int n = 0;
-    if( osq_path(pCur, zReal, sizeof(zReal), "%s", zDir) && pku_is_dir(zReal) ){
+    char *zList = canonicalDir(pCur, zDir);
+    if( zList==0 ){ sqlite3_free(zDir); return SQLITE_NOMEM; }
+    if( osq_path(pCur, zReal, sizeof(zReal), "%s", zList) && pku_is_dir(zReal) ){
       n = pku_listdir(zReal, 0, &a);
     }
     for(i=0; i<n; i++){
       char *zPat, **az = 0;
       int k, m;
       if( !a[i].isDir || a[i].isLink ) continue;
-      zPat = globPattern("%s%s/lib/python%%/site-packages", zDir, a[i].zName);
+      zPat = globPattern("%s%s/lib/python%%/site-packages", zList, a[i].zName);
       if( zPat==0 ){ rc = SQLITE_NOMEM; break; }
       m = pku_glob(pCur, zPat, &az);
       sqlite3_free(zPat);
@@ -266,6 +282,7 @@ static int pyUserDir(OsqCursor *pCur, const OsqPasswd *pw, const char *zPost){
       if( rc ) break;
     }
     sqlite3_free(a);
+    sqlite3_free(zList);
   }
   if( rc==SQLITE_OK && nSite==0 ){
     char *zPat = globPattern("%s", zDir), **az = 0;
