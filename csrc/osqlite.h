@@ -211,6 +211,23 @@ const char *osq_group_name(const OsqGroup *a, int n, sqlite3_int64 gid);
 size_t osq_strip_nul(char *z, size_t n);
 
 /*
+** userdata.c: the users a user_data table scans (osquery's
+** usersFromContext): the users whose uid is given by equality/IN constraints
+** on column iUidCol, else only the current user (getuid()).  apUser points
+** into aPw (from osq_read_passwd); free with osq_user_scope_free.
+*/
+typedef struct OsqUserScope {
+  OsqPasswd *aPw;
+  OsqPasswd **apUser;
+  int nUser;
+} OsqUserScope;
+int osq_user_scope(OsqCursor*, int iUidCol, OsqUserScope*);
+void osq_user_scope_free(OsqUserScope*);
+/* zDir + "/" + zName without doubling a trailing '/' (boost's path /=);
+** returns buf, or NULL if it does not fit. */
+char *osq_join_path(char *buf, size_t n, const char *zDir, const char *zName);
+
+/*
 ** hostid.c: the host UUID (product_uuid, else /etc/machine-id as a UUID),
 ** shared by system_info and osquery_info.  0 on success, -1 if none.
 */

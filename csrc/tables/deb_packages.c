@@ -1,0 +1,365 @@
+/*
+** deb_packages: the packages of the dpkg database.
+**
+**     SELECT name, version, arch, status FROM deb_packages;
+**     SELECT count(*) FROM deb_packages WHERE admindir = '/srv/chroot/var/lib/dpkg';
+**
+** The "status" file of each admindir constraint (default /var/lib/dpkg),
+** read directly the way libdpkg parses it (osquery links libdpkg: osquery:
+** osquery/utils/linux/dpkg/dpkgquery.cpp).  The file is a list of RFC822
+** stanzas separated by blank lines; a field is "Name: value" (names are
+** case-insensitive) and lines starting with a space or tab continue it.
+**
+** name        Package
+** version     the full version as dpkg prints it: "epoch:" when the epoch is
+**             not 0 (or the upstream part contains ':'), upstream version,
+**             "-revision" when there is one
+** revision    the text after the last '-' of the version ('' without one)
+** arch        Architecture ("<none>" when missing, as libdpkg says)
+** status      want, error flag and status words, canonical lowercase
+**             ("install ok installed", "deinstall ok config-files")
+** size        the raw Installed-Size field (KiB, not bytes, as osquery)
+** source      the raw Source field, which may carry "(version)"
+** maintainer, section   raw fields; NULL when missing
+** priority    required/important/standard/optional/extra matched without
+**             case, another value as written, "unknown" when missing
+** admindir    the database directory
+**
+** Packages whose status is not-installed are skipped; a stanza without a
+** Package field or with an unparsable Status is skipped (libdpkg would
+** abort the whole read).  A package seen twice (same name and arch) keeps
+** its last stanza.  Rows are sorted by name, then arch (libdpkg's
+** pkg_sorter_by_nonambig_name_arch).  The files of <admindir>/updates/
+** with all-digit names (the journal of an interrupted dpkg run) are read
+** after status, in name order, and override it.  A missing database gives
+** no rows.
+*/
+#include "osqlite.h"
+#include "schema.h"
+#include "pkgutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define DPKG_STATUS_MAX (512*1024*1024)
+
+/* Fields kept per stanza, as (pointer, length) into the buffer. */
+enum { F_PACKAGE, F_VERSION, F_ARCH, F_STATUS, F_SIZE, F_SOURCE,
+       F_MAINTAINER, F_SECTION, F_PRIORITY, F_COUNT };
+static const char *const azField[F_COUNT] = {
+  "Package", "Version", "Architecture", "Status", "Installed-Size", "Source",
+  "Maintainer", "Section", "Priority",
+};
+
+typedef struct DebPkg {
+  const char *az[F_COUNT];
+  size_t an[F_COUNT];
+  char *zCont[F_COUNT];    /* value with continuation lines (owned) */
+  int iWant, iEflag, iStat;
+  int iOrder;
+} DebPkg;
+
+static const char *const azWant[] = {
+  "unknown", "install", "hold", "deinstall", "purge", 0
+};
+static const char *const azEflag[] = { "ok", "reinstreq", 0 };
+static const char *const azStat[] = {
+  "not-installed", "config-files", "half-installed", "unpacked",
+  "half-configured", "triggers-awaited", "triggers-pending", "installed", 0
+};
+static const char *const azPrio[] = {
+  "required", "important", "standard", "optional", "extra", 0
+};
+
+static int wordIndex(const char *z, size_t n, const char *const *az){
+  int i;
+  for(i=0; az[i]; i++){
+    if( strlen(az[i])==n && strncasecmp(z, az[i], n)==0 ) return i;
+  }
+  return -1;
+}
+
+/* Parse "want eflag status" into indexes; 0 ok, -1 malformed. */
+static int parseStatus(DebPkg *p){
+  PkuPiece a[4];
+  int n;
+  if( p->az[F_STATUS]==0 ) return -1;
+  n = pku_split(p->az[F_STATUS], p->an[F_STATUS], " \t\n", a, 4);
+  if( n!=3 ) return -1;
+  p->iWant = wordIndex(a[0].z, a[0].n, azWant);
+  p->iEflag = wordIndex(a[1].z, a[1].n, azEflag);
+  p->iStat = wordIndex(a[2].z, a[2].n, azStat);
+  if( p->iWant<0 || p->iEflag<0 || p->iStat<0 ) return -1;
+  return 0;
+}
+
+static int fieldCmp(const DebPkg *a, const DebPkg *b, int f){
+  size_t n = a->an[f] < b->an[f] ? a->an[f] : b->an[f];
+  int c;
+  if( a->az[f]==0 || b->az[f]==0 ) return (a->az[f]!=0) - (b->az[f]!=0);
+  c = memcmp(a->az[f], b->az[f], n);
+  if( c ) return c;
+  return (a->an[f] > b->an[f]) - (a->an[f] < b->an[f]);
+}
+
+static int pkgCmp(const void *pa, const void *pb){
+  const DebPkg *a = (const DebPkg*)pa, *b = (const DebPkg*)pb;
+  int c = fieldCmp(a, b, F_PACKAGE);
+  if( c==0 ) c = fieldCmp(a, b, F_ARCH);
+  if( c==0 ) c = (a->iOrder > b->iOrder) - (a->iOrder < b->iOrder);
+  return c;
+}
+
+static void freePkgs(DebPkg *a, int n){
+  int i, f;
+  for(i=0; i<n; i++) for(f=0; f<F_COUNT; f++) sqlite3_free(a[i].zCont[f]);
+  sqlite3_free(a);
+}
+
+/* Append a continuation line to field f of p. */
+static int addContinuation(DebPkg *p, int f, const char *z, size_t n){
+  char *zNew = sqlite3_malloc64(p->an[f] + n + 2);
+  if( zNew==0 ) return SQLITE_NOMEM;
+  memcpy(zNew, p->az[f], p->an[f]);
+  zNew[p->an[f]] = '\n';
+  memcpy(zNew + p->an[f] + 1, z, n);
+  sqlite3_free(p->zCont[f]);
+  p->zCont[f] = zNew;
+  p->az[f] = zNew;
+  p->an[f] = p->an[f] + n + 1;
+  return SQLITE_OK;
+}
+
+static int emitPkg(OsqCursor *pCur, const DebPkg *p, const char *zAdmin){
+  const char *zVer = p->az[F_VERSION];
+  size_t nVer = p->an[F_VERSION];
+  const char *zColon, *zHyphen = 0, *zUp;
+  size_t nUp, i;
+  sqlite3_str *pStr;
+  char *zVersion;
+  int rc;
+
+  rc = osq_row(pCur);
+  if( rc ) return rc;
+  osq_text(pCur, COL_DEB_PACKAGES_NAME, p->az[F_PACKAGE], (int)p->an[F_PACKAGE]);
+
+  /* Version: [epoch:]upstream[-revision], as libdpkg's parseversion and
+  ** versiondescribe(vdew_nonambig) do. */
+  if( zVer==0 ){ zVer = ""; nVer = 0; }
+  pku_trim(&zVer, &nVer);
+  zColon = memchr(zVer, ':', nVer);
+  zUp = zColon ? zColon+1 : zVer;
+  nUp = nVer - (size_t)(zUp - zVer);
+  for(i=nUp; i>0; i--) if( zUp[i-1]=='-' ){ zHyphen = zUp+i-1; break; }
+  pStr = sqlite3_str_new(0);
+  {
+    long epoch = zColon ? strtol(zVer, 0, 10) : 0;
+    size_t nUpOnly = zHyphen ? (size_t)(zHyphen - zUp) : nUp;
+    const char *zRev = zHyphen ? zHyphen+1 : "";
+    size_t nRev = zHyphen ? nUp - nUpOnly - 1 : 0;
+    if( nVer==0 ){
+      sqlite3_str_appendall(pStr, "<none>");
+    }else{
+      if( epoch!=0 || memchr(zUp, ':', nUpOnly) || memchr(zRev, ':', nRev) ){
+        sqlite3_str_appendf(pStr, "%ld:", epoch);
+      }
+      sqlite3_str_append(pStr, zUp, (int)nUpOnly);
+      if( nRev ){
+        sqlite3_str_appendchar(pStr, 1, '-');
+        sqlite3_str_append(pStr, zRev, (int)nRev);
+      }
+    }
+    osq_text(pCur, COL_DEB_PACKAGES_REVISION, zRev, (int)nRev);
+  }
+  zVersion = sqlite3_str_finish(pStr);
+  if( zVersion==0 ) return SQLITE_NOMEM;
+  osq_text(pCur, COL_DEB_PACKAGES_VERSION, zVersion, -1);
+  sqlite3_free(zVersion);
+
+  if( p->az[F_ARCH] && p->an[F_ARCH] ){
+    osq_text(pCur, COL_DEB_PACKAGES_ARCH, p->az[F_ARCH], (int)p->an[F_ARCH]);
+  }else{
+    osq_text(pCur, COL_DEB_PACKAGES_ARCH, p->az[F_ARCH] ? "<empty>" : "<none>", -1);
+  }
+  osq_textf(pCur, COL_DEB_PACKAGES_STATUS, "%s %s %s", azWant[p->iWant],
+            azEflag[p->iEflag], azStat[p->iStat]);
+  if( p->az[F_SIZE] ) osq_text(pCur, COL_DEB_PACKAGES_SIZE, p->az[F_SIZE], (int)p->an[F_SIZE]);
+  if( p->az[F_SOURCE] ) osq_text(pCur, COL_DEB_PACKAGES_SOURCE, p->az[F_SOURCE], (int)p->an[F_SOURCE]);
+  if( p->az[F_MAINTAINER] ){
+    osq_text(pCur, COL_DEB_PACKAGES_MAINTAINER, p->az[F_MAINTAINER], (int)p->an[F_MAINTAINER]);
+  }
+  if( p->az[F_SECTION] ) osq_text(pCur, COL_DEB_PACKAGES_SECTION, p->az[F_SECTION], (int)p->an[F_SECTION]);
+  if( p->az[F_PRIORITY]==0 ){
+    osq_text(pCur, COL_DEB_PACKAGES_PRIORITY, "unknown", -1);
+  }else{
+    int k = wordIndex(p->az[F_PRIORITY], p->an[F_PRIORITY], azPrio);
+    if( k>=0 ) osq_text(pCur, COL_DEB_PACKAGES_PRIORITY, azPrio[k], -1);
+    else osq_text(pCur, COL_DEB_PACKAGES_PRIORITY, p->az[F_PRIORITY], (int)p->an[F_PRIORITY]);
+  }
+  osq_text(pCur, COL_DEB_PACKAGES_ADMINDIR, zAdmin, -1);
+  return osq_int(pCur, COL_DEB_PACKAGES_PID_WITH_NAMESPACE, 0);
+}
+
+/* Parse the stanzas of one file (status or an updates/ journal entry),
+** appending to *pa; fields point into zBuf, which must outlive *pa. */
+static int parseStanzas(const char *zBuf, size_t nBuf, DebPkg **pa, int *pn,
+                        int *pnAlloc){
+  size_t iPos = 0, nLine;
+  const char *zLine = 0;
+  DebPkg *a = *pa, *p = 0;
+  int n = *pn, nAlloc = *pnAlloc, rc = SQLITE_OK, iLast = -1;
+  for(;;){
+    int bMore = pku_next_line(zBuf, nBuf, &iPos, &zLine, &nLine);
+    const char *zTrim = zLine;
+    size_t nTrim = bMore ? nLine : 0;
+    if( bMore ) pku_trim(&zTrim, &nTrim);
+    if( !bMore || nTrim==0 ){
+      /* End of a stanza. */
+      if( p ){
+        if( p->az[F_PACKAGE] && p->an[F_PACKAGE] && parseStatus(p)==0 ){
+          n++;
+        }else{
+          int f;
+          for(f=0; f<F_COUNT; f++) sqlite3_free(p->zCont[f]);
+        }
+        p = 0;
+      }
+      iLast = -1;
+      if( !bMore ) break;
+      continue;
+    }
+    if( zLine[0]==' ' || zLine[0]=='\t' ){
+      /* A continuation line: only meaningful after a kept field. */
+      if( p && iLast>=0 && p->az[iLast] ){
+        rc = addContinuation(p, iLast, zTrim, nTrim);
+        if( rc ) break;
+      }
+      continue;
+    }
+    if( p==0 ){
+      if( n>=nAlloc ){
+        int nNew = nAlloc ? nAlloc*2 : 256;
+        DebPkg *aNew = sqlite3_realloc64(a, sizeof(DebPkg)*(size_t)nNew);
+        if( aNew==0 ){ rc = SQLITE_NOMEM; break; }
+        a = aNew;
+        nAlloc = nNew;
+      }
+      p = &a[n];
+      memset(p, 0, sizeof(*p));
+      p->iOrder = n;
+    }
+    {
+      const char *zColon = memchr(zLine, ':', nLine);
+      size_t nName;
+      int f;
+      iLast = -1;
+      if( zColon==0 ) continue;
+      nName = (size_t)(zColon - zLine);
+      for(f=0; f<F_COUNT; f++){
+        if( strlen(azField[f])==nName && strncasecmp(zLine, azField[f], nName)==0 ){
+          const char *zVal = zColon+1;
+          size_t nVal = nLine - nName - 1;
+          pku_trim(&zVal, &nVal);
+          sqlite3_free(p->zCont[f]);
+          p->zCont[f] = 0;
+          p->az[f] = zVal;
+          p->an[f] = nVal;
+          iLast = f;
+          break;
+        }
+      }
+    }
+  }
+  if( p && rc ){
+    int f;
+    for(f=0; f<F_COUNT; f++) sqlite3_free(p->zCont[f]);
+  }
+  *pa = a;
+  *pn = n;
+  *pnAlloc = nAlloc;
+  return rc;
+}
+
+static int isDigits(const char *z){
+  if( *z==0 ) return 0;
+  for(; *z; z++) if( *z<'0' || *z>'9' ) return 0;
+  return 1;
+}
+
+#define DPKG_MAX_UPDATES 4096
+
+static int genAdmindir(OsqCursor *pCur, const char *zAdmin){
+  char zReal[8192];
+  char *azBuf[DPKG_MAX_UPDATES+1];
+  int nBufs = 0;
+  char *zBuf = 0;
+  ssize_t nBuf;
+  DebPkg *a = 0;
+  int n = 0, nAlloc = 0, rc = SQLITE_OK, i;
+  PkuEntry *aUpd = 0;
+  int nUpd;
+
+  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zAdmin)==0 ) return SQLITE_OK;
+  if( !pku_is_dir(zReal) ) return SQLITE_OK;
+  if( osq_path(pCur, zReal, sizeof(zReal), "%s/status", zAdmin)==0 ) return SQLITE_OK;
+  nBuf = osq_slurp(zReal, DPKG_STATUS_MAX, &zBuf);
+  if( nBuf<0 ) return SQLITE_OK;
+  azBuf[nBufs++] = zBuf;
+  rc = parseStanzas(zBuf, (size_t)nBuf, &a, &n, &nAlloc);
+
+  /* The journal of an interrupted dpkg run: updates/NNNN, applied in name
+  ** order on top of status, as libdpkg's modstatdb does. */
+  if( rc==SQLITE_OK
+   && osq_path(pCur, zReal, sizeof(zReal), "%s/updates", zAdmin) ){
+    nUpd = pku_listdir(zReal, 0, &aUpd);
+    for(i=0; rc==SQLITE_OK && i<nUpd && nBufs<=DPKG_MAX_UPDATES; i++){
+      if( aUpd[i].isDir || !isDigits(aUpd[i].zName) ) continue;
+      if( osq_path(pCur, zReal, sizeof(zReal), "%s/updates/%s", zAdmin,
+                   aUpd[i].zName)==0 ) continue;
+      nBuf = osq_slurp(zReal, DPKG_STATUS_MAX, &zBuf);
+      if( nBuf<0 ) continue;
+      azBuf[nBufs++] = zBuf;
+      rc = parseStanzas(zBuf, (size_t)nBuf, &a, &n, &nAlloc);
+    }
+    sqlite3_free(aUpd);
+  }
+
+  if( rc==SQLITE_OK && n>1 ) qsort(a, n, sizeof(DebPkg), pkgCmp);
+  for(i=0; rc==SQLITE_OK && i<n; i++){
+    /* Same name and arch again: the later stanza wins. */
+    if( i+1<n && fieldCmp(&a[i], &a[i+1], F_PACKAGE)==0
+     && fieldCmp(&a[i], &a[i+1], F_ARCH)==0 ) continue;
+    if( a[i].iStat==0 ) continue;    /* not-installed */
+    rc = emitPkg(pCur, &a[i], zAdmin);
+  }
+  freePkgs(a, n);
+  for(i=0; i<nBufs; i++) sqlite3_free(azBuf[i]);
+  return rc;
+}
+
+static int cmpStr(const void *a, const void *b){
+  return strcmp(*(const char*const*)a, *(const char*const*)b);
+}
+
+int osq_gen_deb_packages(OsqCursor *pCur){
+  int nCons = osq_eq_count(pCur, COL_DEB_PACKAGES_ADMINDIR);
+  int i, nz = 0, rc = SQLITE_OK;
+  const char **az;
+  if( nCons==0 ) return genAdmindir(pCur, "/var/lib/dpkg");
+  az = sqlite3_malloc64(sizeof(char*)*(size_t)nCons);
+  if( az==0 ) return SQLITE_NOMEM;
+  for(i=0; i<nCons; i++){
+    const char *z = osq_eq_text(pCur, COL_DEB_PACKAGES_ADMINDIR, i);
+    if( z && z[0] ) az[nz++] = z;
+  }
+  /* osquery visits the values as a std::set: distinct, sorted. */
+  qsort(az, nz, sizeof(char*), cmpStr);
+  for(i=0; rc==SQLITE_OK && i<nz; i++){
+    if( i>0 && strcmp(az[i], az[i-1])==0 ) continue;
+    rc = genAdmindir(pCur, az[i]);
+  }
+  sqlite3_free(az);
+  return rc;
+}

@@ -1,0 +1,241 @@
+/*
+** pkgutil.c: directory listing, binary-safe line iteration and osquery's
+** split() for the package, per-user and browser tables.
+*/
+#include "pkgutil.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PKU_MAX_ENTRIES 100000
+
+static int entryCmp(const void *a, const void *b){
+  return strcmp(((const PkuEntry*)a)->zName, ((const PkuEntry*)b)->zName);
+}
+
+int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
+  DIR *d;
+  struct dirent *e;
+  PkuEntry *a = 0;
+  char *zStr;
+  int n = 0, nAlloc = 0, i;
+  size_t nStr = 0, nDir = strlen(zRealPath);
+  char **azTmp = 0;
+  unsigned char *aType = 0;
+  *paOut = 0;
+  d = opendir(zRealPath);
+  if( d==0 ) return osq_errno_class(errno);
+  /* First pass: collect names into a temporary array of copies. */
+  while( (e = readdir(d))!=0 && n<PKU_MAX_ENTRIES ){
+    const char *z = e->d_name;
+    if( z[0]=='.' && (z[1]==0 || (z[1]=='.' && z[2]==0)) ) continue;
+    if( z[0]=='.' && !bHidden ) continue;
+    if( n>=nAlloc ){
+      int nNew = nAlloc ? nAlloc*2 : 32;
+      char **azNew = sqlite3_realloc64(azTmp, sizeof(char*)*nNew);
+      unsigned char *aNew;
+      if( azNew==0 ) goto nomem;
+      azTmp = azNew;
+      aNew = sqlite3_realloc64(aType, nNew);
+      if( aNew==0 ) goto nomem;
+      aType = aNew;
+      nAlloc = nNew;
+    }
+    aType[n] = e->d_type;
+    azTmp[n] = sqlite3_mprintf("%s", z);
+    if( azTmp[n]==0 ) goto nomem;
+    nStr += strlen(z)+1;
+    n++;
+  }
+  closedir(d);
+  d = 0;
+  a = sqlite3_malloc64(sizeof(PkuEntry)*(size_t)(n ? n : 1) + nStr + 1);
+  if( a==0 ) goto nomem;
+  zStr = (char*)&a[n ? n : 1];
+  for(i=0; i<n; i++){
+    size_t k = strlen(azTmp[i]);
+    char *zFull;
+    struct stat st;
+    memcpy(zStr, azTmp[i], k+1);
+    a[i].zName = zStr;
+    zStr += k+1;
+    a[i].isDir = aType[i]==DT_DIR;
+    a[i].isLink = 0;
+    if( aType[i]==DT_LNK || aType[i]==DT_UNKNOWN ){
+      /* Only links and file systems without d_type need a stat. */
+      zFull = sqlite3_mprintf("%.*s/%s", (int)nDir, zRealPath, azTmp[i]);
+      if( zFull ){
+        if( stat(zFull, &st)==0 && S_ISDIR(st.st_mode) ) a[i].isDir = 1;
+        if( lstat(zFull, &st)==0 && S_ISLNK(st.st_mode) ) a[i].isLink = 1;
+        sqlite3_free(zFull);
+      }
+    }
+    sqlite3_free(azTmp[i]);
+  }
+  sqlite3_free(azTmp);
+  sqlite3_free(aType);
+  if( n>1 ) qsort(a, n, sizeof(PkuEntry), entryCmp);
+  *paOut = a;
+  return n;
+
+nomem:
+  if( d ) closedir(d);
+  for(i=0; i<n; i++) sqlite3_free(azTmp[i]);
+  sqlite3_free(azTmp);
+  sqlite3_free(aType);
+  sqlite3_free(a);
+  return -ENOMEM;
+}
+
+int pku_next_line(const char *z, size_t n, size_t *piPos,
+                  const char **pzLine, size_t *pnLine){
+  size_t i = *piPos;
+  const char *zNl;
+  if( i>=n ) return 0;
+  zNl = memchr(z+i, '\n', n-i);
+  *pzLine = z+i;
+  if( zNl ){
+    *pnLine = (size_t)(zNl - (z+i));
+    *piPos = (size_t)(zNl - z) + 1;
+  }else{
+    *pnLine = n-i;
+    *piPos = n;
+  }
+  return 1;
+}
+
+void pku_trim(const char **pz, size_t *pn){
+  const char *z = *pz;
+  size_t n = *pn;
+  while( n>0 && isspace((unsigned char)z[0]) ){ z++; n--; }
+  while( n>0 && isspace((unsigned char)z[n-1]) ) n--;
+  *pz = z;
+  *pn = n;
+}
+
+int pku_split(const char *z, size_t n, const char *zDelim,
+              PkuPiece *a, int nMax){
+  size_t i = 0, iStart = 0;
+  int nOut = 0;
+  for(i=0; i<=n; i++){
+    if( i==n || (z[i] && strchr(zDelim, z[i])) ){
+      if( i>iStart ){
+        if( nOut<nMax ){
+          a[nOut].z = z+iStart;
+          a[nOut].n = i-iStart;
+          pku_trim(&a[nOut].z, &a[nOut].n);
+        }
+        nOut++;
+      }
+      iStart = i+1;
+    }
+  }
+  return nOut;
+}
+
+int pku_is_dir(const char *zRealPath){
+  struct stat st;
+  return stat(zRealPath, &st)==0 && S_ISDIR(st.st_mode);
+}
+
+#include <glob.h>
+
+
+int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
+  char zBase[4096], zCanon[4096], zPattern2[8192];
+  const char *zStar = strchr(zPattern, '*');
+  size_t nBase = zStar ? (size_t)(zStar - zPattern) : strlen(zPattern);
+  const char *zRoot = osq_root(pCur);
+  size_t nRoot = strlen(zRoot), nStr = 0;
+  sqlite3_str *p = sqlite3_str_new(0);
+  char *zPat, **az, *zStr;
+  glob_t g;
+  int rc, i, n = 0;
+  const char *z;
+  *pazOut = 0;
+  /* osquery's replaceGlobWildcards: the part before the first '*' is
+  ** replaced by its canonical form (a directory keeps a trailing '/'). */
+  if( nBase>0 && nBase<sizeof(zBase) ){
+    memcpy(zBase, zPattern, nBase);
+    zBase[nBase] = 0;
+    if( pku_canonical(pCur, zBase, zCanon, sizeof(zCanon)-1)
+     && strcmp(zCanon, zBase)!=0 ){
+      char zReal[8192];
+      size_t k = strlen(zCanon);
+      if( osq_path(pCur, zReal, sizeof(zReal), "%s", zCanon) && pku_is_dir(zReal)
+       && zCanon[k-1]!='/' ){
+        zCanon[k++] = '/';
+        zCanon[k] = 0;
+      }
+      if( snprintf(zPattern2, sizeof(zPattern2), "%s%s", zCanon, zPattern+nBase)
+            < (int)sizeof(zPattern2) ){
+        zPattern = zPattern2;
+      }
+    }
+  }
+  /* Escape glob characters in the root itself. */
+  for(z=zRoot; *z; z++){
+    if( strchr("*?[]\\", *z) ) sqlite3_str_appendchar(p, 1, '\\');
+    sqlite3_str_appendchar(p, 1, *z);
+  }
+  sqlite3_str_appendall(p, zPattern);
+  zPat = sqlite3_str_finish(p);
+  if( zPat==0 ) return 0;
+  memset(&g, 0, sizeof(g));
+  rc = glob(zPat, GLOB_MARK, 0, &g);
+  sqlite3_free(zPat);
+  if( rc!=0 ){ globfree(&g); return 0; }
+  for(i=0; i<(int)g.gl_pathc; i++){
+    if( strlen(g.gl_pathv[i])<nRoot ) continue;
+    nStr += strlen(g.gl_pathv[i]) - nRoot + 1;
+    n++;
+  }
+  az = sqlite3_malloc64(sizeof(char*)*(size_t)(n+1) + nStr + 1);
+  if( az==0 ){ globfree(&g); return 0; }
+  zStr = (char*)&az[n+1];
+  n = 0;
+  for(i=0; i<(int)g.gl_pathc; i++){
+    size_t k = strlen(g.gl_pathv[i]);
+    if( k<nRoot ) continue;
+    memcpy(zStr, g.gl_pathv[i]+nRoot, k-nRoot+1);
+    az[n++] = zStr;
+    zStr += k-nRoot+1;
+  }
+  az[n] = 0;
+  globfree(&g);
+  *pazOut = az;
+  return n;
+}
+
+#include <limits.h>
+#include <stdlib.h>
+
+char *pku_canonical(OsqCursor *pCur, const char *zPath, char *zOut, size_t nOut){
+  char zReal[PATH_MAX], zRes[PATH_MAX], zRootReal[PATH_MAX];
+  const char *zRoot = osq_root(pCur);
+  size_t nRoot;
+  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zPath)==0 ) return 0;
+  if( realpath(zReal, zRes)==0 ) return 0;
+  if( zRoot[0]==0 ){
+    if( strlen(zRes)>=nOut ) return 0;
+    memcpy(zOut, zRes, strlen(zRes)+1);
+    return zOut;
+  }
+  if( realpath(zRoot, zRootReal)==0 ) return 0;
+  nRoot = strlen(zRootReal);
+  if( strcmp(zRootReal, "/")==0 ) nRoot = 0;
+  if( strncmp(zRes, zRootReal, nRoot)!=0 ) return 0;
+  if( zRes[nRoot]==0 ){
+    if( nOut<2 ) return 0;
+    zOut[0] = '/'; zOut[1] = 0;
+    return zOut;
+  }
+  if( zRes[nRoot]!='/' || strlen(zRes+nRoot)>=nOut ) return 0;
+  memcpy(zOut, zRes+nRoot, strlen(zRes+nRoot)+1);
+  return zOut;
+}

@@ -1,0 +1,58 @@
+/*
+** pkgutil.h: small helpers shared by the package, per-user and browser
+** tables of this directory (pkgutil.c).
+*/
+#ifndef OSQ_PKGUTIL_H
+#define OSQ_PKGUTIL_H
+
+#include "osqlite.h"
+
+/* One directory entry, as glob(3) with GLOB_MARK sees it: isDir follows
+** symlinks. */
+typedef struct PkuEntry {
+  char *zName;
+  int isDir;
+  int isLink;
+} PkuEntry;
+
+/* List zRealPath (a path already under the root): entries sorted by name
+** (strcmp, as glob sorts in the C locale).  Hidden entries ("." prefix) are
+** skipped unless bHidden.  *paOut from sqlite3_malloc64, names in the same
+** block.  Returns count or -errno.  At most 100000 entries are listed. */
+int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut);
+
+/* Iterate lines of a buffer of n bytes (binary-safe: NUL bytes are part of
+** a line).  *piPos is the cursor; returns 1 with *pzLine and *pnLine set, 0 at
+** the end.  A final line without '\n' is returned; the empty string after a
+** final '\n' is not. */
+int pku_next_line(const char *z, size_t n, size_t *piPos,
+                  const char **pzLine, size_t *pnLine);
+
+/* osquery's split(s, delims): split on any delimiter byte, drop empty
+** pieces, then trim whitespace from each.  Pieces are (pointer, length)
+** pairs into z.  Returns the number of pieces (at most nMax are stored, but
+** the full count is returned). */
+typedef struct PkuPiece { const char *z; size_t n; } PkuPiece;
+int pku_split(const char *z, size_t n, const char *zDelim,
+              PkuPiece *a, int nMax);
+
+/* Trim isspace() bytes from both ends of (z,n). */
+void pku_trim(const char **pz, size_t *pn);
+
+/* 1 if the path is a directory (stat, following links). */
+int pku_is_dir(const char *zRealPath);
+
+
+
+/* glob(3) with GLOB_MARK (directories get a trailing '/') of a logical
+** pattern under the root; the root prefix is stripped from the results, so
+** they are logical paths, sorted.  *pazOut: an array of strings in one
+** sqlite3_malloc64 block.  Returns the count (0 when nothing matches). */
+int pku_glob(OsqCursor*, const char *zPattern, char ***pazOut);
+/* fs::canonical of a logical path, staying inside the root: realpath(3)
+** of root + zPath with the (canonical) root prefix removed.  Returns zOut,
+** or NULL when the path does not resolve or resolves outside the root (the
+** caller then keeps the path as it is, as osquery does on error). */
+char *pku_canonical(OsqCursor*, const char *zPath, char *zOut, size_t nOut);
+
+#endif
