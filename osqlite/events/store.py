@@ -283,6 +283,22 @@ class EventStore:
             self.write_batch(rest)
         self._db.close()
 
+    def set_optimize(self, query: str, eids: dict) -> None:
+        """Record the newest eid a scheduled query has seen of each table."""
+        if not eids:
+            return
+        now = int(time.time())
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO osqlite_events_optimize(query, tbl, eid, time)"
+                    " VALUES (?, ?, ?, ?)", [(query, t, e, now) for t, e in eids.items()])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
     # -- reading helpers --------------------------------------------------
 
     def max_eid(self, table: str, db=None) -> int:
