@@ -478,8 +478,13 @@ class Daemon:
         timeout = flags["schedule_timeout"]
         r0 = resource.getrusage(resource.RUSAGE_THREAD)
         t0 = time.monotonic()
+        # Event hooks: the query sees only events since its previous run.
+        tokens = [(h, h.before_query(self, conn, job)) for h in self.hooks
+                  if hasattr(h, "before_query")]
+        ok = False
         try:
             names, tuples = self.execute(conn, spec.query, timeout)
+            ok = True
         except QueryTimeout:
             until = self.clock() + flags["schedule_denylist_duration"]
             if spec.denylist:
@@ -497,6 +502,8 @@ class Daemon:
             return
         finally:
             self._record(job, t0, r0)
+            for h, token in tokens:
+                h.after_query(self, conn, job, token, ok)
         unix = int(self.clock())
         nullvalue = flags["nullvalue"]
         numerics = flags["logger_numerics"]
@@ -512,19 +519,31 @@ class Daemon:
             job.stats["output_size"] += sum(len(x) for x in lines)
             return
         rows = rows_from_cursor(names, tuples, nullvalue, escaped=True)
-        prev = self.state.previous(job.name)
-        if prev is None or prev[0] != epoch:
-            if prev is None:
-                log.info("Storing initial results for new scheduled query: %s", job.name)
-            else:
-                log.info("New Epoch %s for scheduled query %s", epoch, job.name)
-            added, removed, counter = rows, [], 0
-        else:
-            d = diff(prev[2], rows)
-            if not d:
+        handled = None
+        for h in self.hooks:
+            if hasattr(h, "event_results"):
+                handled = h.event_results(self, job, rows, epoch)
+                if handled is not None:
+                    break
+        if handled is not None:
+            # osquery's addNewEvents (osqlite.events): no diff, every row added.
+            added, removed, counter = handled
+            if counter is None:
                 return
-            added, removed, counter = d.added, d.removed, prev[1] + 1
-        self.state.store(job.name, epoch, counter, spec.query, rows)
+        else:
+            prev = self.state.previous(job.name)
+            if prev is None or prev[0] != epoch:
+                if prev is None:
+                    log.info("Storing initial results for new scheduled query: %s", job.name)
+                else:
+                    log.info("New Epoch %s for scheduled query %s", epoch, job.name)
+                added, removed, counter = rows, [], 0
+            else:
+                d = diff(prev[2], rows)
+                if not d:
+                    return
+                added, removed, counter = d.added, d.removed, prev[1] + 1
+            self.state.store(job.name, epoch, counter, spec.query, rows)
         if not spec.removed:
             removed = []
         if not added and not removed and counter != 0:
@@ -732,6 +751,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     setup_early_logging(flags)
     daemon = Daemon(flags)
+    from .events import EventsHook
+    daemon.hooks.append(EventsHook())
 
     if flags["config_check"] or flags["config_dump"]:
         try:

@@ -92,6 +92,16 @@ FLAGS: tuple[Flag, ...] = (
     _F("events_max", "int", 50000, "Maximum event batches kept per subscriber"),
     _F("events_optimize", "bool", True, "Scheduled queries see only events since their last run"),
     _F("enable_file_events", "bool", False, "Enable the inotify file publisher"),
+    # Event publishers (osqlite.events.EVENT_FLAGS; osquery's names and defaults).
+    _F("disable_audit", "bool", True, "Disable receiving events from the audit subsystem"),
+    _F("audit_allow_process_events", "bool", True, "Allow the audit publisher to install process event rules"),
+    _F("audit_allow_sockets", "bool", False, "Allow the audit publisher to install socket-related rules"),
+    _F("audit_allow_accept_socket_events", "bool", True, "Include rows for accept socket events"),
+    _F("audit_allow_failed_socket_events", "bool", False, "Include rows for socket events that have failed"),
+    _F("audit_allow_unix", "bool", False, "Allow socket events to collect domain sockets"),
+    _F("audit_backlog_limit", "int", 4096, "The audit backlog limit"),
+    _F("disable_hardware_events", "bool", False, "osqlite: disable the uevent publisher (hardware_events)"),
+    _F("read_max", "int", 52428800, "Maximum file read size (file_events hashing)"),
     # Watchdog (a later issue).
     _F("enable_monitor", "bool", False, "Old name: turns the watchdog on"),
     _F("disable_watchdog", "bool", False, "Disable the watchdog", True),

@@ -230,11 +230,11 @@ class EventManager:
         """Make the store visible to a query connection."""
         if self.store is None:
             return
-        attached = {r[1] for r in conn.execute("PRAGMA database_list")}
-        if "osqlite_events" not in attached:
+        if conn.execute("SELECT 1 FROM pragma_database_list WHERE name='osqlite_events'"
+                        ).fetchone() is None:
             conn.execute("ATTACH DATABASE ? AS osqlite_events", (self.path,))
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS osqlite_events_window"
-                     "(tbl TEXT PRIMARY KEY, lo INTEGER, hi INTEGER)")
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS osqlite_events_window"
+                         "(tbl TEXT PRIMARY KEY, lo INTEGER, hi INTEGER)")
 
     def begin_query(self, conn, name: str, sql: str):
         """Set the eid window of each published table the scheduled query
@@ -242,6 +242,7 @@ class EventManager:
         for end_query, or None when the optimisation does not apply."""
         if self.store is None:
             return None
+        self.prepare_connection(conn)
         conn.execute("DELETE FROM temp.osqlite_events_window")
         if not self.flags["events_optimize"]:
             return None
