@@ -37,6 +37,7 @@ import glob
 import hashlib
 import logging
 import os
+import queue
 import re
 import select
 import stat
@@ -203,6 +204,8 @@ class INotifyPublisher:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        self._raw: queue.Queue = queue.Queue(maxsize=256)   # reads of up to 1 MiB
         self._synth: dict[str, float] = {}  # paths reported by a new-dir scan
         self.events = 0
         self.overflows = 0
@@ -304,21 +307,29 @@ class INotifyPublisher:
 
     def start(self) -> None:
         self.active = True
-        self._thread = threading.Thread(target=self._run, name="osqlite-inotify",
+        self._thread = threading.Thread(target=self._read_loop, name="osqlite-inotify",
                                         daemon=True)
+        self._worker = threading.Thread(target=self._work_loop, name="osqlite-inotify-work",
+                                        daemon=True)
+        self._worker.start()
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._raw.put(None)
+        if self._worker is not None:
+            self._worker.join(timeout=30)
         with self._lock:
             if self.fd >= 0:
                 os.close(self.fd)
                 self.fd = -1
         self.active = False
 
-    def _run(self) -> None:
+    def _read_loop(self) -> None:
+        """Drain the kernel's queue as fast as possible (it overflows at
+        fs.inotify.max_queued_events); the work happens in _work_loop."""
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         while not self._stop.is_set():
@@ -333,11 +344,18 @@ class INotifyPublisher:
                     continue
                 log.warning("inotify read failed: %s", exc)
                 break
+            self._raw.put(data)     # bounded: blocks when the worker lags far
+        self.active = False
+
+    def _work_loop(self) -> None:
+        while True:
+            data = self._raw.get()
+            if data is None:
+                break
             try:
                 self._handle(data)
             except Exception as exc:  # never let one bad event kill FIM
                 log.warning("inotify event handling failed: %s", exc)
-        self.active = False
 
     def _handle(self, data: bytes) -> None:
         off, n = 0, len(data)
