@@ -713,3 +713,30 @@ class ProcConnectorPublisher:
             self.events += 1
             self.emit("process_events", proc_row(tgid))
         self.active = False
+
+
+def release_leftovers(enabled: int | None = None, backlog_limit: int | None = None) -> None:
+    """Remove any rule osqlite may have left behind (a daemon that was
+    killed cannot clean up) and, when no audit daemon is alive, set audit's
+    enabled flag and backlog limit back to the values given.  For tests and
+    operators; the daemon itself removes its rule at start and stop."""
+    pub = AuditPublisher(lambda t, r: None, True, True)
+    pub.ctrl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
+    try:
+        pub.ctrl.bind((0, 0))
+        for proc, sock in ((True, False), (False, True), (True, True)):
+            pub.process, pub.sockets = proc, sock
+            pub.rule = pub._rule_payload()
+            pub._del_rule()
+        pub.rule = None
+        st = pub.get_status()
+        owner = st[3]
+        alive = owner and os.path.exists(f"/proc/{owner}")
+        if not alive and enabled is not None and st[1] != 2:
+            mask = AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID
+            if backlog_limit is not None:
+                mask |= AUDIT_STATUS_BACKLOG_LIMIT
+            pub._set(pub.ctrl, mask, enabled=enabled, pid=0,
+                     backlog_limit=backlog_limit or 0)
+    finally:
+        pub.close()
