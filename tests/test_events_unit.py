@@ -457,3 +457,20 @@ def test_audit_socket_open_needs_privilege():
         pytest.skip("running as root: the unprivileged failure path cannot be seen")
     with pytest.raises(A.AuditUnavailable):
         A.AuditPublisher(lambda t, r: None, True, False).setup()
+
+
+def test_time_pushdown_matches_sqlite_semantics(conn):
+    """The C reader narrows its scan by time constraints; the results must
+    equal SQLite's own comparison for ints, fractional and huge bounds."""
+    conn.execute("CREATE TEMP TABLE osqlite_data_file_events(eid INTEGER PRIMARY KEY, time, "
+                 "target_path)")
+    conn.executemany("INSERT INTO osqlite_data_file_events(time, target_path) VALUES (?, ?)",
+                     [(t, str(t)) for t in (-2, -1, 0, 1, 2, 3)])
+    conn.execute("CREATE TEMP TABLE plain AS SELECT time, target_path FROM osqlite_data_file_events")
+    for where in ("time < 1.5", "time > 1.5", "time <= -1.5", "time >= -1.5", "time = 1.0",
+                  "time = 1.5", "time > -1.5 AND time < 2.5", "time <= 9e18", "time > 1e300",
+                  "time < -1e300", "time > 9223372036854775807", "time = '2'", "time > 'a'",
+                  "time IN (1, 3)", "time >= 2 AND time <= 2"):
+        got = [r[0] for r in conn.execute(f"SELECT target_path FROM file_events WHERE {where}")]
+        want = [r[0] for r in conn.execute(f"SELECT target_path FROM plain WHERE {where}")]
+        assert got == want, where

@@ -80,6 +80,17 @@ static int eventRows(OsqCursor *pCur){
     if( t!=SQLITE_INTEGER && t!=SQLITE_FLOAT ) continue;
     hasTime = 1;
     v = sqlite3_value_int64(pVal);
+    if( t==SQLITE_FLOAT && (double)v!=sqlite3_value_double(pVal) ){
+      /* A fractional bound: widen it to the integers around it (times are
+      ** whole seconds; SQLite re-checks the exact comparison). */
+      double d = sqlite3_value_double(pVal);
+      if( d>-9.2e18 && d<9.2e18 ){
+        sqlite3_int64 lo = (sqlite3_int64)d - (d<0), hi = lo + 1;
+        if( (op==OSQ_OP_GT || op==OSQ_OP_GE) && lo>tLo ) tLo = lo;
+        if( (op==OSQ_OP_LT || op==OSQ_OP_LE) && hi<tHi ) tHi = hi;
+      }
+      continue;
+    }
     switch( op ){
       case OSQ_OP_EQ: if( v>tLo ) tLo = v; if( v<tHi ) tHi = v; break;
       case OSQ_OP_GT: if( v<INT64_MAX && v+1>tLo ) tLo = v+1; break;
@@ -88,8 +99,6 @@ static int eventRows(OsqCursor *pCur){
       case OSQ_OP_LE: if( v<tHi ) tHi = v; break;
     }
   }
-  /* A float bound such as time > 1.5 is rounded down above; SQLite's own
-  ** re-check of the WHERE clause makes that harmless (we over-produce). */
   if( !hasTime ) eventWindow(db, pTab->zName, &eLo, &eHi);
 
   zSql = sqlite3_mprintf(
