@@ -452,11 +452,22 @@ def test_disable_events_starts_nothing(tmp_path):
     mgr.stop()
 
 
-def test_audit_socket_open_needs_privilege():
-    if os.geteuid() == 0:
-        pytest.skip("running as root: the unprivileged failure path cannot be seen")
-    with pytest.raises(A.AuditUnavailable):
-        A.AuditPublisher(lambda t, r: None, True, False).setup()
+def test_audit_without_capability_is_unavailable():
+    """Without CAP_AUDIT_CONTROL setup() raises AuditUnavailable (and
+    changes nothing); run in a child with the capability dropped."""
+    import shutil
+    import subprocess
+    import sys
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to drop CAP_AUDIT_CONTROL")
+    code = ("from osqlite.events.audit import AuditPublisher, AuditUnavailable\n"
+            "try:\n    AuditPublisher(lambda t, r: None, True, True).setup()\n"
+            "except AuditUnavailable as e:\n    print('unavailable:', e)\n")
+    out = subprocess.run([setpriv, "--bounding-set", "-audit_control,-audit_read",
+                          sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.startswith("unavailable: cannot open the audit netlink socket"), out
 
 
 def test_time_pushdown_matches_sqlite_semantics(conn):

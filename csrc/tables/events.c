@@ -67,7 +67,8 @@ static int eventRows(OsqCursor *pCur){
   sqlite3_int64 eLo = 0, eHi = INT64_MAX;
   int iTime = colIndex(pTab, "time");
   int iEid = colIndex(pTab, "eid");
-  int hasTime = 0, i, iCol, op, nOut, rc;
+  sqlite3_int64 eqLo = 0, eqHi = 0;
+  int hasTime = 0, nEq = 0, i, iCol, op, nOut, rc;
   int *aMap;
   sqlite3_value *pVal;
   char *zSql;
@@ -92,12 +93,21 @@ static int eventRows(OsqCursor *pCur){
       continue;
     }
     switch( op ){
-      case OSQ_OP_EQ: if( v>tLo ) tLo = v; if( v<tHi ) tHi = v; break;
+      case OSQ_OP_EQ:
+        /* Several values are an IN list: their union. */
+        if( nEq==0 || v<eqLo ) eqLo = v;
+        if( nEq==0 || v>eqHi ) eqHi = v;
+        nEq++;
+        break;
       case OSQ_OP_GT: if( v<INT64_MAX && v+1>tLo ) tLo = v+1; break;
       case OSQ_OP_GE: if( v>tLo ) tLo = v; break;
       case OSQ_OP_LT: if( v>INT64_MIN && v-1<tHi ) tHi = v-1; break;
       case OSQ_OP_LE: if( v<tHi ) tHi = v; break;
     }
+  }
+  if( nEq ){
+    if( eqLo>tLo ) tLo = eqLo;
+    if( eqHi<tHi ) tHi = eqHi;
   }
   if( !hasTime ) eventWindow(db, pTab->zName, &eLo, &eHi);
 
