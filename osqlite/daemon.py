@@ -336,11 +336,12 @@ class Daemon:
 
     # -- config ---------------------------------------------------------------------
 
-    def read_config(self, strict_packs: bool = False) -> Config:
-        if self._main_conn is None:
+    def read_config(self, strict_packs: bool = False, validate: bool = True) -> Config:
+        if self._main_conn is None and validate:
             self._main_conn = self.new_connection()
         loader = Loader(default_interval=self.flags["schedule_default_interval"],
-                        validate=validator(self._main_conn), strict_packs=strict_packs)
+                        validate=validator(self._main_conn) if validate and self._main_conn else None,
+                        strict_packs=strict_packs)
         return loader.load(self.flags["config_path"])
 
     def apply_config(self, cfg: Config, options_applied: bool = False) -> None:
@@ -735,7 +736,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if flags["config_check"] or flags["config_dump"]:
         try:
-            cfg = daemon.read_config(strict_packs=flags["config_check"])
+            # --config_dump shows the content (no SQL validation); --config_check judges it.
+            cfg = daemon.read_config(strict_packs=flags["config_check"], validate=flags["config_check"])
             daemon.flags.apply_options(cfg.options)
         except ConfigError as exc:
             print(f"Error reading config: {exc}", file=sys.stderr)
