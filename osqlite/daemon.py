@@ -29,6 +29,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import resource
 import signal
 import socket
@@ -46,7 +47,7 @@ import osqlite
 from ._sqlite import sqlite3
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
-from .diff import decode_text, diff, rows_from_cursor
+from .diff import decode_text, differential, event_based, rows_from_cursor
 from .errors import DaemonError, FlagError
 from .flags import Flags
 from .logger import (BufferHandler, GlogFormatter, ResultLogger, StatusFileHandler,
@@ -218,6 +219,7 @@ class Daemon:
         self._main_conn: sqlite3.Connection | None = None
         self._conns: dict[int, tuple[sqlite3.Connection, int]] = {}
         self._started = False
+        self._event_pattern: re.Pattern[str] | None = None
         self._ephemeral_id = str(uuid.uuid4())
         self._host_uuid: str | None = None
 
@@ -420,7 +422,9 @@ class Daemon:
         except ConfigError as exc:
             log.warning("Error reading config: %s (keeping the last good config)", exc)
             return
-        if self.config is not None and cfg.hash == self.config.hash:
+        # config_hash covers the config sources only (as osquery); pack files
+        # are compared through the parsed result so an edited pack reloads too.
+        if self.config is not None and cfg.hash == self.config.hash and cfg.dump() == self.config.dump():
             log.info("Config unchanged")
             return
         log.info("Config reloaded: %s", self.flags["config_path"])
@@ -463,6 +467,17 @@ class Daemon:
             self.scheduler.finished(job)
             self.bump()
             self.wake.set()
+
+    def is_event_query(self, spec: QuerySpec) -> bool:
+        """Does the query read an event table (osquery: EVENT_BASED, even in a JOIN)?
+        Such queries get osquery's addNewEvents semantics instead of a diff."""
+        if self._event_pattern is None:
+            names = [r[0] for r in self._main().execute(
+                "SELECT DISTINCT name FROM osqlite_tables WHERE name LIKE '%\\_events' ESCAPE '\\'"
+                " AND name <> 'osquery_events'")]
+            self._event_pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b",
+                                             re.IGNORECASE) if names else re.compile(r"(?!x)x")
+        return self._event_pattern.search(spec.query) is not None
 
     def _run_job(self, job: Job) -> None:
         assert self.state is not None
@@ -514,18 +529,18 @@ class Daemon:
             return
         rows = rows_from_cursor(names, tuples, nullvalue, escaped=True)
         prev = self.state.previous(job.name)
-        if prev is None or prev[0] != epoch:
+        events = flags["events_optimize"] and self.is_event_query(spec)
+        out = (event_based if events else differential)(prev, rows, epoch)
+        if out.first:
             if prev is None:
                 log.info("Storing initial results for new scheduled query: %s", job.name)
             else:
                 log.info("New Epoch %s for scheduled query %s", epoch, job.name)
-            added, removed, counter = rows, [], 0
-        else:
-            d = diff(prev[2], rows)
-            if not d:
-                return
-            added, removed, counter = d.added, d.removed, prev[1] + 1
-        self.state.store(job.name, epoch, counter, spec.query, rows)
+        if out.store is not None:
+            self.state.store(job.name, epoch, out.counter, spec.query, out.store)
+        if not out.log:
+            return
+        added, removed, counter = out.added, out.removed, out.counter
         if not spec.removed:
             removed = []
         if not added and not removed and counter != 0:
@@ -592,6 +607,7 @@ class Daemon:
         for hook in self.hooks:
             if hasattr(hook, "start"):
                 hook.start(self)
+        self.is_event_query(QuerySpec("", "", 1))   # list the event tables now, on this thread
         self.pool = ThreadPoolExecutor(max_workers=max(1, flags["worker_threads"]),
                                        thread_name_prefix="osqlite-worker")
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import random
 
-from osqlite.diff import (as_string, decode_text, diff, escape, format_double, normalise,
+from osqlite.diff import (as_string, decode_text, diff, differential, escape, event_based,
+                          format_double, normalise,
                           render_row, rows_from_cursor)
 
 
@@ -80,3 +81,28 @@ def test_diff_against_a_counting_oracle():
             n_new = sum(key(r) == k for r in new)
             assert sum(key(r) == k for r in d.added) == max(0, n_new - n_old)
             assert sum(key(r) == k for r in d.removed) == max(0, n_old - n_new)
+
+
+def test_differential_outcomes():
+    rows = [{"a": 1}]
+    first = differential(None, rows, 0)
+    assert (first.added, first.removed, first.counter, first.store, first.first) == (rows, [], 0, rows, True)
+    same = differential((0, 4, rows), [{"a": 1}], 0)
+    assert not same.log and same.store is None
+    changed = differential((0, 4, rows), [{"a": 2}], 0)
+    assert (changed.added, changed.removed, changed.counter) == ([{"a": 2}], [{"a": 1}], 5)
+    epoch = differential((0, 4, rows), rows, 1)
+    assert epoch.first and epoch.counter == 0 and epoch.added == rows
+    empty_first = differential(None, [], 0)
+    assert empty_first.log and empty_first.counter == 0     # batched format logs it
+
+
+def test_event_based_outcomes():
+    first = event_based(None, [{"e": 1}], 0)
+    assert (first.added, first.counter, first.store) == ([{"e": 1}], 1, [])
+    later = event_based((0, 1, []), [{"e": 2}, {"e": 2}], 0)
+    assert (later.added, later.removed, later.counter) == ([{"e": 2}, {"e": 2}], [], 2)
+    assert not event_based((0, 2, []), [], 0).log
+    empty = event_based(None, [], 0)
+    assert not empty.log and empty.counter == -1
+    assert event_based((0, -1, []), [{"e": 1}], 0).counter == 0
