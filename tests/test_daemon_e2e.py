@@ -145,21 +145,22 @@ def test_process_start_and_stop(tmp_path, daemons):
         pytest.skip("processes table not built on this branch")
     marker = f"osqlite-e2e-{os.getpid()}"
     d = make(daemons, tmp_path, {"schedule": {"procs": {
-        "query": f"SELECT pid, name, cmdline FROM processes WHERE cmdline LIKE '%{marker}%' "
-                 "AND name = 'sleep'", "interval": 1}, "tick": TICK}})
+        "query": f"SELECT pid, cmdline FROM processes WHERE cmdline LIKE '%{marker}%'",
+        "interval": 1}, "tick": TICK}})
     d.start()
     wait_more_ticks(d, 2)
     assert d.results("procs") == []
-    child = subprocess.Popen(["sleep", "300", marker])
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
     try:
         [added] = d.wait_results("procs", 1)
         assert added["action"] == "added" and added["columns"]["pid"] == str(child.pid)
+        assert added["counter"] == 1      # the first (empty) run had counter 0
     finally:
         child.kill()
         child.wait()
     lines = d.wait_results("procs", 2)
     assert lines[1]["action"] == "removed" and lines[1]["columns"]["pid"] == str(child.pid)
-    assert lines[1]["counter"] == 1
+    assert lines[1]["counter"] == 2
 
 
 # -- snapshots and decorations --------------------------------------------------------
