@@ -29,6 +29,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import resource
 import signal
 import socket
@@ -46,7 +47,7 @@ import osqlite
 from ._sqlite import sqlite3
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
-from .diff import decode_text, diff, rows_from_cursor
+from .diff import decode_text, differential, event_based, rows_from_cursor
 from .errors import DaemonError, FlagError
 from .flags import Flags
 from .logger import (BufferHandler, GlogFormatter, ResultLogger, StatusFileHandler,
@@ -218,6 +219,7 @@ class Daemon:
         self._main_conn: sqlite3.Connection | None = None
         self._conns: dict[int, tuple[sqlite3.Connection, int]] = {}
         self._started = False
+        self._event_pattern: re.Pattern[str] | None = None
         self._ephemeral_id = str(uuid.uuid4())
         self._host_uuid: str | None = None
 
@@ -336,11 +338,12 @@ class Daemon:
 
     # -- config ---------------------------------------------------------------------
 
-    def read_config(self, strict_packs: bool = False) -> Config:
-        if self._main_conn is None:
+    def read_config(self, strict_packs: bool = False, validate: bool = True) -> Config:
+        if self._main_conn is None and validate:
             self._main_conn = self.new_connection()
         loader = Loader(default_interval=self.flags["schedule_default_interval"],
-                        validate=validator(self._main_conn), strict_packs=strict_packs)
+                        validate=validator(self._main_conn) if validate and self._main_conn else None,
+                        strict_packs=strict_packs)
         return loader.load(self.flags["config_path"])
 
     def apply_config(self, cfg: Config, options_applied: bool = False) -> None:
@@ -419,7 +422,9 @@ class Daemon:
         except ConfigError as exc:
             log.warning("Error reading config: %s (keeping the last good config)", exc)
             return
-        if self.config is not None and cfg.hash == self.config.hash:
+        # config_hash covers the config sources only (as osquery); pack files
+        # are compared through the parsed result so an edited pack reloads too.
+        if self.config is not None and cfg.hash == self.config.hash and cfg.dump() == self.config.dump():
             log.info("Config unchanged")
             return
         log.info("Config reloaded: %s", self.flags["config_path"])
@@ -462,6 +467,17 @@ class Daemon:
             self.scheduler.finished(job)
             self.bump()
             self.wake.set()
+
+    def is_event_query(self, spec: QuerySpec) -> bool:
+        """Does the query read an event table (osquery: EVENT_BASED, even in a JOIN)?
+        Such queries get osquery's addNewEvents semantics instead of a diff."""
+        if self._event_pattern is None:
+            names = [r[0] for r in self._main().execute(
+                "SELECT DISTINCT name FROM osqlite_tables WHERE name LIKE '%\\_events' ESCAPE '\\'"
+                " AND name <> 'osquery_events'")]
+            self._event_pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b",
+                                             re.IGNORECASE) if names else re.compile(r"(?!x)x")
+        return self._event_pattern.search(spec.query) is not None
 
     def _run_job(self, job: Job) -> None:
         assert self.state is not None
@@ -519,31 +535,19 @@ class Daemon:
             job.stats["output_size"] += sum(len(x) for x in lines)
             return
         rows = rows_from_cursor(names, tuples, nullvalue, escaped=True)
-        handled = None
-        for h in self.hooks:
-            if hasattr(h, "event_results"):
-                handled = h.event_results(self, job, rows, epoch)
-                if handled is not None:
-                    break
-        if handled is not None:
-            # osquery's addNewEvents (osqlite.events): no diff, every row added.
-            added, removed, counter = handled
-            if counter is None:
-                return
-        else:
-            prev = self.state.previous(job.name)
-            if prev is None or prev[0] != epoch:
-                if prev is None:
-                    log.info("Storing initial results for new scheduled query: %s", job.name)
-                else:
-                    log.info("New Epoch %s for scheduled query %s", epoch, job.name)
-                added, removed, counter = rows, [], 0
+        prev = self.state.previous(job.name)
+        events = flags["events_optimize"] and self.is_event_query(spec)
+        out = (event_based if events else differential)(prev, rows, epoch)
+        if out.first:
+            if prev is None:
+                log.info("Storing initial results for new scheduled query: %s", job.name)
             else:
-                d = diff(prev[2], rows)
-                if not d:
-                    return
-                added, removed, counter = d.added, d.removed, prev[1] + 1
-            self.state.store(job.name, epoch, counter, spec.query, rows)
+                log.info("New Epoch %s for scheduled query %s", epoch, job.name)
+        if out.store is not None:
+            self.state.store(job.name, epoch, out.counter, spec.query, out.store)
+        if not out.log:
+            return
+        added, removed, counter = out.added, out.removed, out.counter
         if not spec.removed:
             removed = []
         if not added and not removed and counter != 0:
@@ -610,6 +614,7 @@ class Daemon:
         for hook in self.hooks:
             if hasattr(hook, "start"):
                 hook.start(self)
+        self.is_event_query(QuerySpec("", "", 1))   # list the event tables now, on this thread
         self.pool = ThreadPoolExecutor(max_workers=max(1, flags["worker_threads"]),
                                        thread_name_prefix="osqlite-worker")
 
@@ -756,7 +761,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if flags["config_check"] or flags["config_dump"]:
         try:
-            cfg = daemon.read_config(strict_packs=flags["config_check"])
+            # --config_dump shows the content (no SQL validation); --config_check judges it.
+            cfg = daemon.read_config(strict_packs=flags["config_check"], validate=flags["config_check"])
             daemon.flags.apply_options(cfg.options)
         except ConfigError as exc:
             print(f"Error reading config: {exc}", file=sys.stderr)

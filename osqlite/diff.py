@@ -140,3 +140,40 @@ def render_row(row: Row, numerics: bool) -> dict[str, Any]:
     if numerics:
         return {k: row[k] for k in sorted(row)}
     return {k: as_string(row[k]) for k in sorted(row)}
+
+
+@dataclass
+class Outcome:
+    """What one run of a non-snapshot query produces."""
+    added: list[Row]
+    removed: list[Row]
+    counter: int
+    store: list[Row] | None      # rows to store, None: leave the stored state alone
+    first: bool = False          # first run or new epoch
+    log: bool = True             # emit a log item at all
+
+
+def differential(prev: tuple[int, int, list[Row]] | None, rows: list[Row], epoch: int) -> Outcome:
+    """osquery's addNewResults (osquery: osquery/core/query.cpp): a first run or
+    a new epoch logs every row as added with counter 0; later runs log the
+    diff with counter+1, or nothing when nothing changed."""
+    if prev is None or prev[0] != epoch:
+        return Outcome(rows, [], 0, rows, first=True)
+    d = diff(prev[2], rows)
+    if not d:
+        return Outcome([], [], prev[1], None, log=False)
+    return Outcome(d.added, d.removed, prev[1] + 1, rows)
+
+
+def event_based(prev: tuple[int, int, list[Row]] | None, rows: list[Row], epoch: int) -> Outcome:
+    """osquery's addNewEvents for queries on *_events tables: no diff, every
+    row is added, nothing removed.  A first run with rows has counter 1, later
+    runs with rows count up, empty runs log nothing.  When the first run was
+    empty (stored counter -1 here) the first non-empty run gets counter 0."""
+    if prev is None or prev[0] != epoch:
+        if rows:
+            return Outcome(rows, [], 1, [], first=True)
+        return Outcome([], [], -1, [], first=True, log=False)
+    if not rows:
+        return Outcome([], [], prev[1], None, log=False)
+    return Outcome(rows, [], prev[1] + 1, [])

@@ -13,8 +13,7 @@ import struct
 import pytest
 
 import osqlite
-from osqlite.events import (EventManager, event_results, is_event_query,
-                            published_tables)
+from osqlite.events import EventManager, is_event_query, published_tables
 from osqlite.events import audit as A
 from osqlite.events import inotify as I
 from osqlite.events import store as S
@@ -418,30 +417,6 @@ def test_is_event_query():
     assert not is_event_query("SELECT * FROM my_file_events_x")
     assert published_tables("select * from socket_events, process_events") == {
         "socket_events", "process_events"}
-
-
-class FakeState:
-    def __init__(self):
-        self.d = {}
-
-    def previous(self, name):
-        return self.d.get(name)
-
-    def store(self, name, epoch, counter, query, rows_):
-        self.d[name] = (epoch, counter, rows_)
-
-
-def test_event_counter_rules():
-    st = FakeState()
-    assert event_results(st, "q", 0, "sql", [{"a": 1}]) == 1        # first run: 1
-    assert st.d["q"][2] == []
-    assert event_results(st, "q", 0, "sql", []) is None              # empty: nothing
-    assert event_results(st, "q", 0, "sql", [{"a": 2}]) == 2
-    assert event_results(st, "q", 1, "sql", [{"a": 3}]) == 1         # new epoch: 1
-    st2 = FakeState()
-    assert event_results(st2, "q", 0, "sql", []) is None             # first run empty
-    assert event_results(st2, "q", 0, "sql", [{"a": 1}]) == 0        # then 0 (osquery)
-    assert event_results(st2, "q", 0, "sql", [{"a": 1}]) == 1
 
 
 def test_disable_events_starts_nothing(tmp_path):

@@ -21,10 +21,10 @@ All of them are off with --disable_events.  A publisher that cannot start
 and the daemon runs on without it.
 
 Events go to the state database (store.py); scheduled queries get only the
-events since their previous run (osquery's events_optimize), and
-event_results() applies osquery's counter rules for such queries
-(osquery: osquery/core/query.cpp addNewEvents).  EventsHook plugs all of
-this into osqlite.daemon.Daemon through its hooks seam.
+events since their previous run (osquery's events_optimize).  The daemon
+applies osquery's counter rules for event queries itself (osqlite.diff
+event_based, osquery's addNewEvents).  EventsHook plugs all of this into
+osqlite.daemon.Daemon through its hooks seam.
 """
 from __future__ import annotations
 
@@ -79,30 +79,6 @@ def is_event_query(sql: str) -> bool:
 
 def published_tables(sql: str) -> set:
     return {m.lower() for m in _PUBLISHED_RE.findall(sql or "")}
-
-
-def event_results(state, name: str, epoch: int, query: str, rows: list):
-    """osquery's addNewEvents on the daemon's StateDB: no diff, every row
-    is 'added'.  On a first run or an epoch change the stored set becomes
-    [] and a non-empty result gets counter 1; later non-empty runs count
-    on from the stored counter (0 if none was stored yet).  Returns the
-    counter to log with, or None when nothing is to be logged."""
-    prev = state.previous(name)
-    fresh = prev is None or prev[0] != epoch
-    if prev is None:
-        log.info("Storing initial results for new scheduled query: %s", name)
-    elif prev[0] != epoch:
-        log.info("New Epoch %s for scheduled query %s", epoch, name)
-    stored = None if fresh else prev[1]
-    counter = None
-    if rows:
-        if fresh:
-            counter = 1
-        else:
-            counter = 0 if stored is None else stored + 1
-    if fresh or rows:
-        state.store(name, epoch, counter if rows else stored, query, [])
-    return counter
 
 
 class EventManager:
@@ -357,15 +333,6 @@ class EventsHook:
     def after_query(self, daemon, conn, job, token, ok: bool) -> None:
         if self.mgr is not None:
             self.mgr.end_query(job.name, token, ok, conn)
-
-    def event_results(self, daemon, job, rows, epoch):
-        """(added, removed, counter) for an event query when events_optimize
-        is on, else None (the daemon diffs as usual).  counter None: nothing
-        to log."""
-        if not daemon.flags["events_optimize"] or not is_event_query(job.spec.query):
-            return None
-        counter = event_results(daemon.state, job.name, epoch, job.spec.query, rows)
-        return rows, [], counter
 
     def stop(self, daemon) -> None:
         if self.mgr is not None:
