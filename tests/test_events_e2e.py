@@ -478,3 +478,25 @@ def test_done_criteria_200_writes_200_execs(tmp_path, daemons):
                                   for a in ("CREATED", "UPDATED", "UPDATED")])
     procs = {c["pid"]: c["cmdline"] for c in d.columns("procs") if tag in c["cmdline"]}
     assert procs == {str(p): f"/bin/true {tag}-{i}" for i, p in enumerate(pids)}
+
+
+def test_config_reload_moves_watches(tmp_path, daemons):
+    w1, w2 = tmp_path / "w1", tmp_path / "w2"
+    w1.mkdir()
+    w2.mkdir()
+    sched = {"fim": {"query": "SELECT target_path, action FROM file_events", "interval": 1}}
+    d = daemons(tmp_path, {"schedule": sched, "file_paths": {"c": [f"{w1}/"]}},
+                ["--enable_file_events=true"])
+    (w1 / "a").write_text("1")
+    assert d.wait_for(lambda: len(d.columns("fim")) >= 3)
+    d.conf.write_text(json.dumps({"schedule": sched, "file_paths": {"c": [f"{w2}/"]}}))
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(2.0)
+    (w1 / "b").write_text("1")
+    (w2 / "c").write_text("1")
+    assert d.wait_for(lambda: len(d.columns("fim")) >= 6)
+    time.sleep(1.5)
+    got = [(Path(c["target_path"]).parent.name, Path(c["target_path"]).name, c["action"])
+           for c in d.columns("fim")]
+    assert got == [("w1", "a", "CREATED"), ("w1", "a", "UPDATED"), ("w1", "a", "UPDATED"),
+                   ("w2", "c", "CREATED"), ("w2", "c", "UPDATED"), ("w2", "c", "UPDATED")]

@@ -462,3 +462,34 @@ def test_time_pushdown_matches_sqlite_semantics(conn):
         got = [r[0] for r in conn.execute(f"SELECT target_path FROM file_events WHERE {where}")]
         want = [r[0] for r in conn.execute(f"SELECT target_path FROM plain WHERE {where}")]
         assert got == want, where
+
+
+def test_real_inotify_overflow_is_a_warning_with_count(tmp_path, caplog):
+    """Fill the kernel's queue (fs.inotify.max_queued_events) without
+    reading: the overflow must be reported, not silently swallowed."""
+    try:
+        limit = int(open("/proc/sys/fs/inotify/max_queued_events").read())
+    except (OSError, ValueError):
+        pytest.skip("cannot read fs.inotify.max_queued_events")
+    if limit > 100000:
+        pytest.skip(f"max_queued_events is {limit}: too many files to overflow it")
+    out = []
+    pub = I.INotifyPublisher(lambda t, r: out.append(r))
+    pub.setup()
+    try:
+        pub.configure({"c": [str(tmp_path) + "/"]})
+        for i in range(limit // 3 + 10):       # 3 events per file
+            with open(tmp_path / f"f{i}", "w") as f:
+                f.write("x")
+        with caplog.at_level(logging.WARNING, logger="osqlite.events"):
+            while True:
+                try:
+                    data = os.read(pub.fd, 1 << 20)
+                except BlockingIOError:
+                    break
+                pub._handle(data)
+    finally:
+        pub.stop()
+    assert pub.overflows == 1
+    assert any("overflow count 1" in r.getMessage() for r in caplog.records)
+    assert len(out) == limit        # everything the kernel kept was reported

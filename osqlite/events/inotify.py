@@ -205,7 +205,7 @@ class INotifyPublisher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
-        self._raw: queue.Queue = queue.Queue(maxsize=256)   # reads of up to 1 MiB
+        self._raw: queue.Queue = queue.Queue(maxsize=64)    # reads of up to 1 MiB
         self._synth: dict[str, float] = {}  # paths reported by a new-dir scan
         self.events = 0
         self.overflows = 0
