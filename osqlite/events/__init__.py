@@ -326,13 +326,23 @@ class EventsHook:
             self.mgr.prepare_connection(conn)
 
     def before_query(self, daemon, conn, job):
-        if self.mgr is None:
+        mgr = self.mgr
+        if mgr is None:
             return None
-        return self.mgr.begin_query(conn, job.name, job.spec.query)
+        try:
+            return mgr.begin_query(conn, job.name, job.spec.query)
+        except Exception as exc:   # never break the scheduler
+            log.warning("Events: cannot prepare scheduled query %s: %s", job.name, exc)
+            return None
 
     def after_query(self, daemon, conn, job, token, ok: bool) -> None:
-        if self.mgr is not None:
-            self.mgr.end_query(job.name, token, ok, conn)
+        mgr = self.mgr
+        if mgr is None:
+            return
+        try:
+            mgr.end_query(job.name, token, ok, conn)
+        except Exception as exc:
+            log.warning("Events: cannot record the position of %s: %s", job.name, exc)
 
     def stop(self, daemon) -> None:
         if self.mgr is not None:
