@@ -493,3 +493,28 @@ def test_real_inotify_overflow_is_a_warning_with_count(tmp_path, caplog):
     assert pub.overflows == 1
     assert any("overflow count 1" in r.getMessage() for r in caplog.records)
     assert len(out) == limit        # everything the kernel kept was reported
+
+
+def test_watched_file_replaced_by_rename_stays_watched(tmp_path):
+    import time
+    out = []
+    target = tmp_path / "conf"
+    target.write_text("v1")
+    pub = I.INotifyPublisher(lambda t, r: out.append((r["target_path"], r["action"])))
+    pub.setup()
+    try:
+        pub.configure({"c": [str(target)]})
+        pub.start()
+        new = tmp_path / "conf.tmp"
+        new.write_text("v2")
+        os.rename(new, target)           # the old inode is gone: IN_IGNORED
+        time.sleep(0.5)
+        with open(target, "a") as f:     # the new file is watched again
+            f.write("more")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(out) < 2:
+            time.sleep(0.05)
+        time.sleep(0.2)
+    finally:
+        pub.stop()
+    assert out[-2:] == [(str(target), "UPDATED"), (str(target), "UPDATED")]

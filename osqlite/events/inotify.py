@@ -378,6 +378,11 @@ class INotifyPublisher:
                     w = self.watches.pop(wd, None)
                     if w is not None and self.by_path.get(w.path) == wd:
                         del self.by_path[w.path]
+                        # A configured path that was replaced (an editor's
+                        # rename over it) or re-created: watch the new one.
+                        for sc in w.subs:
+                            if sc.path == w.path and os.path.exists(w.path):
+                                self._add_watch(w.path, sc)
                     continue
                 if mask & (IN_MOVE_SELF | IN_DELETE_SELF):
                     continue
