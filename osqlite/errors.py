@@ -8,3 +8,27 @@ class OsqliteError(Exception):
 
 class ExtensionLoadError(OsqliteError, RuntimeError):
     """The extension library cannot be found or loaded."""
+
+
+class ConfigError(OsqliteError, ValueError):
+    """A config file is invalid.  Names the file, the key and the reason.
+
+    ``file`` is the path of the offending file (a config source or a pack
+    file), ``key`` a slash-separated path into the JSON (``schedule/foo/interval``)
+    or "" when the whole file is at fault.
+    """
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        self.file = file
+        self.key = key
+        self.reason = reason
+        where = f"{file}: {key}: " if key else f"{file}: "
+        super().__init__(where + reason)
+
+
+class FlagError(OsqliteError, ValueError):
+    """A command-line flag or flagfile line is invalid."""
+
+
+class DaemonError(OsqliteError, RuntimeError):
+    """The daemon cannot start (unwritable path, pidfile held...)."""

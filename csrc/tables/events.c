@@ -1,0 +1,180 @@
+/*
+** The evented tables the osqlite daemon publishes: file_events (inotify),
+** process_events and socket_events (audit netlink, or the proc connector
+** for process_events), hardware_events (kernel uevents).
+**
+**     SELECT target_path, action FROM file_events;
+**     SELECT pid, cmdline FROM process_events WHERE time > 1700000000;
+**     SELECT action, path, type FROM hardware_events;
+**
+** The daemon (osqlite/events/) stores every event in its state database,
+** in a table "osqlite_data_<table>" with an INTEGER eid (a per-table
+** counter that survives restarts) and the insertion `time`, plus osquery's
+** columns.  The daemon ATTACHes that database to its query connection; in
+** a plain osqlite.connect() there is no such table and these are empty.
+**
+** Quirks, as osquery (osquery/events/eventsubscriberplugin.cpp):
+**   - eid is returned as 10-digit zero-padded text.
+**   - A constraint on `time` (=, >, >=, <, <=) narrows the scan of the
+**     store; SQLite still applies the full WHERE afterwards.
+**   - Scheduled queries get only the events that arrived since their
+**     previous run ("events_optimize").  Before running such a query the
+**     daemon writes the window into temp.osqlite_events_window(tbl, lo, hi):
+**     rows with lo < eid <= hi.  As in osquery, any constraint on `time`
+**     disables that optimisation; without the window table (shell,
+**     distributed queries) the whole buffer is returned.
+*/
+#include "osqlite.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static int colIndex(const OsqTable *pTab, const char *zName){
+  int i;
+  for(i=0; i<pTab->nCol; i++){
+    if( sqlite3_stricmp(pTab->aCol[i].zName, zName)==0 ) return i;
+  }
+  return -1;
+}
+
+/* Read the window for zTab from temp.osqlite_events_window, if any. */
+static void eventWindow(sqlite3 *db, const char *zTab,
+                        sqlite3_int64 *pLo, sqlite3_int64 *pHi){
+  sqlite3_stmt *pStmt = 0;
+  if( sqlite3_prepare_v2(db,
+        "SELECT lo, hi FROM temp.osqlite_events_window WHERE tbl=?1",
+        -1, &pStmt, 0)!=SQLITE_OK ){
+    sqlite3_finalize(pStmt);
+    return;
+  }
+  sqlite3_bind_text(pStmt, 1, zTab, -1, SQLITE_STATIC);
+  if( sqlite3_step(pStmt)==SQLITE_ROW ){
+    if( sqlite3_column_type(pStmt, 0)!=SQLITE_NULL ){
+      *pLo = sqlite3_column_int64(pStmt, 0);
+    }
+    if( sqlite3_column_type(pStmt, 1)!=SQLITE_NULL ){
+      *pHi = sqlite3_column_int64(pStmt, 1);
+    }
+  }
+  sqlite3_finalize(pStmt);
+}
+
+static int eventRows(OsqCursor *pCur){
+  const OsqTable *pTab = osq_table(pCur);
+  sqlite3 *db = osq_db(pCur);
+  sqlite3_stmt *pStmt = 0;
+  sqlite3_int64 tLo = INT64_MIN, tHi = INT64_MAX;
+  sqlite3_int64 eLo = 0, eHi = INT64_MAX;
+  int iTime = colIndex(pTab, "time");
+  int iEid = colIndex(pTab, "eid");
+  sqlite3_int64 eqLo = 0, eqHi = 0;
+  int hasTime = 0, nEq = 0, i, iCol, op, nOut, rc;
+  int *aMap;
+  sqlite3_value *pVal;
+  char *zSql;
+
+  for(i=0; osq_constraint(pCur, i, &iCol, &op, &pVal); i++){
+    sqlite3_int64 v;
+    int t;
+    if( iCol!=iTime || pVal==0 ) continue;
+    t = sqlite3_value_numeric_type(pVal);
+    if( t!=SQLITE_INTEGER && t!=SQLITE_FLOAT ) continue;
+    hasTime = 1;
+    v = sqlite3_value_int64(pVal);
+    if( t==SQLITE_FLOAT && (double)v!=sqlite3_value_double(pVal) ){
+      /* A fractional bound: widen it to the integers around it (times are
+      ** whole seconds; SQLite re-checks the exact comparison). */
+      double d = sqlite3_value_double(pVal);
+      if( d>-9.2e18 && d<9.2e18 ){
+        sqlite3_int64 lo = (sqlite3_int64)d - (d<0), hi = lo + 1;
+        if( (op==OSQ_OP_GT || op==OSQ_OP_GE) && lo>tLo ) tLo = lo;
+        if( (op==OSQ_OP_LT || op==OSQ_OP_LE) && hi<tHi ) tHi = hi;
+      }
+      continue;
+    }
+    switch( op ){
+      case OSQ_OP_EQ:
+        /* Several values are an IN list: their union. */
+        if( nEq==0 || v<eqLo ) eqLo = v;
+        if( nEq==0 || v>eqHi ) eqHi = v;
+        nEq++;
+        break;
+      case OSQ_OP_GT: if( v<INT64_MAX && v+1>tLo ) tLo = v+1; break;
+      case OSQ_OP_GE: if( v>tLo ) tLo = v; break;
+      case OSQ_OP_LT: if( v>INT64_MIN && v-1<tHi ) tHi = v-1; break;
+      case OSQ_OP_LE: if( v<tHi ) tHi = v; break;
+    }
+  }
+  if( nEq ){
+    if( eqLo>tLo ) tLo = eqLo;
+    if( eqHi<tHi ) tHi = eqHi;
+  }
+  if( !hasTime ) eventWindow(db, pTab->zName, &eLo, &eHi);
+
+  zSql = sqlite3_mprintf(
+      "SELECT * FROM \"osqlite_data_%w\""
+      " WHERE eid>?1 AND eid<=?2 AND time>=?3 AND time<=?4 ORDER BY eid",
+      pTab->zName);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    /* No store in this connection: the table is empty. */
+    sqlite3_finalize(pStmt);
+    return SQLITE_OK;
+  }
+  sqlite3_bind_int64(pStmt, 1, eLo);
+  sqlite3_bind_int64(pStmt, 2, eHi);
+  sqlite3_bind_int64(pStmt, 3, tLo);
+  sqlite3_bind_int64(pStmt, 4, tHi);
+
+  nOut = sqlite3_column_count(pStmt);
+  aMap = sqlite3_malloc64(sizeof(int)*(nOut>0 ? nOut : 1));
+  if( aMap==0 ){ sqlite3_finalize(pStmt); return SQLITE_NOMEM; }
+  for(i=0; i<nOut; i++){
+    const char *zName = sqlite3_column_name(pStmt, i);
+    aMap[i] = zName ? colIndex(pTab, zName) : -1;
+  }
+  rc = SQLITE_OK;
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    rc = osq_row(pCur);
+    for(i=0; rc==SQLITE_OK && i<nOut; i++){
+      int j = aMap[i];
+      if( j<0 || !osq_used(pCur, j) ) continue;
+      if( j==iEid ){
+        rc = osq_textf(pCur, j, "%010lld",
+                       (long long)sqlite3_column_int64(pStmt, i));
+        continue;
+      }
+      switch( sqlite3_column_type(pStmt, i) ){
+        case SQLITE_INTEGER:
+          rc = osq_int(pCur, j, sqlite3_column_int64(pStmt, i)); break;
+        case SQLITE_FLOAT:
+          rc = osq_double(pCur, j, sqlite3_column_double(pStmt, i)); break;
+        case SQLITE_TEXT:
+          rc = osq_text(pCur, j, (const char*)sqlite3_column_text(pStmt, i),
+                        sqlite3_column_bytes(pStmt, i));
+          break;
+        case SQLITE_BLOB:
+          rc = osq_blob(pCur, j, sqlite3_column_blob(pStmt, i),
+                        sqlite3_column_bytes(pStmt, i));
+          break;
+      }
+    }
+  }
+  sqlite3_free(aMap);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_finalize(pStmt);
+    if( rc!=SQLITE_OK ){
+      return osq_error(pCur, "%s: %s", pTab->zName, sqlite3_errmsg(db));
+    }
+    return SQLITE_OK;
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+int osq_gen_file_events(OsqCursor *pCur){ return eventRows(pCur); }
+int osq_gen_process_events(OsqCursor *pCur){ return eventRows(pCur); }
+int osq_gen_socket_events(OsqCursor *pCur){ return eventRows(pCur); }
+int osq_gen_hardware_events(OsqCursor *pCur){ return eventRows(pCur); }

@@ -1,0 +1,304 @@
+"""Result and status logs, byte-compatible with osquery 5's filesystem logger.
+
+Result lines (osquery: osquery/core/query.cpp, osquery/logger/logger.cpp) are
+built by the pure functions event_lines / batched_line / snapshot_lines and
+written by sinks:
+
+* FileSink appends to one file under logger_path: opened with O_NOFOLLOW (a
+  symlink planted at the log path is refused, never followed), created with
+  logger_mode (0600 unless told otherwise, chmod'ed on every write as osquery
+  does), one os.write per batch under a lock so lines of concurrent queries
+  never interleave, optional size rotation X -> X.1 -> X.2 ... (no zstd).
+* StdoutSink prints lines to standard output.
+
+Status logs (osqueryd.INFO, osqueryd.WARNING, osqueryd.ERROR) carry glog's
+line prefix (osquery: osquery/logger/logger.cpp googleLogCustomPrefix):
+
+    I1128 03:40:08.123456  4242 scheduler.py:115] Executing scheduled query foo: SELECT 1
+
+A message goes to its own severity file and every lower one, as glog does.
+Unlike glog the files are plain files, not symlinks to timestamped files.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from typing import Any, Iterable, Sequence
+
+import ujson
+
+from .diff import Row, render_row
+
+log = logging.getLogger("osqlite.logger")
+
+RESULTS_LOG = "osqueryd.results.log"
+SNAPSHOTS_LOG = "osqueryd.snapshots.log"
+
+
+# -- result line shapes ---------------------------------------------------------------
+
+def calendar_time(unix: float) -> str:
+    """asctime() of UTC plus " UTC": "Mon May  2 22:27:32 2016 UTC"."""
+    return time.asctime(time.gmtime(unix)) + " UTC"
+
+
+def dumps(obj: Any) -> str:
+    # osquery's rapidjson writer leaves '/' alone and writes UTF-8 raw.
+    return ujson.dumps(obj, ensure_ascii=False, escape_forward_slashes=False)
+
+
+def _header(meta: dict[str, Any], top_level: bool, decorations: dict[str, str],
+            into: dict[str, Any]) -> dict[str, Any]:
+    into["name"] = meta["name"]
+    into["hostIdentifier"] = meta["hostIdentifier"]
+    into["calendarTime"] = meta["calendarTime"]
+    into["unixTime"] = meta["unixTime"]
+    into["epoch"] = meta["epoch"]
+    into["counter"] = meta["counter"]
+    into["numerics"] = meta["numerics"]
+    if decorations:
+        if top_level:
+            # rapidjson remove+append: a clashing key moves to the end.
+            for k, v in decorations.items():
+                into.pop(k, None)
+                into[k] = v
+        else:
+            into["decorations"] = dict(decorations)
+    return into
+
+
+def make_meta(name: str, host: str, unix: int, epoch: int, counter: int,
+              numerics: bool) -> dict[str, Any]:
+    return {"name": name, "hostIdentifier": host, "calendarTime": calendar_time(unix),
+            "unixTime": int(unix), "epoch": epoch, "counter": counter, "numerics": numerics}
+
+
+def event_lines(meta: dict[str, Any], added: Sequence[Row], removed: Sequence[Row],
+                decorations: dict[str, str], top_level: bool = False) -> list[str]:
+    """Event format: one line per row, every removed line before any added."""
+    numerics = meta["numerics"]
+    base = _header(meta, top_level, decorations, {})
+    out = []
+    for action, rows in (("removed", removed), ("added", added)):
+        for row in rows:
+            line = dict(base)
+            line.pop("columns", None)
+            line["columns"] = render_row(row, numerics)
+            line.pop("action", None)
+            line["action"] = action
+            out.append(dumps(line))
+    return out
+
+
+def batched_line(meta: dict[str, Any], added: Sequence[Row], removed: Sequence[Row],
+                 decorations: dict[str, str], top_level: bool = False) -> str:
+    numerics = meta["numerics"]
+    line: dict[str, Any] = {"diffResults": {
+        "removed": [render_row(r, numerics) for r in removed],
+        "added": [render_row(r, numerics) for r in added]}}
+    return dumps(_header(meta, top_level, decorations, line))
+
+
+def snapshot_lines(meta: dict[str, Any], rows: Sequence[Row], decorations: dict[str, str],
+                   top_level: bool = False, event_type: bool = False) -> list[str]:
+    """Snapshot format: one line per run (even for no rows), or with
+    logger_snapshot_event_type one event-style line per row."""
+    numerics = meta["numerics"]
+    if event_type:
+        base = _header(meta, top_level, decorations, {})
+        out = []
+        for row in rows:
+            line = dict(base)
+            line.pop("columns", None)
+            line["columns"] = render_row(row, numerics)
+            line.pop("action", None)
+            line["action"] = "snapshot"
+            out.append(dumps(line))
+        return out
+    line = {"snapshot": [render_row(r, numerics) for r in rows], "action": "snapshot"}
+    return [dumps(_header(meta, top_level, decorations, line))]
+
+
+# -- sinks ----------------------------------------------------------------------------
+
+def parse_mode(text: str) -> int:
+    mode = int(str(text), 8)
+    if not 0 < mode <= 0o7777:
+        raise ValueError(f"logger_mode {text!r} is not an octal mode in 1..07777")
+    return mode
+
+
+class FileSink:
+    """Appends whole batches of lines to one file, safely and atomically per batch."""
+
+    def __init__(self, path: str, mode: int = 0o600, rotate: bool = False,
+                 rotate_size: int = 26214400, rotate_max_files: int = 25) -> None:
+        self.path = path
+        self.mode = mode
+        self.rotate = rotate
+        self.rotate_size = rotate_size
+        self.rotate_max_files = max(1, rotate_max_files)
+        self._lock = threading.Lock()
+
+    def touch(self) -> None:
+        """Create the file now, so an unwritable logger_path fails at start."""
+        self.write([])
+
+    def write(self, lines: Iterable[str]) -> None:
+        data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
+        with self._lock:
+            if self.rotate and data:
+                self._maybe_rotate()
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(self.path, flags, self.mode)
+            try:
+                os.fchmod(fd, self.mode)
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+            finally:
+                os.close(fd)
+
+    def _maybe_rotate(self) -> None:
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        if st.st_size < self.rotate_size:
+            return
+        # Shift X.n -> X.n+1 from the top down; the oldest falls off the end.
+        top = f"{self.path}.{self.rotate_max_files}"
+        if os.path.lexists(top):
+            os.unlink(top)
+        for n in range(self.rotate_max_files - 1, 0, -1):
+            src = f"{self.path}.{n}"
+            if os.path.lexists(src):
+                os.replace(src, f"{self.path}.{n + 1}")
+        os.replace(self.path, f"{self.path}.1")
+
+
+class StdoutSink:
+    _lock = threading.Lock()
+
+    def write(self, lines: Iterable[str]) -> None:
+        data = "".join(line + "\n" for line in lines)
+        if not data:
+            return
+        with self._lock:
+            sys.stdout.write(data)
+            sys.stdout.flush()
+
+    def touch(self) -> None:
+        pass
+
+
+class ResultLogger:
+    """Fans result and snapshot lines out to the configured logger plugins."""
+
+    def __init__(self, plugins: Sequence[str], logger_path: str, mode: int,
+                 rotate: bool, rotate_size: int, rotate_max_files: int) -> None:
+        self.results: list[Any] = []
+        self.snapshots: list[Any] = []
+        for plugin in plugins:
+            if plugin == "filesystem":
+                self.results.append(FileSink(os.path.join(logger_path, RESULTS_LOG), mode,
+                                             rotate, rotate_size, rotate_max_files))
+                self.snapshots.append(FileSink(os.path.join(logger_path, SNAPSHOTS_LOG), mode,
+                                               rotate, rotate_size, rotate_max_files))
+            elif plugin == "stdout":
+                sink = StdoutSink()
+                self.results.append(sink)
+                self.snapshots.append(sink)
+            else:
+                raise ValueError(f"unknown logger plugin {plugin!r} (osqlite has filesystem, stdout)")
+
+    def setup(self) -> None:
+        # osquery creates the results log when the logger is set up.
+        for sink in self.results:
+            sink.touch()
+
+    def log_results(self, lines: Sequence[str]) -> None:
+        if lines:
+            for sink in self.results:
+                sink.write(lines)
+
+    def log_snapshot(self, lines: Sequence[str]) -> None:
+        if lines:
+            for sink in self.snapshots:
+                sink.write(lines)
+
+
+# -- status logs ----------------------------------------------------------------------
+
+_SEVERITY = {logging.DEBUG: "I", logging.INFO: "I", logging.WARNING: "W",
+             logging.ERROR: "E", logging.CRITICAL: "F"}
+
+
+def glog_prefix(record: logging.LogRecord) -> str:
+    t = time.localtime(record.created)
+    micros = int((record.created % 1) * 1_000_000)
+    sev = _SEVERITY.get(record.levelno, "I" if record.levelno < logging.WARNING else "E")
+    tid = getattr(record, "thread_native", None) or threading.get_native_id()
+    return "%s%02d%02d %02d:%02d:%02d.%06d %5d %s:%d] " % (
+        sev, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, micros, tid,
+        record.filename, record.lineno)
+
+
+class GlogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        if record.exc_info:
+            msg += "\n" + self.formatException(record.exc_info)
+        return glog_prefix(record) + msg
+
+
+class StatusFileHandler(logging.Handler):
+    """osqueryd.INFO / .WARNING / .ERROR under logger_path."""
+
+    def __init__(self, logger_path: str, mode: int, min_status: int = 0) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(GlogFormatter())
+        self.min_level = (logging.DEBUG, logging.WARNING, logging.ERROR)[max(0, min(min_status, 2))]
+        self.sinks = [(logging.DEBUG, FileSink(os.path.join(logger_path, "osqueryd.INFO"), mode)),
+                      (logging.WARNING, FileSink(os.path.join(logger_path, "osqueryd.WARNING"), mode)),
+                      (logging.ERROR, FileSink(os.path.join(logger_path, "osqueryd.ERROR"), mode))]
+
+    def touch(self) -> None:
+        for _, sink in self.sinks[:2]:
+            sink.touch()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < self.min_level:
+            return
+        try:
+            line = self.format(record)
+            for level, sink in self.sinks:
+                if record.levelno >= level:
+                    sink.write([line])
+        except Exception:  # a status log must never take the daemon down
+            self.handleError(record)
+
+
+class StdoutStatusHandler(logging.Handler):
+    """The stdout logger plugin's status form (osquery: plugins/logger/stdout.cpp)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sev = 0 if record.levelno < logging.WARNING else 1 if record.levelno < logging.ERROR else 2
+        StdoutSink().write([f"severity={sev} location={record.filename}:{record.lineno} "
+                            f"message={record.getMessage()}"])
+
+
+class BufferHandler(logging.Handler):
+    """Holds status records until the log files exist (the config decides logger_path)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < 10000:
+            self.records.append(record)

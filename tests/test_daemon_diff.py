@@ -1,0 +1,108 @@
+"""osqlite.diff: osquery's typed multiset diff and escaping, as pure functions."""
+from __future__ import annotations
+
+import random
+
+from osqlite.diff import (as_string, decode_text, diff, differential, escape, event_based,
+                          format_double, normalise,
+                          render_row, rows_from_cursor)
+
+
+def test_identical_results_give_no_diff():
+    rows = [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    assert not diff(rows, [dict(r) for r in reversed(rows)])
+
+
+def test_added_and_removed_rows():
+    d = diff([{"a": 1}, {"a": 2}], [{"a": 2}, {"a": 3}])
+    assert d.added == [{"a": 3}]
+    assert d.removed == [{"a": 1}]
+
+
+def test_duplicates_count():
+    d = diff([{"a": 1}], [{"a": 1}, {"a": 1}, {"a": 1}])
+    assert d.added == [{"a": 1}, {"a": 1}]
+    assert d.removed == []
+    d = diff([{"a": 1}, {"a": 1}], [{"a": 1}])
+    assert d.removed == [{"a": 1}] and d.added == []
+
+
+def test_types_are_part_of_identity():
+    # Python says 1 == 1.0 == True; osquery's rows do not.
+    d = diff([{"a": 1}], [{"a": 1.0}])
+    assert d.added == [{"a": 1.0}] and d.removed == [{"a": 1}]
+    d = diff([{"a": 1}], [{"a": "1"}])
+    assert d.added == [{"a": "1"}] and d.removed == [{"a": 1}]
+    assert normalise(True) == 1 and type(normalise(True)) is int
+
+
+def test_column_sets_differ():
+    d = diff([{"a": 1}], [{"a": 1, "b": ""}])
+    assert len(d.added) == 1 and len(d.removed) == 1
+
+
+def test_null_is_the_empty_string():
+    rows = rows_from_cursor(["a", "b"], [(None, b"\x00z")])
+    assert rows == [{"a": "", "b": "\\x00z"}]
+    assert not diff([{"a": ""}], rows_from_cursor(["a"], [(None,)]))
+
+
+def test_escaping_of_non_printable_and_invalid_utf8():
+    assert escape("a\nb") == "a\\x0Ab"
+    assert escape("tab\there") == "tab\\x09here"
+    assert escape("héllo ✓") == "héllo ✓"
+    raw = decode_text(b"ok\xff\xfe")
+    assert escape(raw) == "ok\\xFF\\xFE"
+    # Snapshots keep control characters (JSON escapes them) but not bad bytes.
+    assert normalise(raw, escaped=False) == "ok\\xFF\\xFE"
+    assert normalise("a\nb", escaped=False) == "a\nb"
+
+
+def test_double_and_numerics_rendering():
+    assert format_double(2.0) == "2.0"
+    assert format_double(1e20) == "1e+20.0"
+    assert format_double(0.5) == "0.5"
+    assert as_string(7) == "7"
+    row = {"b": 2.5, "a": 3, "c": "x"}
+    assert list(render_row(row, False).items()) == [("a", "3"), ("b", "2.5"), ("c", "x")]
+    assert list(render_row(row, True).items()) == [("a", 3), ("b", 2.5), ("c", "x")]
+
+
+def test_diff_against_a_counting_oracle():
+    rng = random.Random(7)
+    for _ in range(200):
+        pool = [{"v": rng.choice([0, 1, 1.0, "1", "x"])} for _ in range(8)]
+        old = [rng.choice(pool) for _ in range(rng.randint(0, 8))]
+        new = [rng.choice(pool) for _ in range(rng.randint(0, 8))]
+        d = diff(old, new)
+        key = lambda r: (type(r["v"]).__name__, r["v"])  # noqa: E731
+        for k in {key(r) for r in old + new}:
+            n_old = sum(key(r) == k for r in old)
+            n_new = sum(key(r) == k for r in new)
+            assert sum(key(r) == k for r in d.added) == max(0, n_new - n_old)
+            assert sum(key(r) == k for r in d.removed) == max(0, n_old - n_new)
+
+
+def test_differential_outcomes():
+    rows = [{"a": 1}]
+    first = differential(None, rows, 0)
+    assert (first.added, first.removed, first.counter, first.store, first.first) == (rows, [], 0, rows, True)
+    same = differential((0, 4, rows), [{"a": 1}], 0)
+    assert not same.log and same.store is None
+    changed = differential((0, 4, rows), [{"a": 2}], 0)
+    assert (changed.added, changed.removed, changed.counter) == ([{"a": 2}], [{"a": 1}], 5)
+    epoch = differential((0, 4, rows), rows, 1)
+    assert epoch.first and epoch.counter == 0 and epoch.added == rows
+    empty_first = differential(None, [], 0)
+    assert empty_first.log and empty_first.counter == 0     # batched format logs it
+
+
+def test_event_based_outcomes():
+    first = event_based(None, [{"e": 1}], 0)
+    assert (first.added, first.counter, first.store) == ([{"e": 1}], 1, [])
+    later = event_based((0, 1, []), [{"e": 2}, {"e": 2}], 0)
+    assert (later.added, later.removed, later.counter) == ([{"e": 2}, {"e": 2}], [], 2)
+    assert not event_based((0, 2, []), [], 0).log
+    empty = event_based(None, [], 0)
+    assert not empty.log and empty.counter == -1
+    assert event_based((0, -1, []), [{"e": 1}], 0).counter == 0
