@@ -52,19 +52,24 @@ typedef struct SuidScan {
 
 static int readGroups(SuidScan *p){
   char zPath[4096];
-  char *zCursor, *zLine;
-  ssize_t n;
+  char *zLine;
+  ssize_t n, i;
   int nLine = 1;
   if( osq_path(p->pCur, zPath, sizeof zPath, "/etc/group")==0 ) return 0;
   n = osq_slurp(zPath, GROUP_MAX, &p->zGroupBuf);
   if( n<0 ){ p->zGroupBuf = 0; return 0; }
-  for(zLine=p->zGroupBuf; *zLine; zLine++) if( *zLine=='\n' ) nLine++;
+  for(i=0; i<n; i++) if( p->zGroupBuf[i]=='\n' ) nLine++;
   p->aGr = sqlite3_malloc64(sizeof(SuidGroup)*(size_t)nLine);
   if( p->aGr==0 ) return SQLITE_NOMEM;
-  zCursor = p->zGroupBuf;
-  while( (zLine = osq_next_line(&zCursor))!=0 ){
-    char *zC1, *zC2, *zEnd;
+  /* Line by line over the whole buffer: a NUL byte ends only its own line
+  ** (what fgets-based parsers see), it does not hide the rest of the file. */
+  for(i=0; i<n; ){
+    char *zC1, *zC2, *zEnd, *zNl;
     unsigned long long v;
+    zLine = p->zGroupBuf + i;
+    zNl = memchr(zLine, '\n', (size_t)(n - i));
+    if( zNl ){ *zNl = 0; i = (zNl - p->zGroupBuf) + 1; }
+    else{ i = n; }
     if( zLine[0]==0 || zLine[0]=='#' || zLine[0]=='+' || zLine[0]=='-' ) continue;
     zC1 = strchr(zLine, ':');
     if( zC1==0 ) continue;
