@@ -381,3 +381,27 @@ def test_hash_only_used_digests(conn, tmp_path):
     assert got == [{"md5": hashlib.md5(b"abc").hexdigest()}]
     got = rows(conn, "SELECT path, sha1 FROM hash WHERE path = ?", str(p))
     assert got[0]["sha1"] == hashlib.sha1(b"abc").hexdigest()
+
+
+def test_file_directory_like_and_glob(conn, tree):
+    # directory LIKE expands to directories only (marked with '/'), then lists
+    got = rows(conn, "SELECT path, directory FROM file WHERE directory LIKE ?",
+               str(tree) + "/d%")
+    dirs = {r["directory"] for r in got}
+    assert dirs == {str(tree / "dir") + "/", str(tree / "dirlink") + "/"}
+    assert {r["path"] for r in got if r["directory"] == str(tree / "dir") + "/"} == \
+        {str(tree / "dir" / n) for n in os.listdir(tree / "dir")}
+    # a pattern ending in '/' matches directories only
+    got = rows(conn, "SELECT path FROM file WHERE path LIKE ?", str(tree) + "/%/")
+    assert {r["path"] for r in got} == {p for p in python_one_level(tree) if p.endswith("/")}
+    # GLOB is used as a glob pattern directly (osqlite extra)
+    got = rows(conn, "SELECT path FROM file WHERE path GLOB ?", str(tree) + "/set*")
+    assert {r["path"] for r in got} == {str(tree / "setuid"), str(tree / "setgid")}
+
+
+def test_hash_ignores_osqlite_root(conn, tmp_path, root):
+    p = tmp_path / "x"
+    p.write_bytes(b"data")
+    root(tmp_path / "elsewhere")
+    got = rows(conn, "SELECT sha1 FROM hash WHERE path = ?", str(p))
+    assert got == [{"sha1": hashlib.sha1(b"data").hexdigest()}]
