@@ -462,3 +462,27 @@ def test_sleep(conn):
     assert one(conn, "SELECT sleep(0)") == 0
     assert one(conn, "SELECT sleep(NULL)") is None
 
+
+
+def test_hostile_inputs(conn):
+    big = "a," * 500000
+    assert one(conn, "SELECT split(?, ',', 499999)", big) == "a"
+    assert one(conn, "SELECT split(?, ',', 500000)", big) is None
+    assert one(conn, "SELECT regex_split(?, ',', 3)", big) == "a"
+    assert one(conn, "SELECT length(regex_match(?, '(a,)+', 0))", big) == len(big)
+    blob = os.urandom(1 << 16)
+    assert one(conn, "SELECT from_base64(CAST(? AS TEXT))", blob.replace(b"\0", b"")) == ""
+    raw = bytes(range(1, 256)) * 3
+    assert one(conn, "SELECT hex(from_base64(?))", base64.b64encode(raw).decode()) == \
+        raw.hex().upper()
+    assert one(conn, "SELECT length(to_base64(?))", "x" * (1 << 20)) == \
+        len(base64.b64encode(b"x" * (1 << 20)))
+    for fn in ["version_compare(?, ?)", "version_compare(?, ?, 'DPKG')",
+               "version_compare(?, ?, 'RHEL')", "version_compare(?, ?, 'ARCH')"]:
+        assert one(conn, f"SELECT {fn}", "1." * 100000, "1." * 100000 + "1") in (-1, 0, 1)
+        assert one(conn, f"SELECT {fn}", "9" * 5000, "9" * 4999) in (-1, 0, 1)
+        assert one(conn, f"SELECT {fn}", "~:-^." * 1000, ":::---") in (-1, 0, 1)
+    assert one(conn, "SELECT community_id_v1(?, '1.1.1.1', 1, 2, 6)", "9" * 100000) is None
+    assert one(conn, "SELECT inet_aton(?)", "1" * 100000) is None
+    assert one(conn, "SELECT find_file_path_in_cmd(?)", "/x " * 10000) == ""
+    assert one(conn, "SELECT parent_directory(?)", "/" * 100000) == "/" * 99999
