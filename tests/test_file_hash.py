@@ -405,3 +405,18 @@ def test_hash_ignores_osqlite_root(conn, tmp_path, root):
     root(tmp_path / "elsewhere")
     got = rows(conn, "SELECT sha1 FROM hash WHERE path = ?", str(p))
     assert got == [{"sha1": hashlib.sha1(b"data").hexdigest()}]
+
+
+def test_hash_proc_kcore_is_not_read(conn):
+    """procfs sizes are fiction: a >50 MiB /proc file keeps osquery's empty
+    digests instead of reading terabytes."""
+    if not os.path.exists("/proc/kcore"):
+        pytest.skip("no /proc/kcore here")
+    got = rows(conn, "SELECT md5, sha256 FROM hash WHERE path = '/proc/kcore'")
+    assert got in ([], [{"md5": "", "sha256": ""}])
+
+
+def test_hash_proc_small_files_are_hashed(conn):
+    data = open("/proc/self/cmdline", "rb").read()   # stable while we run
+    got = rows(conn, "SELECT sha1 FROM hash WHERE path = '/proc/self/cmdline'")
+    assert got == [{"sha1": hashlib.sha1(data).hexdigest()}]

@@ -76,8 +76,11 @@
 **                  hashMultiFromFile).  Deliberate difference: osquery
 **                  leaves the digests empty for files above read_max
 **                  (50 MiB); osqlite streams the file in fixed chunks, so
-**                  memory stays constant and any size is hashed.  osquery's
-**                  per-path result cache is not kept (no state).
+**                  memory stays constant and any size is hashed.  The
+**                  exception is procfs, where st_size is fiction
+**                  (/proc/kcore claims 128 TiB): there a file over 50 MiB
+**                  keeps osquery's empty digests.  osquery's per-path
+**                  result cache is not kept (no state).
 */
 #define _GNU_SOURCE   /* qsort_r */
 #include "osqlite.h"
@@ -93,11 +96,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define WALK_MAX_DEPTH   64     /* osquery's kMaxRecursiveGlobs */
 #define WALK_PATH_MAX    8192   /* prefix + path */
 #define WALK_MAX_COMP    512    /* components in one pattern */
+
+#define HASH_PROC_MAX    (50*1024*1024)   /* osquery's read_max */
+#ifndef PROC_SUPER_MAGIC
+# define PROC_SUPER_MAGIC 0x9fa0
+#endif
 
 #define LIMIT_FILES    0x01
 #define LIMIT_FOLDERS  0x02
@@ -675,8 +684,23 @@ static int hashRow(OsqCursor *pCur, const char *zFull, const char *zPath,
   if( osq_used(pCur, COL_HASH_SHA256) ) which |= OSQ_HASH_SHA256;
   zMd5[0] = zSha1[0] = zSha256[0] = 0;
   if( which ){
-    sqlite3_int64 r = osq_hash_file(zFull, 0, zMd5, zSha1, zSha256, which);
-    if( r==-ENOMEM ) return SQLITE_NOMEM;
+    int fd = open(zFull, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+    if( fd>=0 ){
+      struct statfs sf;
+      struct stat st2;
+      sqlite3_int64 r = 0;
+      /* /proc/kcore and friends claim terabytes: there osquery's read_max
+      ** rule stays (empty digests), everywhere else any size is hashed. */
+      if( fstat(fd, &st2)==0 && fstatfs(fd, &sf)==0
+       && sf.f_type==PROC_SUPER_MAGIC && st2.st_size>HASH_PROC_MAX ){
+        r = -EFBIG;
+      }else{
+        r = osq_hash_fd(fd, 0, zMd5, zSha1, zSha256, which);
+      }
+      close(fd);
+      if( r==-ENOMEM ) return SQLITE_NOMEM;
+      if( r<0 ) zMd5[0] = zSha1[0] = zSha256[0] = 0;
+    }
   }
   rc = osq_row(pCur);
   if( rc ) return rc;
