@@ -533,15 +533,57 @@ static const char *typeName(mode_t m){
 ** One file row: zFull is prefix + path, zPath the path as reported,
 ** zDir/nDir the directory column.
 */
+/*
+** The parent directory of the last path looked at, kept open: sorted paths
+** come in runs of siblings, and fstatat() on the parent saves the kernel a
+** walk of every leading component (most of the cost of a large listing).
+*/
+typedef struct DirCache {
+  int fd;                   /* O_PATH descriptor of zDir, or -1 */
+  size_t n;
+  char zDir[WALK_PATH_MAX];
+} DirCache;
+
+static void dcInit(DirCache *p){ p->fd = -1; p->n = 0; p->zDir[0] = 0; }
+static void dcClose(DirCache *p){ if( p->fd>=0 ) close(p->fd); p->fd = -1; }
+
+/*
+** The directory fd and the name to use for zFull: the name keeps a trailing
+** '/' (which makes the lookup follow a symbolic link, exactly like
+** lstat("dir/")).  Returns -1 to use the full path instead (AT_FDCWD).
+*/
+static int dcLookup(DirCache *p, const char *zFull, const char **pzName){
+  size_t n = strlen(zFull), i;
+  if( p==0 || n<2 ) return AT_FDCWD;
+  i = n-1;                                  /* skip a trailing '/' */
+  while( i>0 && zFull[i-1]!='/' ) i--;
+  if( i<=1 || zFull[0]!='/' ) return AT_FDCWD;   /* "/x" or relative */
+  *pzName = zFull + i;
+  if( p->fd>=0 && p->n==i-1 && memcmp(p->zDir, zFull, i-1)==0 ) return p->fd;
+  dcClose(p);
+  if( i-1>=sizeof(p->zDir) ) return AT_FDCWD;
+  memcpy(p->zDir, zFull, i-1);
+  p->zDir[i-1] = 0;
+  p->n = i-1;
+  p->fd = open(p->zDir, O_PATH|O_DIRECTORY|O_CLOEXEC);
+  return p->fd>=0 ? p->fd : AT_FDCWD;
+}
+
+/*
+** One file row: zFull is prefix + path, zPath the path as reported,
+** zDir/nDir the directory column.  pCache may be NULL.
+*/
 static int fileRow(OsqCursor *pCur, const char *zFull, const char *zPath,
                    const char *zDir, size_t nDir, const char *zName,
-                   size_t nName, sqlite3_int64 pid){
+                   size_t nName, sqlite3_int64 pid, DirCache *pCache){
   struct stat lst, st;
-  const char *zType;
-  int rc;
-  if( lstat(zFull, &lst)!=0 ) return SQLITE_OK;
+  const char *zType, *zRel = zFull;
+  int rc, dfd;
+  dfd = dcLookup(pCache, zFull, &zRel);
+  if( dfd==AT_FDCWD ) zRel = zFull;
+  if( fstatat(dfd, zRel, &lst, AT_SYMLINK_NOFOLLOW)!=0 ) return SQLITE_OK;
   if( S_ISLNK(lst.st_mode) ){
-    if( stat(zFull, &st)==0 ){
+    if( fstatat(dfd, zRel, &st, 0)==0 ){
       zType = typeName(st.st_mode);
     }else{
       zType = (errno==ENOENT || errno==ENOTDIR) ? "unknown" : "error";
@@ -580,8 +622,9 @@ static int fileRow(OsqCursor *pCur, const char *zFull, const char *zPath,
   osq_text(pCur, COL_FILE_TYPE, zType, -1);
   if( S_ISLNK(lst.st_mode) && osq_used(pCur, COL_FILE_SYMLINK_TARGET_PATH) ){
     char zLink[PATH_MAX];
-    if( osq_readlink(zFull, zLink, sizeof zLink)>=0 ){
-      osq_text(pCur, COL_FILE_SYMLINK_TARGET_PATH, zLink, -1);
+    ssize_t k = readlinkat(dfd, zRel, zLink, sizeof(zLink)-1);
+    if( k>=0 ){
+      osq_text(pCur, COL_FILE_SYMLINK_TARGET_PATH, zLink, (int)k);
     }
   }
   return setNamespace(pCur, COL_FILE_PID_WITH_NAMESPACE,
@@ -632,13 +675,16 @@ static int listDirs(OsqCursor *pCur, PathList *pDirs, size_t nPre,
 static int fileEntry(OsqCursor *pCur, const char *zFull, const char *zPath,
                      const char *zDir, size_t nDir, const char *zName,
                      size_t nName, sqlite3_int64 pid){
-  return fileRow(pCur, zFull, zPath, zDir, nDir, zName, nName, pid);
+  return fileRow(pCur, zFull, zPath, zDir, nDir, zName, nName, pid, 0);
 }
 
 int osq_gen_file(OsqCursor *pCur){
   sqlite3_int64 aPid[16];
   int nPid = namespacePids(pCur, COL_FILE_PID_WITH_NAMESPACE, aPid, 16);
   int iPid, rc = SQLITE_OK;
+  DirCache *pCache = sqlite3_malloc64(sizeof(DirCache));
+  if( pCache==0 ) return SQLITE_NOMEM;
+  dcInit(pCache);
   for(iPid=0; rc==SQLITE_OK && iPid<nPid; iPid++){
     PathList paths, dirs;
     char zPre[64];
@@ -654,8 +700,9 @@ int osq_gen_file(OsqCursor *pCur){
       size_t nParent, nName;
       splitPath(zPath, &nParent, &zName, &nName);
       rc = fileRow(pCur, zFull, zPath, zPath, nParent, zName, nName,
-                   aPid[iPid]);
+                   aPid[iPid], pCache);
     }
+    dcClose(pCache);
     if( rc==SQLITE_OK ){
       rc = collectPaths(pCur, COL_FILE_DIRECTORY, zPre, LIMIT_FOLDERS, &dirs);
     }
@@ -665,6 +712,7 @@ int osq_gen_file(OsqCursor *pCur){
     plFree(&paths);
     plFree(&dirs);
   }
+  sqlite3_free(pCache);
   return rc;
 }
 
