@@ -279,20 +279,106 @@ static void sha256_blocks_c(uint32_t *s, const unsigned char *p, size_t nBlk){
   }
 }
 
-#define sha256_blocks sha256_blocks_c
+/*
+** SHA-256 with the x86 SHA extensions (SHA-NI), when the CPU has them:
+** about 4x the portable code.  The state is kept as the ABEF/CDGH register
+** pair the sha256rnds2 instruction works on; each group of four rounds adds
+** the constants to four schedule words, runs two double-rounds, and extends
+** the schedule with sha256msg1/sha256msg2.  Chosen per context at init time
+** (cpuid), so there is no global state.
+*/
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(OSQ_NO_SHA_NI)
+#include <cpuid.h>
+#include <immintrin.h>
+#define OSQ_HAVE_SHA_NI 1
+
+static int cpuHasShaNi(void){
+  unsigned a, b, c, d;
+  if( !__get_cpuid(1, &a, &b, &c, &d) ) return 0;
+  if( (c & bit_SSE4_1)==0 || (c & bit_SSSE3)==0 ) return 0;
+  if( __get_cpuid_max(0, 0)<7 ) return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  return (b & (1u<<29))!=0;      /* CPUID.(EAX=7,ECX=0):EBX.SHA[bit 29] */
+}
+
+__attribute__((target("sha,sse4.1,ssse3")))
+static void sha256_blocks_ni(uint32_t *s, const unsigned char *p, size_t nBlk){
+  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL,
+                                       0x0405060700010203ULL);
+  __m128i st0, st1, tmp, msg, w[4], save0, save1;
+  int i;
+  tmp = _mm_loadu_si128((const __m128i*)&s[0]);      /* DCBA */
+  st1 = _mm_loadu_si128((const __m128i*)&s[4]);      /* HGFE */
+  tmp = _mm_shuffle_epi32(tmp, 0xB1);                /* CDAB */
+  st1 = _mm_shuffle_epi32(st1, 0x1B);                /* EFGH */
+  st0 = _mm_alignr_epi8(tmp, st1, 8);                /* ABEF */
+  st1 = _mm_blend_epi16(st1, tmp, 0xF0);             /* CDGH */
+  while( nBlk-- ){
+    save0 = st0;
+    save1 = st1;
+#pragma GCC unroll 16
+    for(i=0; i<16; i++){
+      __m128i *cur = &w[i&3], *nxt = &w[(i+1)&3], *prv = &w[(i+3)&3];
+      if( i<4 ){
+        *cur = _mm_shuffle_epi8(
+                 _mm_loadu_si128((const __m128i*)(p + 16*i)), bswap);
+      }
+      msg = _mm_add_epi32(*cur,
+                          _mm_loadu_si128((const __m128i*)&sha256K[4*i]));
+      st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+      if( i>=3 && i<=14 ){
+        tmp = _mm_alignr_epi8(*cur, *prv, 4);
+        *nxt = _mm_add_epi32(*nxt, tmp);
+        *nxt = _mm_sha256msg2_epu32(*nxt, *cur);
+      }
+      msg = _mm_shuffle_epi32(msg, 0x0E);
+      st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+      if( i>=1 && i<=12 ){
+        *prv = _mm_sha256msg1_epu32(*prv, *cur);
+      }
+    }
+    st0 = _mm_add_epi32(st0, save0);
+    st1 = _mm_add_epi32(st1, save1);
+    p += 64;
+  }
+  tmp = _mm_shuffle_epi32(st0, 0x1B);                /* FEBA */
+  st1 = _mm_shuffle_epi32(st1, 0xB1);                /* DCHG */
+  st0 = _mm_blend_epi16(tmp, st1, 0xF0);             /* DCBA */
+  st1 = _mm_alignr_epi8(st1, tmp, 8);                /* HGFE */
+  _mm_storeu_si128((__m128i*)&s[0], st0);
+  _mm_storeu_si128((__m128i*)&s[4], st1);
+}
+#endif
+
+/* Blocks for a context: hardware when init found it, else portable C.
+** The md_update/md_final helpers take a plain function, so the choice is
+** made by the two wrappers below. */
+static void sha256_blocks_hw(uint32_t *s, const unsigned char *p, size_t n){
+#ifdef OSQ_HAVE_SHA_NI
+  sha256_blocks_ni(s, p, n);
+#else
+  sha256_blocks_c(s, p, n);
+#endif
+}
+#define sha256_blocks(c) ((c)->bHw ? sha256_blocks_hw : sha256_blocks_c)
 
 void osq_sha256_init(OsqSha256 *c){
   c->s[0] = 0x6a09e667; c->s[1] = 0xbb67ae85; c->s[2] = 0x3c6ef372;
   c->s[3] = 0xa54ff53a; c->s[4] = 0x510e527f; c->s[5] = 0x9b05688c;
   c->s[6] = 0x1f83d9ab; c->s[7] = 0x5be0cd19;
   c->nByte = 0;
+#ifdef OSQ_HAVE_SHA_NI
+  c->bHw = cpuHasShaNi();
+#else
+  c->bHw = 0;
+#endif
 }
 void osq_sha256_update(OsqSha256 *c, const void *p, size_t n){
-  md_update(c->s, &c->nByte, c->buf, sha256_blocks, p, n);
+  md_update(c->s, &c->nByte, c->buf, sha256_blocks(c), p, n);
 }
 void osq_sha256_final(OsqSha256 *c, unsigned char aOut[OSQ_SHA256_LEN]){
   int i;
-  md_final(c->s, c->nByte, c->buf, sha256_blocks, 1);
+  md_final(c->s, c->nByte, c->buf, sha256_blocks(c), 1);
   for(i=0; i<8; i++) put_be32(aOut+4*i, c->s[i]);
 }
 

@@ -36,6 +36,7 @@ typedef struct OsqSha256 {
   uint32_t s[8];
   uint64_t nByte;
   unsigned char buf[64];
+  int bHw;                  /* use the x86 SHA extensions (set by init) */
 } OsqSha256;
 
 void osq_md5_init(OsqMd5*);

@@ -1,0 +1,795 @@
+/*
+** file, hash: stat() metadata and digests of files named in the WHERE clause.
+**
+**     SELECT * FROM file WHERE path = '/etc/passwd';
+**     SELECT path, mode, size FROM file WHERE path LIKE '/etc/%';
+**     SELECT path, type FROM file WHERE path LIKE '/usr/lib/%%';
+**     SELECT filename, directory FROM file WHERE directory = '/dev/';
+**     SELECT sha256 FROM hash WHERE path = '/bin/ls';
+**     SELECT path, md5 FROM hash WHERE directory = '/etc';
+**
+** Both tables require a path or directory constraint (the engine reports a
+** query without one).  Paths are taken from the user as given and are NOT
+** prefixed with OSQLITE_ROOT: the user names the file, like a shell
+** command would, and prefixing would make `path = '/etc/passwd'` silently
+** read some other file.  (OSQLITE_ROOT is for the tables that read fixed
+** system locations such as /proc and /etc.)
+**
+** Path selection (osquery: osquery/tables/utility/file.cpp, hash.cpp and
+** osquery/filesystem/filesystem.cpp genGlobs):
+**   path = / IN    taken literally: a '*' in `path IN (...)` is no glob.
+**   path LIKE      '%' becomes the glob '*' (one level, names starting with
+**                  '.' are not matched, as with glob(3)); the other glob
+**                  characters ? [..] \ keep their glob meaning; a pattern
+**                  ending in '%%' is recursive: the one-level matches plus
+**                  everything below each matched directory, to depth 64.
+**                  Matched directories carry a trailing '/' (glob(3)'s
+**                  GLOB_MARK), so their filename is '.' and their directory
+**                  the path without the slash, exactly as in osquery.
+**                  Relative patterns resolve against the working directory.
+**                  Brace expansion ({a,b}) is not supported.
+**   path GLOB      (osqlite extra; osquery only expands LIKE) the pattern
+**                  is used as a glob as is.
+**   directory =    lists the entries (dot files included) of that
+**                  directory, non-recursively; the directory column echoes
+**                  the constraint verbatim ('/dev/' keeps its slash) and
+**                  path is directory + '/' + name.
+**   directory LIKE expanded like path LIKE, keeping only directories.
+** Matches are de-duplicated and sorted (osquery collects them in a
+** std::set), then the directory listings follow.
+**
+** The walker is our own: opendir/readdir on private DIR handles and
+** fnmatch(3) per path component, no glob(3).  The %% recursion never
+** follows symbolic links to directories (it lists the link itself, marked
+** with '/' when it points to a directory), skips a directory that is one
+** of its own ancestors (bind-mount loops) and stops at depth 64.
+**
+** file columns:
+**   path, directory, filename  as above (boost::filesystem parent_path and
+**                  filename rules: '/' has filename '/' and directory '').
+**   inode uid gid size atime mtime ctime hard_links block_size (st_blksize)
+**                  from stat(), following links, falling back to lstat()
+**                  for a broken link.  Rows whose lstat() fails are skipped.
+**   mode           4-digit octal with setuid/setgid/sticky: '0644', '4755'.
+**   device         st_rdev (the device a node stands for), not st_dev.
+**   btime          always 0 on Linux (osquery does not use statx).
+**   symlink        1 when the path itself is a symbolic link.
+**   symlink_target_path  the raw readlink() target, NULL for non-links.
+**   type           regular directory block character fifo socket, or
+**                  'unknown' for a broken link ('error' when following the
+**                  link fails otherwise, e.g. ELOOP).
+**   pid_with_namespace  hidden: when constrained, every path is looked up
+**                  under /proc/<pid>/root (the process's root, hence its
+**                  mount namespace as far as paths go; osquery setns()es
+**                  into the namespace instead, which needs a thread of its
+**                  own).  The column echoes the pid, 0 otherwise.
+**   mount_namespace_id  hidden: with pid_with_namespace, the inode number
+**                  of /proc/<pid>/ns/mnt; NULL otherwise.
+**   Windows/macOS columns (attributes, file_id, bsd_flags...) are NULL.
+**
+** hash columns:
+**   path, directory as in file; only regular files (after following links)
+**                  give rows.
+**   md5, sha1, sha256  lowercase hex.  Only the digests the query reads are
+**                  computed, all in one pass over the file.  A file that
+**                  cannot be opened or read gives empty strings (osquery's
+**                  hashMultiFromFile).  Deliberate difference: osquery
+**                  leaves the digests empty for files above read_max
+**                  (50 MiB); osqlite streams the file in fixed chunks, so
+**                  memory stays constant and any size is hashed.  The
+**                  exception is procfs, where st_size is fiction
+**                  (/proc/kcore claims 128 TiB): there a file over 50 MiB
+**                  keeps osquery's empty digests.  osquery's per-path
+**                  result cache is not kept (no state).
+*/
+#define _GNU_SOURCE   /* qsort_r */
+#include "osqlite.h"
+#include "schema.h"
+#include "hashes.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define WALK_MAX_DEPTH   64     /* osquery's kMaxRecursiveGlobs */
+#define WALK_PATH_MAX    8192   /* prefix + path */
+#define WALK_MAX_COMP    512    /* components in one pattern */
+
+#define HASH_PROC_MAX    (50*1024*1024)   /* osquery's read_max */
+#ifndef PROC_SUPER_MAGIC
+# define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+#define LIMIT_FILES    0x01
+#define LIMIT_FOLDERS  0x02
+#define LIMIT_ALL      (LIMIT_FILES|LIMIT_FOLDERS)
+
+/*
+** A list of NUL-terminated strings in one growable buffer.
+*/
+typedef struct PathList {
+  char *z;                  /* the strings, back to back */
+  size_t n, nAlloc;
+  size_t *aOff;             /* offset of each string in z */
+  size_t nPath, nOffAlloc;
+  int rc;                   /* SQLITE_NOMEM once an allocation failed */
+} PathList;
+
+static void plFree(PathList *p){
+  sqlite3_free(p->z);
+  sqlite3_free(p->aOff);
+  memset(p, 0, sizeof(*p));
+}
+
+/* Append z[0..n) plus an optional '/', unless that doubles a slash. */
+static void plAdd(PathList *p, const char *z, size_t n, int bSlash){
+  size_t need;
+  if( p->rc ) return;
+  if( bSlash && n>0 && z[n-1]=='/' ) bSlash = 0;
+  need = n + (bSlash ? 1 : 0) + 1;
+  if( p->n + need > p->nAlloc ){
+    size_t nNew = p->nAlloc ? p->nAlloc*2 : 65536;
+    char *zNew;
+    while( nNew < p->n + need ) nNew *= 2;
+    zNew = sqlite3_realloc64(p->z, nNew);
+    if( zNew==0 ){ p->rc = SQLITE_NOMEM; return; }
+    p->z = zNew;
+    p->nAlloc = nNew;
+  }
+  if( p->nPath>=p->nOffAlloc ){
+    size_t nNew = p->nOffAlloc ? p->nOffAlloc*2 : 1024;
+    size_t *aNew = sqlite3_realloc64(p->aOff, nNew*sizeof(size_t));
+    if( aNew==0 ){ p->rc = SQLITE_NOMEM; return; }
+    p->aOff = aNew;
+    p->nOffAlloc = nNew;
+  }
+  p->aOff[p->nPath++] = p->n;
+  memcpy(p->z + p->n, z, n);
+  p->n += n;
+  if( bSlash ) p->z[p->n++] = '/';
+  p->z[p->n++] = 0;
+}
+
+static const char *plGet(const PathList *p, size_t i){
+  return p->z + p->aOff[i];
+}
+
+/* Sort and de-duplicate (std::set<std::string> order: bytewise). */
+static int plCmp(const void *a, const void *b, void *pArg){
+  const char *z = (const char*)pArg;
+  return strcmp(z + *(const size_t*)a, z + *(const size_t*)b);
+}
+static void plSortUnique(PathList *p){
+  size_t i, j = 0;
+  if( p->nPath<2 ) return;
+  qsort_r(p->aOff, p->nPath, sizeof(size_t), plCmp, p->z);
+  for(i=1; i<p->nPath; i++){
+    if( strcmp(plGet(p, i), plGet(p, j))!=0 ) p->aOff[++j] = p->aOff[i];
+  }
+  p->nPath = j+1;
+}
+
+/*
+** The walker.  zBuf holds prefix + the path being built; every filesystem
+** call uses zBuf, results are stored with the prefix (stripped on output).
+*/
+typedef struct Walk {
+  PathList *pList;
+  unsigned limits;          /* LIMIT_* */
+  int bRecurse;             /* add everything below matched directories */
+  char zBuf[WALK_PATH_MAX];
+  struct { dev_t dev; ino_t ino; } aAnc[WALK_MAX_DEPTH+2];
+  int nAnc;
+} Walk;
+
+static int hasMagic(const char *z, size_t n){
+  size_t i;
+  for(i=0; i<n; i++){
+    if( z[i]=='*' || z[i]=='?' || z[i]=='[' || z[i]=='\\' ) return 1;
+  }
+  return 0;
+}
+
+/* Add zBuf[0..n) as a result if it exists, marking directories with '/'
+** (following links, as GLOB_MARK does).  bDirOnly: the pattern ended in
+** '/', only directories match. */
+static void walkEmit(Walk *w, size_t n, int bDirOnly, int isDirKnown){
+  struct stat st;
+  int isDir = isDirKnown;
+  if( isDir<0 ){
+    if( stat(w->zBuf, &st)==0 ){
+      isDir = S_ISDIR(st.st_mode);
+    }else{
+      if( lstat(w->zBuf, &st)!=0 ) return;   /* does not exist */
+      isDir = 0;
+    }
+  }
+  if( bDirOnly && !isDir ) return;
+  if( isDir ? (w->limits & LIMIT_FOLDERS) : (w->limits & LIMIT_FILES) ){
+    plAdd(w->pList, w->zBuf, n, isDir);
+  }
+}
+
+static void walkTree(Walk *w, size_t n, int depth);
+
+/* A one-level match at zBuf[0..n): record it and, for %%, descend. */
+static void walkMatch(Walk *w, size_t n, int bDirOnly){
+  struct stat st;
+  int isDir = -1, isRealDir = 0;
+  if( lstat(w->zBuf, &st)!=0 ) return;
+  if( S_ISDIR(st.st_mode) ){
+    isDir = isRealDir = 1;
+  }else if( S_ISLNK(st.st_mode) ){
+    struct stat st2;
+    isDir = stat(w->zBuf, &st2)==0 && S_ISDIR(st2.st_mode);
+  }else{
+    isDir = 0;
+  }
+  walkEmit(w, n, bDirOnly, isDir);
+  if( w->bRecurse && isRealDir ){
+    size_t m = n;
+    if( m==0 || w->zBuf[m-1]!='/' ){
+      if( m+1>=sizeof(w->zBuf) ) return;
+      w->zBuf[m++] = '/';
+      w->zBuf[m] = 0;
+    }
+    w->nAnc = 0;
+    walkTree(w, m, 0);
+    w->zBuf[n] = 0;
+  }
+}
+
+/*
+** Everything below the directory zBuf[0..n) (which ends in '/'), depth
+** first, without following symbolic links.
+*/
+static void walkTree(Walk *w, size_t n, int depth){
+  DIR *d;
+  struct dirent *e;
+  struct stat st;
+  int i;
+  if( depth>=WALK_MAX_DEPTH || w->pList->rc ) return;
+  d = opendir(w->zBuf);
+  if( d==0 ) return;
+  if( fstat(dirfd(d), &st)==0 ){
+    for(i=0; i<w->nAnc; i++){
+      if( w->aAnc[i].dev==st.st_dev && w->aAnc[i].ino==st.st_ino ){
+        closedir(d);
+        return;
+      }
+    }
+    w->aAnc[w->nAnc].dev = st.st_dev;
+    w->aAnc[w->nAnc].ino = st.st_ino;
+    w->nAnc++;
+  }else{
+    w->aAnc[w->nAnc].dev = 0;
+    w->aAnc[w->nAnc].ino = 0;
+    w->nAnc++;
+  }
+  while( (e = readdir(d))!=0 ){
+    const char *zName = e->d_name;
+    size_t k = strlen(zName);
+    int isDir = 0, isRealDir = 0;
+    if( zName[0]=='.' && (k==1 || (k==2 && zName[1]=='.')) ) continue;
+    if( n+k+2>=sizeof(w->zBuf) ) continue;
+    memcpy(w->zBuf+n, zName, k+1);
+    switch( e->d_type ){
+      case DT_DIR: isDir = isRealDir = 1; break;
+      case DT_REG: case DT_FIFO: case DT_SOCK: case DT_CHR: case DT_BLK:
+        break;
+      case DT_LNK:
+        isDir = stat(w->zBuf, &st)==0 && S_ISDIR(st.st_mode);
+        break;
+      default:
+        if( lstat(w->zBuf, &st)!=0 ) continue;
+        if( S_ISDIR(st.st_mode) ){
+          isDir = isRealDir = 1;
+        }else if( S_ISLNK(st.st_mode) ){
+          struct stat st2;
+          isDir = stat(w->zBuf, &st2)==0 && S_ISDIR(st2.st_mode);
+        }
+        break;
+    }
+    if( isDir ? (w->limits & LIMIT_FOLDERS) : (w->limits & LIMIT_FILES) ){
+      plAdd(w->pList, w->zBuf, n+k, isDir);
+    }
+    if( isRealDir ){
+      w->zBuf[n+k] = '/';
+      w->zBuf[n+k+1] = 0;
+      walkTree(w, n+k+1, depth+1);
+    }
+  }
+  closedir(d);
+  w->nAnc--;
+  w->zBuf[n] = 0;
+}
+
+/*
+** Match the pattern zRest (components separated by '/') below the
+** directory zBuf[0..n) (empty or ending in '/').
+*/
+static void walkGlob(Walk *w, size_t n, const char *zRest, int nComp){
+  const char *zEnd;
+  size_t k;
+  char zComp[NAME_MAX+1];
+  DIR *d;
+  struct dirent *e;
+
+  if( w->pList->rc || nComp>WALK_MAX_COMP ) return;
+  if( *zRest=='/' ){
+    /* keep repeated slashes as written, like glob(3) */
+    while( *zRest=='/' ){
+      if( n+1>=sizeof(w->zBuf) ) return;
+      w->zBuf[n++] = '/';
+      zRest++;
+    }
+    w->zBuf[n] = 0;
+    if( *zRest==0 ){ walkEmit(w, n, 1, -1); return; }
+  }
+  zEnd = strchr(zRest, '/');
+  k = zEnd ? (size_t)(zEnd-zRest) : strlen(zRest);
+  if( !hasMagic(zRest, k) ){
+    if( n+k+1>=sizeof(w->zBuf) ) return;
+    memcpy(w->zBuf+n, zRest, k);
+    w->zBuf[n+k] = 0;
+    if( zEnd==0 ){
+      walkMatch(w, n+k, 0);
+    }else{
+      walkGlob(w, n+k, zEnd, nComp+1);
+    }
+    w->zBuf[n] = 0;
+    return;
+  }
+  if( k>NAME_MAX ) return;
+  memcpy(zComp, zRest, k);
+  zComp[k] = 0;
+  d = opendir(n ? w->zBuf : ".");
+  if( d==0 ) return;
+  while( (e = readdir(d))!=0 ){
+    const char *zName = e->d_name;
+    size_t m = strlen(zName);
+    if( zName[0]=='.' && (m==1 || (m==2 && zName[1]=='.')) ) continue;
+    if( fnmatch(zComp, zName, FNM_PERIOD)!=0 ) continue;
+    if( n+m+1>=sizeof(w->zBuf) ) continue;
+    memcpy(w->zBuf+n, zName, m+1);
+    if( zEnd==0 ){
+      walkMatch(w, n+m, 0);
+    }else{
+      walkGlob(w, n+m, zEnd, nComp+1);
+    }
+    w->zBuf[n] = 0;
+  }
+  closedir(d);
+}
+
+/*
+** Expand one LIKE (bLike) or GLOB pattern under zPrefix into pList.
+*/
+static void expandPattern(PathList *pList, const char *zPrefix,
+                          const char *zPat, int bLike, unsigned limits){
+  Walk *w;
+  char *zGlob;
+  size_t nPre = strlen(zPrefix), nPat = strlen(zPat), n, i;
+  int bAbs = zPat[0]=='/';
+  if( nPat==0 ) return;
+  w = sqlite3_malloc64(sizeof(Walk));
+  zGlob = sqlite3_malloc64(nPat + PATH_MAX + 2);
+  if( w==0 || zGlob==0 ){
+    pList->rc = SQLITE_NOMEM;
+    sqlite3_free(w);
+    sqlite3_free(zGlob);
+    return;
+  }
+  n = 0;
+  if( !bAbs ){
+    /* relative: against the working directory, like osquery */
+    if( getcwd(zGlob, PATH_MAX)==0 ) goto done;
+    n = strlen(zGlob);
+    if( n==0 || zGlob[n-1]!='/' ) zGlob[n++] = '/';
+  }
+  for(i=0; i<nPat; i++) zGlob[n++] = (bLike && zPat[i]=='%') ? '*' : zPat[i];
+  zGlob[n] = 0;
+  memset(w, 0, sizeof(*w) - sizeof(w->aAnc));
+  w->pList = pList;
+  w->limits = limits;
+  if( n>=2 && zGlob[n-1]=='*' && zGlob[n-2]=='*' ){
+    /* trailing ** : one level with '*', then the whole tree below */
+    w->bRecurse = 1;
+    zGlob[--n] = 0;
+  }
+  if( nPre+1>=sizeof(w->zBuf) ) goto done;
+  memcpy(w->zBuf, zPrefix, nPre);
+  w->zBuf[nPre] = 0;
+  walkGlob(w, nPre, zGlob, 0);
+done:
+  sqlite3_free(w);
+  sqlite3_free(zGlob);
+}
+
+/*
+** Collect the paths to report: equality values literally, LIKE/GLOB
+** patterns expanded.  iCol is the path or directory column.
+*/
+static int collectPaths(OsqCursor *pCur, int iCol, const char *zPrefix,
+                        unsigned limits, PathList *pList){
+  size_t nPre = strlen(zPrefix);
+  int i, iC, op;
+  sqlite3_value *pVal;
+  for(i=0; osq_constraint(pCur, i, &iC, &op, &pVal); i++){
+    const char *z;
+    if( iC!=iCol ) continue;
+    if( sqlite3_value_type(pVal)==SQLITE_NULL ) continue;
+    z = (const char*)sqlite3_value_text(pVal);
+    if( z==0 || z[0]==0 ) continue;
+    if( op==OSQ_OP_EQ ){
+      char zFull[WALK_PATH_MAX];
+      size_t n = strlen(z);
+      if( nPre+n>=sizeof(zFull) ) continue;
+      memcpy(zFull, zPrefix, nPre);
+      memcpy(zFull+nPre, z, n+1);
+      plAdd(pList, zFull, nPre+n, 0);
+    }else if( op==OSQ_OP_LIKE || op==OSQ_OP_GLOB ){
+      expandPattern(pList, zPrefix, z, op==OSQ_OP_LIKE, limits);
+    }
+  }
+  if( pList->rc==SQLITE_OK ) plSortUnique(pList);
+  return pList->rc;
+}
+
+/*
+** boost::filesystem (v3) parent_path() and filename() of z.
+*/
+static void splitPath(const char *z, size_t *pnParent, const char **pzName,
+                      size_t *pnName){
+  size_t n = strlen(z), i;
+  for(i=0; i<n && z[i]=='/'; i++){}
+  if( n>0 && i==n ){                       /* "/" or "//" */
+    *pnParent = 0; *pzName = z + n - 1; *pnName = 1;
+    return;
+  }
+  if( n>0 && z[n-1]=='/' ){                /* "dir/": filename "." */
+    size_t p = n-1;
+    while( p>1 && z[p-1]=='/' ) p--;
+    *pnParent = p; *pzName = "."; *pnName = 1;
+    return;
+  }
+  i = n;
+  while( i>0 && z[i-1]!='/' ) i--;
+  *pzName = z + i; *pnName = n - i;
+  if( i==0 ){ *pnParent = 0; return; }
+  /* drop the separators before the name, keeping a lone root '/' */
+  while( i>1 && z[i-1]=='/' ) i--;
+  *pnParent = i;
+}
+
+/* The pids to look through (pid_with_namespace), or the single pid 0. */
+static int namespacePids(OsqCursor *pCur, int iCol, sqlite3_int64 *aPid,
+                         int nMax){
+  int i, n = 0, nEq = osq_eq_count(pCur, iCol);
+  for(i=0; i<nEq && n<nMax; i++){
+    sqlite3_int64 v;
+    if( osq_eq_int64(pCur, iCol, i, &v)==0 && v>0 && v<=0x7fffffff ){
+      aPid[n++] = v;
+    }
+  }
+  if( n==0 ) aPid[n++] = 0;
+  return n;
+}
+
+static void namespacePrefix(sqlite3_int64 pid, char *zPre, size_t nPre){
+  if( pid>0 ){
+    snprintf(zPre, nPre, "/proc/%lld/root", pid);
+  }else{
+    zPre[0] = 0;
+  }
+}
+
+static int namespaceId(sqlite3_int64 pid, sqlite3_int64 *pId){
+  char zPath[64], zLink[64];
+  char *z;
+  if( pid<=0 ) return 1;
+  snprintf(zPath, sizeof zPath, "/proc/%lld/ns/mnt", pid);
+  if( osq_readlink(zPath, zLink, sizeof zLink)<0 ) return 1;
+  z = strchr(zLink, '[');
+  if( z==0 ) return 1;
+  *pId = strtoll(z+1, 0, 10);
+  return 0;
+}
+
+/* Set pid_with_namespace and mount_namespace_id for the current row. */
+static int setNamespace(OsqCursor *pCur, int iPidCol, int iNsCol,
+                        sqlite3_int64 pid){
+  sqlite3_int64 ns;
+  int rc = osq_int(pCur, iPidCol, pid);
+  if( rc==SQLITE_OK && pid>0 && osq_used(pCur, iNsCol)
+   && namespaceId(pid, &ns)==0 ){
+    rc = osq_textf(pCur, iNsCol, "%lld", ns);
+  }
+  return rc;
+}
+
+/****************************** file *************************************/
+
+static const char *typeName(mode_t m){
+  if( S_ISREG(m) ) return "regular";
+  if( S_ISDIR(m) ) return "directory";
+  if( S_ISBLK(m) ) return "block";
+  if( S_ISCHR(m) ) return "character";
+  if( S_ISFIFO(m) ) return "fifo";
+  if( S_ISSOCK(m) ) return "socket";
+  if( S_ISLNK(m) ) return "symlink";
+  return "unknown";
+}
+
+/*
+** One file row: zFull is prefix + path, zPath the path as reported,
+** zDir/nDir the directory column.
+*/
+/*
+** The parent directory of the last path looked at, kept open: sorted paths
+** come in runs of siblings, and fstatat() on the parent saves the kernel a
+** walk of every leading component (most of the cost of a large listing).
+*/
+typedef struct DirCache {
+  int fd;                   /* O_PATH descriptor of zDir, or -1 */
+  size_t n;
+  char zDir[WALK_PATH_MAX];
+} DirCache;
+
+static void dcInit(DirCache *p){ p->fd = -1; p->n = 0; p->zDir[0] = 0; }
+static void dcClose(DirCache *p){ if( p->fd>=0 ) close(p->fd); p->fd = -1; }
+
+/*
+** The directory fd and the name to use for zFull: the name keeps a trailing
+** '/' (which makes the lookup follow a symbolic link, exactly like
+** lstat("dir/")).  Returns -1 to use the full path instead (AT_FDCWD).
+*/
+static int dcLookup(DirCache *p, const char *zFull, const char **pzName){
+  size_t n = strlen(zFull), i;
+  if( p==0 || n<2 ) return AT_FDCWD;
+  i = n-1;                                  /* skip a trailing '/' */
+  while( i>0 && zFull[i-1]!='/' ) i--;
+  if( i<=1 || zFull[0]!='/' ) return AT_FDCWD;   /* "/x" or relative */
+  *pzName = zFull + i;
+  if( p->fd>=0 && p->n==i-1 && memcmp(p->zDir, zFull, i-1)==0 ) return p->fd;
+  dcClose(p);
+  if( i-1>=sizeof(p->zDir) ) return AT_FDCWD;
+  memcpy(p->zDir, zFull, i-1);
+  p->zDir[i-1] = 0;
+  p->n = i-1;
+  p->fd = open(p->zDir, O_PATH|O_DIRECTORY|O_CLOEXEC);
+  return p->fd>=0 ? p->fd : AT_FDCWD;
+}
+
+/*
+** One file row: zFull is prefix + path, zPath the path as reported,
+** zDir/nDir the directory column.  pCache may be NULL.
+*/
+static int fileRow(OsqCursor *pCur, const char *zFull, const char *zPath,
+                   const char *zDir, size_t nDir, const char *zName,
+                   size_t nName, sqlite3_int64 pid, DirCache *pCache){
+  struct stat lst, st;
+  const char *zType, *zRel = zFull;
+  int rc, dfd;
+  dfd = dcLookup(pCache, zFull, &zRel);
+  if( dfd==AT_FDCWD ) zRel = zFull;
+  if( fstatat(dfd, zRel, &lst, AT_SYMLINK_NOFOLLOW)!=0 ) return SQLITE_OK;
+  if( S_ISLNK(lst.st_mode) ){
+    if( fstatat(dfd, zRel, &st, 0)==0 ){
+      zType = typeName(st.st_mode);
+    }else{
+      zType = (errno==ENOENT || errno==ENOTDIR) ? "unknown" : "error";
+      st = lst;
+    }
+  }else{
+    st = lst;
+    zType = typeName(st.st_mode);
+  }
+  rc = osq_row(pCur);
+  if( rc ) return rc;
+  osq_text(pCur, COL_FILE_PATH, zPath, -1);
+  osq_text(pCur, COL_FILE_DIRECTORY, zDir, (int)nDir);
+  osq_text(pCur, COL_FILE_FILENAME, zName, (int)nName);
+  osq_int(pCur, COL_FILE_INODE, (sqlite3_int64)st.st_ino);
+  osq_int(pCur, COL_FILE_UID, (sqlite3_int64)st.st_uid);
+  osq_int(pCur, COL_FILE_GID, (sqlite3_int64)st.st_gid);
+  if( osq_used(pCur, COL_FILE_MODE) ){
+    char zMode[5];
+    zMode[0] = (char)('0' + ((st.st_mode>>9)&7));
+    zMode[1] = (char)('0' + ((st.st_mode>>6)&7));
+    zMode[2] = (char)('0' + ((st.st_mode>>3)&7));
+    zMode[3] = (char)('0' + (st.st_mode&7));
+    zMode[4] = 0;
+    osq_text(pCur, COL_FILE_MODE, zMode, 4);
+  }
+  osq_int(pCur, COL_FILE_DEVICE, (sqlite3_int64)st.st_rdev);
+  osq_int(pCur, COL_FILE_SIZE, (sqlite3_int64)st.st_size);
+  osq_int(pCur, COL_FILE_BLOCK_SIZE, (sqlite3_int64)st.st_blksize);
+  osq_int(pCur, COL_FILE_ATIME, (sqlite3_int64)st.st_atime);
+  osq_int(pCur, COL_FILE_MTIME, (sqlite3_int64)st.st_mtime);
+  osq_int(pCur, COL_FILE_CTIME, (sqlite3_int64)st.st_ctime);
+  osq_int(pCur, COL_FILE_BTIME, 0);
+  osq_int(pCur, COL_FILE_HARD_LINKS, (sqlite3_int64)st.st_nlink);
+  osq_int(pCur, COL_FILE_SYMLINK, S_ISLNK(lst.st_mode) ? 1 : 0);
+  osq_text(pCur, COL_FILE_TYPE, zType, -1);
+  if( S_ISLNK(lst.st_mode) && osq_used(pCur, COL_FILE_SYMLINK_TARGET_PATH) ){
+    char zLink[PATH_MAX];
+    ssize_t k = readlinkat(dfd, zRel, zLink, sizeof(zLink)-1);
+    if( k>=0 ){
+      osq_text(pCur, COL_FILE_SYMLINK_TARGET_PATH, zLink, (int)k);
+    }
+  }
+  return setNamespace(pCur, COL_FILE_PID_WITH_NAMESPACE,
+                      COL_FILE_MOUNT_NAMESPACE_ID, pid);
+}
+
+/*
+** Rows for every entry of each directory in pDirs.  xEntry is called with
+** prefix+path, the reported path, the directory string and the name.
+*/
+typedef int (*EntryFn)(OsqCursor*, const char *zFull, const char *zPath,
+                       const char *zDir, size_t nDir, const char *zName,
+                       size_t nName, sqlite3_int64 pid);
+
+static int listDirs(OsqCursor *pCur, PathList *pDirs, size_t nPre,
+                    int bNeedRead, EntryFn xEntry, sqlite3_int64 pid){
+  char zFull[WALK_PATH_MAX];
+  size_t i;
+  int rc = SQLITE_OK;
+  for(i=0; rc==SQLITE_OK && i<pDirs->nPath; i++){
+    const char *zDirFull = plGet(pDirs, i);
+    const char *zDir = zDirFull + nPre;
+    size_t nDirFull = strlen(zDirFull), nDir = strlen(zDir), n;
+    struct stat st;
+    DIR *d;
+    struct dirent *e;
+    if( stat(zDirFull, &st)!=0 || !S_ISDIR(st.st_mode) ) continue;
+    if( bNeedRead && access(zDirFull, R_OK)!=0 ) continue;
+    if( nDirFull+2>=sizeof(zFull) ) continue;
+    memcpy(zFull, zDirFull, nDirFull);
+    n = nDirFull;
+    if( nDir==0 || zDir[nDir-1]!='/' ) zFull[n++] = '/';
+    d = opendir(zDirFull);
+    if( d==0 ) continue;
+    while( rc==SQLITE_OK && (e = readdir(d))!=0 ){
+      const char *zName = e->d_name;
+      size_t k = strlen(zName);
+      if( zName[0]=='.' && (k==1 || (k==2 && zName[1]=='.')) ) continue;
+      if( n+k+1>=sizeof(zFull) ) continue;
+      memcpy(zFull+n, zName, k+1);
+      rc = xEntry(pCur, zFull, zFull+nPre, zDir, nDir, zName, k, pid);
+    }
+    closedir(d);
+  }
+  return rc;
+}
+
+static int fileEntry(OsqCursor *pCur, const char *zFull, const char *zPath,
+                     const char *zDir, size_t nDir, const char *zName,
+                     size_t nName, sqlite3_int64 pid){
+  return fileRow(pCur, zFull, zPath, zDir, nDir, zName, nName, pid, 0);
+}
+
+int osq_gen_file(OsqCursor *pCur){
+  sqlite3_int64 aPid[16];
+  int nPid = namespacePids(pCur, COL_FILE_PID_WITH_NAMESPACE, aPid, 16);
+  int iPid, rc = SQLITE_OK;
+  DirCache *pCache = sqlite3_malloc64(sizeof(DirCache));
+  if( pCache==0 ) return SQLITE_NOMEM;
+  dcInit(pCache);
+  for(iPid=0; rc==SQLITE_OK && iPid<nPid; iPid++){
+    PathList paths, dirs;
+    char zPre[64];
+    size_t nPre, i;
+    namespacePrefix(aPid[iPid], zPre, sizeof zPre);
+    nPre = strlen(zPre);
+    memset(&paths, 0, sizeof paths);
+    memset(&dirs, 0, sizeof dirs);
+    rc = collectPaths(pCur, COL_FILE_PATH, zPre, LIMIT_ALL, &paths);
+    for(i=0; rc==SQLITE_OK && i<paths.nPath; i++){
+      const char *zFull = plGet(&paths, i);
+      const char *zPath = zFull + nPre, *zName;
+      size_t nParent, nName;
+      splitPath(zPath, &nParent, &zName, &nName);
+      rc = fileRow(pCur, zFull, zPath, zPath, nParent, zName, nName,
+                   aPid[iPid], pCache);
+    }
+    dcClose(pCache);
+    if( rc==SQLITE_OK ){
+      rc = collectPaths(pCur, COL_FILE_DIRECTORY, zPre, LIMIT_FOLDERS, &dirs);
+    }
+    if( rc==SQLITE_OK ){
+      rc = listDirs(pCur, &dirs, nPre, 1, fileEntry, aPid[iPid]);
+    }
+    plFree(&paths);
+    plFree(&dirs);
+  }
+  sqlite3_free(pCache);
+  return rc;
+}
+
+/****************************** hash *************************************/
+
+static int hashRow(OsqCursor *pCur, const char *zFull, const char *zPath,
+                   const char *zDir, size_t nDir, const char *zName,
+                   size_t nName, sqlite3_int64 pid){
+  struct stat st;
+  char zMd5[33], zSha1[41], zSha256[65];
+  unsigned which = 0;
+  int rc;
+  (void)zName; (void)nName;
+  if( stat(zFull, &st)!=0 || !S_ISREG(st.st_mode) ) return SQLITE_OK;
+  if( osq_used(pCur, COL_HASH_MD5) ) which |= OSQ_HASH_MD5;
+  if( osq_used(pCur, COL_HASH_SHA1) ) which |= OSQ_HASH_SHA1;
+  if( osq_used(pCur, COL_HASH_SHA256) ) which |= OSQ_HASH_SHA256;
+  zMd5[0] = zSha1[0] = zSha256[0] = 0;
+  if( which ){
+    int fd = open(zFull, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+    if( fd>=0 ){
+      struct statfs sf;
+      struct stat st2;
+      sqlite3_int64 r = 0;
+      /* /proc/kcore and friends claim terabytes: there osquery's read_max
+      ** rule stays (empty digests), everywhere else any size is hashed. */
+      if( fstat(fd, &st2)==0 && fstatfs(fd, &sf)==0
+       && sf.f_type==PROC_SUPER_MAGIC && st2.st_size>HASH_PROC_MAX ){
+        r = -EFBIG;
+      }else{
+        r = osq_hash_fd(fd, 0, zMd5, zSha1, zSha256, which);
+      }
+      close(fd);
+      if( r==-ENOMEM ) return SQLITE_NOMEM;
+      if( r<0 ) zMd5[0] = zSha1[0] = zSha256[0] = 0;
+    }
+  }
+  rc = osq_row(pCur);
+  if( rc ) return rc;
+  osq_text(pCur, COL_HASH_PATH, zPath, -1);
+  osq_text(pCur, COL_HASH_DIRECTORY, zDir, (int)nDir);
+  osq_text(pCur, COL_HASH_MD5, zMd5, -1);
+  osq_text(pCur, COL_HASH_SHA1, zSha1, -1);
+  osq_text(pCur, COL_HASH_SHA256, zSha256, -1);
+  return setNamespace(pCur, COL_HASH_PID_WITH_NAMESPACE,
+                      COL_HASH_MOUNT_NAMESPACE_ID, pid);
+}
+
+int osq_gen_hash(OsqCursor *pCur){
+  sqlite3_int64 aPid[16];
+  int nPid = namespacePids(pCur, COL_HASH_PID_WITH_NAMESPACE, aPid, 16);
+  int iPid, rc = SQLITE_OK;
+  for(iPid=0; rc==SQLITE_OK && iPid<nPid; iPid++){
+    PathList paths, dirs;
+    char zPre[64];
+    size_t nPre, i;
+    namespacePrefix(aPid[iPid], zPre, sizeof zPre);
+    nPre = strlen(zPre);
+    memset(&paths, 0, sizeof paths);
+    memset(&dirs, 0, sizeof dirs);
+    rc = collectPaths(pCur, COL_HASH_PATH, zPre, LIMIT_ALL, &paths);
+    for(i=0; rc==SQLITE_OK && i<paths.nPath; i++){
+      const char *zFull = plGet(&paths, i);
+      const char *zPath = zFull + nPre, *zName;
+      size_t nParent, nName;
+      splitPath(zPath, &nParent, &zName, &nName);
+      rc = hashRow(pCur, zFull, zPath, zPath, nParent, zName, nName,
+                   aPid[iPid]);
+    }
+    if( rc==SQLITE_OK ){
+      rc = collectPaths(pCur, COL_HASH_DIRECTORY, zPre, LIMIT_FOLDERS, &dirs);
+    }
+    if( rc==SQLITE_OK ){
+      rc = listDirs(pCur, &dirs, nPre, 0, hashRow, aPid[iPid]);
+    }
+    plFree(&paths);
+    plFree(&dirs);
+  }
+  return rc;
+}
