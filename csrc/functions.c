@@ -99,9 +99,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-<<<<<<< HEAD
-=======
-#define OSQLITE_VERSION "0.1.0"
 #define REGEX_MAX_SIZE  256
 
 static const char *argText(sqlite3_value *p){
@@ -530,7 +527,6 @@ static void inCidrBlockFunc(sqlite3_context *ctx, int argc,
   }
 }
 
->>>>>>> t-files
 /*
 ** Community ID v1.  bStrict: errors fail the query, else NULL.
 */
