@@ -34,8 +34,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import osqlite  # noqa: E402
 import psutil  # noqa: E402
+
+import osqlite  # noqa: E402
 
 NET_FILES = ["icmp", "icmp6", "tcp", "tcp6", "udp", "udp6", "udplite",
              "udplite6", "raw", "raw6", "unix", "packet"]
@@ -144,9 +145,9 @@ def main() -> None:
             procs = len([d for d in os.listdir("/proc") if d.isdigit()])
             q = "SELECT * FROM process_open_sockets"
             conn.execute(q).fetchall()                      # warm up
-            t_all, rows = median_time(lambda: conn.execute(q).fetchall(), a.reps)
+            t_all, rows = median_time(lambda q=q: conn.execute(q).fetchall(), a.reps)
             target = pids[0] if pids else os.getpid()
-            t_pid, _ = median_time(lambda: conn.execute(
+            t_pid, _ = median_time(lambda q=q, target=target: conn.execute(
                 q + " WHERE pid = ?", (target,)).fetchall(), a.reps)
             t_ps, conns = median_time(
                 lambda: psutil.net_connections(kind="all"), max(1, a.reps // 2))

@@ -1212,6 +1212,11 @@ int osq_register_functions(sqlite3 *db){
   for(i=0; rc==SQLITE_OK && i<(int)(sizeof(aFunc)/sizeof(aFunc[0])); i++){
     rc = sqlite3_create_function(db, aFunc[i].zName, aFunc[i].nArg,
                                  aFunc[i].flags, 0, aFunc[i].xFunc, 0, 0);
+    /* SQLite refuses to replace a built-in (its math functions: sqrt, ceil,
+    ** ...) while a statement is running, which is the case when the library
+    ** is loaded through "SELECT load_extension(...)".  Keep the built-in
+    ** then rather than failing the whole load. */
+    if( rc==SQLITE_BUSY ) rc = SQLITE_OK;
   }
   return rc;
 }

@@ -50,9 +50,18 @@ from .decorators import Decorators
 from .diff import decode_text, differential, event_based, rows_from_cursor
 from .errors import DaemonError, FlagError
 from .flags import Flags
-from .logger import (BufferHandler, GlogFormatter, ResultLogger, StatusFileHandler,
-                     StdoutStatusHandler, batched_line, event_lines, make_meta, parse_mode,
-                     snapshot_lines)
+from .logger import (
+    BufferHandler,
+    GlogFormatter,
+    ResultLogger,
+    StatusFileHandler,
+    StdoutStatusHandler,
+    batched_line,
+    event_lines,
+    make_meta,
+    parse_mode,
+    snapshot_lines,
+)
 from .packs import PackState, evaluate, machine_shard, runnable
 from .scheduler import AlignedTimer, Job, Scheduler
 from .state import StateDB

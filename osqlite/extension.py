@@ -134,7 +134,11 @@ def load(conn: sqlite3.Connection) -> None:
     if load_route() == "load_extension":
         conn.enable_load_extension(True)
         try:
-            conn.execute("SELECT load_extension(?, ?)", (extension_path(), ENTRY_POINT))
+            # Connection.load_extension, not "SELECT load_extension()": inside
+            # a running statement SQLite would not let osquery's versions of
+            # ceil, floor, log... replace its built-ins.  The entry point is
+            # derived from the file name libosqlite.so.
+            conn.load_extension(extension_path())
         except sqlite3.OperationalError as exc:
             raise ExtensionLoadError(f"cannot load {extension_path()}: {exc}") from exc
         finally:

@@ -69,20 +69,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
             f"{xfailed} expected failure (table gone from osquery)")
 
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="session")
 def asan_driver() -> Path:
-    """build/osqlite-asan, (re)built once per session by `make asan`: the
-    extension linked with AddressSanitizer and UBSan (tests/cdriver)."""
-    import shutil
-    import subprocess
+    """build/osqlite-asan, built once per session (see asan_helper)."""
+    from asan_helper import driver
 
-    if shutil.which("make") is None or shutil.which("gcc") is None:
-        pytest.skip("the sanitizer driver needs make and gcc")
-    if not (REPO / "Makefile").exists():
-        pytest.skip("the sanitizer driver is built from a source checkout")
-    subprocess.run(["make", "-s", "asan"], cwd=REPO, check=True, timeout=900,
-                   stdout=subprocess.DEVNULL)
-    return REPO / "build" / "osqlite-asan"
+    return driver()

@@ -90,10 +90,10 @@ class Daemon:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as exc:
                 self.proc.kill()
                 self.proc.wait(5)
-                raise AssertionError("daemon did not stop on SIGTERM\n" + self.dump())
+                raise AssertionError("daemon did not stop on SIGTERM\n" + self.dump()) from exc
         if self.proc.stdout:
             self.proc.stdout.close()
         self.stderr.close()

@@ -1,7 +1,11 @@
 """Independent oracle for dns_resolvers: glibc's own res_init(), read
 through ctypes.  Run under `unshare -m` with a fixture bind-mounted on
 /etc/resolv.conf (tests/test_net_tables.py).  Prints JSON."""
-import ctypes as C, socket, json, sys
+import ctypes as C
+import json
+import socket
+
+
 class SIN(C.Structure): _fields_=[('family',C.c_ushort),('port',C.c_ushort),('addr',C.c_uint8*4),('zero',C.c_uint8*8)]
 class SIN6(C.Structure): _fields_=[('family',C.c_ushort),('port',C.c_ushort),('flow',C.c_uint32),('addr',C.c_uint8*16),('scope',C.c_uint32)]
 class Sort(C.Structure): _fields_=[('addr',C.c_uint8*4),('mask',C.c_uint32)]

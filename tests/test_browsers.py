@@ -8,8 +8,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 from conftest import rows
 
 ME = os.getuid()
@@ -153,7 +151,7 @@ def test_chrome_hostile_json(conn, root, tmp_path):
         "empty": "",
         "nul": '{"name": "a\\u0000b", "version": "2"}',
     }
-    for i, (k, v) in enumerate(cases.items()):
+    for k, v in cases.items():
         write(prof / f"Extensions/{k}/1/manifest.json", v)
     root(tmp_path)
     got = rows(conn, "SELECT name, version, length(name) AS n FROM chrome_extensions")

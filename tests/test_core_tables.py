@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import rows
 
 import osqlite
-from conftest import rows
 
 PLACEHOLDERS = {"00000000-0000-0000-0000-000000000000",
                 "03000200-0400-0500-0006-000700080009",
@@ -350,10 +350,8 @@ def test_kernel_modules_fixture(tmp_path, root, conn):
 # Sanitizers
 
 
-def test_asan_driver_core_tables(tmp_path):
-    exe = Path(__file__).resolve().parent.parent / "build" / "osqlite-asan"
-    if not exe.exists():
-        pytest.skip("build/osqlite-asan not built (make asan)")
+def test_asan_driver_core_tables(tmp_path, asan_driver):
+    exe = asan_driver
     write(tmp_path, "proc/modules", b"a 1 2 3 4 5,\n\xff\n" + b"q" * 100000)
     write(tmp_path, "proc/cmdline", b"BOOT_IMAGE= root= " * 1000)
     write(tmp_path, "proc/version", b"Linux version")

@@ -3,9 +3,18 @@ from __future__ import annotations
 
 import random
 
-from osqlite.diff import (as_string, decode_text, diff, differential, escape, event_based,
-                          format_double, normalise,
-                          render_row, rows_from_cursor)
+from osqlite.diff import (
+    as_string,
+    decode_text,
+    diff,
+    differential,
+    escape,
+    event_based,
+    format_double,
+    normalise,
+    render_row,
+    rows_from_cursor,
+)
 
 
 def test_identical_results_give_no_diff():

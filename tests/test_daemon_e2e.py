@@ -13,13 +13,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from daemon_harness import REPO, Daemon, wait_for
 
 import osqlite
-from daemon_harness import REPO, Daemon, wait_for
 
 TICK = {"query": "SELECT 1 AS t", "interval": 1, "snapshot": True}
 HOSTS = "etc_hosts_diff"

@@ -12,8 +12,15 @@ import pytest
 from osqlite.daemon import Pidfile, check_paths, split_statements
 from osqlite.errors import DaemonError
 from osqlite.flags import Flags
-from osqlite.logger import (FileSink, GlogFormatter, batched_line, calendar_time, event_lines,
-                            make_meta, snapshot_lines)
+from osqlite.logger import (
+    FileSink,
+    GlogFormatter,
+    batched_line,
+    calendar_time,
+    event_lines,
+    make_meta,
+    snapshot_lines,
+)
 
 
 def meta(**kw):

@@ -7,10 +7,10 @@ import binascii
 import hashlib
 import logging
 import os
-import socket
 import struct
 
 import pytest
+from conftest import rows
 
 import osqlite
 from osqlite.events import EventManager, is_event_query, published_tables
@@ -18,9 +18,6 @@ from osqlite.events import audit as A
 from osqlite.events import inotify as I
 from osqlite.events import store as S
 from osqlite.events import uevent as U
-
-from conftest import rows
-
 
 # -- audit record parsing ----------------------------------------------------
 

@@ -15,10 +15,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import rows
 
-import osqlite
 from osqlite._sqlite import sqlite3
 
 TYPE_NAMES = [
@@ -214,7 +212,7 @@ def test_file_symlink_loop_is_bounded(conn, tmp_path):
 
 def test_file_depth_limit(conn, tmp_path):
     p = tmp_path
-    for i in range(70):
+    for _ in range(70):
         p = p / "d"
     os.makedirs(p)
     got = rows(conn, "SELECT path FROM file WHERE path LIKE ?", str(tmp_path) + "/%%")

@@ -17,7 +17,6 @@ import uuid as uuidlib
 from pathlib import Path
 
 import pytest
-
 from conftest import rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -314,7 +313,7 @@ def make_block_tree(tmp_path: Path, imgs: dict):
     (sda / "queue").mkdir()
     (sda / "queue/logical_block_size").write_text("512\n")
     (sysb / "sda").symlink_to(os.path.relpath(sda, sysb))
-    for i, (name, (img, *_)) in enumerate(sorted(imgs.items()), 1):
+    for i, (_name, (img, *_)) in enumerate(sorted(imgs.items()), 1):
         part = sda / f"sda{i}"
         part.mkdir()
         (part / "uevent").write_text(f"MAJOR=8\nMINOR={i}\nDEVNAME=sda{i}\nDEVTYPE=partition\n")
@@ -337,7 +336,7 @@ def test_block_devices_fixture_probe(conn, root, tmp_path):
     names = [f"sda{i}" for i in range(1, len(imgs) + 1)]
     assert [r["name"] for r in got[1:]] == ["/dev/" + n for n in sorted(names)]
     by = {r["name"]: r for r in got}
-    for i, (name, (img, ftype, fuuid, flabel)) in enumerate(sorted(imgs.items()), 1):
+    for i, (name, (_img, ftype, fuuid, flabel)) in enumerate(sorted(imgs.items()), 1):
         r = by[f"/dev/sda{i}"]
         assert (r["type"], r["uuid"], r["label"]) == (ftype, fuuid, flabel), name
         assert r["parent"] == "/dev/sda"

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from asan_helper import run_asan
 from conftest import FIXTURES, rows
 

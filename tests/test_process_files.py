@@ -7,8 +7,6 @@ import subprocess
 import sys
 
 import psutil
-import pytest
-
 from asan_helper import run_asan
 from conftest import rows
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from conftest import rows
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -459,11 +458,9 @@ def test_vanishing_processes_do_not_fail(conn):
             p.wait()
 
 
-def test_asan_driver(tmp_path):
+def test_asan_driver(tmp_path, asan_driver):
     """The sanitizer build on the live system and on a hostile tree."""
-    exe = Path(__file__).resolve().parent.parent / "build" / "osqlite-asan"
-    if not exe.exists():
-        pytest.skip("build/osqlite-asan not built (make asan)")
+    exe = asan_driver
     make_proc(tmp_path, 1, {"stat": b"1 (x) S 1"})
     make_proc(tmp_path, 2, {"stat": stat_line(2, "a) (b"), "cmdline": b"z" * (3 << 20),
                             "status": b"Name:\nUid:\nVmRSS: 1\n\xff\xfe"})

@@ -10,7 +10,6 @@ import time
 
 import psutil
 import pytest
-
 from asan_helper import run_asan
 from conftest import rows
 

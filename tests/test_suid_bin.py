@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import rows
 
 DIRS = ["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin",

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from conftest import rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -10,7 +10,6 @@ import os
 import struct
 
 import pytest
-
 from conftest import rows
 
 
@@ -326,7 +325,7 @@ def test_mounts_fixture(conn, root, tmp_path):
 def test_system_controls_live(conn):
     got = {r["name"]: r for r in rows(conn, "SELECT *, field_name FROM system_controls")}
     want = {}
-    for d, dirs, files in os.walk("/proc/sys"):
+    for d, _dirs, files in os.walk("/proc/sys"):
         for f in files:
             p = os.path.join(d, f)
             name = p[len("/proc/sys/"):].replace("/", ".")
@@ -477,7 +476,7 @@ def test_etc_services_fixture(conn, root, tmp_path):
     assert by["dbl"]["protocol"] == "udp" and by["dbl"]["comment"] is None
     assert by["blank"]["comment"] is None   # the line is trimmed first
     b2 = rows(conn, "SELECT comment FROM etc_services WHERE name = 'blank2'")
-    assert b2 == [{"comment": " # x"}]      # a blank part survives as 
+    assert b2 == [{"comment": " # x"}]      # a blank part survives as
     names = [r["n"] for r in rows(conn, "SELECT hex(name) AS n FROM etc_services")]
     assert "6E6F70726F746F" not in names and "7468726565" not in names
     big = rows(conn, "SELECT length(aliases) AS n FROM etc_services WHERE name = 'big'")

@@ -14,9 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import rows
-
 
 # ---- a tiny D-Bus marshaller ------------------------------------------------
 

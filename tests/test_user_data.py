@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import rows
 
 ME = os.getuid()
@@ -171,7 +170,6 @@ def py_authorized_keys(text: str):
             if not rest:
                 break
             opts = line[:pos].rstrip(" \t") if pos > 0 else None
-            parts = rest.split(None, 1)
             key = rest
             comment = None
             for i, ch in enumerate(rest):

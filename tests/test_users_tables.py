@@ -10,7 +10,6 @@ import os
 import pwd
 
 import pytest
-
 from conftest import rows
 
 

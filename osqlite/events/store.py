@@ -196,7 +196,7 @@ class EventStore:
             by_table.setdefault(table, []).append(
                 (when,) + tuple(row.get(c) for c in cols))
         with self._lock:
-            for attempt in range(100):
+            for _attempt in range(100):
                 try:
                     db.execute("BEGIN IMMEDIATE")
                     break
