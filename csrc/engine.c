@@ -641,9 +641,11 @@ static int osqFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
 
   if( idxNum & OSQ_PLAN_NO_REQUIRED ){
     sqlite3_str *pStr = sqlite3_str_new(0);
+    const char *zFirst = "?";
     int n = 0;
     for(i=0; i<pTab->nCol; i++){
       if( pTab->aCol[i].flags & OSQ_REQUIRED ){
+        if( n==0 ) zFirst = pTab->aCol[i].zName;
         sqlite3_str_appendf(pStr, "%s%s", n++ ? " or " : "", pTab->aCol[i].zName);
       }
     }
@@ -651,7 +653,7 @@ static int osqFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     rc = osq_error_code(pCur, SQLITE_CONSTRAINT,
         "Table %s was queried without a required column in the WHERE clause: "
         "constrain %s (for example WHERE %s = '...')",
-        pTab->zName, z ? z : "?", z ? z : "?");
+        pTab->zName, z ? z : "?", zFirst);
     sqlite3_free((char*)z);
     return rc;
   }
