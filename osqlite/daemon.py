@@ -47,7 +47,7 @@ import osqlite
 from ._sqlite import sqlite3
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
-from .diff import decode_text, differential, event_based, rows_from_cursor
+from .diff import ResultSet, decode_text, differential, event_based, render_rows
 from .errors import DaemonError, FlagError
 from .flags import Flags
 from .logger import (BufferHandler, GlogFormatter, ResultLogger, StatusFileHandler,
@@ -521,16 +521,17 @@ class Daemon:
         decorations = {} if flags["disable_decorators"] else self.decorators.current()
         top = flags["decorations_top_level"]
         if spec.snapshot:
-            rows = rows_from_cursor(names, tuples, nullvalue, escaped=False)
+            rs = ResultSet.from_cursor(names, tuples, nullvalue, escaped=False)
             meta = make_meta(job.name, host, unix, epoch, 0, numerics)
-            lines = snapshot_lines(meta, rows, decorations, top, flags["logger_snapshot_event_type"])
+            lines = snapshot_lines(meta, render_rows(rs.columns, rs.rows, numerics), decorations, top,
+                                   flags["logger_snapshot_event_type"])
             self._log(lines, snapshot=True)
             job.stats["output_size"] += sum(len(x) for x in lines)
             return
-        rows = rows_from_cursor(names, tuples, nullvalue, escaped=True)
+        rs = ResultSet.from_cursor(names, tuples, nullvalue, escaped=True)
         prev = self.state.previous(job.name)
         events = flags["events_optimize"] and self.is_event_query(spec)
-        out = (event_based if events else differential)(prev, rows, epoch)
+        out = (event_based if events else differential)(prev, rs, epoch)
         if out.first:
             if prev is None:
                 log.info("Storing initial results for new scheduled query: %s", job.name)
@@ -546,10 +547,12 @@ class Daemon:
         if not added and not removed and counter != 0:
             return
         meta = make_meta(job.name, host, unix, epoch, counter, numerics)
+        radded = render_rows(rs.columns, added, numerics)
+        rremoved = render_rows(out.removed_columns or rs.columns, removed, numerics)
         if flags["logger_event_type"]:
-            lines = event_lines(meta, added, removed, decorations, top)
+            lines = event_lines(meta, radded, rremoved, decorations, top)
         else:
-            lines = [batched_line(meta, added, removed, decorations, top)]
+            lines = [batched_line(meta, radded, rremoved, decorations, top)]
         self._log(lines, snapshot=False)
         job.stats["output_size"] += sum(len(x) for x in lines)
 

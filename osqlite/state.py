@@ -4,8 +4,9 @@ osquery keeps the same facts in RocksDB (osquery: osquery/core/query.cpp,
 osquery/database/database.cpp); osqlite uses one SQLite file:
 
 * ``results(name, epoch, counter, query, rows)`` — the last result set of
-  each differential query, ``rows`` a JSON array with typed values (ints and
-  doubles as JSON numbers, so 1, 1.0 and "1" survive a restart distinctly).
+  each differential query: ``rows`` is a JSON array of the column names, then
+  one line per row, a JSON array of typed values (ints and doubles as JSON
+  numbers, so 1, 1.0 and "1" survive a restart distinctly; diff.Stored).
 * ``kv(key, value)`` — everything else: splayed intervals (``interval.<name>``),
   the denylist (``denylist.<name>`` = expiry), ``instance_uuid_v1``,
   ``host_uuid_v3`` and ``executing_query``.
@@ -23,10 +24,8 @@ import os
 import threading
 from typing import Any, Sequence
 
-import ujson
-
 from ._sqlite import sqlite3
-from .diff import Row
+from .diff import Stored
 
 log = logging.getLogger("osqlite.state")
 
@@ -83,18 +82,18 @@ class StateDB:
 
     # -- differential results -------------------------------------------------------
 
-    def previous(self, name: str) -> tuple[int, int, list[Row]] | None:
-        """(epoch, counter, rows) of the last stored run, or None."""
+    def previous(self, name: str) -> tuple[int, int, Stored] | None:
+        """(epoch, counter, stored result) of the last stored run, or None."""
         with self.lock:
             row = self.conn.execute("SELECT epoch, counter, rows FROM results WHERE name=?",
                                     (name,)).fetchone()
         if row is None:
             return None
-        return row[0], row[1], ujson.loads(row[2])
+        return row[0], row[1], Stored.decode(row[2])
 
-    def store(self, name: str, epoch: int, counter: int, query: str, rows: Sequence[Row]) -> None:
+    def store(self, name: str, epoch: int, counter: int, query: str, result: Stored) -> None:
         """Replace a query's stored result in one transaction."""
-        text = ujson.dumps(rows, ensure_ascii=False, escape_forward_slashes=False)
+        text = result.encode()
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:

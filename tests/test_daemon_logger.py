@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from osqlite.diff import render_rows
 from osqlite.daemon import Pidfile, check_paths, split_statements
 from osqlite.errors import DaemonError
 from osqlite.flags import Flags
@@ -32,7 +33,7 @@ def test_event_line_is_osquerys():
 
 
 def test_removed_lines_come_first_and_decorations_follow_numerics():
-    lines = event_lines(meta(counter=3), [{"a": 1}], [{"a": 2}], {"host_uuid": "u", "b": "x"})
+    lines = event_lines(meta(counter=3), [{"a": "1"}], [{"a": "2"}], {"host_uuid": "u", "b": "x"})
     assert [json.loads(x)["action"] for x in lines] == ["removed", "added"]
     assert lines[0] == ('{"name":"test_query","hostIdentifier":"unknown_test_host","calendarTime":"no_time",'
                         '"unixTime":0,"epoch":0,"counter":3,"numerics":false,'
@@ -40,11 +41,12 @@ def test_removed_lines_come_first_and_decorations_follow_numerics():
 
 
 def test_batched_and_snapshot_lines():
-    line = batched_line(meta(name="processes", counter=3), [{"pid": 1}], [{"pid": 2}], {})
+    line = batched_line(meta(name="processes", counter=3), [{"pid": "1"}], [{"pid": "2"}], {})
     assert line == ('{"diffResults":{"removed":[{"pid":"2"}],"added":[{"pid":"1"}]},"name":"processes",'
                     '"hostIdentifier":"unknown_test_host","calendarTime":"no_time","unixTime":0,'
                     '"epoch":0,"counter":3,"numerics":false}')
-    [snap] = snapshot_lines(meta(name="process_snapshot"), [{"pid": 1, "path": "/sbin/launchd"}], {})
+    [row] = render_rows(("pid", "path"), [(1, "/sbin/launchd")], False)
+    [snap] = snapshot_lines(meta(name="process_snapshot"), [row], {})
     assert snap == ('{"snapshot":[{"path":"/sbin/launchd","pid":"1"}],"action":"snapshot",'
                     '"name":"process_snapshot","hostIdentifier":"unknown_test_host","calendarTime":"no_time",'
                     '"unixTime":0,"epoch":0,"counter":0,"numerics":false}')
@@ -54,7 +56,7 @@ def test_batched_and_snapshot_lines():
 
 
 def test_top_level_decorations_replace_and_move_keys():
-    [line] = event_lines(meta(), [{"a": 1}], [], {"name": "deco", "z": "1"}, top_level=True)
+    [line] = event_lines(meta(), [{"a": "1"}], [], {"name": "deco", "z": "1"}, top_level=True)
     obj = json.loads(line)
     assert list(obj) == ["hostIdentifier", "calendarTime", "unixTime", "epoch", "counter", "numerics",
                          "name", "z", "columns", "action"]
@@ -62,7 +64,8 @@ def test_top_level_decorations_replace_and_move_keys():
 
 
 def test_escaping_non_ascii_and_slashes():
-    [line] = event_lines(meta(numerics=True), [{"p": "/a/é", "n": 1.0, "i": 2}], [], {})
+    rows = render_rows(("p", "n", "i"), [("/a/é", 1.0, 2)], True)
+    [line] = event_lines(meta(numerics=True), rows, [], {})
     assert '"columns":{"i":2,"n":1.0,"p":"/a/é"}' in line
 
 
