@@ -310,7 +310,7 @@ class Daemon:
     def host_identifier(self) -> str:
         kind = self.flags["host_identifier"]
         if kind == "uuid":
-            if self._host_uuid is None:
+            if self._host_uuid is None:     # normally set at start, on the main thread
                 self._host_uuid = self._hardware_uuid()
             return self._host_uuid
         if kind == "instance":
@@ -322,13 +322,31 @@ class Daemon:
         return socket.gethostname().strip()
 
     def _hardware_uuid(self) -> str:
+        """The host UUID system_info.uuid reports (csrc/hostid.c: DMI product_uuid,
+        else the machine id), so hostIdentifier matches the tables; without
+        that table, the same sources read here; last, a persisted random UUID."""
+        try:
+            conn = self._main()
+            row = conn.execute("SELECT uuid FROM system_info").fetchone()
+            if row and row[0]:
+                return str(row[0])
+        except sqlite3.Error:
+            pass
+        value = ""
         try:
             with open("/sys/class/dmi/id/product_uuid", encoding="ascii") as f:
                 value = f.read().strip().lower()
         except OSError:
-            value = ""
+            pass
         if value and value not in PLACEHOLDER_UUIDS:
             return value
+        try:
+            with open("/etc/machine-id", encoding="ascii") as f:
+                mid = f.read().strip().lower()
+            if len(mid) == 32 and all(c in "0123456789abcdef" for c in mid):
+                return f"{mid[:8]}-{mid[8:12]}-{mid[12:16]}-{mid[16:20]}-{mid[20:]}"
+        except OSError:
+            pass
         stored = self.state.get("host_uuid_v3") if self.state else None
         if not stored:
             stored = str(uuid.uuid4())
@@ -611,6 +629,7 @@ class Daemon:
             if hasattr(hook, "start"):
                 hook.start(self)
         self.is_event_query(QuerySpec("", "", 1))   # list the event tables now, on this thread
+        self._host_uuid = self._hardware_uuid()
         self.pool = ThreadPoolExecutor(max_workers=max(1, flags["worker_threads"]),
                                        thread_name_prefix="osqlite-worker")
 

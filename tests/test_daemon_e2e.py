@@ -392,3 +392,40 @@ def test_unwritable_default_paths_name_the_flag(tmp_path):
                          env=env, cwd="/", preexec_fn=drop, capture_output=True, text=True, timeout=30)
     assert res.returncode == 1
     assert re.search(r"pass --(logger_path|database_path|pidfile)=", res.stderr), res.stderr
+
+
+def test_escaping_identity_and_state_directory(tmp_path, daemons):
+    sql = "SELECT 'a' || char(10) || 'b' AS nl, CAST(x'ff41' AS TEXT) AS bad, 'é/ü' AS u"
+    (tmp_path / "osquery.db").mkdir()           # an osquery install's RocksDB directory
+    d = make(daemons, tmp_path, {"options": {"host_identifier": "uuid"}, "schedule": {
+        "esc": {"query": sql, "interval": 1},
+        "esc_snap": {"query": sql, "interval": 1, "snapshot": True}}})
+    d.start()
+    line = d.wait_results("esc", 1)[0]
+    assert line["columns"] == {"bad": "\\xFFA", "nl": "a\\x0Ab", "u": "é/ü"}
+    raw = d.text("osqueryd.results.log")
+    assert '"nl":"a\\\\x0Ab"' in raw and '"u":"é/ü"' in raw
+    snap = d.wait_snapshots("esc_snap", 1)[0]
+    assert snap["snapshot"] == [{"bad": "\\xFFA", "nl": "a\nb", "u": "é/ü"}]   # snapshots: not escaped
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", line["hostIdentifier"])
+    assert (tmp_path / "osquery.db" / "osqlite.db").is_file()
+
+
+def test_seed_sample_config_runs(tmp_path, daemons):
+    """The seed's sample config, as written except logger_path (a config option
+    overrides --logger_path, as in osquery, and /var/log/osquery is not ours)."""
+    text = (REPO / "conf" / "osqueryd.conf").read_text()
+    assert '"logger_path": "/var/log/osquery"' in text
+    d = make(daemons, tmp_path, text.replace('"/var/log/osquery"', json.dumps(str(tmp_path / "log"))),
+             schedule_run_at_startup="true")
+    d.start()
+    wait_for(lambda: "Error reading the query pack named: process-monitor" in d.warning()
+             or "Error reading config" in d.warning(), what="the pack warning", daemon=d)
+    if not (has_table("system_info") and has_table("logged_in_users")):
+        assert "no such table: system_info" in d.warning()
+        pytest.skip("system_info/logged_in_users not built on this branch")
+    assert "/etc/osquery/process-monitor.conf" in d.warning()
+    assert "Cannot set unknown or invalid flag" not in d.warning()   # every seed option is known
+    line = d.wait_results("system_info", 1)[0]
+    assert set(line["columns"]) == {"hostname", "cpu_brand", "physical_memory"}
+    assert "host_uuid" in line["decorations"]
