@@ -49,7 +49,7 @@ from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
 from .diff import ResultSet, decode_text, differential, event_based, render_rows
 from .errors import DaemonError, FlagError
-from .flags import Flags
+from .flags import FLAGS, Flags, render
 from .logger import (BufferHandler, GlogFormatter, ResultLogger, StatusFileHandler,
                      StdoutStatusHandler, batched_line, event_lines, make_meta, parse_mode,
                      snapshot_lines)
@@ -440,6 +440,9 @@ class Daemon:
         except ConfigError as exc:
             log.warning("Error reading config: %s (keeping the last good config)", exc)
             return
+        except Exception:   # never let a reload take the daemon down
+            log.exception("Error reading config (keeping the last good config)")
+            return
         # config_hash covers the config sources only (as osquery); pack files
         # are compared through the parsed result so an edited pack reloads too.
         if self.config is not None and cfg.hash == self.config.hash and cfg.dump() == self.config.dump():
@@ -678,6 +681,10 @@ class Daemon:
 
     def shutdown(self) -> None:
         log.info("osqlite daemon stopping")
+        # As osquery's alarm_timeout: a shutdown that hangs is cut short (exit 78).
+        alarm = threading.Timer(max(10, self.flags["alarm_timeout"]), self._force_exit)
+        alarm.daemon = True
+        alarm.start()
         for hook in self.hooks:
             if hasattr(hook, "stop"):
                 try:
@@ -696,6 +703,11 @@ class Daemon:
         if self.pidfile is not None:
             self.pidfile.release()
         logging.shutdown()
+
+
+    def _force_exit(self) -> None:
+        log.error("Shutdown did not complete within alarm_timeout; exiting")
+        os._exit(EXIT_CATASTROPHIC)
 
 
 class _KV:
@@ -760,8 +772,16 @@ def setup_status_logs(flags: Flags) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     flags = Flags()
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--help" in args or "-h" in args:
+        print("usage: python -m osqlite.daemon [--flag=value ...]  (docs/daemon.md)\n")
+        for f in FLAGS:
+            default = render(f.default)
+            print(f"  --{f.name}{'' if f.type == 'bool' else '=' + f.type.upper()}"
+                  f"  {f.description} (default: {default!r}){'  [CLI only]' if f.cli_only else ''}")
+        return EXIT_OK
     try:
-        flags.parse_argv(sys.argv[1:] if argv is None else argv)
+        flags.parse_argv(args)
         for p in plugins(flags):
             if p not in ("filesystem", "stdout"):
                 raise FlagError(f"unknown logger plugin {p!r}: osqlite has filesystem and stdout")
