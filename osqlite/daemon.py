@@ -702,7 +702,6 @@ class Daemon:
             self.state.close()
         if self.pidfile is not None:
             self.pidfile.release()
-        logging.shutdown()
 
 
     def _force_exit(self) -> None:
@@ -839,6 +838,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = daemon.run()
     finally:
         daemon.shutdown()
+        logging.shutdown()
     return code
 
 
