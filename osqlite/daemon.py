@@ -48,7 +48,7 @@ from ._sqlite import sqlite3
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
 from .diff import ResultSet, decode_text, differential, event_based, render_rows
-from .errors import DaemonError, FlagError
+from .errors import DaemonError, ExtensionLoadError, FlagError
 from .flags import FLAGS, Flags, render
 from .logger import (BufferHandler, GlogFormatter, ResultLogger, StatusFileHandler,
                      StdoutStatusHandler, batched_line, event_lines, make_meta, parse_mode,
@@ -842,5 +842,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _entry() -> int:
+    try:
+        return main()
+    except ExtensionLoadError as exc:   # no compiled extension: say how to build it
+        print(f"osqlite daemon: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_entry())

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import osqlite
 from osqlite.config import Loader, config_sources, strip_comments
 from osqlite.daemon import validator
 from osqlite.diff import decode_text
