@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -428,3 +429,32 @@ def test_seed_sample_config_runs(tmp_path, daemons):
     line = d.wait_results("system_info", 1)[0]
     assert set(line["columns"]) == {"hostname", "cpu_brand", "physical_memory"}
     assert "host_uuid" in line["decorations"]
+
+
+def test_stdout_logger_space_separated_flags_and_sigint(tmp_path):
+    d = Daemon(tmp_path, {"schedule": {"q": {"query": "SELECT 3 AS three", "interval": 1}}})
+    argv = [sys.executable, "-m", "osqlite.daemon", "--config_path", str(d.config_path),
+            "--logger_plugin", "stdout", "--database_path", str(tmp_path / "db"),
+            "--pidfile", str(tmp_path / "pid"), "--schedule_splay_percent", "101", "--nologger_stderr"]
+    proc = subprocess.Popen(argv, cwd=REPO, env=d.environ(), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        import selectors
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        got = None
+        end = time.monotonic() + 30
+        while got is None and time.monotonic() < end:
+            if sel.select(timeout=1):
+                line = proc.stdout.readline()
+                if line.startswith("{"):
+                    got = json.loads(line)
+        assert got is not None, "no result line on stdout"
+        assert got["name"] == "q" and got["columns"] == {"three": "3"}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
