@@ -390,6 +390,9 @@ class Daemon:
             self.decorators.run_load(lambda sql: run_sql(self._main(), sql))
         self.decorator_timers = {rate: AlignedTimer(rate, now) for rate in self.decorators.interval}
         self.install_schedule(now)
+        if self.state is not None:
+            for name in self.state.purge(set(self.scheduler.jobs), now):
+                log.info("Purged the stored results of %s, no longer scheduled", name)
         for hook in self.hooks:
             if hasattr(hook, "configure"):
                 hook.configure(self, cfg)
@@ -560,6 +563,7 @@ class Daemon:
                 log.info("New Epoch %s for scheduled query %s", epoch, job.name)
         if out.store is not None:
             self.state.store(job.name, epoch, out.counter, spec.query, out.store)
+        self.state.executed(job.name, unix)
         if not out.log:
             return
         added, removed, counter = out.added, out.removed, out.counter

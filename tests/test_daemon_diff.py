@@ -148,3 +148,21 @@ def test_fast_diff_agrees_with_the_reference():
         ref = diff(o.dicts(), n.dicts())
         assert [dict(zip(cols, r)) for r in added] == ref.added
         assert sorted(map(repr, (dict(zip(cols, r)) for r in removed))) == sorted(map(repr, ref.removed))
+
+
+def test_state_store_purge_and_directory(tmp_path):
+    from osqlite.state import StateDB
+    (tmp_path / "osquery.db").mkdir()
+    st = StateDB(str(tmp_path / "osquery.db"))
+    assert st.path == str(tmp_path / "osquery.db" / "osqlite.db")
+    st.store("kept", 0, 0, "SELECT 1", Stored.of(rs([(1,)])))
+    st.store("old", 0, 3, "SELECT 2", Stored.of(rs([("x",)])))
+    st.store("recent", 0, 0, "SELECT 3", Stored.of(rs([])))
+    st.executed("old", 1000)
+    st.executed("recent", 1_000_000)
+    epoch, counter, stored = st.previous("old")
+    assert (epoch, counter, stored.keys) == (0, 3, ['["x"]'])
+    assert st.purge({"kept"}, now=1_000_000) == ["old"]
+    assert st.stored_names() == ["kept", "recent"]
+    st.close()
+    assert (tmp_path / "osquery.db" / "osqlite.db").stat().st_mode & 0o777 == 0o600
