@@ -436,8 +436,10 @@ class Daemon:
                               self.flags["schedule_run_at_startup"] and not self._started, denylist)
         self.wake.set()
 
-    def reload(self) -> None:
-        """SIGHUP / config_refresh: adopt the new config only if it is valid."""
+    def reload(self, force: bool = True) -> None:
+        """SIGHUP (force) / config_refresh: adopt the new config only if it is
+        valid.  SIGHUP re-applies even an unchanged config, so it also re-runs
+        pack discovery and load decorators; config_refresh skips unchanged ones."""
         try:
             cfg = self.read_config()
         except ConfigError as exc:
@@ -448,8 +450,9 @@ class Daemon:
             return
         # config_hash covers the config sources only (as osquery); pack files
         # are compared through the parsed result so an edited pack reloads too.
-        if self.config is not None and cfg.hash == self.config.hash and cfg.dump() == self.config.dump():
-            log.info("Config unchanged")
+        unchanged = (self.config is not None and cfg.hash == self.config.hash
+                     and cfg.dump() == self.config.dump())
+        if unchanged and not force:
             return
         log.info("Config reloaded: %s", self.flags["config_path"])
         self.apply_config(cfg)
@@ -661,7 +664,7 @@ class Daemon:
             now = self.clock()
             if next_refresh is not None and now >= next_refresh:
                 next_refresh = now + refresh
-                self.reload()
+                self.reload(force=False)
             if self.pack_timer is not None and self.pack_timer.due(now):
                 self.evaluate_discovery(now)
                 self.install_schedule(now)

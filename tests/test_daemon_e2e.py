@@ -262,6 +262,8 @@ def test_discovery_refresh(tmp_path, daemons, refresh):
     else:
         wait_more_ticks(d, 4)
         assert d.snapshots("pack_late_q") == []   # only evaluated at config load
+        d.signal(signal.SIGHUP)                   # ... which SIGHUP is
+        d.wait_snapshots("pack_late_q", 1)
 
 
 # -- config errors, reload, signals ---------------------------------------------------
