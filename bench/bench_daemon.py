@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 import osqlite  # noqa: E402
 from osqlite.config import parse_json_text  # noqa: E402
 from osqlite.diff import ResultSet, differential, render_rows  # noqa: E402
-from osqlite.logger import FileSink, batched_line, event_lines, make_meta  # noqa: E402
+from osqlite.logger import FileSink, batched_line, event_lines_columnar, make_meta  # noqa: E402
 from osqlite.state import StateDB  # noqa: E402
 
 N = 100_000
@@ -84,9 +84,8 @@ def throughput() -> dict:
                 state.store("bench", 0, o.counter, "SELECT ...", o.store)
             t4 = time.perf_counter()
             meta = make_meta("bench", "host", int(time.time()), 0, o.counter, False)
-            lines = event_lines(meta, render_rows(rs.columns, o.added, False),
-                                render_rows(o.removed_columns or rs.columns, o.removed, False),
-                                {"host_uuid": "x"})
+            lines = event_lines_columnar(meta, rs.columns, o.added, o.removed, {"host_uuid": "x"},
+                                         removed_columns=o.removed_columns)
             t5 = time.perf_counter()
             sink.write(lines)
             t6 = time.perf_counter()

@@ -51,7 +51,7 @@ from .diff import ResultSet, decode_text, differential, event_based, render_rows
 from .errors import DaemonError, ExtensionLoadError, FlagError
 from .flags import FLAGS, Flags, render
 from .logger import (BufferHandler, GlogFormatter, ResultLogger, StatusFileHandler,
-                     StdoutStatusHandler, batched_line, event_lines, make_meta, parse_mode,
+                     StdoutStatusHandler, batched_line, event_lines_columnar, make_meta, parse_mode,
                      snapshot_lines)
 from .packs import PackState, evaluate, machine_shard, runnable
 from .scheduler import AlignedTimer, Job, Scheduler
@@ -575,12 +575,13 @@ class Daemon:
         if not added and not removed and counter != 0:
             return
         meta = make_meta(job.name, host, unix, epoch, counter, numerics)
-        radded = render_rows(rs.columns, added, numerics)
-        rremoved = render_rows(out.removed_columns or rs.columns, removed, numerics)
         if flags["logger_event_type"]:
-            lines = event_lines(meta, radded, rremoved, decorations, top)
+            lines = event_lines_columnar(meta, rs.columns, added, removed, decorations, top,
+                                         out.removed_columns)
         else:
-            lines = [batched_line(meta, radded, rremoved, decorations, top)]
+            lines = [batched_line(meta, render_rows(rs.columns, added, numerics),
+                                  render_rows(out.removed_columns or rs.columns, removed, numerics),
+                                  decorations, top)]
         self._log(lines, snapshot=False)
         job.stats["output_size"] += sum(len(x) for x in lines)
 

@@ -24,6 +24,7 @@ on plain lists.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -166,10 +167,15 @@ _SUSPECT_ESCAPED = re.compile(r'\\[nrtbf]|\\u00[01]|\\udc[89a-f]|null')
 _SUSPECT_RAW = re.compile(r'\\udc[89a-f]|null')
 
 
+# ensure_ascii keeps surrogates (bytes that were not UTF-8) visible as \udcXX;
+# unescaped '/' keeps ordinary paths free of backslashes (see from_cursor).
+_key_dumps = functools.partial(ujson.dumps, escape_forward_slashes=False)
+
+
 def row_json(row: Sequence[Any]) -> str:
     """A row's identity: compact, type-preserving, newline-free JSON."""
     try:
-        return ujson.dumps(row)
+        return _key_dumps(row)
     except (TypeError, OverflowError, ValueError):
         return json.dumps(list(row))
 
@@ -209,15 +215,17 @@ class ResultSet:
         rows = [t if type(t) is tuple else tuple(t) for t in tuples]
         keys: list[str] | None = None
         try:
-            keys = list(map(ujson.dumps, rows))
+            keys = list(map(_key_dumps, rows))
         except (TypeError, OverflowError, ValueError):   # BLOBs and other odd cells
             rows = [tuple(normalise(v, nullvalue, escaped) for v in r) for r in rows]
         else:
             suspect = _SUSPECT_ESCAPED if escaped else _SUSPECT_RAW
-            # One scan of the whole result; row by row only if something matched.
-            if suspect.search("\n".join(keys)):
+            # One scan of the whole result (plain substring tests, which are
+            # far faster than the regex); row by row only if something matched.
+            text = "\n".join(keys)
+            if "null" in text or ("\\" in text and suspect.search(text)):
                 for i, k in enumerate(keys):
-                    if suspect.search(k):
+                    if ("null" in k or "\\" in k) and suspect.search(k):
                         rows[i] = tuple(normalise(v, nullvalue, escaped) for v in rows[i])
                         keys[i] = row_json(rows[i])
             if not escaped:

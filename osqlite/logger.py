@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -97,6 +98,59 @@ def event_lines(meta: dict[str, Any], added: Sequence[dict], removed: Sequence[d
     out = [prefix + text + ',"action":"removed"}' for text in map(dumps, removed)]
     out.extend(prefix + text + ',"action":"added"}' for text in map(dumps, added))
     return out
+
+
+# What JSON must escape in a string (dumps also escapes U+2028/2029 for JS).
+_NEEDS_JSON_ESCAPE = re.compile("[\x00-\x1f\"\\\\\u2028\u2029\ud800-\udfff]")
+
+
+def event_lines_columnar(meta: dict[str, Any], columns: Sequence[str], added: Sequence[Sequence[Any]],
+                         removed: Sequence[Sequence[Any]], decorations: dict[str, str],
+                         top_level: bool = False, removed_columns: Sequence[str] | None = None) -> list[str]:
+    """event_lines for value tuples, built column by column: each cell is
+    JSON-encoded by one C-level map per column and each line is one %-format,
+    so 100,000 lines cost a fraction of a second.  Same bytes as event_lines."""
+    from .diff import format_double
+    numerics = meta["numerics"]
+    base = _header(meta, top_level, decorations, {})
+    if "columns" in base or "action" in base:
+        from .diff import render_rows
+        return event_lines(meta, render_rows(columns, added, numerics),
+                           render_rows(removed_columns or columns, removed, numerics),
+                           decorations, top_level)
+    prefix = (dumps(base)[:-1] + ',"columns":').replace("%", "%%")
+
+    def lines(cols: Sequence[str], rows: Sequence[Sequence[Any]], action: str) -> list[str]:
+        if not rows:
+            return []
+        order = sorted(range(len(cols)), key=lambda i: cols[i])
+        template = prefix + "{" + ",".join(dumps(cols[i]).replace("%", "%%") + ":%s" for i in order) \
+            + "}" + f',"action":"{action}"}}'
+        transposed = list(zip(*rows))
+        encoded = []
+        for i in order:
+            col = transposed[i]
+            kinds = set(map(type, col))
+            if not numerics:
+                if kinds == {int}:
+                    encoded.append(['"%d"' % v for v in col])
+                    continue
+                if kinds == {float}:
+                    text = ["%.15g" % v for v in col]
+                    encoded.append([('"%s"' if "." in t else '"%s.0"') % t for t in text])
+                    continue
+                if kinds != {str}:
+                    col = [format_double(v) if type(v) is float else str(v) if type(v) is int else v
+                           for v in col]
+                    kinds = {str}
+            if kinds == {str} and not _NEEDS_JSON_ESCAPE.search("".join(col)):
+                # Nothing to escape in the whole column: quoting is all JSON adds.
+                encoded.append(['"%s"' % v for v in col])
+            else:
+                encoded.append(list(map(dumps, col)))
+        return [template % r for r in zip(*encoded)]
+
+    return lines(removed_columns or columns, removed, "removed") + lines(columns, added, "added")
 
 
 def batched_line(meta: dict[str, Any], added: Sequence[dict], removed: Sequence[dict],

@@ -153,3 +153,22 @@ def test_unwritable_paths_name_the_flag(tmp_path, monkeypatch):
     flags = Flags()
     with pytest.raises(DaemonError, match=r"pass --(logger_path|database_path|pidfile)="):
         check_paths(flags)
+
+
+@pytest.mark.parametrize("numerics", [False, True])
+def test_columnar_event_lines_match_the_reference(numerics):
+    from osqlite.diff import ResultSet
+    from osqlite.logger import event_lines_columnar
+    cols = ("pid", "name", "ratio", "mixed", "pct%s")
+    tuples = [(1, "a/é", 0.5, 3, "x"), (2, 'q"uote\\\\', 2.0, "s", "100%"), (3, "", 1e20, 2.5, "%d")]
+    rs = ResultSet.from_cursor(cols, tuples)
+    m = meta(numerics=numerics, hostIdentifier="h%s")
+    deco = {"d%": "v%s"}
+    for top in (False, True):
+        ref = event_lines(m, render_rows(cols, rs.rows[1:], numerics), render_rows(cols, rs.rows[:1], numerics),
+                          deco, top)
+        fast = event_lines_columnar(m, cols, rs.rows[1:], rs.rows[:1], deco, top)
+        assert fast == ref
+    assert event_lines_columnar(m, cols, [], [], {}) == []
+    clash = event_lines_columnar(m, cols, rs.rows, [], {"action": "x"}, top_level=True)
+    assert all(json.loads(x)["action"] == "added" for x in clash)
