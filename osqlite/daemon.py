@@ -564,9 +564,11 @@ class Daemon:
                 log.info("Storing initial results for new scheduled query: %s", job.name)
             else:
                 log.info("New Epoch %s for scheduled query %s", epoch, job.name)
+        # One transaction per run: the new result with its run time, or only the run time.
         if out.store is not None:
-            self.state.store(job.name, epoch, out.counter, spec.query, out.store)
-        self.state.executed(job.name, unix)
+            self.state.store(job.name, epoch, out.counter, spec.query, out.store, unix)
+        else:
+            self.state.executed(job.name, unix)
         if not out.log:
             return
         added, removed, counter = out.added, out.removed, out.counter

@@ -95,14 +95,15 @@ class StateDB:
             return None
         return row[0], row[1], Stored.decode(row[2])
 
-    def store(self, name: str, epoch: int, counter: int, query: str, result: Stored) -> None:
-        """Replace a query's stored result in one transaction."""
+    def store(self, name: str, epoch: int, counter: int, query: str, result: Stored,
+              executed: int = 0) -> None:
+        """Replace a query's stored result (and its last-run time) in one transaction."""
         text = result.encode()
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                self.conn.execute("INSERT OR REPLACE INTO results(name, epoch, counter, query, rows)"
-                                  " VALUES (?, ?, ?, ?, ?)", (name, epoch, counter, query, text))
+                self.conn.execute("INSERT OR REPLACE INTO results(name, epoch, counter, query, rows, executed)"
+                                  " VALUES (?, ?, ?, ?, ?, ?)", (name, epoch, counter, query, text, executed))
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
