@@ -373,7 +373,7 @@ class Daemon:
             log.warning("logger_path changed in the config; it takes effect at the next start")
             self.flags.set("logger_path", logger_path)
         self._apply_verbosity()
-        if self.flags["enable_monitor"] and self.hooks is not None and not self._started:
+        if self.flags["enable_monitor"] and not self._started:
             log.info("enable_monitor is set: the watchdog is not part of this osqlite release yet")
         self.config = cfg
         self.config_valid = True
