@@ -47,9 +47,9 @@ import osqlite
 from ._sqlite import sqlite3
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
-from .diff import decode_text, differential, event_based, rows_from_cursor
-from .errors import DaemonError, FlagError
-from .flags import Flags
+from .diff import ResultSet, decode_text, differential, event_based, render_rows
+from .errors import DaemonError, ExtensionLoadError, FlagError
+from .flags import FLAGS, Flags, render
 from .logger import (
     BufferHandler,
     GlogFormatter,
@@ -57,7 +57,7 @@ from .logger import (
     StatusFileHandler,
     StdoutStatusHandler,
     batched_line,
-    event_lines,
+    event_lines_columnar,
     make_meta,
     parse_mode,
     snapshot_lines,
@@ -319,7 +319,7 @@ class Daemon:
     def host_identifier(self) -> str:
         kind = self.flags["host_identifier"]
         if kind == "uuid":
-            if self._host_uuid is None:
+            if self._host_uuid is None:     # normally set at start, on the main thread
                 self._host_uuid = self._hardware_uuid()
             return self._host_uuid
         if kind == "instance":
@@ -331,13 +331,31 @@ class Daemon:
         return socket.gethostname().strip()
 
     def _hardware_uuid(self) -> str:
+        """The host UUID system_info.uuid reports (csrc/hostid.c: DMI product_uuid,
+        else the machine id), so hostIdentifier matches the tables; without
+        that table, the same sources read here; last, a persisted random UUID."""
+        try:
+            conn = self._main()
+            row = conn.execute("SELECT uuid FROM system_info").fetchone()
+            if row and row[0]:
+                return str(row[0])
+        except sqlite3.Error:
+            pass
+        value = ""
         try:
             with open("/sys/class/dmi/id/product_uuid", encoding="ascii") as f:
                 value = f.read().strip().lower()
         except OSError:
-            value = ""
+            pass
         if value and value not in PLACEHOLDER_UUIDS:
             return value
+        try:
+            with open("/etc/machine-id", encoding="ascii") as f:
+                mid = f.read().strip().lower()
+            if len(mid) == 32 and all(c in "0123456789abcdef" for c in mid):
+                return f"{mid[:8]}-{mid[8:12]}-{mid[12:16]}-{mid[16:20]}-{mid[20:]}"
+        except OSError:
+            pass
         stored = self.state.get("host_uuid_v3") if self.state else None
         if not stored:
             stored = str(uuid.uuid4())
@@ -364,6 +382,8 @@ class Daemon:
             log.warning("logger_path changed in the config; it takes effect at the next start")
             self.flags.set("logger_path", logger_path)
         self._apply_verbosity()
+        if self.flags["enable_monitor"] and not self._started:
+            log.info("enable_monitor is set: the watchdog is not part of this osqlite release yet")
         self.config = cfg
         self.config_valid = True
         now = self.clock()
@@ -381,6 +401,9 @@ class Daemon:
             self.decorators.run_load(lambda sql: run_sql(self._main(), sql))
         self.decorator_timers = {rate: AlignedTimer(rate, now) for rate in self.decorators.interval}
         self.install_schedule(now)
+        if self.state is not None:
+            for name in self.state.purge(set(self.scheduler.jobs), now):
+                log.info("Purged the stored results of %s, no longer scheduled", name)
         for hook in self.hooks:
             if hasattr(hook, "configure"):
                 hook.configure(self, cfg)
@@ -424,17 +447,23 @@ class Daemon:
                               self.flags["schedule_run_at_startup"] and not self._started, denylist)
         self.wake.set()
 
-    def reload(self) -> None:
-        """SIGHUP / config_refresh: adopt the new config only if it is valid."""
+    def reload(self, force: bool = True) -> None:
+        """SIGHUP (force) / config_refresh: adopt the new config only if it is
+        valid.  SIGHUP re-applies even an unchanged config, so it also re-runs
+        pack discovery and load decorators; config_refresh skips unchanged ones."""
         try:
             cfg = self.read_config()
         except ConfigError as exc:
             log.warning("Error reading config: %s (keeping the last good config)", exc)
             return
+        except Exception:   # never let a reload take the daemon down
+            log.exception("Error reading config (keeping the last good config)")
+            return
         # config_hash covers the config sources only (as osquery); pack files
         # are compared through the parsed result so an edited pack reloads too.
-        if self.config is not None and cfg.hash == self.config.hash and cfg.dump() == self.config.dump():
-            log.info("Config unchanged")
+        unchanged = (self.config is not None and cfg.hash == self.config.hash
+                     and cfg.dump() == self.config.dump())
+        if unchanged and not force:
             return
         log.info("Config reloaded: %s", self.flags["config_path"])
         self.apply_config(cfg)
@@ -537,23 +566,27 @@ class Daemon:
         decorations = {} if flags["disable_decorators"] else self.decorators.current()
         top = flags["decorations_top_level"]
         if spec.snapshot:
-            rows = rows_from_cursor(names, tuples, nullvalue, escaped=False)
+            rs = ResultSet.from_cursor(names, tuples, nullvalue, escaped=False)
             meta = make_meta(job.name, host, unix, epoch, 0, numerics)
-            lines = snapshot_lines(meta, rows, decorations, top, flags["logger_snapshot_event_type"])
+            lines = snapshot_lines(meta, render_rows(rs.columns, rs.rows, numerics), decorations, top,
+                                   flags["logger_snapshot_event_type"])
             self._log(lines, snapshot=True)
             job.stats["output_size"] += sum(len(x) for x in lines)
             return
-        rows = rows_from_cursor(names, tuples, nullvalue, escaped=True)
+        rs = ResultSet.from_cursor(names, tuples, nullvalue, escaped=True)
         prev = self.state.previous(job.name)
         events = flags["events_optimize"] and self.is_event_query(spec)
-        out = (event_based if events else differential)(prev, rows, epoch)
+        out = (event_based if events else differential)(prev, rs, epoch)
         if out.first:
             if prev is None:
                 log.info("Storing initial results for new scheduled query: %s", job.name)
             else:
                 log.info("New Epoch %s for scheduled query %s", epoch, job.name)
+        # One transaction per run: the new result with its run time, or only the run time.
         if out.store is not None:
-            self.state.store(job.name, epoch, out.counter, spec.query, out.store)
+            self.state.store(job.name, epoch, out.counter, spec.query, out.store, unix)
+        else:
+            self.state.executed(job.name, unix)
         if not out.log:
             return
         added, removed, counter = out.added, out.removed, out.counter
@@ -563,9 +596,12 @@ class Daemon:
             return
         meta = make_meta(job.name, host, unix, epoch, counter, numerics)
         if flags["logger_event_type"]:
-            lines = event_lines(meta, added, removed, decorations, top)
+            lines = event_lines_columnar(meta, rs.columns, added, removed, decorations, top,
+                                         out.removed_columns)
         else:
-            lines = [batched_line(meta, added, removed, decorations, top)]
+            lines = [batched_line(meta, render_rows(rs.columns, added, numerics),
+                                  render_rows(out.removed_columns or rs.columns, removed, numerics),
+                                  decorations, top)]
         self._log(lines, snapshot=False)
         job.stats["output_size"] += sum(len(x) for x in lines)
 
@@ -624,6 +660,7 @@ class Daemon:
             if hasattr(hook, "start"):
                 hook.start(self)
         self.is_event_query(QuerySpec("", "", 1))   # list the event tables now, on this thread
+        self._host_uuid = self._hardware_uuid()
         self.pool = ThreadPoolExecutor(max_workers=max(1, flags["worker_threads"]),
                                        thread_name_prefix="osqlite-worker")
 
@@ -648,7 +685,7 @@ class Daemon:
             now = self.clock()
             if next_refresh is not None and now >= next_refresh:
                 next_refresh = now + refresh
-                self.reload()
+                self.reload(force=False)
             if self.pack_timer is not None and self.pack_timer.due(now):
                 self.evaluate_discovery(now)
                 self.install_schedule(now)
@@ -672,6 +709,10 @@ class Daemon:
 
     def shutdown(self) -> None:
         log.info("osqlite daemon stopping")
+        # As osquery's alarm_timeout: a shutdown that hangs is cut short (exit 78).
+        alarm = threading.Timer(max(10, self.flags["alarm_timeout"]), self._force_exit)
+        alarm.daemon = True
+        alarm.start()
         for hook in self.hooks:
             if hasattr(hook, "stop"):
                 try:
@@ -689,7 +730,11 @@ class Daemon:
             self.state.close()
         if self.pidfile is not None:
             self.pidfile.release()
-        logging.shutdown()
+
+
+    def _force_exit(self) -> None:
+        log.error("Shutdown did not complete within alarm_timeout; exiting")
+        os._exit(EXIT_CATASTROPHIC)
 
 
 class _KV:
@@ -754,8 +799,16 @@ def setup_status_logs(flags: Flags) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     flags = Flags()
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--help" in args or "-h" in args:
+        print("usage: python -m osqlite.daemon [--flag=value ...]  (docs/daemon.md)\n")
+        for f in FLAGS:
+            default = render(f.default)
+            print(f"  --{f.name}{'' if f.type == 'bool' else '=' + f.type.upper()}"
+                  f"  {f.description} (default: {default!r}){'  [CLI only]' if f.cli_only else ''}")
+        return EXIT_OK
     try:
-        flags.parse_argv(sys.argv[1:] if argv is None else argv)
+        flags.parse_argv(args)
         for p in plugins(flags):
             if p not in ("filesystem", "stdout"):
                 raise FlagError(f"unknown logger plugin {p!r}: osqlite has filesystem and stdout")
@@ -815,8 +868,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = daemon.run()
     finally:
         daemon.shutdown()
+        logging.shutdown()
     return code
 
 
+def _entry() -> int:
+    try:
+        return main()
+    except ExtensionLoadError as exc:   # no compiled extension: say how to build it
+        print(f"osqlite daemon: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_entry())

@@ -21,7 +21,8 @@ osquery/config/packs.cpp splayValue):
 * a run still in progress is never started again, and runs missed while it
   ran (or while the host slept) are skipped, not replayed — so a slow query
   delays nothing but itself;
-* a denylisted query is skipped until its denylisting expires.
+* a denylisted query is skipped until its denylisting expires;
+* if the wall clock steps back, waits are cut to one interval.
 """
 from __future__ import annotations
 
@@ -112,6 +113,9 @@ class Scheduler:
         """Jobs to start now; each is marked running and gets its next run time."""
         out = []
         for job in self.jobs.values():
+            if job.next_run - now > job.splayed:
+                # The wall clock stepped back: don't wait out the difference.
+                job.next_run = next_aligned(now, job.splayed)
             if job.next_run > now:
                 continue
             # Missed runs are not replayed: the next run is the next aligned

@@ -4,8 +4,9 @@ osquery keeps the same facts in RocksDB (osquery: osquery/core/query.cpp,
 osquery/database/database.cpp); osqlite uses one SQLite file:
 
 * ``results(name, epoch, counter, query, rows)`` — the last result set of
-  each differential query, ``rows`` a JSON array with typed values (ints and
-  doubles as JSON numbers, so 1, 1.0 and "1" survive a restart distinctly).
+  each differential query (``executed``: its last run, for purging): ``rows`` is a JSON array of the column names, then
+  one line per row, a JSON array of typed values (ints and doubles as JSON
+  numbers, so 1, 1.0 and "1" survive a restart distinctly; diff.Stored).
 * ``kv(key, value)`` — everything else: splayed intervals (``interval.<name>``),
   the denylist (``denylist.<name>`` = expiry), ``instance_uuid_v1``,
   ``host_uuid_v3`` and ``executing_query``.
@@ -23,14 +24,13 @@ import os
 import threading
 from typing import Any, Sequence
 
-import ujson
-
 from ._sqlite import sqlite3
-from .diff import Row
+from .diff import Stored
 
 log = logging.getLogger("osqlite.state")
 
 STATE_FILE_IN_DIR = "osqlite.db"
+PURGE_AGE = 592200   # ~6.85 days, osquery's
 
 
 def resolve_path(database_path: str) -> str:
@@ -53,8 +53,11 @@ class StateDB:
             self.conn.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("CREATE TABLE IF NOT EXISTS results(name TEXT PRIMARY KEY, epoch INTEGER,"
-                              " counter INTEGER, query TEXT, rows TEXT)")
+                              " counter INTEGER, query TEXT, rows TEXT, executed INTEGER)")
             self.conn.execute("CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value TEXT)")
+            columns = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+            if "executed" not in columns:   # a state file from before purging existed
+                self.conn.execute("ALTER TABLE results ADD COLUMN executed INTEGER")
 
     def close(self) -> None:
         with self.lock:
@@ -83,27 +86,44 @@ class StateDB:
 
     # -- differential results -------------------------------------------------------
 
-    def previous(self, name: str) -> tuple[int, int, list[Row]] | None:
-        """(epoch, counter, rows) of the last stored run, or None."""
+    def previous(self, name: str) -> tuple[int, int, Stored] | None:
+        """(epoch, counter, stored result) of the last stored run, or None."""
         with self.lock:
             row = self.conn.execute("SELECT epoch, counter, rows FROM results WHERE name=?",
                                     (name,)).fetchone()
         if row is None:
             return None
-        return row[0], row[1], ujson.loads(row[2])
+        return row[0], row[1], Stored.decode(row[2])
 
-    def store(self, name: str, epoch: int, counter: int, query: str, rows: Sequence[Row]) -> None:
-        """Replace a query's stored result in one transaction."""
-        text = ujson.dumps(rows, ensure_ascii=False, escape_forward_slashes=False)
+    def store(self, name: str, epoch: int, counter: int, query: str, result: Stored,
+              executed: int = 0) -> None:
+        """Replace a query's stored result (and its last-run time) in one transaction."""
+        text = result.encode()
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                self.conn.execute("INSERT OR REPLACE INTO results(name, epoch, counter, query, rows)"
-                                  " VALUES (?, ?, ?, ?, ?)", (name, epoch, counter, query, text))
+                self.conn.execute("INSERT OR REPLACE INTO results(name, epoch, counter, query, rows, executed)"
+                                  " VALUES (?, ?, ?, ?, ?, ?)", (name, epoch, counter, query, text, executed))
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
+
+    def executed(self, name: str, when: int) -> None:
+        """Record a run (for purge) even when the result did not change."""
+        with self.lock:
+            self.conn.execute("UPDATE results SET executed = ? WHERE name = ?", (when, name))
+
+    def purge(self, scheduled: set[str], now: float, age: int = PURGE_AGE) -> list[str]:
+        """Forget results of queries no longer scheduled and not run for ``age``
+        seconds (osquery: osquery/config/config.cpp purge, 592200 s)."""
+        with self.lock:
+            stale = [name for name, executed in self.conn.execute("SELECT name, executed FROM results")
+                     if name not in scheduled and (executed or 0) < now - age]
+            for name in stale:
+                self.conn.execute("DELETE FROM results WHERE name = ?", (name,))
+                self.conn.execute("DELETE FROM kv WHERE key = ?", (f"denylist.{name}",))
+        return stale
 
     def stored_names(self) -> list[str]:
         with self.lock:

@@ -219,3 +219,12 @@ def test_options_are_coerced_and_unknown_ones_warn():
     assert any("unknown or invalid flag: bogus" in w for w in warnings)
     assert any("CLI only flag --config_path" in w for w in warnings)
     assert any("events_max" in w for w in warnings)
+
+
+def test_docs_list_every_flag():
+    from osqlite.flags import ALIASES, FLAGS
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "daemon.md").read_text()
+    missing = [f.name for f in FLAGS if f"`{f.name}`" not in doc]
+    assert missing == [], f"docs/daemon.md does not document: {missing}"
+    assert all(f"`{old}`" in doc for old in ("log_result_events", "log_numerics_as_numbers"))
+    assert set(ALIASES.values()) <= {f.name for f in FLAGS}

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from osqlite.daemon import Pidfile, check_paths, split_statements
+from osqlite.diff import render_rows
 from osqlite.errors import DaemonError
 from osqlite.flags import Flags
 from osqlite.logger import (
@@ -39,7 +40,7 @@ def test_event_line_is_osquerys():
 
 
 def test_removed_lines_come_first_and_decorations_follow_numerics():
-    lines = event_lines(meta(counter=3), [{"a": 1}], [{"a": 2}], {"host_uuid": "u", "b": "x"})
+    lines = event_lines(meta(counter=3), [{"a": "1"}], [{"a": "2"}], {"host_uuid": "u", "b": "x"})
     assert [json.loads(x)["action"] for x in lines] == ["removed", "added"]
     assert lines[0] == ('{"name":"test_query","hostIdentifier":"unknown_test_host","calendarTime":"no_time",'
                         '"unixTime":0,"epoch":0,"counter":3,"numerics":false,'
@@ -47,11 +48,12 @@ def test_removed_lines_come_first_and_decorations_follow_numerics():
 
 
 def test_batched_and_snapshot_lines():
-    line = batched_line(meta(name="processes", counter=3), [{"pid": 1}], [{"pid": 2}], {})
+    line = batched_line(meta(name="processes", counter=3), [{"pid": "1"}], [{"pid": "2"}], {})
     assert line == ('{"diffResults":{"removed":[{"pid":"2"}],"added":[{"pid":"1"}]},"name":"processes",'
                     '"hostIdentifier":"unknown_test_host","calendarTime":"no_time","unixTime":0,'
                     '"epoch":0,"counter":3,"numerics":false}')
-    [snap] = snapshot_lines(meta(name="process_snapshot"), [{"pid": 1, "path": "/sbin/launchd"}], {})
+    [row] = render_rows(("pid", "path"), [(1, "/sbin/launchd")], False)
+    [snap] = snapshot_lines(meta(name="process_snapshot"), [row], {})
     assert snap == ('{"snapshot":[{"path":"/sbin/launchd","pid":"1"}],"action":"snapshot",'
                     '"name":"process_snapshot","hostIdentifier":"unknown_test_host","calendarTime":"no_time",'
                     '"unixTime":0,"epoch":0,"counter":0,"numerics":false}')
@@ -61,7 +63,7 @@ def test_batched_and_snapshot_lines():
 
 
 def test_top_level_decorations_replace_and_move_keys():
-    [line] = event_lines(meta(), [{"a": 1}], [], {"name": "deco", "z": "1"}, top_level=True)
+    [line] = event_lines(meta(), [{"a": "1"}], [], {"name": "deco", "z": "1"}, top_level=True)
     obj = json.loads(line)
     assert list(obj) == ["hostIdentifier", "calendarTime", "unixTime", "epoch", "counter", "numerics",
                          "name", "z", "columns", "action"]
@@ -69,7 +71,8 @@ def test_top_level_decorations_replace_and_move_keys():
 
 
 def test_escaping_non_ascii_and_slashes():
-    [line] = event_lines(meta(numerics=True), [{"p": "/a/é", "n": 1.0, "i": 2}], [], {})
+    rows = render_rows(("p", "n", "i"), [("/a/é", 1.0, 2)], True)
+    [line] = event_lines(meta(numerics=True), rows, [], {})
     assert '"columns":{"i":2,"n":1.0,"p":"/a/é"}' in line
 
 
@@ -157,3 +160,22 @@ def test_unwritable_paths_name_the_flag(tmp_path, monkeypatch):
     flags = Flags()
     with pytest.raises(DaemonError, match=r"pass --(logger_path|database_path|pidfile)="):
         check_paths(flags)
+
+
+@pytest.mark.parametrize("numerics", [False, True])
+def test_columnar_event_lines_match_the_reference(numerics):
+    from osqlite.diff import ResultSet
+    from osqlite.logger import event_lines_columnar
+    cols = ("pid", "name", "ratio", "mixed", "pct%s")
+    tuples = [(1, "a/é", 0.5, 3, "x"), (2, 'q"uote\\\\', 2.0, "s", "100%"), (3, "", 1e20, 2.5, "%d")]
+    rs = ResultSet.from_cursor(cols, tuples)
+    m = meta(numerics=numerics, hostIdentifier="h%s")
+    deco = {"d%": "v%s"}
+    for top in (False, True):
+        ref = event_lines(m, render_rows(cols, rs.rows[1:], numerics), render_rows(cols, rs.rows[:1], numerics),
+                          deco, top)
+        fast = event_lines_columnar(m, cols, rs.rows[1:], rs.rows[:1], deco, top)
+        assert fast == ref
+    assert event_lines_columnar(m, cols, [], [], {}) == []
+    clash = event_lines_columnar(m, cols, rs.rows, [], {"action": "x"}, top_level=True)
+    assert all(json.loads(x)["action"] == "added" for x in clash)

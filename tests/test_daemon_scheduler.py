@@ -89,3 +89,11 @@ def test_aligned_timer():
     t = AlignedTimer(60, now=100)
     assert not t.due(119) and t.due(120) and not t.due(121) and t.due(180)
     assert next_aligned(120, 60) == 180
+
+
+def test_clock_stepping_back_does_not_stall():
+    s = Scheduler()
+    s.update([q("a", 10)], now=100_000, splay_percent=101)
+    assert s.due(50) == []                  # the clock went back by a day
+    assert s.next_wakeup() == 60
+    assert [j.name for j in s.due(60)] == ["a"]

@@ -1,0 +1,224 @@
+"""The daemon's cost: diff/log throughput on a 100,000-row result, and CPU/RSS
+while running conf/linux.conf.
+
+    python3 bench/bench_daemon.py                 # both parts
+    python3 bench/bench_daemon.py --throughput    # part A only
+    python3 bench/bench_daemon.py --daemon --seconds 150 --scale 60
+
+Part A (in process): one differential query returning 100,000 rows of six
+mixed-type columns: cursor tuples -> typed, escaped rows; the stored previous
+result loaded; multiset diff; the new result stored in one transaction; the
+result lines built and appended to a log file.  Timed for a first run (all
+100,000 rows logged as added) and a later run where 1% of the rows changed.
+Target: under 1 s each.
+
+Part B (the real daemon as a subprocess): conf/linux.conf with every interval
+(and decorator interval) divided by --scale, so a run of S seconds does the
+query work of S*scale seconds of normal operation.  The daemon's own idle cost
+(its wake-ups, the interpreter) does not shrink with the intervals, so it is
+measured separately in an idle run (same config, intervals of one week) and
+not scaled:
+
+    cpu_per_hour = idle_cpu_per_s * 3600 + (scaled_cpu - startup_cpu - idle_cpu_per_s * S)
+                   * 3600 / (S * scale)
+
+Queries naming tables missing from the extension under test are dropped and
+listed (set OSQLITE_EXTENSION to benchmark another build).  Peak RSS is the
+daemon's VmHWM.  Targets: under 1% of one core (36 CPU-seconds per hour) and
+under 40 MB RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import osqlite  # noqa: E402
+from osqlite.config import parse_json_text  # noqa: E402
+from osqlite.diff import ResultSet, differential, render_rows  # noqa: E402
+from osqlite.logger import FileSink, batched_line, event_lines_columnar, make_meta  # noqa: E402
+from osqlite.state import StateDB  # noqa: E402
+
+N = 100_000
+
+
+def make_tuples(rng: random.Random, n: int) -> list[tuple]:
+    return [(i, f"proc-{i % 977}", f"/usr/bin/proc-{i % 977}", f"/usr/bin/proc-{i} --flag {i * 7}",
+             i % 1000, rng.random() * 100) for i in range(n)]
+
+
+def throughput() -> dict:
+    rng = random.Random(1)
+    names = ["pid", "name", "path", "cmdline", "uid", "cpu"]
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        state = StateDB(os.path.join(tmp, "state.db"))
+        sink = FileSink(os.path.join(tmp, "osqueryd.results.log"))
+        tuples = make_tuples(rng, N)
+        for label, batch in (("first_run", tuples), ("one_percent_changed", None)):
+            if batch is None:
+                batch = list(tuples)
+                for i in rng.sample(range(N), N // 100):
+                    row = list(batch[i])
+                    row[3] += " changed"
+                    batch[i] = tuple(row)
+            t0 = time.perf_counter()
+            rs = ResultSet.from_cursor(names, batch)
+            t1 = time.perf_counter()
+            prev = state.previous("bench")
+            t2 = time.perf_counter()
+            o = differential(prev, rs, 0)
+            t3 = time.perf_counter()
+            if o.store is not None:
+                state.store("bench", 0, o.counter, "SELECT ...", o.store)
+            t4 = time.perf_counter()
+            meta = make_meta("bench", "host", int(time.time()), 0, o.counter, False)
+            lines = event_lines_columnar(meta, rs.columns, o.added, o.removed, {"host_uuid": "x"},
+                                         removed_columns=o.removed_columns)
+            t5 = time.perf_counter()
+            sink.write(lines)
+            t6 = time.perf_counter()
+            out[label] = {"rows_logged": len(lines), "typed_rows_s": round(t1 - t0, 3),
+                          "load_previous_s": round(t2 - t1, 3), "diff_s": round(t3 - t2, 3),
+                          "store_s": round(t4 - t3, 3), "format_lines_s": round(t5 - t4, 3),
+                          "write_s": round(t6 - t5, 3), "total_s": round(t6 - t0, 3)}
+        t0 = time.perf_counter()
+        rs = ResultSet.from_cursor(names, tuples)
+        batched = batched_line(make_meta("bench", "host", 0, 0, 0, False),
+                               render_rows(rs.columns, rs.rows, False), [], {})
+        sink.write([batched])
+        out["batched_first_run_format_and_write_s"] = round(time.perf_counter() - t0, 3)
+        state.close()
+    return out
+
+
+def tables_available() -> set[str]:
+    c = osqlite.connect()
+    try:
+        return {r[0] for r in c.execute("SELECT DISTINCT name FROM osqlite_tables")}
+    finally:
+        c.close()
+
+
+def scaled_config(scale: float, idle: bool, have: set[str]) -> tuple[dict, list[str]]:
+    doc = parse_json_text((REPO / "conf" / "linux.conf").read_text(), "conf/linux.conf")
+    dropped = []
+    words = lambda sql: set(re.findall(r"\b\w+\b", sql.lower()))  # noqa: E731
+    known = {t for t in have}
+    all_tables = {"processes", "users", "system_info", "os_version", "kernel_info", "uptime",
+                  "logged_in_users", "mounts", "kernel_modules", "memory_info", "load_average",
+                  "etc_hosts", "interface_addresses", "listening_ports"}
+    missing = all_tables - known
+    for name, q in list(doc["schedule"].items()):
+        if words(q["query"]) & missing:
+            dropped.append(name)
+            del doc["schedule"][name]
+            continue
+        q["interval"] = 604800 if idle else max(1, round(q["interval"] / scale))
+    deco = doc["decorators"]
+    for kind in ("load", "always"):
+        deco[kind] = [s for s in deco[kind] if not (words(s) & missing)]
+    deco["interval"] = {str(604800 if idle else max(1, round(int(k) / scale))):
+                        [s for s in v if not (words(s) & missing)] for k, v in deco["interval"].items()}
+    doc["packs"] = {}
+    return doc, dropped
+
+
+def cpu_and_rss(pid: int) -> tuple[float, int]:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    hwm = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) * 1024
+    return cpu, hwm
+
+
+def run_daemon(config: dict, seconds: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp) / "osqueryd.conf"
+        conf.write_text(json.dumps(config))
+        (Path(tmp) / "log").mkdir()
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        proc = subprocess.Popen([sys.executable, "-m", "osqlite.daemon", f"--config_path={conf}",
+                                 f"--logger_path={tmp}/log", f"--database_path={tmp}/db",
+                                 f"--pidfile={tmp}/pid", "--logger_stderr=false"],
+                                env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while "daemon started" not in _read(Path(tmp) / "log" / "osqueryd.INFO"):
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("daemon did not start")
+                time.sleep(0.1)
+            startup_cpu, _ = cpu_and_rss(proc.pid)
+            time.sleep(seconds)
+            cpu, hwm = cpu_and_rss(proc.pid)
+            results = _read(Path(tmp) / "log" / "osqueryd.results.log").count("\n")
+            snaps = _read(Path(tmp) / "log" / "osqueryd.snapshots.log").count("\n")
+            errors = _read(Path(tmp) / "log" / "osqueryd.WARNING")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    return {"seconds": seconds, "startup_cpu_s": round(startup_cpu, 3), "cpu_s": round(cpu, 3),
+            "peak_rss_mb": round(hwm / 2**20, 1), "result_lines": results, "snapshot_lines": snaps,
+            "warnings": errors.strip().splitlines()[-3:]}
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def daemon_cost(seconds: float, scale: float, idle_seconds: float) -> dict:
+    have = tables_available()
+    idle_cfg, dropped = scaled_config(scale, True, have)
+    busy_cfg, _ = scaled_config(scale, False, have)
+    idle = run_daemon(idle_cfg, idle_seconds)
+    busy = run_daemon(busy_cfg, seconds)
+    idle_rate = max(0.0, idle["cpu_s"] - idle["startup_cpu_s"]) / idle_seconds
+    work = max(0.0, busy["cpu_s"] - busy["startup_cpu_s"] - idle_rate * seconds)
+    per_hour = idle_rate * 3600 + work * 3600 / (seconds * scale)
+    return {"scale": scale, "queries_dropped_missing_tables": dropped,
+            "queries_run": sorted(busy_cfg["schedule"]), "idle_run": idle, "scaled_run": busy,
+            "idle_cpu_s_per_hour": round(idle_rate * 3600, 2),
+            "work_cpu_s_per_hour": round(work * 3600 / (seconds * scale), 2),
+            "cpu_s_per_hour": round(per_hour, 2),
+            "percent_of_one_core": round(per_hour / 36, 3),
+            "peak_rss_mb": max(idle["peak_rss_mb"], busy["peak_rss_mb"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--throughput", action="store_true")
+    ap.add_argument("--daemon", action="store_true")
+    ap.add_argument("--seconds", type=float, default=150)
+    ap.add_argument("--idle-seconds", type=float, default=60)
+    ap.add_argument("--scale", type=float, default=60)
+    args = ap.parse_args()
+    both = not (args.throughput or args.daemon)
+    report: dict = {"extension": osqlite.extension_path()}
+    if args.throughput or both:
+        report["throughput_100k_rows"] = throughput()
+    if args.daemon or both:
+        report["daemon_linux_conf"] = daemon_cost(args.seconds, args.scale, args.idle_seconds)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
