@@ -713,6 +713,14 @@ class Daemon:
         alarm = threading.Timer(max(10, self.flags["alarm_timeout"]), self._force_exit)
         alarm.daemon = True
         alarm.start()
+        try:
+            self._stop_everything()
+        finally:
+            # A shutdown that completed must not leave the alarm armed: the
+            # process (a test, an embedding program) may well go on.
+            alarm.cancel()
+
+    def _stop_everything(self) -> None:
         for hook in self.hooks:
             if hasattr(hook, "stop"):
                 try:

@@ -11,7 +11,8 @@ import pytest
 from osqlite.daemon import Daemon
 from osqlite.flags import Flags
 
-FE_COLUMNS = ("target_path", "action", "time")
+# The event store's shape: the C reader orders and windows rows by eid.
+FE_COLUMNS = ("eid", "target_path", "action", "time")
 
 
 class Hook:
@@ -54,7 +55,7 @@ def daemon(tmp_path):
 
 def test_hooks_backing_and_event_semantics(daemon, tmp_path):
     hook = Hook()
-    events: list[tuple] = [("/etc/a", "CREATED", 1)]
+    events: list[tuple] = [(1, "/etc/a", "CREATED", 1)]
     daemon.hooks.append(hook)
     daemon.backing["file_events"] = lambda: (FE_COLUMNS, list(events))
     daemon.start()
@@ -64,7 +65,7 @@ def test_hooks_backing_and_event_semantics(daemon, tmp_path):
     assert hook.config.exclude_paths == {"etc": ["/etc/x"]}
     job = daemon.scheduler.jobs["fe"]
     daemon.run_job(job)
-    events.append(("/etc/b", "DELETED", 2))
+    events.append((2, "/etc/b", "DELETED", 2))
     daemon.bump()
     daemon.run_job(job)
     daemon.run_job(job)                      # same buffer: event rows are logged again, no diff
