@@ -27,20 +27,6 @@ static sqlite3_int64 groupParseId(const char *z){
   return (sqlite3_int64)v;
 }
 
-/* Drop the rest of any line after a NUL byte (fgets-based parsers see the
-** line end there), compacting the buffer in place.  Returns the new size. */
-size_t osq_strip_nul(char *z, size_t n){
-  size_t i, w = 0;
-  int bDead = 0;
-  for(i=0; i<n; i++){
-    if( z[i]=='\n' ) bDead = 0;
-    else if( z[i]==0 ) bDead = 1;
-    if( !bDead ) z[w++] = z[i];
-  }
-  z[w] = 0;
-  return w;
-}
-
 int osq_read_group(OsqCursor *pCur, OsqGroup **paOut){
   char zPath[4096];
   char *zBuf = 0, *zCursor, *zLine, *z;

@@ -154,6 +154,12 @@ int osq_errno_class(int e);
 /* Iterate lines of a NUL-terminated buffer in place: returns the next line
 ** (without '\n', NUL-terminated by overwriting the newline) or NULL. */
 char *osq_next_line(char **pzCursor);
+/* A NUL byte ends osq_next_line's iteration.  For a buffer of n bytes from
+** osq_slurp whose lines after a NUL must still be read: drop the rest of
+** each line after a NUL byte (where an fgets-based parser, or C string
+** functions on that line, would stop), in place, then iterate with
+** osq_next_line.  Returns the new length. */
+size_t osq_strip_nul(char *z, size_t n);
 
 /* Strip leading and trailing ASCII whitespace in place. */
 char *osq_trim(char *z);
@@ -205,10 +211,6 @@ typedef struct OsqGroup {
 int osq_read_group(OsqCursor*, OsqGroup **paOut);
 /* The name of the first group with that gid, or NULL. */
 const char *osq_group_name(const OsqGroup *a, int n, sqlite3_int64 gid);
-/* For a buffer of n bytes from osq_slurp: drop the rest of each line after
-** a NUL byte (where an fgets-based parser would stop), in place, so that
-** line iteration sees the whole file.  Returns the new length. */
-size_t osq_strip_nul(char *z, size_t n);
 
 /*
 ** userdata.c: the users a user_data table scans (osquery's

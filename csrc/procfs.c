@@ -125,6 +125,22 @@ char *osq_next_line(char **pz){
   return z;
 }
 
+/* Drop the rest of any line after a NUL byte (fgets-based parsers, and
+** C string functions on a line split from a std::string, see the line end
+** there), compacting the buffer in place, so that osq_next_line() goes on
+** with the lines after it.  Returns the new size. */
+size_t osq_strip_nul(char *z, size_t n){
+  size_t i, w = 0;
+  int bDead = 0;
+  for(i=0; i<n; i++){
+    if( z[i]=='\n' ) bDead = 0;
+    else if( z[i]==0 ) bDead = 1;
+    if( !bDead ) z[w++] = z[i];
+  }
+  z[w] = 0;
+  return w;
+}
+
 char *osq_trim(char *z){
   size_t n;
   while( *z && isspace((unsigned char)*z) ) z++;

@@ -45,7 +45,6 @@
 */
 #include "osqlite.h"
 #include "schema.h"
-#include "linebuf.h"
 #include "procpids.h"
 
 #include <dirent.h>
@@ -204,8 +203,9 @@ static int mapsOfPid(OsqCursor *pCur, int pid){
   n = osq_slurp(zPath, MAPS_MAX, &zBuf);
   if( n==-ENOMEM ) return SQLITE_NOMEM;
   if( n<0 ) return SQLITE_OK;
+  osq_strip_nul(zBuf, (size_t)n);     /* lines after a NUL still count */
   zCursor = zBuf;
-  while( rc==SQLITE_OK && (zLine = osq_line_next(&zCursor, zBuf+n))!=0 ){
+  while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
     char *az[6], *zDash, *zEnd;
     const char *zMapPath;
     int nField;

@@ -75,7 +75,6 @@
 */
 #include "osqlite.h"
 #include "schema.h"
-#include "linebuf.h"
 #include "procpids.h"
 
 #include <arpa/inet.h>
@@ -359,8 +358,9 @@ static int readSockFile(SockScan *p, int pid, sqlite3_uint64 netns,
   if( n<0 ) return SQLITE_OK;          /* no such protocol here */
   rc = keepBuf(p, zBuf);
   if( rc ) return rc;
+  osq_strip_nul(zBuf, (size_t)n);     /* lines after a NUL still count */
   zCursor = zBuf;
-  while( (zLine = osq_line_next(&zCursor, zBuf+n))!=0 ){
+  while( (zLine = osq_next_line(&zCursor))!=0 ){
     char *az[MAX_FIELDS];
     int nField;
     SockRec r;
