@@ -125,6 +125,16 @@ int osq_error_code(OsqCursor*, int rc, const char *zFmt, ...);
 ** columns by name.  No such table: no rows, SQLITE_OK. */
 int osq_rows_from_backing(OsqCursor*);
 
+/* Set cells of the current row from the current result row of pStmt,
+** matching result columns to the table's columns by name (case-insensitive);
+** result columns the table lacks are ignored and NULL results leave the
+** cell as it is.  *paMap caches the mapping between calls on one statement:
+** pass a pointer to a NULL int* first, sqlite3_free it after the last row.
+** OSQ_CELLS_BLOB_AS_TEXT stores BLOB results as text. */
+#define OSQ_CELLS_BLOB_AS_TEXT  0x01
+int osq_cells_from_stmt(OsqCursor*, sqlite3_stmt *pStmt, int **paMap,
+                        int flags);
+
 /*
 ** procfs.c: file access under the configurable root.
 */

@@ -327,11 +327,12 @@ static void buildDistro(OsqCursor *pCur, char *zOut, int nOut){
   sqlite3_snprintf(nOut, zOut, "%s%s", zId[0] ? zId : "unknown", zVer);
 }
 
-/* Columns of the first row of osqlite_data_osquery_info override ours. */
+/* Columns of the first row of osqlite_data_osquery_info override ours
+** (a NULL keeps ours; a BLOB is taken as text). */
 static int infoOverrides(OsqCursor *pCur){
-  const OsqTable *pTab = osq_table(pCur);
   sqlite3_stmt *pStmt = 0;
-  int rc, i;
+  int *aMap = 0;
+  int rc;
   rc = sqlite3_prepare_v2(osq_db(pCur),
          "SELECT * FROM \"osqlite_data_osquery_info\" LIMIT 1", -1, &pStmt, 0);
   if( rc!=SQLITE_OK ){
@@ -340,29 +341,9 @@ static int infoOverrides(OsqCursor *pCur){
   }
   rc = SQLITE_OK;
   if( sqlite3_step(pStmt)==SQLITE_ROW ){
-    int nOut = sqlite3_column_count(pStmt);
-    for(i=0; rc==SQLITE_OK && i<nOut; i++){
-      const char *zName = sqlite3_column_name(pStmt, i);
-      int j, iCol = -1;
-      for(j=0; zName && j<pTab->nCol; j++){
-        if( sqlite3_stricmp(zName, pTab->aCol[j].zName)==0 ){ iCol = j; break; }
-      }
-      if( iCol<0 ) continue;
-      switch( sqlite3_column_type(pStmt, i) ){
-        case SQLITE_INTEGER:
-          rc = osq_int(pCur, iCol, sqlite3_column_int64(pStmt, i)); break;
-        case SQLITE_FLOAT:
-          rc = osq_double(pCur, iCol, sqlite3_column_double(pStmt, i)); break;
-        case SQLITE_TEXT:
-        case SQLITE_BLOB:
-          rc = osq_text(pCur, iCol, (const char*)sqlite3_column_text(pStmt, i),
-                        sqlite3_column_bytes(pStmt, i));
-          break;
-        default:
-          break;           /* NULL: keep the computed value */
-      }
-    }
+    rc = osq_cells_from_stmt(pCur, pStmt, &aMap, OSQ_CELLS_BLOB_AS_TEXT);
   }
+  sqlite3_free(aMap);
   sqlite3_finalize(pStmt);
   return rc;
 }
