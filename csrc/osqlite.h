@@ -154,6 +154,13 @@ ssize_t osq_read_file(const char *zPath, char *buf, size_t nMax);
 /* Read a whole file (up to nLimit bytes) into memory from sqlite3_malloc64;
 ** *pz must be freed with sqlite3_free.  Returns bytes read or -errno. */
 ssize_t osq_slurp(const char *zPath, size_t nLimit, char **pz);
+/* osq_slurp on an open fd (not closed), trying a caller buffer aBuf of nBuf
+** bytes first (aBuf may be NULL with nBuf 0): data that one read leaves
+** there without filling it stays there; otherwise it continues into a heap
+** buffer *pzHeap (else set to NULL; free with sqlite3_free).  *pz is set
+** to the NUL-terminated data.  Returns bytes read or -errno. */
+ssize_t osq_slurp_fd(int fd, size_t nLimit, char *aBuf, size_t nBuf,
+                     char **pzHeap, char **pz);
 
 /* readlink into buf (NUL-terminated).  Returns length or -errno. */
 ssize_t osq_readlink(const char *zPath, char *buf, size_t n);
