@@ -216,6 +216,13 @@ typedef struct OsqPasswd {
 ** the same block; free with sqlite3_free.  Returns count or -errno.
 ** Malformed lines are skipped. */
 int osq_read_passwd(OsqCursor*, OsqPasswd **paOut);
+/* Split zLine on ':' into at most nField fields, in place; the last field
+** keeps any further colons, as glibc's passwd and group parsers do.
+** Returns the number of fields. */
+int osq_split_colon(char *zLine, char **az, int nField);
+/* An unsigned decimal id below 2^32 as passwd(5)/group(5) give it; -1 when
+** malformed. */
+sqlite3_int64 osq_parse_id(const char *z);
 
 /* groups.c: parse root/etc/group the same way.  azMem is a NULL-terminated
 ** list of nMem member names.  Returns count or -errno. */
