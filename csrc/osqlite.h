@@ -181,6 +181,11 @@ size_t osq_strip_nul(char *z, size_t n);
 /* Strip leading and trailing ASCII whitespace in place. */
 char *osq_trim(char *z);
 
+/* osquery::split(line, " "): split z in place on ' ', dropping empty
+** tokens and trimming each; the first nMax go into az.  Returns the number
+** of tokens, which may exceed nMax. */
+int osq_split_blank(char *z, char **az, int nMax);
+
 /* Parse "Key:   value kB" lines (/proc/meminfo, /proc/PID/status): find
 ** zKey and return its numeric value; *pFound is set to 1 when present. */
 sqlite3_int64 osq_kv_int(const char *zBuf, const char *zKey, int *pFound);

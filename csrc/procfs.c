@@ -175,6 +175,21 @@ char *osq_trim(char *z){
   return z;
 }
 
+int osq_split_blank(char *z, char **az, int nMax){
+  int n = 0;
+  while( *z ){
+    char *zTok;
+    while( *z==' ' ) z++;
+    if( *z==0 ) break;
+    zTok = z;
+    while( *z && *z!=' ' ) z++;
+    if( *z ) *z++ = 0;
+    if( n<nMax ) az[n] = osq_trim(zTok);
+    n++;
+  }
+  return n;
+}
+
 /* Find "zKey:" at the start of a line of zBuf; returns the text after the
 ** colon and any blanks, or NULL. */
 static const char *kvFind(const char *zBuf, const char *zKey){

@@ -176,22 +176,6 @@ int osq_gen_process_envs(OsqCursor *pCur){
 
 /* ---- process_memory_map ------------------------------------------------ */
 
-/* Split on ' ' dropping empty tokens, trimming each (osquery::split). */
-static int splitBlank(char *z, char **az, int nMax){
-  int n = 0;
-  while( *z ){
-    char *zTok;
-    while( *z==' ' ) z++;
-    if( *z==0 ) break;
-    zTok = z;
-    while( *z && *z!=' ' ) z++;
-    if( *z ) *z++ = 0;
-    if( n<nMax ) az[n] = osq_trim(zTok);
-    n++;
-  }
-  return n;
-}
-
 static int mapsOfPid(OsqCursor *pCur, int pid){
   char zPath[4096];
   char *zBuf = 0, *zCursor, *zLine;
@@ -211,7 +195,7 @@ static int mapsOfPid(OsqCursor *pCur, int pid){
     int nField;
     long long off;
     zLine = osq_trim(zLine);
-    nField = splitBlank(zLine, az, 6);
+    nField = osq_split_blank(zLine, az, 6);
     if( nField<5 ) continue;
     /* "start-end": two non-empty halves. */
     zDash = az[0];
