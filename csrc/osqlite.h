@@ -209,6 +209,9 @@ int osq_parse_stat(const char *zBuf, OsqStat *p);   /* 0 ok, else -1 */
 /* Numeric /proc entries, sorted as strings ("1","10","2") like osquery.
 ** *paPid from sqlite3_malloc64; returns the count or -errno. */
 int osq_list_pids(OsqCursor*, int **paPid);
+/* qsort comparator for non-negative int pids in that order: as their
+** decimal strings ("1" < "10" < "2"). */
+int osq_pid_cmp(const void *pA, const void *pB);
 
 /*
 ** users.c: passwd and group parsing under the root (no NSS).

@@ -286,9 +286,8 @@ int osq_parse_stat(const char *zBuf, OsqStat *p){
   return 0;
 }
 
-/* Compare two pids as their decimal strings ("10" < "2"), digit by digit
-** from the most significant one, without formatting them. */
-static int pidStrCmp(const void *pA, const void *pB){
+/* Digit by digit from the most significant one, without formatting. */
+int osq_pid_cmp(const void *pA, const void *pB){
   unsigned a = (unsigned)*(const int*)pA, b = (unsigned)*(const int*)pB;
   unsigned pa = 1, pb = 1;
   while( a/pa>=10 ) pa *= 10;
@@ -331,7 +330,7 @@ int osq_list_pids(OsqCursor *pCur, int **paPid){
   }
   closedir(d);
   /* osquery walks pids as a sorted set of strings: "1", "10", "2". */
-  if( n>1 ) qsort(a, n, sizeof(int), pidStrCmp);
+  if( n>1 ) qsort(a, n, sizeof(int), osq_pid_cmp);
   *paPid = a;
   return n;
 }

@@ -656,24 +656,6 @@ static sqlite3_int64 readBtime(OsqCursor *pCur){
   return v;
 }
 
-/* Compare two pids as their decimal strings, without formatting them. */
-static int pidStrCmp(const void *pA, const void *pB){
-  unsigned a = (unsigned)*(const int*)pA, b = (unsigned)*(const int*)pB;
-  unsigned pa = 1, pb = 1;
-  while( a/pa>=10 ) pa *= 10;
-  while( b/pb>=10 ) pb *= 10;
-  /* Compare digit by digit from the most significant one. */
-  while( pa && pb ){
-    unsigned da = (a/pa)%10, db = (b/pb)%10;
-    if( da!=db ) return da<db ? -1 : 1;
-    pa /= 10;
-    pb /= 10;
-  }
-  if( pa ) return 1;     /* b is a prefix of a */
-  if( pb ) return -1;
-  return 0;
-}
-
 /* The pids of "pid = N" / "pid IN (...)", sorted as strings, distinct.
 ** Walks the constraints once (osq_eq_int64(i) would rescan them per value,
 ** quadratic for a long IN list). */
@@ -702,7 +684,7 @@ static int pidsFromConstraints(OsqCursor *pCur, int nEq, int **paPid){
     if( v<=0 || v>INT_MAX ) continue;
     a[n++] = (int)v;
   }
-  if( n>1 ) qsort(a, n, sizeof(int), pidStrCmp);
+  if( n>1 ) qsort(a, n, sizeof(int), osq_pid_cmp);
   for(i=0; i<n; i++){
     if( m==0 || a[m-1]!=a[i] ) a[m++] = a[i];
   }
