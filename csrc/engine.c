@@ -321,22 +321,24 @@ int osq_blob(OsqCursor *pCur, int iCol, const void *pData, int n){
   return SQLITE_OK;
 }
 
-int osq_error_code(OsqCursor *pCur, int rc, const char *zFmt, ...){
-  va_list ap;
+static void setErrorV(OsqCursor *pCur, const char *zFmt, va_list ap){
   sqlite3_vtab *pVtab = &pCur->pVtab->base;
-  va_start(ap, zFmt);
   sqlite3_free(pVtab->zErrMsg);
   pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+}
+
+int osq_error_code(OsqCursor *pCur, int rc, const char *zFmt, ...){
+  va_list ap;
+  va_start(ap, zFmt);
+  setErrorV(pCur, zFmt, ap);
   va_end(ap);
   return rc;
 }
 
 int osq_error(OsqCursor *pCur, const char *zFmt, ...){
   va_list ap;
-  sqlite3_vtab *pVtab = &pCur->pVtab->base;
   va_start(ap, zFmt);
-  sqlite3_free(pVtab->zErrMsg);
-  pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  setErrorV(pCur, zFmt, ap);
   va_end(ap);
   return SQLITE_ERROR;
 }
