@@ -387,32 +387,24 @@ static void fromBase64Func(sqlite3_context *ctx, int argc,
   sqlite3_result_text(ctx, (char*)zOut, (int)j, sqlite3_free);
 }
 
-static void md5Func(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  char zHex[2*OSQ_MD5_LEN+1];
+/* md5(), sha1(), sha256(): the digest of the text as lowercase hex. */
+static void digestFunc(sqlite3_context *ctx, sqlite3_value *pArg,
+                       void (*xHex)(const void*, size_t, char*)){
+  char zHex[2*OSQ_SHA256_LEN+1];      /* the longest digest */
   const char *z;
-  (void)argc;
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
-  z = argText(argv[0]);
-  osq_md5_hex(z, strlen(z), zHex);
+  if( sqlite3_value_type(pArg)==SQLITE_NULL ) return;
+  z = argText(pArg);
+  xHex(z, strlen(z), zHex);
   sqlite3_result_text(ctx, zHex, -1, SQLITE_TRANSIENT);
+}
+static void md5Func(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  (void)argc; digestFunc(ctx, argv[0], osq_md5_hex);
 }
 static void sha1Func(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  char zHex[2*OSQ_SHA1_LEN+1];
-  const char *z;
-  (void)argc;
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
-  z = argText(argv[0]);
-  osq_sha1_hex(z, strlen(z), zHex);
-  sqlite3_result_text(ctx, zHex, -1, SQLITE_TRANSIENT);
+  (void)argc; digestFunc(ctx, argv[0], osq_sha1_hex);
 }
 static void sha256Func(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  char zHex[2*OSQ_SHA256_LEN+1];
-  const char *z;
-  (void)argc;
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
-  z = argText(argv[0]);
-  osq_sha256_hex(z, strlen(z), zHex);
-  sqlite3_result_text(ctx, zHex, -1, SQLITE_TRANSIENT);
+  (void)argc; digestFunc(ctx, argv[0], osq_sha256_hex);
 }
 
 /******************************* Network *********************************/
