@@ -321,24 +321,76 @@ int osq_blob(OsqCursor *pCur, int iCol, const void *pData, int n){
   return SQLITE_OK;
 }
 
-int osq_error_code(OsqCursor *pCur, int rc, const char *zFmt, ...){
-  va_list ap;
+static void setErrorV(OsqCursor *pCur, const char *zFmt, va_list ap){
   sqlite3_vtab *pVtab = &pCur->pVtab->base;
-  va_start(ap, zFmt);
   sqlite3_free(pVtab->zErrMsg);
   pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+}
+
+int osq_error_code(OsqCursor *pCur, int rc, const char *zFmt, ...){
+  va_list ap;
+  va_start(ap, zFmt);
+  setErrorV(pCur, zFmt, ap);
   va_end(ap);
   return rc;
 }
 
 int osq_error(OsqCursor *pCur, const char *zFmt, ...){
   va_list ap;
-  sqlite3_vtab *pVtab = &pCur->pVtab->base;
   va_start(ap, zFmt);
-  sqlite3_free(pVtab->zErrMsg);
-  pVtab->zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  setErrorV(pCur, zFmt, ap);
   va_end(ap);
   return SQLITE_ERROR;
+}
+
+/*
+** Cells from a query's result row, matched to the table's columns by name
+** (case-insensitive).  The name mapping is built on the first call and kept
+** in *paMap for the following rows of the same statement.
+*/
+int osq_cells_from_stmt(OsqCursor *pCur, sqlite3_stmt *pStmt, int **paMap,
+                        int flags){
+  const OsqTable *pTab = pCur->pVtab->pTab;
+  int nOut = sqlite3_column_count(pStmt);
+  int *aMap = *paMap;
+  int i, rc = SQLITE_OK;
+  if( aMap==0 ){
+    aMap = sqlite3_malloc64(sizeof(int)*(nOut>0 ? nOut : 1));
+    if( aMap==0 ) return SQLITE_NOMEM;
+    for(i=0; i<nOut; i++){
+      const char *zName = sqlite3_column_name(pStmt, i);
+      int j;
+      aMap[i] = -1;
+      for(j=0; zName && j<pTab->nCol; j++){
+        if( sqlite3_stricmp(zName, pTab->aCol[j].zName)==0 ){ aMap[i] = j; break; }
+      }
+    }
+    *paMap = aMap;
+  }
+  for(i=0; rc==SQLITE_OK && i<nOut; i++){
+    int iCol = aMap[i];
+    if( iCol<0 || !osq_used(pCur, iCol) ) continue;
+    switch( sqlite3_column_type(pStmt, i) ){
+      case SQLITE_INTEGER:
+        rc = osq_int(pCur, iCol, sqlite3_column_int64(pStmt, i)); break;
+      case SQLITE_FLOAT:
+        rc = osq_double(pCur, iCol, sqlite3_column_double(pStmt, i)); break;
+      case SQLITE_BLOB:
+        if( (flags & OSQ_CELLS_BLOB_AS_TEXT)==0 ){
+          rc = osq_blob(pCur, iCol, sqlite3_column_blob(pStmt, i),
+                        sqlite3_column_bytes(pStmt, i));
+          break;
+        }
+        /* fall through */
+      case SQLITE_TEXT:
+        rc = osq_text(pCur, iCol, (const char*)sqlite3_column_text(pStmt, i),
+                      sqlite3_column_bytes(pStmt, i));
+        break;
+      default:
+        break;             /* NULL: the cell keeps its value */
+    }
+  }
+  return rc;
 }
 
 /*
@@ -350,8 +402,8 @@ int osq_rows_from_backing(OsqCursor *pCur){
   sqlite3 *db = pCur->pVtab->db;
   sqlite3_stmt *pStmt = 0;
   char *zSql;
-  int rc, i, nOut;
-  int *aMap;
+  int rc;
+  int *aMap = 0;
 
   zSql = sqlite3_mprintf("SELECT * FROM \"osqlite_data_%w\"", pTab->zName);
   if( zSql==0 ) return SQLITE_NOMEM;
@@ -362,38 +414,9 @@ int osq_rows_from_backing(OsqCursor *pCur){
     sqlite3_finalize(pStmt);
     return SQLITE_OK;
   }
-  nOut = sqlite3_column_count(pStmt);
-  aMap = sqlite3_malloc64(sizeof(int)*(nOut>0 ? nOut : 1));
-  if( aMap==0 ){ sqlite3_finalize(pStmt); return SQLITE_NOMEM; }
-  for(i=0; i<nOut; i++){
-    const char *zName = sqlite3_column_name(pStmt, i);
-    int j;
-    aMap[i] = -1;
-    for(j=0; zName && j<pTab->nCol; j++){
-      if( sqlite3_stricmp(zName, pTab->aCol[j].zName)==0 ){ aMap[i] = j; break; }
-    }
-  }
-  rc = SQLITE_OK;
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     rc = osq_row(pCur);
-    for(i=0; rc==SQLITE_OK && i<nOut; i++){
-      int iCol = aMap[i];
-      if( iCol<0 || !osq_used(pCur, iCol) ) continue;
-      switch( sqlite3_column_type(pStmt, i) ){
-        case SQLITE_INTEGER:
-          rc = osq_int(pCur, iCol, sqlite3_column_int64(pStmt, i)); break;
-        case SQLITE_FLOAT:
-          rc = osq_double(pCur, iCol, sqlite3_column_double(pStmt, i)); break;
-        case SQLITE_TEXT:
-          rc = osq_text(pCur, iCol, (const char*)sqlite3_column_text(pStmt, i),
-                        sqlite3_column_bytes(pStmt, i));
-          break;
-        case SQLITE_BLOB:
-          rc = osq_blob(pCur, iCol, sqlite3_column_blob(pStmt, i),
-                        sqlite3_column_bytes(pStmt, i));
-          break;
-      }
-    }
+    if( rc==SQLITE_OK ) rc = osq_cells_from_stmt(pCur, pStmt, &aMap, 0);
   }
   sqlite3_free(aMap);
   if( rc==SQLITE_OK ){

@@ -387,32 +387,24 @@ static void fromBase64Func(sqlite3_context *ctx, int argc,
   sqlite3_result_text(ctx, (char*)zOut, (int)j, sqlite3_free);
 }
 
-static void md5Func(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  char zHex[2*OSQ_MD5_LEN+1];
+/* md5(), sha1(), sha256(): the digest of the text as lowercase hex. */
+static void digestFunc(sqlite3_context *ctx, sqlite3_value *pArg,
+                       void (*xHex)(const void*, size_t, char*)){
+  char zHex[2*OSQ_SHA256_LEN+1];      /* the longest digest */
   const char *z;
-  (void)argc;
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
-  z = argText(argv[0]);
-  osq_md5_hex(z, strlen(z), zHex);
+  if( sqlite3_value_type(pArg)==SQLITE_NULL ) return;
+  z = argText(pArg);
+  xHex(z, strlen(z), zHex);
   sqlite3_result_text(ctx, zHex, -1, SQLITE_TRANSIENT);
+}
+static void md5Func(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  (void)argc; digestFunc(ctx, argv[0], osq_md5_hex);
 }
 static void sha1Func(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  char zHex[2*OSQ_SHA1_LEN+1];
-  const char *z;
-  (void)argc;
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
-  z = argText(argv[0]);
-  osq_sha1_hex(z, strlen(z), zHex);
-  sqlite3_result_text(ctx, zHex, -1, SQLITE_TRANSIENT);
+  (void)argc; digestFunc(ctx, argv[0], osq_sha1_hex);
 }
 static void sha256Func(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  char zHex[2*OSQ_SHA256_LEN+1];
-  const char *z;
-  (void)argc;
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
-  z = argText(argv[0]);
-  osq_sha256_hex(z, strlen(z), zHex);
-  sqlite3_result_text(ctx, zHex, -1, SQLITE_TRANSIENT);
+  (void)argc; digestFunc(ctx, argv[0], osq_sha256_hex);
 }
 
 /******************************* Network *********************************/
@@ -745,11 +737,40 @@ static int rpmSegCmp(const char *a, size_t nA, const char *b, size_t nB){
   if( rc ) return rc<0 ? -1 : 1;
   return nA<nB ? -1 : nA>nB;
 }
+/* Compare the segments starting at a and b (both alphanumeric), as
+** rpmvercmp and pacman's copy of it do: a segment is a run of digits when
+** a starts with one, else a run of letters; a number beats letters; numbers
+** compare without leading zeros, longer first; then bytewise.  Sets *psa
+** and *psb to the segment ends.  Returns -1, 0 or 1. */
+static int rpmSegment(const char *a, const char *b,
+                      const char **psa, const char **psb){
+  const char *sa = a, *sb = b;
+  int isNum;
+  if( isdigit((unsigned char)*sa) ){
+    while( isdigit((unsigned char)*sa) ) sa++;
+    while( isdigit((unsigned char)*sb) ) sb++;
+    isNum = 1;
+  }else{
+    while( isalpha((unsigned char)*sa) ) sa++;
+    while( isalpha((unsigned char)*sb) ) sb++;
+    isNum = 0;
+  }
+  *psa = sa;
+  *psb = sb;
+  if( b==sb ) return isNum ? 1 : -1;
+  if( isNum ){
+    while( *a=='0' && a<sa ) a++;
+    while( *b=='0' && b<sb ) b++;
+    if( sa-a > sb-b ) return 1;
+    if( sb-b > sa-a ) return -1;
+  }
+  return rpmSegCmp(a, (size_t)(sa-a), b, (size_t)(sb-b));
+}
 static int rpmvercmp(const char *a, const char *b){
   if( strcmp(a, b)==0 ) return 0;
   while( *a || *b ){
     const char *sa, *sb;
-    int isNum;
+    int rc;
     while( *a && !isalnum((unsigned char)*a) && *a!='~' && *a!='^' ) a++;
     while( *b && !isalnum((unsigned char)*b) && *b!='~' && *b!='^' ) b++;
     if( *a=='~' || *b=='~' ){
@@ -767,27 +788,8 @@ static int rpmvercmp(const char *a, const char *b){
       continue;
     }
     if( !(*a && *b) ) break;
-    sa = a; sb = b;
-    if( isdigit((unsigned char)*sa) ){
-      while( isdigit((unsigned char)*sa) ) sa++;
-      while( isdigit((unsigned char)*sb) ) sb++;
-      isNum = 1;
-    }else{
-      while( isalpha((unsigned char)*sa) ) sa++;
-      while( isalpha((unsigned char)*sb) ) sb++;
-      isNum = 0;
-    }
-    if( b==sb ) return isNum ? 1 : -1;
-    if( isNum ){
-      while( *a=='0' && a<sa ) a++;
-      while( *b=='0' && b<sb ) b++;
-      if( sa-a > sb-b ) return 1;
-      if( sb-b > sa-a ) return -1;
-    }
-    {
-      int rc = rpmSegCmp(a, (size_t)(sa-a), b, (size_t)(sb-b));
-      if( rc ) return rc;
-    }
+    rc = rpmSegment(a, b, &sa, &sb);
+    if( rc ) return rc;
     a = sa; b = sb;
   }
   if( !*a && !*b ) return 0;
@@ -813,32 +815,13 @@ static int alpmvercmp(const char *a, const char *b){
   if( strcmp(a, b)==0 ) return 0;
   while( *a && *b ){
     const char *sa, *sb;
-    int isNum;
+    int rc;
     while( *a && !isalnum((unsigned char)*a) ) a++;
     while( *b && !isalnum((unsigned char)*b) ) b++;
     if( !(*a && *b) ) break;
     if( (a - pa)!=(b - pb) ) return (a - pa)<(b - pb) ? -1 : 1;
-    sa = a; sb = b;
-    if( isdigit((unsigned char)*sa) ){
-      while( isdigit((unsigned char)*sa) ) sa++;
-      while( isdigit((unsigned char)*sb) ) sb++;
-      isNum = 1;
-    }else{
-      while( isalpha((unsigned char)*sa) ) sa++;
-      while( isalpha((unsigned char)*sb) ) sb++;
-      isNum = 0;
-    }
-    if( b==sb ) return isNum ? 1 : -1;
-    if( isNum ){
-      while( *a=='0' && a<sa ) a++;
-      while( *b=='0' && b<sb ) b++;
-      if( sa-a > sb-b ) return 1;
-      if( sb-b > sa-a ) return -1;
-    }
-    {
-      int rc = rpmSegCmp(a, (size_t)(sa-a), b, (size_t)(sb-b));
-      if( rc ) return rc;
-    }
+    rc = rpmSegment(a, b, &sa, &sb);
+    if( rc ) return rc;
     a = pa = sa;
     b = pb = sb;
   }

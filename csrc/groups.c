@@ -12,34 +12,9 @@
 */
 #include "osqlite.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define GROUP_MAX (64*1024*1024)
-
-/* Parse an unsigned decimal id; -1 when malformed. */
-static sqlite3_int64 groupParseId(const char *z){
-  char *zEnd;
-  unsigned long long v;
-  if( z==0 || *z<'0' || *z>'9' ) return -1;
-  v = strtoull(z, &zEnd, 10);
-  if( *zEnd || v>0xffffffffULL ) return -1;
-  return (sqlite3_int64)v;
-}
-
-/* Drop the rest of any line after a NUL byte (fgets-based parsers see the
-** line end there), compacting the buffer in place.  Returns the new size. */
-size_t osq_strip_nul(char *z, size_t n){
-  size_t i, w = 0;
-  int bDead = 0;
-  for(i=0; i<n; i++){
-    if( z[i]=='\n' ) bDead = 0;
-    else if( z[i]==0 ) bDead = 1;
-    if( !bDead ) z[w++] = z[i];
-  }
-  z[w] = 0;
-  return w;
-}
 
 int osq_read_group(OsqCursor *pCur, OsqGroup **paOut){
   char zPath[4096];
@@ -72,19 +47,13 @@ int osq_read_group(OsqCursor *pCur, OsqGroup **paOut){
   zCursor = zStr;
   while( (zLine = osq_next_line(&zCursor))!=0 ){
     char *az[4];
-    int nField = 0;
+    int nField;
     OsqGroup *p;
     if( zLine[0]==0 || zLine[0]=='#' || zLine[0]=='+' || zLine[0]=='-' ) continue;
-    while( nField<4 ){
-      char *zColon = nField<3 ? strchr(zLine, ':') : 0;
-      az[nField++] = zLine;
-      if( zColon==0 ) break;
-      *zColon = 0;
-      zLine = zColon+1;
-    }
+    nField = osq_split_colon(zLine, az, 4);
     if( nField<3 || az[0][0]==0 ) continue;
     p = &a[n];
-    p->gid = groupParseId(az[2]);
+    p->gid = osq_parse_id(az[2]);
     if( p->gid<0 ) continue;
     p->zName = az[0];
     p->zPasswd = az[1];

@@ -125,6 +125,16 @@ int osq_error_code(OsqCursor*, int rc, const char *zFmt, ...);
 ** columns by name.  No such table: no rows, SQLITE_OK. */
 int osq_rows_from_backing(OsqCursor*);
 
+/* Set cells of the current row from the current result row of pStmt,
+** matching result columns to the table's columns by name (case-insensitive);
+** result columns the table lacks are ignored and NULL results leave the
+** cell as it is.  *paMap caches the mapping between calls on one statement:
+** pass a pointer to a NULL int* first, sqlite3_free it after the last row.
+** OSQ_CELLS_BLOB_AS_TEXT stores BLOB results as text. */
+#define OSQ_CELLS_BLOB_AS_TEXT  0x01
+int osq_cells_from_stmt(OsqCursor*, sqlite3_stmt *pStmt, int **paMap,
+                        int flags);
+
 /*
 ** procfs.c: file access under the configurable root.
 */
@@ -144,6 +154,13 @@ ssize_t osq_read_file(const char *zPath, char *buf, size_t nMax);
 /* Read a whole file (up to nLimit bytes) into memory from sqlite3_malloc64;
 ** *pz must be freed with sqlite3_free.  Returns bytes read or -errno. */
 ssize_t osq_slurp(const char *zPath, size_t nLimit, char **pz);
+/* osq_slurp on an open fd (not closed), trying a caller buffer aBuf of nBuf
+** bytes first (aBuf may be NULL with nBuf 0): data that one read leaves
+** there without filling it stays there; otherwise it continues into a heap
+** buffer *pzHeap (else set to NULL; free with sqlite3_free).  *pz is set
+** to the NUL-terminated data.  Returns bytes read or -errno. */
+ssize_t osq_slurp_fd(int fd, size_t nLimit, char *aBuf, size_t nBuf,
+                     char **pzHeap, char **pz);
 
 /* readlink into buf (NUL-terminated).  Returns length or -errno. */
 ssize_t osq_readlink(const char *zPath, char *buf, size_t n);
@@ -154,9 +171,20 @@ int osq_errno_class(int e);
 /* Iterate lines of a NUL-terminated buffer in place: returns the next line
 ** (without '\n', NUL-terminated by overwriting the newline) or NULL. */
 char *osq_next_line(char **pzCursor);
+/* A NUL byte ends osq_next_line's iteration.  For a buffer of n bytes from
+** osq_slurp whose lines after a NUL must still be read: drop the rest of
+** each line after a NUL byte (where an fgets-based parser, or C string
+** functions on that line, would stop), in place, then iterate with
+** osq_next_line.  Returns the new length. */
+size_t osq_strip_nul(char *z, size_t n);
 
 /* Strip leading and trailing ASCII whitespace in place. */
 char *osq_trim(char *z);
+
+/* osquery::split(line, " "): split z in place on ' ', dropping empty
+** tokens and trimming each; the first nMax go into az.  Returns the number
+** of tokens, which may exceed nMax. */
+int osq_split_blank(char *z, char **az, int nMax);
 
 /* Parse "Key:   value kB" lines (/proc/meminfo, /proc/PID/status): find
 ** zKey and return its numeric value; *pFound is set to 1 when present. */
@@ -181,6 +209,9 @@ int osq_parse_stat(const char *zBuf, OsqStat *p);   /* 0 ok, else -1 */
 /* Numeric /proc entries, sorted as strings ("1","10","2") like osquery.
 ** *paPid from sqlite3_malloc64; returns the count or -errno. */
 int osq_list_pids(OsqCursor*, int **paPid);
+/* qsort comparator for non-negative int pids in that order: as their
+** decimal strings ("1" < "10" < "2"). */
+int osq_pid_cmp(const void *pA, const void *pB);
 
 /*
 ** users.c: passwd and group parsing under the root (no NSS).
@@ -193,6 +224,13 @@ typedef struct OsqPasswd {
 ** the same block; free with sqlite3_free.  Returns count or -errno.
 ** Malformed lines are skipped. */
 int osq_read_passwd(OsqCursor*, OsqPasswd **paOut);
+/* Split zLine on ':' into at most nField fields, in place; the last field
+** keeps any further colons, as glibc's passwd and group parsers do.
+** Returns the number of fields. */
+int osq_split_colon(char *zLine, char **az, int nField);
+/* An unsigned decimal id below 2^32 as passwd(5)/group(5) give it; -1 when
+** malformed. */
+sqlite3_int64 osq_parse_id(const char *z);
 
 /* groups.c: parse root/etc/group the same way.  azMem is a NULL-terminated
 ** list of nMem member names.  Returns count or -errno. */
@@ -205,10 +243,6 @@ typedef struct OsqGroup {
 int osq_read_group(OsqCursor*, OsqGroup **paOut);
 /* The name of the first group with that gid, or NULL. */
 const char *osq_group_name(const OsqGroup *a, int n, sqlite3_int64 gid);
-/* For a buffer of n bytes from osq_slurp: drop the rest of each line after
-** a NUL byte (where an fgets-based parser would stop), in place, so that
-** line iteration sees the whole file.  Returns the new length. */
-size_t osq_strip_nul(char *z, size_t n);
 
 /*
 ** userdata.c: the users a user_data table scans (osquery's

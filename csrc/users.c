@@ -11,9 +11,8 @@
 
 #define PASSWD_MAX (64*1024*1024)
 
-/* Split zLine on ':' into at most nField fields, in place; the last field
-** keeps any further colons, as glibc's passwd parser does. */
-static int splitColon(char *zLine, char **az, int nField){
+/* Shared with groups.c and the shadow table (osqlite.h). */
+int osq_split_colon(char *zLine, char **az, int nField){
   int n = 0;
   while( n<nField ){
     char *z;
@@ -27,8 +26,7 @@ static int splitColon(char *zLine, char **az, int nField){
   return n;
 }
 
-/* Parse an unsigned id as passwd(5) gives it; -1 when malformed. */
-static sqlite3_int64 parseId(const char *z){
+sqlite3_int64 osq_parse_id(const char *z){
   char *zEnd;
   unsigned long long v;
   if( z==0 || *z<'0' || *z>'9' ) return -1;
@@ -64,10 +62,10 @@ int osq_read_passwd(OsqCursor *pCur, OsqPasswd **paOut){
     OsqPasswd *p;
     /* Skip comments, NIS "+"/"-" entries and malformed lines. */
     if( zLine[0]==0 || zLine[0]=='#' || zLine[0]=='+' || zLine[0]=='-' ) continue;
-    if( splitColon(zLine, az, 7)!=7 || az[0][0]==0 ) continue;
+    if( osq_split_colon(zLine, az, 7)!=7 || az[0][0]==0 ) continue;
     p = &a[n];
-    p->uid = parseId(az[2]);
-    p->gid = parseId(az[3]);
+    p->uid = osq_parse_id(az[2]);
+    p->gid = osq_parse_id(az[3]);
     if( p->uid<0 || p->gid<0 ) continue;
     p->zName = az[0];
     p->zPasswd = az[1];

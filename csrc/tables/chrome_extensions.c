@@ -62,6 +62,7 @@
 #include "schema.h"
 #include "pkgutil.h"
 #include "json.h"
+#include "hashes.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -93,78 +94,6 @@ static const struct { const char *zType, *zSuffix; } aBrowser[] = {
   { "vivaldi",       ".config/vivaldi" },
   { "vivaldi",       ".var/app/com.vivaldi.Vivaldi/config/vivaldi" },
 };
-
-/*
-** SHA-256 (FIPS 180-4), for manifest_hash and the extension identifier.
-*/
-typedef struct Sha256 {
-  unsigned int h[8];
-  unsigned char buf[64];
-  sqlite3_uint64 nTotal;
-  unsigned nBuf;
-} Sha256;
-
-static const unsigned int K256[64] = {
-  0x428a2f98,0x71374491,0xb5c0fbcf,0xe9b5dba5,0x3956c25b,0x59f111f1,0x923f82a4,0xab1c5ed5,
-  0xd807aa98,0x12835b01,0x243185be,0x550c7dc3,0x72be5d74,0x80deb1fe,0x9bdc06a7,0xc19bf174,
-  0xe49b69c1,0xefbe4786,0x0fc19dc6,0x240ca1cc,0x2de92c6f,0x4a7484aa,0x5cb0a9dc,0x76f988da,
-  0x983e5152,0xa831c66d,0xb00327c8,0xbf597fc7,0xc6e00bf3,0xd5a79147,0x06ca6351,0x14292967,
-  0x27b70a85,0x2e1b2138,0x4d2c6dfc,0x53380d13,0x650a7354,0x766a0abb,0x81c2c92e,0x92722c85,
-  0xa2bfe8a1,0xa81a664b,0xc24b8b70,0xc76c51a3,0xd192e819,0xd6990624,0xf40e3585,0x106aa070,
-  0x19a4c116,0x1e376c08,0x2748774c,0x34b0bcb5,0x391c0cb3,0x4ed8aa4a,0x5b9cca4f,0x682e6ff3,
-  0x748f82ee,0x78a5636f,0x84c87814,0x8cc70208,0x90befffa,0xa4506ceb,0xbef9a3f7,0xc67178f2
-};
-
-#define ROR(x,n) (((x)>>(n)) | ((x)<<(32-(n))))
-
-static void sha256Block(Sha256 *s, const unsigned char *p){
-  unsigned int w[64], a, b, c, d, e, f, g, h;
-  int i;
-  for(i=0; i<16; i++){
-    w[i] = ((unsigned)p[4*i]<<24) | ((unsigned)p[4*i+1]<<16)
-         | ((unsigned)p[4*i+2]<<8) | p[4*i+3];
-  }
-  for(i=16; i<64; i++){
-    unsigned s0 = ROR(w[i-15],7) ^ ROR(w[i-15],18) ^ (w[i-15]>>3);
-    unsigned s1 = ROR(w[i-2],17) ^ ROR(w[i-2],19) ^ (w[i-2]>>10);
-    w[i] = w[i-16] + s0 + w[i-7] + s1;
-  }
-  a=s->h[0]; b=s->h[1]; c=s->h[2]; d=s->h[3];
-  e=s->h[4]; f=s->h[5]; g=s->h[6]; h=s->h[7];
-  for(i=0; i<64; i++){
-    unsigned S1 = ROR(e,6) ^ ROR(e,11) ^ ROR(e,25);
-    unsigned ch = (e & f) ^ (~e & g);
-    unsigned t1 = h + S1 + ch + K256[i] + w[i];
-    unsigned S0 = ROR(a,2) ^ ROR(a,13) ^ ROR(a,22);
-    unsigned mj = (a & b) ^ (a & c) ^ (b & c);
-    unsigned t2 = S0 + mj;
-    h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-  }
-  s->h[0]+=a; s->h[1]+=b; s->h[2]+=c; s->h[3]+=d;
-  s->h[4]+=e; s->h[5]+=f; s->h[6]+=g; s->h[7]+=h;
-}
-
-static void sha256Hex(const void *pData, size_t n, char *zHex){
-  static const unsigned int H0[8] = {
-    0x6a09e667,0xbb67ae85,0x3c6ef372,0xa54ff53a,
-    0x510e527f,0x9b05688c,0x1f83d9ab,0x5be0cd19
-  };
-  const unsigned char *p = (const unsigned char*)pData;
-  Sha256 s;
-  unsigned char pad[128];
-  size_t nPad, i;
-  sqlite3_uint64 nBits = (sqlite3_uint64)n*8;
-  memcpy(s.h, H0, sizeof(H0));
-  while( n>=64 ){ sha256Block(&s, p); p += 64; n -= 64; }
-  memset(pad, 0, sizeof(pad));
-  memcpy(pad, p, n);
-  pad[n] = 0x80;
-  nPad = n+1+8 <= 64 ? 64 : 128;
-  for(i=0; i<8; i++) pad[nPad-1-i] = (unsigned char)(nBits >> (8*i));
-  sha256Block(&s, pad);
-  if( nPad==128 ) sha256Block(&s, pad+64);
-  for(i=0; i<8; i++) snprintf(zHex+8*i, 9, "%08x", s.h[i]);
-}
 
 /*
 ** property_tree views of the JSON tree.
@@ -545,7 +474,7 @@ static int emitExt(ChromeProfile *p, ChromeExt *e, const char *zProfileName){
     unsigned char *aDec = sqlite3_malloc64(nKey+1);
     if( aDec && b64Decode(aProp[P_KEY].z, nKey, aDec, &nDec)==0 && nDec>0 ){
       char zKeyHash[65];
-      sha256Hex(aDec, nDec, zKeyHash);
+      osq_sha256_hex(aDec, nDec, zKeyHash);
       for(i=0; i<32; i++){
         char c = zKeyHash[i];
         int d = c<='9' ? c-'0' : c-'a'+10;
@@ -555,7 +484,7 @@ static int emitExt(ChromeProfile *p, ChromeExt *e, const char *zProfileName){
     }
     sqlite3_free(aDec);
   }
-  sha256Hex(e->zManifest, e->nManifest, zHash);
+  osq_sha256_hex(e->zManifest, e->nManifest, zHash);
 
   rc = osq_row(pCur);
   if( rc==SQLITE_OK ){

@@ -68,8 +68,8 @@ static int eventRows(OsqCursor *pCur){
   int iTime = colIndex(pTab, "time");
   int iEid = colIndex(pTab, "eid");
   sqlite3_int64 eqLo = 0, eqHi = 0;
-  int hasTime = 0, nEq = 0, i, iCol, op, nOut, rc;
-  int *aMap;
+  int hasTime = 0, nEq = 0, i, iCol, op, nOut, iEidOut, rc;
+  int *aMap = 0;
   sqlite3_value *pVal;
   char *zSql;
 
@@ -128,38 +128,19 @@ static int eventRows(OsqCursor *pCur){
   sqlite3_bind_int64(pStmt, 3, tLo);
   sqlite3_bind_int64(pStmt, 4, tHi);
 
+  /* The result column holding eid, reformatted as osquery's text. */
   nOut = sqlite3_column_count(pStmt);
-  aMap = sqlite3_malloc64(sizeof(int)*(nOut>0 ? nOut : 1));
-  if( aMap==0 ){ sqlite3_finalize(pStmt); return SQLITE_NOMEM; }
-  for(i=0; i<nOut; i++){
-    const char *zName = sqlite3_column_name(pStmt, i);
-    aMap[i] = zName ? colIndex(pTab, zName) : -1;
+  for(iEidOut=0; iEidOut<nOut; iEidOut++){
+    const char *zName = sqlite3_column_name(pStmt, iEidOut);
+    if( iEid>=0 && zName && colIndex(pTab, zName)==iEid ) break;
   }
   rc = SQLITE_OK;
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     rc = osq_row(pCur);
-    for(i=0; rc==SQLITE_OK && i<nOut; i++){
-      int j = aMap[i];
-      if( j<0 || !osq_used(pCur, j) ) continue;
-      if( j==iEid ){
-        rc = osq_textf(pCur, j, "%010lld",
-                       (long long)sqlite3_column_int64(pStmt, i));
-        continue;
-      }
-      switch( sqlite3_column_type(pStmt, i) ){
-        case SQLITE_INTEGER:
-          rc = osq_int(pCur, j, sqlite3_column_int64(pStmt, i)); break;
-        case SQLITE_FLOAT:
-          rc = osq_double(pCur, j, sqlite3_column_double(pStmt, i)); break;
-        case SQLITE_TEXT:
-          rc = osq_text(pCur, j, (const char*)sqlite3_column_text(pStmt, i),
-                        sqlite3_column_bytes(pStmt, i));
-          break;
-        case SQLITE_BLOB:
-          rc = osq_blob(pCur, j, sqlite3_column_blob(pStmt, i),
-                        sqlite3_column_bytes(pStmt, i));
-          break;
-      }
+    if( rc==SQLITE_OK ) rc = osq_cells_from_stmt(pCur, pStmt, &aMap, 0);
+    if( rc==SQLITE_OK && iEidOut<nOut && osq_used(pCur, iEid) ){
+      rc = osq_textf(pCur, iEid, "%010lld",
+                     (long long)sqlite3_column_int64(pStmt, iEidOut));
     }
   }
   sqlite3_free(aMap);

@@ -530,10 +530,6 @@ static const char *typeName(mode_t m){
 }
 
 /*
-** One file row: zFull is prefix + path, zPath the path as reported,
-** zDir/nDir the directory column.
-*/
-/*
 ** The parent directory of the last path looked at, kept open: sorted paths
 ** come in runs of siblings, and fstatat() on the parent saves the kernel a
 ** walk of every leading component (most of the cost of a large listing).
@@ -568,6 +564,15 @@ static int dcLookup(DirCache *p, const char *zFull, const char **pzName){
   p->fd = open(p->zDir, O_PATH|O_DIRECTORY|O_CLOEXEC);
   return p->fd>=0 ? p->fd : AT_FDCWD;
 }
+
+/*
+** A row function of file or hash: zFull is prefix + path, zPath the path as
+** reported, zDir/nDir the directory column, zName/nName the file name.
+** pCache (file only) may be NULL.
+*/
+typedef int (*EntryFn)(OsqCursor*, const char *zFull, const char *zPath,
+                       const char *zDir, size_t nDir, const char *zName,
+                       size_t nName, sqlite3_int64 pid, DirCache *pCache);
 
 /*
 ** One file row: zFull is prefix + path, zPath the path as reported,
@@ -632,13 +637,9 @@ static int fileRow(OsqCursor *pCur, const char *zFull, const char *zPath,
 }
 
 /*
-** Rows for every entry of each directory in pDirs.  xEntry is called with
-** prefix+path, the reported path, the directory string and the name.
+** Rows for every entry of each directory in pDirs, through xEntry (without
+** a directory cache).
 */
-typedef int (*EntryFn)(OsqCursor*, const char *zFull, const char *zPath,
-                       const char *zDir, size_t nDir, const char *zName,
-                       size_t nName, sqlite3_int64 pid);
-
 static int listDirs(OsqCursor *pCur, PathList *pDirs, size_t nPre,
                     int bNeedRead, EntryFn xEntry, sqlite3_int64 pid){
   char zFull[WALK_PATH_MAX];
@@ -665,26 +666,24 @@ static int listDirs(OsqCursor *pCur, PathList *pDirs, size_t nPre,
       if( zName[0]=='.' && (k==1 || (k==2 && zName[1]=='.')) ) continue;
       if( n+k+1>=sizeof(zFull) ) continue;
       memcpy(zFull+n, zName, k+1);
-      rc = xEntry(pCur, zFull, zFull+nPre, zDir, nDir, zName, k, pid);
+      rc = xEntry(pCur, zFull, zFull+nPre, zDir, nDir, zName, k, pid, 0);
     }
     closedir(d);
   }
   return rc;
 }
 
-static int fileEntry(OsqCursor *pCur, const char *zFull, const char *zPath,
-                     const char *zDir, size_t nDir, const char *zName,
-                     size_t nName, sqlite3_int64 pid){
-  return fileRow(pCur, zFull, zPath, zDir, nDir, zName, nName, pid, 0);
-}
-
-int osq_gen_file(OsqCursor *pCur){
+/*
+** The scan of file and hash: for each namespace pid, a row per path given
+** on iPathCol (looked up through pCache when there is one), then a row per
+** entry of each directory given on iDirCol.
+*/
+static int pathTableRows(OsqCursor *pCur, int iPidCol, int iPathCol,
+                         int iDirCol, int bNeedRead, EntryFn xRow,
+                         DirCache *pCache){
   sqlite3_int64 aPid[16];
-  int nPid = namespacePids(pCur, COL_FILE_PID_WITH_NAMESPACE, aPid, 16);
+  int nPid = namespacePids(pCur, iPidCol, aPid, 16);
   int iPid, rc = SQLITE_OK;
-  DirCache *pCache = sqlite3_malloc64(sizeof(DirCache));
-  if( pCache==0 ) return SQLITE_NOMEM;
-  dcInit(pCache);
   for(iPid=0; rc==SQLITE_OK && iPid<nPid; iPid++){
     PathList paths, dirs;
     char zPre[64];
@@ -693,25 +692,35 @@ int osq_gen_file(OsqCursor *pCur){
     nPre = strlen(zPre);
     memset(&paths, 0, sizeof paths);
     memset(&dirs, 0, sizeof dirs);
-    rc = collectPaths(pCur, COL_FILE_PATH, zPre, LIMIT_ALL, &paths);
+    rc = collectPaths(pCur, iPathCol, zPre, LIMIT_ALL, &paths);
     for(i=0; rc==SQLITE_OK && i<paths.nPath; i++){
       const char *zFull = plGet(&paths, i);
       const char *zPath = zFull + nPre, *zName;
       size_t nParent, nName;
       splitPath(zPath, &nParent, &zName, &nName);
-      rc = fileRow(pCur, zFull, zPath, zPath, nParent, zName, nName,
-                   aPid[iPid], pCache);
+      rc = xRow(pCur, zFull, zPath, zPath, nParent, zName, nName,
+                aPid[iPid], pCache);
     }
-    dcClose(pCache);
+    if( pCache ) dcClose(pCache);
     if( rc==SQLITE_OK ){
-      rc = collectPaths(pCur, COL_FILE_DIRECTORY, zPre, LIMIT_FOLDERS, &dirs);
+      rc = collectPaths(pCur, iDirCol, zPre, LIMIT_FOLDERS, &dirs);
     }
     if( rc==SQLITE_OK ){
-      rc = listDirs(pCur, &dirs, nPre, 1, fileEntry, aPid[iPid]);
+      rc = listDirs(pCur, &dirs, nPre, bNeedRead, xRow, aPid[iPid]);
     }
     plFree(&paths);
     plFree(&dirs);
   }
+  return rc;
+}
+
+int osq_gen_file(OsqCursor *pCur){
+  int rc;
+  DirCache *pCache = sqlite3_malloc64(sizeof(DirCache));
+  if( pCache==0 ) return SQLITE_NOMEM;
+  dcInit(pCache);
+  rc = pathTableRows(pCur, COL_FILE_PID_WITH_NAMESPACE, COL_FILE_PATH,
+                     COL_FILE_DIRECTORY, 1, fileRow, pCache);
   sqlite3_free(pCache);
   return rc;
 }
@@ -720,12 +729,12 @@ int osq_gen_file(OsqCursor *pCur){
 
 static int hashRow(OsqCursor *pCur, const char *zFull, const char *zPath,
                    const char *zDir, size_t nDir, const char *zName,
-                   size_t nName, sqlite3_int64 pid){
+                   size_t nName, sqlite3_int64 pid, DirCache *pCache){
   struct stat st;
   char zMd5[33], zSha1[41], zSha256[65];
   unsigned which = 0;
   int rc;
-  (void)zName; (void)nName;
+  (void)zName; (void)nName; (void)pCache;
   if( stat(zFull, &st)!=0 || !S_ISREG(st.st_mode) ) return SQLITE_OK;
   if( osq_used(pCur, COL_HASH_MD5) ) which |= OSQ_HASH_MD5;
   if( osq_used(pCur, COL_HASH_SHA1) ) which |= OSQ_HASH_SHA1;
@@ -762,34 +771,6 @@ static int hashRow(OsqCursor *pCur, const char *zFull, const char *zPath,
 }
 
 int osq_gen_hash(OsqCursor *pCur){
-  sqlite3_int64 aPid[16];
-  int nPid = namespacePids(pCur, COL_HASH_PID_WITH_NAMESPACE, aPid, 16);
-  int iPid, rc = SQLITE_OK;
-  for(iPid=0; rc==SQLITE_OK && iPid<nPid; iPid++){
-    PathList paths, dirs;
-    char zPre[64];
-    size_t nPre, i;
-    namespacePrefix(aPid[iPid], zPre, sizeof zPre);
-    nPre = strlen(zPre);
-    memset(&paths, 0, sizeof paths);
-    memset(&dirs, 0, sizeof dirs);
-    rc = collectPaths(pCur, COL_HASH_PATH, zPre, LIMIT_ALL, &paths);
-    for(i=0; rc==SQLITE_OK && i<paths.nPath; i++){
-      const char *zFull = plGet(&paths, i);
-      const char *zPath = zFull + nPre, *zName;
-      size_t nParent, nName;
-      splitPath(zPath, &nParent, &zName, &nName);
-      rc = hashRow(pCur, zFull, zPath, zPath, nParent, zName, nName,
-                   aPid[iPid]);
-    }
-    if( rc==SQLITE_OK ){
-      rc = collectPaths(pCur, COL_HASH_DIRECTORY, zPre, LIMIT_FOLDERS, &dirs);
-    }
-    if( rc==SQLITE_OK ){
-      rc = listDirs(pCur, &dirs, nPre, 0, hashRow, aPid[iPid]);
-    }
-    plFree(&paths);
-    plFree(&dirs);
-  }
-  return rc;
+  return pathTableRows(pCur, COL_HASH_PID_WITH_NAMESPACE, COL_HASH_PATH,
+                       COL_HASH_DIRECTORY, 0, hashRow, 0);
 }

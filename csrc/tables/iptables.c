@@ -52,7 +52,6 @@
 */
 #include "osqlite.h"
 #include "schema.h"
-#include "linebuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -444,8 +443,9 @@ int osq_gen_iptables(OsqCursor *pCur){
   n = osq_slurp(zPath, IPT_NAMES_MAX, &zBuf);
   if( n==-ENOMEM ) return SQLITE_NOMEM;
   if( n<0 ) return SQLITE_OK;            /* no module or no permission */
+  osq_strip_nul(zBuf, (size_t)n);     /* lines after a NUL still count */
   zCursor = zBuf;
-  while( rc==SQLITE_OK && (zLine = osq_line_next(&zCursor, zBuf+n))!=0 ){
+  while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
     zLine = osq_trim(zLine);
     if( *zLine==0 || strlen(zLine)>=XT_TABLE_MAXNAMELEN ) continue;
     if( strchr(zLine, '/') ) continue;

@@ -45,7 +45,6 @@
 */
 #include "osqlite.h"
 #include "schema.h"
-#include "linebuf.h"
 #include "procpids.h"
 
 #include <dirent.h>
@@ -177,22 +176,6 @@ int osq_gen_process_envs(OsqCursor *pCur){
 
 /* ---- process_memory_map ------------------------------------------------ */
 
-/* Split on ' ' dropping empty tokens, trimming each (osquery::split). */
-static int splitBlank(char *z, char **az, int nMax){
-  int n = 0;
-  while( *z ){
-    char *zTok;
-    while( *z==' ' ) z++;
-    if( *z==0 ) break;
-    zTok = z;
-    while( *z && *z!=' ' ) z++;
-    if( *z ) *z++ = 0;
-    if( n<nMax ) az[n] = osq_trim(zTok);
-    n++;
-  }
-  return n;
-}
-
 static int mapsOfPid(OsqCursor *pCur, int pid){
   char zPath[4096];
   char *zBuf = 0, *zCursor, *zLine;
@@ -204,14 +187,15 @@ static int mapsOfPid(OsqCursor *pCur, int pid){
   n = osq_slurp(zPath, MAPS_MAX, &zBuf);
   if( n==-ENOMEM ) return SQLITE_NOMEM;
   if( n<0 ) return SQLITE_OK;
+  osq_strip_nul(zBuf, (size_t)n);     /* lines after a NUL still count */
   zCursor = zBuf;
-  while( rc==SQLITE_OK && (zLine = osq_line_next(&zCursor, zBuf+n))!=0 ){
+  while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
     char *az[6], *zDash, *zEnd;
     const char *zMapPath;
     int nField;
     long long off;
     zLine = osq_trim(zLine);
-    nField = splitBlank(zLine, az, 6);
+    nField = osq_split_blank(zLine, az, 6);
     if( nField<5 ) continue;
     /* "start-end": two non-empty halves. */
     zDash = az[0];

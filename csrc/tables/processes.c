@@ -116,57 +116,14 @@ typedef struct ProcPlan {
 */
 static ssize_t procRead(int dirfd, const char *zName, char *aStack,
                         size_t nStack, size_t nLimit, char **pzHeap, char **pz){
-  ssize_t k;
-  size_t nGot, nAlloc;
-  char *z;
+  ssize_t n;
   int fd = openat(dirfd, zName, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
   *pz = aStack;
   aStack[0] = 0;
   if( fd<0 ) return osq_errno_class(errno);
-  do{ k = read(fd, aStack, nStack-1); }while( k<0 && errno==EINTR );
-  if( k<0 ){
-    int e = errno;
-    close(fd);
-    return osq_errno_class(e);
-  }
-  if( (size_t)k<nStack-1 ){
-    close(fd);
-    aStack[k] = 0;
-    return k;
-  }
-  /* It filled the stack buffer: continue on the heap. */
-  nGot = (size_t)k;
-  nAlloc = nStack*4;
-  z = sqlite3_malloc64(nAlloc);
-  if( z==0 ){ close(fd); return -ENOMEM; }
-  memcpy(z, aStack, nGot);
-  for(;;){
-    if( nGot>=nLimit ) break;
-    if( nAlloc-nGot<2 ){
-      size_t nNew = nAlloc*2;
-      char *zNew;
-      if( nNew>nLimit+1 ) nNew = nLimit+1;
-      zNew = sqlite3_realloc64(z, nNew);
-      if( zNew==0 ){ sqlite3_free(z); close(fd); return -ENOMEM; }
-      z = zNew;
-      nAlloc = nNew;
-    }
-    k = read(fd, z+nGot, nAlloc-1-nGot);
-    if( k<0 ){
-      int e = errno;
-      if( e==EINTR ) continue;
-      sqlite3_free(z);
-      close(fd);
-      return osq_errno_class(e);
-    }
-    if( k==0 ) break;
-    nGot += (size_t)k;
-  }
+  n = osq_slurp_fd(fd, nLimit, aStack, nStack, pzHeap, pz);
   close(fd);
-  z[nGot] = 0;
-  *pzHeap = z;
-  *pz = z;
-  return (ssize_t)nGot;
+  return n;
 }
 
 static int isSpace(char c){
@@ -699,24 +656,6 @@ static sqlite3_int64 readBtime(OsqCursor *pCur){
   return v;
 }
 
-/* Compare two pids as their decimal strings, without formatting them. */
-static int pidStrCmp(const void *pA, const void *pB){
-  unsigned a = (unsigned)*(const int*)pA, b = (unsigned)*(const int*)pB;
-  unsigned pa = 1, pb = 1;
-  while( a/pa>=10 ) pa *= 10;
-  while( b/pb>=10 ) pb *= 10;
-  /* Compare digit by digit from the most significant one. */
-  while( pa && pb ){
-    unsigned da = (a/pa)%10, db = (b/pb)%10;
-    if( da!=db ) return da<db ? -1 : 1;
-    pa /= 10;
-    pb /= 10;
-  }
-  if( pa ) return 1;     /* b is a prefix of a */
-  if( pb ) return -1;
-  return 0;
-}
-
 /* The pids of "pid = N" / "pid IN (...)", sorted as strings, distinct.
 ** Walks the constraints once (osq_eq_int64(i) would rescan them per value,
 ** quadratic for a long IN list). */
@@ -745,7 +684,7 @@ static int pidsFromConstraints(OsqCursor *pCur, int nEq, int **paPid){
     if( v<=0 || v>INT_MAX ) continue;
     a[n++] = (int)v;
   }
-  if( n>1 ) qsort(a, n, sizeof(int), pidStrCmp);
+  if( n>1 ) qsort(a, n, sizeof(int), osq_pid_cmp);
   for(i=0; i<n; i++){
     if( m==0 || a[m-1]!=a[i] ) a[m++] = a[i];
   }

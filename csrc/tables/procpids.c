@@ -10,13 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int pidStrCmp(const void *a, const void *b){
-  char za[24], zb[24];
-  snprintf(za, sizeof(za), "%d", *(const int*)a);
-  snprintf(zb, sizeof(zb), "%d", *(const int*)b);
-  return strcmp(za, zb);
-}
-
 int osq_pids_for(OsqCursor *pCur, int iCol, int flags, int **paPid,
                  int *pbFilter){
   int nEq = osq_eq_count(pCur, iCol);
@@ -53,7 +46,7 @@ int osq_pids_for(OsqCursor *pCur, int iCol, int flags, int **paPid,
   }
   if( n>1 ){
     int j = 0;
-    qsort(a, n, sizeof(int), pidStrCmp);
+    qsort(a, n, sizeof(int), osq_pid_cmp);
     for(i=1; i<n; i++){ if( a[i]!=a[j] ) a[++j] = a[i]; }
     n = j+1;
   }

@@ -75,7 +75,6 @@
 */
 #include "osqlite.h"
 #include "schema.h"
-#include "linebuf.h"
 #include "procpids.h"
 
 #include <arpa/inet.h>
@@ -254,25 +253,6 @@ static sqlite3_uint64 netNamespace(SockScan *p, int pid){
   return parseInode(zLink+5);
 }
 
-/* Split a line in place on ' ', dropping empty tokens and trimming each
-** (osquery::split).  Returns the number of fields, at most nMax. */
-static int splitFields(char *z, char **az, int nMax){
-  int n = 0;
-  while( *z ){
-    char *zTok;
-    while( *z==' ' ) z++;
-    if( *z==0 ) break;
-    zTok = z;
-    while( *z && *z!=' ' ) z++;
-    if( *z ) *z++ = 0;
-    if( n<nMax ){
-      az[n] = osq_trim(zTok);
-    }
-    n++;
-  }
-  return n;
-}
-
 /* sscanf("%X")-like: leading hex digits (at most nMax); -1 if none. */
 static long long hexPrefix(const char *z, int nMax){
   long long v = 0;
@@ -359,8 +339,9 @@ static int readSockFile(SockScan *p, int pid, sqlite3_uint64 netns,
   if( n<0 ) return SQLITE_OK;          /* no such protocol here */
   rc = keepBuf(p, zBuf);
   if( rc ) return rc;
+  osq_strip_nul(zBuf, (size_t)n);     /* lines after a NUL still count */
   zCursor = zBuf;
-  while( (zLine = osq_line_next(&zCursor, zBuf+n))!=0 ){
+  while( (zLine = osq_next_line(&zCursor))!=0 ){
     char *az[MAX_FIELDS];
     int nField;
     SockRec r;
@@ -375,7 +356,7 @@ static int readSockFile(SockScan *p, int pid, sqlite3_uint64 netns,
       bHeader = 0;
       continue;
     }
-    nField = splitFields(zLine, az, MAX_FIELDS);
+    nField = osq_split_blank(zLine, az, MAX_FIELDS);
     memset(&r, 0, sizeof(r));
     r.netns = netns;
     r.family = pF->family;

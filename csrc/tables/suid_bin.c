@@ -28,6 +28,7 @@
 #include "schema.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,56 +36,15 @@
 
 #define SUID_MAX_DEPTH  64
 #define SUID_PATH_MAX   8192
-#define GROUP_MAX       (64*1024*1024)
-
-/* etc/group, parsed into (gid, name) pairs; private to this table. */
-typedef struct SuidGroup { sqlite3_int64 gid; const char *zName; } SuidGroup;
 
 typedef struct SuidScan {
   OsqCursor *pCur;
   OsqPasswd *aPw; int nPw;
-  SuidGroup *aGr; int nGr;
-  char *zGroupBuf;
+  OsqGroup *aGr; int nGr;
   size_t nPre;              /* bytes of the prefix in zBuf */
   sqlite3_int64 pid;
   char zBuf[SUID_PATH_MAX];
 } SuidScan;
-
-static int readGroups(SuidScan *p){
-  char zPath[4096];
-  char *zLine;
-  ssize_t n, i;
-  int nLine = 1;
-  if( osq_path(p->pCur, zPath, sizeof zPath, "/etc/group")==0 ) return 0;
-  n = osq_slurp(zPath, GROUP_MAX, &p->zGroupBuf);
-  if( n<0 ){ p->zGroupBuf = 0; return 0; }
-  for(i=0; i<n; i++) if( p->zGroupBuf[i]=='\n' ) nLine++;
-  p->aGr = sqlite3_malloc64(sizeof(SuidGroup)*(size_t)nLine);
-  if( p->aGr==0 ) return SQLITE_NOMEM;
-  /* Line by line over the whole buffer: a NUL byte ends only its own line
-  ** (what fgets-based parsers see), it does not hide the rest of the file. */
-  for(i=0; i<n; ){
-    char *zC1, *zC2, *zEnd, *zNl;
-    unsigned long long v;
-    zLine = p->zGroupBuf + i;
-    zNl = memchr(zLine, '\n', (size_t)(n - i));
-    if( zNl ){ *zNl = 0; i = (zNl - p->zGroupBuf) + 1; }
-    else{ i = n; }
-    if( zLine[0]==0 || zLine[0]=='#' || zLine[0]=='+' || zLine[0]=='-' ) continue;
-    zC1 = strchr(zLine, ':');
-    if( zC1==0 ) continue;
-    zC2 = strchr(zC1+1, ':');
-    if( zC2==0 ) continue;
-    *zC1 = 0;
-    if( zC2[1]<'0' || zC2[1]>'9' ) continue;
-    v = strtoull(zC2+1, &zEnd, 10);
-    if( (*zEnd!=':' && *zEnd!=0) || v>0xffffffffULL || zLine[0]==0 ) continue;
-    p->aGr[p->nGr].gid = (sqlite3_int64)v;
-    p->aGr[p->nGr].zName = zLine;
-    p->nGr++;
-  }
-  return SQLITE_OK;
-}
 
 static int suidRow(SuidScan *p, size_t n, const struct stat *st){
   OsqCursor *pCur = p->pCur;
@@ -95,9 +55,7 @@ static int suidRow(SuidScan *p, size_t n, const struct stat *st){
   for(i=0; i<p->nPw; i++){
     if( p->aPw[i].uid==(sqlite3_int64)st->st_uid ){ zUser = p->aPw[i].zName; break; }
   }
-  for(i=0; i<p->nGr; i++){
-    if( p->aGr[i].gid==(sqlite3_int64)st->st_gid ){ zGroup = p->aGr[i].zName; break; }
-  }
+  zGroup = osq_group_name(p->aGr, p->nGr, (sqlite3_int64)st->st_gid);
   if( st->st_mode & S_ISUID ) zPerm[k++] = 'S';
   if( st->st_mode & S_ISGID ) zPerm[k++] = 'G';
   zPerm[k] = 0;
@@ -185,7 +143,9 @@ int osq_gen_suid_bin(OsqCursor *pCur){
   p->pid = pid;
   p->nPw = osq_read_passwd(pCur, &p->aPw);
   if( p->nPw<0 ){ p->nPw = 0; p->aPw = 0; }
-  rc = readGroups(p);
+  p->nGr = osq_read_group(pCur, &p->aGr);
+  rc = p->nGr==-ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
+  if( p->nGr<0 ){ p->nGr = 0; p->aGr = 0; }   /* no group file: gids as text */
   for(i=0; rc==SQLITE_OK && i<(int)(sizeof(azDir)/sizeof(azDir[0])); i++){
     struct stat st;
     size_t n;
@@ -206,7 +166,6 @@ int osq_gen_suid_bin(OsqCursor *pCur){
   }
   sqlite3_free(p->aPw);
   sqlite3_free(p->aGr);
-  sqlite3_free(p->zGroupBuf);
   sqlite3_free(p);
   return rc;
 }

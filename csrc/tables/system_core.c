@@ -76,6 +76,7 @@
 */
 #include "osqlite.h"
 #include "schema.h"
+#include "hashes.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -204,66 +205,6 @@ static sqlite3_int64 selfStartTime(void){
   return btime + strtoll(z+1, 0, 10)/clk;
 }
 
-/*
-** SHA-1 (FIPS 180-4), for the name-based instance_id.
-*/
-typedef struct Sha1 {
-  uint32_t h[5];
-  uint64_t nBit;
-  unsigned char buf[64];
-  int nBuf;
-} Sha1;
-
-#define ROL(x,n) (((x)<<(n)) | ((x)>>(32-(n))))
-
-static void sha1Block(Sha1 *p, const unsigned char *b){
-  uint32_t w[80], a, bb, c, d, e, t;
-  int i;
-  for(i=0; i<16; i++){
-    w[i] = ((uint32_t)b[4*i]<<24) | ((uint32_t)b[4*i+1]<<16)
-         | ((uint32_t)b[4*i+2]<<8) | (uint32_t)b[4*i+3];
-  }
-  for(i=16; i<80; i++) w[i] = ROL(w[i-3]^w[i-8]^w[i-14]^w[i-16], 1);
-  a = p->h[0]; bb = p->h[1]; c = p->h[2]; d = p->h[3]; e = p->h[4];
-  for(i=0; i<80; i++){
-    uint32_t f, k;
-    if( i<20 ){ f = (bb&c)|(~bb&d); k = 0x5A827999; }
-    else if( i<40 ){ f = bb^c^d; k = 0x6ED9EBA1; }
-    else if( i<60 ){ f = (bb&c)|(bb&d)|(c&d); k = 0x8F1BBCDC; }
-    else{ f = bb^c^d; k = 0xCA62C1D6; }
-    t = ROL(a,5) + f + e + k + w[i];
-    e = d; d = c; c = ROL(bb,30); bb = a; a = t;
-  }
-  p->h[0] += a; p->h[1] += bb; p->h[2] += c; p->h[3] += d; p->h[4] += e;
-}
-
-static void sha1Init(Sha1 *p){
-  p->h[0] = 0x67452301; p->h[1] = 0xEFCDAB89; p->h[2] = 0x98BADCFE;
-  p->h[3] = 0x10325476; p->h[4] = 0xC3D2E1F0;
-  p->nBit = 0;
-  p->nBuf = 0;
-}
-
-static void sha1Update(Sha1 *p, const unsigned char *z, size_t n){
-  while( n>0 ){
-    p->buf[p->nBuf++] = *z++;
-    p->nBit += 8;
-    n--;
-    if( p->nBuf==64 ){ sha1Block(p, p->buf); p->nBuf = 0; }
-  }
-}
-
-static void sha1Final(Sha1 *p, unsigned char *out){
-  uint64_t nBit = p->nBit;
-  unsigned char pad = 0x80, zero = 0, len[8];
-  int i;
-  sha1Update(p, &pad, 1);
-  while( p->nBuf!=56 ) sha1Update(p, &zero, 1);
-  for(i=0; i<8; i++) len[i] = (unsigned char)(nBit >> (56-8*i));
-  sha1Update(p, len, 8);
-  for(i=0; i<20; i++) out[i] = (unsigned char)(p->h[i/4] >> (24-8*(i%4)));
-}
-
 static int hexVal(char c){
   if( c>='0' && c<='9' ) return c-'0';
   if( c>='a' && c<='f' ) return c-'a'+10;
@@ -274,7 +215,7 @@ static int hexVal(char c){
 /* RFC 4122 version-5 UUID of zName in namespace zNs (text form). */
 static int uuid5(const char *zNs, const char *zName, char *zOut){
   unsigned char ns[16], d[20];
-  Sha1 s;
+  OsqSha1 s;
   int i, j = 0;
   for(i=0; zNs[i] && j<32; i++){
     int h;
@@ -285,10 +226,10 @@ static int uuid5(const char *zNs, const char *zName, char *zOut){
     j++;
   }
   if( j!=32 ) return -1;
-  sha1Init(&s);
-  sha1Update(&s, ns, 16);
-  sha1Update(&s, (const unsigned char*)zName, strlen(zName));
-  sha1Final(&s, d);
+  osq_sha1_init(&s);
+  osq_sha1_update(&s, ns, 16);
+  osq_sha1_update(&s, zName, strlen(zName));
+  osq_sha1_final(&s, d);
   d[6] = (unsigned char)((d[6] & 0x0f) | 0x50);
   d[8] = (unsigned char)((d[8] & 0x3f) | 0x80);
   for(i=0, j=0; i<16; i++){
@@ -327,11 +268,12 @@ static void buildDistro(OsqCursor *pCur, char *zOut, int nOut){
   sqlite3_snprintf(nOut, zOut, "%s%s", zId[0] ? zId : "unknown", zVer);
 }
 
-/* Columns of the first row of osqlite_data_osquery_info override ours. */
+/* Columns of the first row of osqlite_data_osquery_info override ours
+** (a NULL keeps ours; a BLOB is taken as text). */
 static int infoOverrides(OsqCursor *pCur){
-  const OsqTable *pTab = osq_table(pCur);
   sqlite3_stmt *pStmt = 0;
-  int rc, i;
+  int *aMap = 0;
+  int rc;
   rc = sqlite3_prepare_v2(osq_db(pCur),
          "SELECT * FROM \"osqlite_data_osquery_info\" LIMIT 1", -1, &pStmt, 0);
   if( rc!=SQLITE_OK ){
@@ -340,29 +282,9 @@ static int infoOverrides(OsqCursor *pCur){
   }
   rc = SQLITE_OK;
   if( sqlite3_step(pStmt)==SQLITE_ROW ){
-    int nOut = sqlite3_column_count(pStmt);
-    for(i=0; rc==SQLITE_OK && i<nOut; i++){
-      const char *zName = sqlite3_column_name(pStmt, i);
-      int j, iCol = -1;
-      for(j=0; zName && j<pTab->nCol; j++){
-        if( sqlite3_stricmp(zName, pTab->aCol[j].zName)==0 ){ iCol = j; break; }
-      }
-      if( iCol<0 ) continue;
-      switch( sqlite3_column_type(pStmt, i) ){
-        case SQLITE_INTEGER:
-          rc = osq_int(pCur, iCol, sqlite3_column_int64(pStmt, i)); break;
-        case SQLITE_FLOAT:
-          rc = osq_double(pCur, iCol, sqlite3_column_double(pStmt, i)); break;
-        case SQLITE_TEXT:
-        case SQLITE_BLOB:
-          rc = osq_text(pCur, iCol, (const char*)sqlite3_column_text(pStmt, i),
-                        sqlite3_column_bytes(pStmt, i));
-          break;
-        default:
-          break;           /* NULL: keep the computed value */
-      }
-    }
+    rc = osq_cells_from_stmt(pCur, pStmt, &aMap, OSQ_CELLS_BLOB_AS_TEXT);
   }
+  sqlite3_free(aMap);
   sqlite3_finalize(pStmt);
   return rc;
 }

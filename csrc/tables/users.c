@@ -245,17 +245,11 @@ int osq_gen_shadow(OsqCursor *pCur){
   zCursor = zBuf;
   while( rc==SQLITE_OK && (zLine = osq_next_line(&zCursor))!=0 ){
     char *az[9];
-    int nField = 0, ok = 1, i;
+    int nField, ok = 1, i;
     sqlite3_int64 aNum[7];
     const char *zPw;
     if( zLine[0]==0 || zLine[0]=='#' || zLine[0]=='+' || zLine[0]=='-' ) continue;
-    while( nField<9 ){
-      char *zColon = nField<8 ? strchr(zLine, ':') : 0;
-      az[nField++] = zLine;
-      if( zColon==0 ) break;
-      *zColon = 0;
-      zLine = zColon+1;
-    }
+    nField = osq_split_colon(zLine, az, 9);
     if( az[0][0]==0 || nField<2 ) continue;
     if( nField==2 ){
       for(i=0; i<7; i++) aNum[i] = -1;
