@@ -284,7 +284,7 @@ class Daemon:
     def schedule_rows(self) -> list[tuple]:
         now = self.clock()
         out = []
-        for job in list(self.scheduler.jobs.values()):
+        for job in list(self.scheduler.jobs):
             s = job.stats
             denied = 1 if job.denylisted_until > now and job.spec.denylist else 0
             out.append((job.name, job.spec.query, job.spec.interval, s["executions"],
@@ -402,7 +402,7 @@ class Daemon:
         self.decorator_timers = {rate: AlignedTimer(rate, now) for rate in self.decorators.interval}
         self.install_schedule(now)
         if self.state is not None:
-            for name in self.state.purge(set(self.scheduler.jobs), now):
+            for name in self.state.purge(set(self.scheduler.by_name), now):
                 log.info("Purged the stored results of %s, no longer scheduled", name)
         for hook in self.hooks:
             if hasattr(hook, "configure"):

@@ -56,11 +56,11 @@ def test_splay_is_persisted_and_reused():
     store: dict[str, str] = {}
     s1 = Scheduler(rng=random.Random(3), splay_store=store)
     s1.update([q("a", 100)], now=0, splay_percent=50)
-    first = s1.jobs["a"].splayed
+    first = s1.by_name["a"].splayed
     assert store["interval.a"] == f"100:{first}"
     s2 = Scheduler(rng=random.Random(99), splay_store=store)
     s2.update([q("a", 100)], now=0, splay_percent=50)
-    assert s2.jobs["a"].splayed == first
+    assert s2.by_name["a"].splayed == first
     s2.update([q("a", 200)], now=0, splay_percent=50)   # interval changed: new splay
     assert store["interval.a"].startswith("200:")
 
@@ -71,7 +71,7 @@ def test_update_keeps_stats_of_unchanged_queries():
     [a, b] = s.due(10)
     a.stats["executions"] = 5
     s.update([q("a", 10)], now=11, splay_percent=101)
-    assert list(s.jobs) == ["a"] and s.jobs["a"].stats["executions"] == 5
+    assert list(s.by_name) == ["a"] and s.by_name["a"].stats["executions"] == 5
 
 
 def test_denylisted_queries_are_skipped_until_expiry():
@@ -79,9 +79,9 @@ def test_denylisted_queries_are_skipped_until_expiry():
     s.update([q("a", 10), q("b", 10, denylist=False)], now=0, splay_percent=101,
              denylist={"a": 25.0, "b": 25.0})
     assert [j.name for j in s.due(10)] == ["b"]   # "denylist": false ignores it
-    s.finished(s.jobs["b"])
+    s.finished(s.by_name["b"])
     assert [j.name for j in s.due(20)] == ["b"]
-    s.finished(s.jobs["b"])
+    s.finished(s.by_name["b"])
     assert sorted(j.name for j in s.due(30)) == ["a", "b"]
 
 
@@ -97,3 +97,15 @@ def test_clock_stepping_back_does_not_stall():
     assert s.due(50) == []                  # the clock went back by a day
     assert s.next_wakeup() == 60
     assert [j.name for j in s.due(60)] == ["a"]
+
+
+def test_jobs_are_schedule_jobs_run_by_schedules_loop():
+    import schedule
+
+    s = Scheduler()
+    s.update([q("b", 10), q("a", 10), q("c", 20)], now=0, splay_percent=101)
+    assert all(isinstance(j, schedule.Job) for j in s.jobs)
+    assert isinstance(s, schedule.Scheduler)
+    # schedule's run_pending orders due jobs by next run; ties keep config order.
+    assert [j.name for j in s.due(20)] == ["b", "a", "c"]
+    assert s.get_next_run().timestamp() == s.next_wakeup() == 30

@@ -63,13 +63,13 @@ def test_hooks_backing_and_event_semantics(daemon, tmp_path):
     assert hook.calls[:2] == ["start", "prepare"] and "configure" in hook.calls
     assert hook.config.file_paths == {"etc": ["/etc/%%"]}
     assert hook.config.exclude_paths == {"etc": ["/etc/x"]}
-    job = daemon.scheduler.jobs["fe"]
+    job = daemon.scheduler.by_name["fe"]
     daemon.run_job(job)
     events.append((2, "/etc/b", "DELETED", 2))
     daemon.bump()
     daemon.run_job(job)
     daemon.run_job(job)                      # same buffer: event rows are logged again, no diff
-    daemon.run_job(daemon.scheduler.jobs["sched"])
+    daemon.run_job(daemon.scheduler.by_name["sched"])
     daemon.shutdown()
     assert hook.calls[-1] == "stop"
     lines = [json.loads(x) for x in (tmp_path / "osqueryd.results.log").read_text().splitlines()]
