@@ -20,6 +20,8 @@ except ImportError:  # run from a source checkout without installing
     import osqlite
 
 OUT = ROOT / "docs" / "tables.md"
+README = ROOT / "README.md"
+START, END = "<!-- tables:start -->", "<!-- tables:end -->"
 
 
 def flags_of(col: dict) -> str:
@@ -72,15 +74,37 @@ def render() -> str:
     return "\n".join(out)
 
 
+def readme_with_list(readme: str) -> str:
+    """README.md with the table list between its markers regenerated."""
+    conn = osqlite.connect()
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM osqlite_tables WHERE origin = 'osquery' ORDER BY name")]
+    conn.close()
+    block = (f"{START}\n{len(names)} tables (osquery's names, aliases included):\n\n"
+             + ", ".join(f"`{n}`" for n in names) + f"\n{END}")
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return head + block + tail
+
+
 def main() -> int:
     text = render()
+    readme = README.read_text()
+    new_readme = readme_with_list(readme)
     if "--check" in sys.argv:
+        stale = []
         if not OUT.exists() or OUT.read_text() != text:
-            print("docs/tables.md is stale: run `python3 tools/gen_docs.py`", file=sys.stderr)
+            stale.append("docs/tables.md")
+        if new_readme != readme:
+            stale.append("README.md's table list")
+        if stale:
+            print(f"{' and '.join(stale)} stale: run `python3 tools/gen_docs.py`",
+                  file=sys.stderr)
             return 1
         return 0
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(text)
+    README.write_text(new_readme)
     return 0
 
 
