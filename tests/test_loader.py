@@ -33,10 +33,13 @@ def test_route_follows_the_interpreter():
     assert osqlite.load_route() == want
 
 
-def test_extension_path_and_module_entry_point():
+def test_extension_path_and_module_entry_point(tmp_path):
     path = osqlite.extension_path()
     assert os.path.isfile(path) and path.endswith("libosqlite.so")
-    out = subprocess.run([sys.executable, "-m", "osqlite.extension"],
+    # Run outside the source tree: `-m` puts the working directory first on
+    # sys.path, and the test must see the same osqlite package it imported.
+    env = dict(os.environ, PYTHONPATH=str(Path(osqlite.__file__).parent.parent))
+    out = subprocess.run([sys.executable, "-m", "osqlite.extension"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == path
     assert "RuntimeWarning" not in out.stderr

@@ -36,6 +36,8 @@ import struct
 import threading
 import time
 
+from .netlink import SO_RCVBUFFORCE, NetlinkPublisher, open_netlink
+
 log = logging.getLogger("osqlite.events")
 
 NETLINK_AUDIT = 9
@@ -69,7 +71,6 @@ AUDIT_FILTERKEY = 210
 AUDIT_EQUAL = 0x40000000
 AUDIT_BITMASK_SIZE = 64
 RULE_KEY = b"osqlite"
-SO_RCVBUFFORCE = 33
 
 # Per machine: audit arch, and syscall numbers.
 MACHINES = {
@@ -632,30 +633,17 @@ def proc_row(pid: int) -> dict:
     return row
 
 
-class ProcConnectorPublisher:
+class ProcConnectorPublisher(NetlinkPublisher):
     """process_events from the kernel's proc connector (exec notifications),
     used when audit cannot be had."""
 
     name = "proc_connector"
-
-    def __init__(self, emit):
-        self.emit = emit
-        self.sock = None
-        self._stop = threading.Event()
-        self._thread = None
-        self.events = 0
-        self.enobufs = 0
-        self.active = False
+    thread_name = "osqlite-proc-connector"
+    lost_message = "Process events were lost: the proc connector buffer overflowed (%d times)"
 
     def setup(self) -> None:
         try:
-            s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_CONNECTOR)
-            s.bind((0, CN_IDX_PROC))
-            try:
-                s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
-            except OSError:
-                pass
-            self.sock = s
+            self.sock = open_netlink(NETLINK_CONNECTOR, CN_IDX_PROC, 16 << 20)
             self._listen(PROC_CN_MCAST_LISTEN)
         except OSError as exc:
             if self.sock is not None:
@@ -668,51 +656,21 @@ class ProcConnectorPublisher:
         self.sock.send(NLMSG_HDR.pack(NLMSG_HDR.size + len(payload), NLMSG_DONE, 0, 0,
                                       os.getpid()) + payload)
 
-    def start(self) -> None:
-        self.active = True
-        self._thread = threading.Thread(target=self._run, name="osqlite-proc-connector",
-                                        daemon=True)
-        self._thread.start()
+    def before_close(self) -> None:
+        self._listen(PROC_CN_MCAST_IGNORE)
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self.sock is not None:
-            try:
-                self._listen(PROC_CN_MCAST_IGNORE)
-            except OSError:
-                pass
-            self.sock.close()
-            self.sock = None
-        self.active = False
-
-    def _run(self) -> None:
-        self.sock.settimeout(0.5)
+    def handle(self, data: bytes) -> None:
         hdr = NLMSG_HDR.size + CN_MSG.size
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(1 << 16)
-            except socket.timeout:
-                continue
-            except OSError as exc:
-                if exc.errno == errno.ENOBUFS:
-                    self.enobufs += 1
-                    log.warning("Process events were lost: the proc connector "
-                                "buffer overflowed (%d times)", self.enobufs)
-                    continue
-                break
-            if len(data) < hdr + 16:
-                continue
-            what, _cpu, _ts = struct.unpack_from("=IIQ", data, hdr)
-            if what != PROC_EVENT_EXEC:
-                continue
-            pid, tgid = struct.unpack_from("=II", data, hdr + 16)
-            if pid != tgid:
-                continue
-            self.events += 1
-            self.emit("process_events", proc_row(tgid))
-        self.active = False
+        if len(data) < hdr + 16:
+            return
+        what, _cpu, _ts = struct.unpack_from("=IIQ", data, hdr)
+        if what != PROC_EVENT_EXEC:
+            return
+        pid, tgid = struct.unpack_from("=II", data, hdr + 16)
+        if pid != tgid:
+            return
+        self.events += 1
+        self.emit("process_events", proc_row(tgid))
 
 
 def release_leftovers(enabled: int | None = None, backlog_limit: int | None = None) -> None:

@@ -16,16 +16,14 @@ interfaces appearing and disappearing are hardware events too.
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import socket
-import threading
+
+from .netlink import NetlinkPublisher, open_netlink
 
 log = logging.getLogger("osqlite.events")
 
 NETLINK_KOBJECT_UEVENT = 15
-SO_RCVBUFFORCE = 33
 
 
 def parse_uevent(data: bytes) -> dict | None:
@@ -125,71 +123,26 @@ def hardware_row(env: dict) -> dict | None:
     return row
 
 
-class UdevPublisher:
+class UdevPublisher(NetlinkPublisher):
     """The 'udev' publisher and its 'hardware_events' subscriber."""
 
     name = "udev"
     table = "hardware_events"
-
-    def __init__(self, emit):
-        self.emit = emit
-        self.sock = None
-        self._stop = threading.Event()
-        self._thread = None
-        self.events = 0
-        self.enobufs = 0
-        self.active = False
+    thread_name = "osqlite-udev"
+    lost_message = "Hardware events were lost: the uevent buffer overflowed (%d times)"
 
     def setup(self) -> None:
-        s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_KOBJECT_UEVENT)
+        self.sock = open_netlink(NETLINK_KOBJECT_UEVENT, 1, 8 << 20)
+
+    def handle(self, data: bytes) -> None:
+        env = parse_uevent(data)
+        if env is None:
+            return
         try:
-            s.bind((0, 1))
-            try:
-                s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
-            except OSError:
-                pass
-        except OSError:
-            s.close()
-            raise
-        self.sock = s
-
-    def start(self) -> None:
-        self.active = True
-        self._thread = threading.Thread(target=self._run, name="osqlite-udev", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-        self.active = False
-
-    def _run(self) -> None:
-        self.sock.settimeout(0.5)
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(1 << 16)
-            except socket.timeout:
-                continue
-            except OSError as exc:
-                if exc.errno == errno.ENOBUFS:
-                    self.enobufs += 1
-                    log.warning("Hardware events were lost: the uevent buffer "
-                                "overflowed (%d times)", self.enobufs)
-                    continue
-                break
-            env = parse_uevent(data)
-            if env is None:
-                continue
-            try:
-                row = hardware_row(env)
-            except Exception as exc:
-                log.warning("uevent handling failed: %s", exc)
-                continue
-            if row is not None:
-                self.events += 1
-                self.emit(self.table, row)
-        self.active = False
+            row = hardware_row(env)
+        except Exception as exc:
+            log.warning("uevent handling failed: %s", exc)
+            return
+        if row is not None:
+            self.events += 1
+            self.emit(self.table, row)
