@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from osqlite._sqlite import sqlite3
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,13 +9,14 @@ import glob
 import importlib.metadata
 import os
 import shutil
-import sqlite3 as pysqlite
 import struct
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import rows
+
+from osqlite._sqlite import sqlite3 as pysqlite
 
 
 def write(path: Path, data: bytes | str) -> None:

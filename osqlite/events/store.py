@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3 as _std_sqlite3  # only for the exception classes
 import threading
 import time
 from typing import Iterable
@@ -102,7 +101,7 @@ class EventStore:
         db.execute("PRAGMA busy_timeout=30000")
         try:
             db.execute("PRAGMA journal_mode=WAL")
-        except _std_sqlite3.OperationalError:
+        except sqlite3.OperationalError:
             pass
         db.execute("PRAGMA synchronous=NORMAL")
         return db
@@ -200,7 +199,7 @@ class EventStore:
                 try:
                     db.execute("BEGIN IMMEDIATE")
                     break
-                except _std_sqlite3.OperationalError as exc:
+                except sqlite3.OperationalError as exc:
                     if "locked" not in str(exc) and "busy" not in str(exc):
                         raise
                     time.sleep(0.05)
@@ -216,7 +215,7 @@ class EventStore:
             except BaseException:
                 try:
                     db.execute("ROLLBACK")
-                except _std_sqlite3.Error:
+                except sqlite3.Error:
                     pass
                 raise
         for table, values in by_table.items():
