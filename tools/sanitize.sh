@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Run every table under AddressSanitizer and UndefinedBehaviorSanitizer:
-# against the live system, then against every hostile fixture tree.
+# Run every table under AddressSanitizer and UndefinedBehaviorSanitizer
+# against the live system and any committed fixture tree under tests/fixtures.
+# The hostile trees that tests build at run time (truncated /proc files, binary
+# passwd lines, corrupt SMBIOS, ...) go through the same driver from pytest
+# (tests/asan_helper.py), so `python3 -m pytest` covers those.
 # Any sanitizer report makes the driver exit non-zero, and this script with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
