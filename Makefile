@@ -13,6 +13,7 @@ LIB     := osqlite/libosqlite.so
 all: $(LIB)
 
 $(LIB): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -fPIC -shared -fvisibility=hidden \
 	    -Icsrc -o $@ $(SRC) -lm
 

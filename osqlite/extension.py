@@ -94,7 +94,12 @@ class _AutoExtension:
                 int sqlite3_osqlite_init(void *, char **, const void *);
             """)
             lib = ffi.dlopen(libsqlite)
-            ext = ffi.dlopen(extension_path())
+            # RTLD_NODELETE: SQLite keeps pointers into the library (the
+            # auto-extension entry, every connection's modules) until the
+            # process ends; it must stay mapped even after cffi lets go of
+            # the handle during interpreter shutdown, or closing a
+            # connection then jumps into unmapped code.
+            ext = ffi.dlopen(extension_path(), ffi.RTLD_NOW | ffi.RTLD_NODELETE)
             entry = ffi.cast("void (*)(void)", ext.sqlite3_osqlite_init)
             rc = lib.sqlite3_auto_extension(entry)
             if rc != 0:

@@ -48,8 +48,12 @@ def test_open_files_all_pids_and_in(conn, tmp_path):
 
 def test_envs_of_child(conn):
     env = {"OSQLITE_MARK": "x y=z", "EMPTY": "", "PATH": os.environ.get("PATH", "")}
-    child = subprocess.Popen([sys.executable, "-c", "import time;time.sleep(60)"], env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time;print('ready', flush=True);time.sleep(60)"],
+        env=env, stdout=subprocess.PIPE, text=True)
     try:
+        # Until the child has exec'd, /proc/PID/environ is still ours.
+        assert child.stdout.readline().strip() == "ready"
         got = rows(conn, "SELECT pid, key, value FROM process_envs WHERE pid = ?", child.pid)
         kv = {r["key"]: r["value"] for r in got}
         assert kv["OSQLITE_MARK"] == "x y=z"
