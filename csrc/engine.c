@@ -372,6 +372,12 @@ int osq_cells_from_stmt(OsqCursor *pCur, sqlite3_stmt *pStmt, int **paMap,
     if( iCol<0 || !osq_used(pCur, iCol) ) continue;
     switch( sqlite3_column_type(pStmt, i) ){
       case SQLITE_INTEGER:
+        if( (flags & OSQ_CELLS_EID_TEXT)
+         && strcmp(pTab->aCol[iCol].zName, "eid")==0 ){
+          rc = osq_textf(pCur, iCol, "%010lld",
+                         (long long)sqlite3_column_int64(pStmt, i));
+          break;
+        }
         rc = osq_int(pCur, iCol, sqlite3_column_int64(pStmt, i)); break;
       case SQLITE_FLOAT:
         rc = osq_double(pCur, iCol, sqlite3_column_double(pStmt, i)); break;
@@ -403,7 +409,6 @@ int osq_rows_from_backing(OsqCursor *pCur){
   sqlite3_stmt *pStmt = 0;
   char *zSql;
   int rc;
-  int *aMap = 0;
 
   zSql = sqlite3_mprintf("SELECT * FROM \"osqlite_data_%w\"", pTab->zName);
   if( zSql==0 ) return SQLITE_NOMEM;
@@ -414,15 +419,22 @@ int osq_rows_from_backing(OsqCursor *pCur){
     sqlite3_finalize(pStmt);
     return SQLITE_OK;
   }
+  return osq_rows_from_stmt(pCur, pStmt, 0);
+}
+
+int osq_rows_from_stmt(OsqCursor *pCur, sqlite3_stmt *pStmt, int flags){
+  int *aMap = 0;
+  int rc = SQLITE_OK;
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     rc = osq_row(pCur);
-    if( rc==SQLITE_OK ) rc = osq_cells_from_stmt(pCur, pStmt, &aMap, 0);
+    if( rc==SQLITE_OK ) rc = osq_cells_from_stmt(pCur, pStmt, &aMap, flags);
   }
   sqlite3_free(aMap);
   if( rc==SQLITE_OK ){
     rc = sqlite3_finalize(pStmt);
     if( rc!=SQLITE_OK ){
-      return osq_error(pCur, "%s: %s", pTab->zName, sqlite3_errmsg(db));
+      return osq_error(pCur, "%s: %s", pCur->pVtab->pTab->zName,
+                       sqlite3_errmsg(pCur->pVtab->db));
     }
     return SQLITE_OK;
   }

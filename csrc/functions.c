@@ -108,18 +108,27 @@ static const char *argText(sqlite3_value *p){
 
 /******************************* Strings *********************************/
 
+/* The (text, separator, index) arguments of split() and regex_split():
+** 0 when any is NULL, which makes the result NULL.  The index is read as
+** osquery reads it, an unsigned 32-bit number. */
+static int splitArgs(sqlite3_value **argv, const char **pzIn,
+                     const char **pzSep, sqlite3_int64 *piWant){
+  if( sqlite3_value_type(argv[0])==SQLITE_NULL
+   || sqlite3_value_type(argv[1])==SQLITE_NULL
+   || sqlite3_value_type(argv[2])==SQLITE_NULL ){
+    return 0;
+  }
+  *pzIn = argText(argv[0]);
+  *pzSep = argText(argv[1]);
+  *piWant = (sqlite3_int64)(unsigned int)sqlite3_value_int(argv[2]);
+  return 1;
+}
+
 static void splitFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   const char *zIn, *zTok, *z;
   sqlite3_int64 iWant, iPiece = 0;
   (void)argc;
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL
-   || sqlite3_value_type(argv[1])==SQLITE_NULL
-   || sqlite3_value_type(argv[2])==SQLITE_NULL ){
-    return;
-  }
-  zIn = argText(argv[0]);
-  zTok = argText(argv[1]);
-  iWant = (sqlite3_int64)(unsigned int)sqlite3_value_int(argv[2]);
+  if( !splitArgs(argv, &zIn, &zTok, &iWant) ) return;
   if( zTok[0]==0 ){
     sqlite3_result_error(ctx, "Invalid input to split function", -1);
     return;
@@ -155,14 +164,7 @@ static void regexSplitFunc(sqlite3_context *ctx, int argc,
   regmatch_t m;
   int eflags = 0;
   (void)argc;
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL
-   || sqlite3_value_type(argv[1])==SQLITE_NULL
-   || sqlite3_value_type(argv[2])==SQLITE_NULL ){
-    return;
-  }
-  zIn = argText(argv[0]);
-  zRe = argText(argv[1]);
-  iWant = (sqlite3_int64)(unsigned int)sqlite3_value_int(argv[2]);
+  if( !splitArgs(argv, &zIn, &zRe, &iWant) ) return;
   if( zRe[0]==0 ){
     sqlite3_result_error(ctx, "Invalid input to split function", -1);
     return;
@@ -198,19 +200,12 @@ static void regexSplitFunc(sqlite3_context *ctx, int argc,
 static void regexMatchFunc(sqlite3_context *ctx, int argc,
                            sqlite3_value **argv){
   const char *zIn, *zRe;
-  unsigned int iWant;
+  sqlite3_int64 iWant;
   regex_t re;
   regmatch_t *aM;
   size_t nSub;
   (void)argc;
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL
-   || sqlite3_value_type(argv[1])==SQLITE_NULL
-   || sqlite3_value_type(argv[2])==SQLITE_NULL ){
-    return;
-  }
-  zIn = argText(argv[0]);
-  zRe = argText(argv[1]);
-  iWant = (unsigned int)sqlite3_value_int(argv[2]);
+  if( !splitArgs(argv, &zIn, &zRe, &iWant) ) return;
   if( strlen(zRe)>REGEX_MAX_SIZE ){
     sqlite3_result_error(ctx,
         "Invalid regex: too big, max size is 256 bytes", -1);
@@ -221,7 +216,7 @@ static void regexMatchFunc(sqlite3_context *ctx, int argc,
     return;
   }
   nSub = re.re_nsub + 1;
-  if( iWant>=nSub ){
+  if( (size_t)iWant>=nSub ){
     /* still a search, but no such group: NULL either way */
     regfree(&re);
     return;

@@ -130,10 +130,16 @@ int osq_rows_from_backing(OsqCursor*);
 ** result columns the table lacks are ignored and NULL results leave the
 ** cell as it is.  *paMap caches the mapping between calls on one statement:
 ** pass a pointer to a NULL int* first, sqlite3_free it after the last row.
-** OSQ_CELLS_BLOB_AS_TEXT stores BLOB results as text. */
+** OSQ_CELLS_BLOB_AS_TEXT stores BLOB results as text; OSQ_CELLS_EID_TEXT
+** gives an integer "eid" column osquery's 10-digit zero-padded text. */
 #define OSQ_CELLS_BLOB_AS_TEXT  0x01
+#define OSQ_CELLS_EID_TEXT      0x02
 int osq_cells_from_stmt(OsqCursor*, sqlite3_stmt *pStmt, int **paMap,
                         int flags);
+
+/* One row per result row of pStmt (osq_cells_from_stmt with flags), then
+** finalize it; an error while stepping fails the query naming the table. */
+int osq_rows_from_stmt(OsqCursor*, sqlite3_stmt *pStmt, int flags);
 
 /*
 ** procfs.c: file access under the configurable root.

@@ -66,10 +66,8 @@ static int eventRows(OsqCursor *pCur){
   sqlite3_int64 tLo = INT64_MIN, tHi = INT64_MAX;
   sqlite3_int64 eLo = 0, eHi = INT64_MAX;
   int iTime = colIndex(pTab, "time");
-  int iEid = colIndex(pTab, "eid");
   sqlite3_int64 eqLo = 0, eqHi = 0;
-  int hasTime = 0, nEq = 0, i, iCol, op, nOut, iEidOut, rc;
-  int *aMap = 0;
+  int hasTime = 0, nEq = 0, i, iCol, op, rc;
   sqlite3_value *pVal;
   char *zSql;
 
@@ -127,32 +125,7 @@ static int eventRows(OsqCursor *pCur){
   sqlite3_bind_int64(pStmt, 2, eHi);
   sqlite3_bind_int64(pStmt, 3, tLo);
   sqlite3_bind_int64(pStmt, 4, tHi);
-
-  /* The result column holding eid, reformatted as osquery's text. */
-  nOut = sqlite3_column_count(pStmt);
-  for(iEidOut=0; iEidOut<nOut; iEidOut++){
-    const char *zName = sqlite3_column_name(pStmt, iEidOut);
-    if( iEid>=0 && zName && colIndex(pTab, zName)==iEid ) break;
-  }
-  rc = SQLITE_OK;
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    rc = osq_row(pCur);
-    if( rc==SQLITE_OK ) rc = osq_cells_from_stmt(pCur, pStmt, &aMap, 0);
-    if( rc==SQLITE_OK && iEidOut<nOut && osq_used(pCur, iEid) ){
-      rc = osq_textf(pCur, iEid, "%010lld",
-                     (long long)sqlite3_column_int64(pStmt, iEidOut));
-    }
-  }
-  sqlite3_free(aMap);
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_finalize(pStmt);
-    if( rc!=SQLITE_OK ){
-      return osq_error(pCur, "%s: %s", pTab->zName, sqlite3_errmsg(db));
-    }
-    return SQLITE_OK;
-  }
-  sqlite3_finalize(pStmt);
-  return rc;
+  return osq_rows_from_stmt(pCur, pStmt, OSQ_CELLS_EID_TEXT);
 }
 
 int osq_gen_file_events(OsqCursor *pCur){ return eventRows(pCur); }
