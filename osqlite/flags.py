@@ -86,7 +86,7 @@ FLAGS: tuple[Flag, ...] = (
     _F("pack_delimiter", "string", "_", "Delimiter in pack query names"),
     _F("pack_refresh_interval", "int", 0, "Re-evaluate pack discovery every N seconds (0: at config load)"),
     _F("pack_discovery_mode", "string", "any", "osqlite: 'any' (seed) or 'all' (osquery) discovery rule"),
-    # Events (the events issue reads these).
+    # Events: read by osqlite.events (the publishers and the event store).
     _F("disable_events", "bool", False, "Disable event publishers"),
     _F("events_expiry", "int", 3600, "Seconds buffered events are kept"),
     _F("events_max", "int", 50000, "Maximum event batches kept per subscriber"),
@@ -102,7 +102,7 @@ FLAGS: tuple[Flag, ...] = (
     _F("audit_backlog_limit", "int", 4096, "The audit backlog limit"),
     _F("disable_hardware_events", "bool", False, "osqlite: disable the uevent publisher (hardware_events)"),
     _F("read_max", "int", 52428800, "Maximum file read size (file_events hashing)"),
-    # Watchdog (a later issue).
+    # Watchdog: accepted; the watchdog itself is not built yet.
     _F("enable_monitor", "bool", False, "Old name: turns the watchdog on"),
     _F("disable_watchdog", "bool", False, "Disable the watchdog", True),
     _F("utc", "bool", True, "Deprecated; all times are UTC"),

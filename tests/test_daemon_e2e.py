@@ -389,7 +389,7 @@ def test_unwritable_default_paths_name_the_flag(tmp_path):
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.skip(f"cannot run as nobody: {exc}")
     if res.returncode != 0:
-        pytest.skip("the interpreter or worktree is not readable by nobody")
+        pytest.skip("the interpreter or checkout is not readable by nobody")
     res = subprocess.run([sys.executable, "-m", "osqlite.daemon", f"--config_path={config}"],
                          env=env, cwd="/", preexec_fn=drop, capture_output=True, text=True, timeout=30)
     assert res.returncode == 1
