@@ -403,22 +403,28 @@ int osq_cells_from_stmt(OsqCursor *pCur, sqlite3_stmt *pStmt, int **paMap,
 ** Rows from "osqlite_data_<table>", a table or view the daemon keeps for
 ** tables whose data only it has (osquery_schedule, the *_events tables...).
 */
-int osq_rows_from_backing(OsqCursor *pCur){
-  const OsqTable *pTab = pCur->pVtab->pTab;
-  sqlite3 *db = pCur->pVtab->db;
-  sqlite3_stmt *pStmt = 0;
+int osq_prepare_backing(OsqCursor *pCur, const char *zTail,
+                        sqlite3_stmt **ppStmt){
   char *zSql;
   int rc;
-
-  zSql = sqlite3_mprintf("SELECT * FROM \"osqlite_data_%w\"", pTab->zName);
+  *ppStmt = 0;
+  zSql = sqlite3_mprintf("SELECT * FROM \"osqlite_data_%w\"%s",
+                         pCur->pVtab->pTab->zName, zTail);
   if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  rc = sqlite3_prepare_v2(pCur->pVtab->db, zSql, -1, ppStmt, 0);
   sqlite3_free(zSql);
   if( rc!=SQLITE_OK ){
     /* No backing table in this connection: the table is empty. */
-    sqlite3_finalize(pStmt);
-    return SQLITE_OK;
+    sqlite3_finalize(*ppStmt);
+    *ppStmt = 0;
   }
+  return SQLITE_OK;
+}
+
+int osq_rows_from_backing(OsqCursor *pCur){
+  sqlite3_stmt *pStmt;
+  int rc = osq_prepare_backing(pCur, "", &pStmt);
+  if( pStmt==0 ) return rc;
   return osq_rows_from_stmt(pCur, pStmt, 0);
 }
 

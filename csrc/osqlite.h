@@ -125,6 +125,11 @@ int osq_error_code(OsqCursor*, int rc, const char *zFmt, ...);
 ** columns by name.  No such table: no rows, SQLITE_OK. */
 int osq_rows_from_backing(OsqCursor*);
 
+/* Prepare "SELECT * FROM osqlite_data_<table>" + zTail (a WHERE/ORDER BY
+** clause).  *ppStmt is NULL when the connection has no such table (the
+** table is then empty); the return is SQLITE_NOMEM or SQLITE_OK. */
+int osq_prepare_backing(OsqCursor*, const char *zTail, sqlite3_stmt **ppStmt);
+
 /* Set cells of the current row from the current result row of pStmt,
 ** matching result columns to the table's columns by name (case-insensitive);
 ** result columns the table lacks are ignored and NULL results leave the

@@ -69,7 +69,6 @@ static int eventRows(OsqCursor *pCur){
   sqlite3_int64 eqLo = 0, eqHi = 0;
   int hasTime = 0, nEq = 0, i, iCol, op, rc;
   sqlite3_value *pVal;
-  char *zSql;
 
   for(i=0; osq_constraint(pCur, i, &iCol, &op, &pVal); i++){
     sqlite3_int64 v;
@@ -109,18 +108,9 @@ static int eventRows(OsqCursor *pCur){
   }
   if( !hasTime ) eventWindow(db, pTab->zName, &eLo, &eHi);
 
-  zSql = sqlite3_mprintf(
-      "SELECT * FROM \"osqlite_data_%w\""
-      " WHERE eid>?1 AND eid<=?2 AND time>=?3 AND time<=?4 ORDER BY eid",
-      pTab->zName);
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc!=SQLITE_OK ){
-    /* No store in this connection: the table is empty. */
-    sqlite3_finalize(pStmt);
-    return SQLITE_OK;
-  }
+  rc = osq_prepare_backing(pCur,
+      " WHERE eid>?1 AND eid<=?2 AND time>=?3 AND time<=?4 ORDER BY eid", &pStmt);
+  if( pStmt==0 ) return rc;           /* no store in this connection: empty */
   sqlite3_bind_int64(pStmt, 1, eLo);
   sqlite3_bind_int64(pStmt, 2, eHi);
   sqlite3_bind_int64(pStmt, 3, tLo);
