@@ -422,8 +422,9 @@ def test_system_controls_missing(conn, root, tmp_path):
 
 # ---- etc_services / etc_protocols ----------------------------------------
 
-def _py_services(text):
-    out = []
+def _py_etc_entries(text):
+    """(fields, comment) of each entry line of /etc/services or
+    /etc/protocols, split the way osquery splits them."""
     for line in text.split("\n"):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -432,12 +433,17 @@ def _py_services(text):
         fields = parts[0].split()
         if len(fields) < 2:
             continue
+        yield fields, " # ".join(parts[1:]) if len(parts) > 1 else None
+
+
+def _py_services(text):
+    out = []
+    for fields, comment in _py_etc_entries(text):
         pp = [p for p in fields[1].split("/") if p]
         if len(pp) != 2:
             continue
         out.append({"name": fields[0], "port": int(pp[0]), "protocol": pp[1],
-                    "aliases": " ".join(fields[2:]),
-                    "comment": " # ".join(parts[1:]) if len(parts) > 1 else None})
+                    "aliases": " ".join(fields[2:]), "comment": comment})
     return out
 
 
@@ -486,19 +492,10 @@ def test_etc_services_fixture(conn, root, tmp_path):
 def test_etc_protocols_live(conn):
     if not os.path.exists("/etc/protocols"):
         pytest.skip("no /etc/protocols")
-    want = []
     with open("/etc/protocols") as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = [p.strip() for p in line.split("#") if p]
-            fields = parts[0].split()
-            if len(fields) < 2:
-                continue
-            want.append({"name": fields[0], "number": int(fields[1]),
-                         "alias": fields[2] if len(fields) > 2 else None,
-                         "comment": " # ".join(parts[1:]) if len(parts) > 1 else None})
+        want = [{"name": fields[0], "number": int(fields[1]),
+                 "alias": fields[2] if len(fields) > 2 else None, "comment": comment}
+                for fields, comment in _py_etc_entries(f.read())]
     assert rows(conn, "SELECT * FROM etc_protocols") == want
 
 
