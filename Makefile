@@ -4,8 +4,8 @@
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror=implicit-function-declaration
-SRC     := $(wildcard csrc/*.c csrc/tables/*.c)
-HDR     := $(wildcard csrc/*.h)
+SRC     := $(wildcard csrc/*.c csrc/lib/*.c csrc/tables/*.c)
+HDR     := $(wildcard csrc/*.h csrc/lib/*.h)
 LIB     := osqlite/libosqlite.so
 
 .PHONY: all schema check-schema asan test clean
@@ -15,7 +15,7 @@ all: $(LIB)
 $(LIB): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -fPIC -shared -fvisibility=hidden \
-	    -Icsrc -o $@ $(SRC) -lm
+	    -Icsrc -Icsrc/lib -o $@ $(SRC) -lm
 
 schema:
 	python3 tools/gen_schema.py
@@ -29,7 +29,7 @@ build/osqlite-asan: $(SRC) $(HDR) tests/cdriver/osqlite_run.c
 	@mkdir -p build
 	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	    -fno-sanitize-recover=undefined $(WARN) -std=gnu11 -DSQLITE_CORE \
-	    -Icsrc -o $@ $(SRC) tests/cdriver/osqlite_run.c -lsqlite3 -lm
+	    -Icsrc -Icsrc/lib -o $@ $(SRC) tests/cdriver/osqlite_run.c -lsqlite3 -lm
 
 asan: build/osqlite-asan
 

@@ -26,15 +26,17 @@ class BuildSqliteExtension(build_ext):
         return ["sqlite3_osqlite_init"]
 
 
-sources = sorted(glob.glob("csrc/*.c") + glob.glob("csrc/tables/*.c"))
+# csrc/ holds the engine, csrc/lib/ the shared data-source helpers and
+# csrc/tables/ the table families (one file per family).
+sources = sorted(glob.glob("csrc/*.c") + glob.glob("csrc/lib/*.c") + glob.glob("csrc/tables/*.c"))
 
 setup(
     ext_modules=[
         Extension(
             "osqlite.libosqlite",
             sources=sources,
-            include_dirs=["csrc"],
-            depends=sorted(glob.glob("csrc/*.h")),
+            include_dirs=["csrc", "csrc/lib"],
+            depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/lib/*.h")),
             extra_compile_args=["-std=gnu11", "-Wall", "-Wextra",
                                 "-fvisibility=hidden", "-O2"],
             libraries=["m"],

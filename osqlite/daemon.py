@@ -331,7 +331,7 @@ class Daemon:
         return socket.gethostname().strip()
 
     def _hardware_uuid(self) -> str:
-        """The host UUID system_info.uuid reports (csrc/hostid.c: DMI product_uuid,
+        """The host UUID system_info.uuid reports (csrc/lib/hostid.c: DMI product_uuid,
         else the machine id), so hostIdentifier matches the tables; without
         that table, the same sources read here; last, a persisted random UUID."""
         try:
