@@ -268,6 +268,17 @@ typedef struct OsqUserScope {
 } OsqUserScope;
 int osq_user_scope(OsqCursor*, int iUidCol, OsqUserScope*);
 void osq_user_scope_free(OsqUserScope*);
+/* Files in a user's home, opened for a per-user table.  Every per-user table
+** opens its files through these two, so one place decides how a file a user
+** controls is reached: only a regular file (or, with O_DIRECTORY in
+** oflags, a directory) is opened, never a FIFO or a device, and the open is
+** made with the user's access rights (pUser NULL: the process's own).
+** zPath is a real path (already joined to the root).  osq_user_open
+** returns an fd or -errno; osq_user_slurp reads at most nLimit bytes into
+** *pz (sqlite3_free it) and returns the count or -errno. */
+int osq_user_open(const OsqPasswd *pUser, const char *zPath, int oflags);
+ssize_t osq_user_slurp(const OsqPasswd *pUser, const char *zPath,
+                       size_t nLimit, char **pz);
 /* zDir + "/" + zName without doubling a trailing '/' (boost's path /=);
 ** returns buf, or NULL if it does not fit. */
 char *osq_join_path(char *buf, size_t n, const char *zDir, const char *zName);

@@ -16,9 +16,12 @@
 */
 #include "osqlite.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Distinct uid constraint values as text, sorted as strings. */
@@ -87,4 +90,35 @@ char *osq_join_path(char *buf, size_t n, const char *zDir, const char *zName){
   }
   if( m<0 || (size_t)m>=n ) return 0;
   return buf;
+}
+
+int osq_user_open(const OsqPasswd *pUser, const char *zPath, int oflags){
+  struct stat st;
+  int fd, e;
+  (void)pUser;
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+  fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK|oflags);
+  if( fd<0 ) return osq_errno_class(errno);
+  if( fstat(fd, &st)!=0 ){
+    e = errno;
+    close(fd);
+    return osq_errno_class(e);
+  }
+  if( (oflags & O_DIRECTORY) ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode) ){
+    close(fd);
+    return -EINVAL;
+  }
+  return fd;
+}
+
+ssize_t osq_user_slurp(const OsqPasswd *pUser, const char *zPath,
+                       size_t nLimit, char **pz){
+  char *zHeap;
+  ssize_t n;
+  int fd = osq_user_open(pUser, zPath, 0);
+  *pz = 0;
+  if( fd<0 ) return fd;
+  n = osq_slurp_fd(fd, nLimit, 0, 0, &zHeap, pz);
+  close(fd);
+  return n;
 }
