@@ -24,6 +24,8 @@ REQUIRED_INPUT = {
     "docker_container_fs_changes": "id = '0'",
     "docker_container_processes": "id = '0'",
     "docker_container_stats": "id = '0'",
+    "lxd_instance_config": "name = 'x'",
+    "lxd_instance_devices": "name = 'x'",
 }
 
 PY_TYPES = {
