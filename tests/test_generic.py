@@ -25,6 +25,7 @@ REQUIRED_INPUT = {
     "docker_container_processes": "id = '0'",
     "docker_container_stats": "id = '0'",
     "lxd_instance_config": "name = 'x'",
+    "magic": "path = '/etc/hosts'",
     "lxd_instance_devices": "name = 'x'",
 }
 
