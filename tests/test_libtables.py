@@ -42,12 +42,13 @@ def test_magic_against_file_command(conn, tmp_path):
     paths = [str(tmp_path / n) for n in ("a.txt", "b.gz", "c.bin", "fifo")] + ["/bin/sh"]
     got = {r["path"]: r for r in rows(conn, "SELECT * FROM magic WHERE path IN (%s)"
                                       % ",".join("?" * len(paths)), *paths)}
+    def file_(p: str, *a: str) -> str:
+        return subprocess.run(["file", "-b", *a, p], capture_output=True, text=True).stdout.strip()
+
     for p in paths:
-        def file_(*a: str) -> str:
-            return subprocess.run(["file", "-b", *a, p], capture_output=True, text=True).stdout.strip()
-        assert got[p]["data"] == file_(), p
-        assert got[p]["mime_type"] == file_("--mime-type"), p
-        assert got[p]["mime_encoding"] == file_("--mime-encoding"), p
+        assert got[p]["data"] == file_(p), p
+        assert got[p]["mime_type"] == file_(p, "--mime-type"), p
+        assert got[p]["mime_encoding"] == file_(p, "--mime-encoding"), p
         assert got[p]["magic_db_files"] == "/usr/share/file/magic.mgc:/usr/share/misc/magic.mgc"
     assert rows(conn, "SELECT * FROM magic WHERE path = '/etc/hosts' AND magic_db_files = ?",
                 str(tmp_path / "a.txt")) == []  # not a magic database: no rows, as osquery
