@@ -26,6 +26,8 @@ REQUIRED_INPUT = {
     "docker_container_stats": "id = '0'",
     "lxd_instance_config": "name = 'x'",
     "magic": "path = '/etc/hosts'",
+    "yara_file": "path = '/etc/hosts' AND sigrule = 'rule r { condition: true }'",
+    "yara_process": "pid = 1 AND sigrule = 'rule r { condition: true }'",
     "lxd_instance_devices": "name = 'x'",
 }
 
