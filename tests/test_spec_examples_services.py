@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from http_fixture import ScriptedServer, json_body
 from test_docker import REC
 from test_lxd import API, sync
