@@ -455,85 +455,76 @@ int osq_gen_docker_image_labels(OsqCursor *pCur){
                    COL_DOCKER_IMAGE_LABELS_VALUE, "id");
 }
 
-int osq_gen_docker_container_mounts(OsqCursor *pCur){
+/* One row per element of each listed container's zPath (an array or an
+** object), its id first, the rest set by xFill. */
+typedef void (*ChildFn)(OsqCursor*, const OsqJson *pChild);
+
+static int containerChildRows(OsqCursor *pCur, int iIdCol, const char *zPath,
+                              ChildFn xFill){
   DockerDoc list;
   const OsqJson *c;
-  int rc = getContainers(pCur, COL_DOCKER_CONTAINER_MOUNTS_ID, &list);
+  int rc = getContainers(pCur, iIdCol, &list);
   if( rc ) return rc>0 ? nomem(pCur) : SQLITE_OK;
   rc = SQLITE_OK;
   for(c=list.pRoot->pChild; c && rc==SQLITE_OK; c=c->pNext){
-    const OsqJson *a = osq_json_get(c, "Mounts", 0), *m;
-    for(m = a ? a->pChild : 0; m && rc==SQLITE_OK; m=m->pNext){
+    const OsqJson *a = osq_json_path(c, zPath, 0), *m;
+    int bList = a && (a->type==OSQ_JSON_ARRAY || a->type==OSQ_JSON_OBJECT);
+    for(m = bList ? a->pChild : 0; m && rc==SQLITE_OK; m=m->pNext){
       if( (rc = osq_row(pCur))!=SQLITE_OK ) break;
-      setId(pCur, COL_DOCKER_CONTAINER_MOUNTS_ID, c, "Id",
-            COL_DOCKER_CONTAINER_MOUNTS_ID);
-      setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_TYPE, m, "Type");
-      setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_NAME, m, "Name");
-      setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_SOURCE, m, "Source");
-      setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_DESTINATION, m, "Destination");
-      setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_DRIVER, m, "Driver");
-      setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_MODE, m, "Mode");
-      setBool(pCur, COL_DOCKER_CONTAINER_MOUNTS_RW, m, "RW");
-      setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_PROPAGATION, m, "Propagation");
+      setId(pCur, iIdCol, c, "Id", iIdCol);
+      xFill(pCur, m);
     }
   }
   docFree(&list);
   return rc;
+}
+
+static void mountCells(OsqCursor *pCur, const OsqJson *m){
+  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_TYPE, m, "Type");
+  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_NAME, m, "Name");
+  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_SOURCE, m, "Source");
+  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_DESTINATION, m, "Destination");
+  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_DRIVER, m, "Driver");
+  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_MODE, m, "Mode");
+  setBool(pCur, COL_DOCKER_CONTAINER_MOUNTS_RW, m, "RW");
+  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_PROPAGATION, m, "Propagation");
+}
+
+int osq_gen_docker_container_mounts(OsqCursor *pCur){
+  return containerChildRows(pCur, COL_DOCKER_CONTAINER_MOUNTS_ID, "Mounts",
+                            mountCells);
+}
+
+static void networkCells(OsqCursor *pCur, const OsqJson *m){
+  osq_text(pCur, COL_DOCKER_CONTAINER_NETWORKS_NAME, m->zKey, (int)m->nKey);
+  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_NETWORK_ID, m, "NetworkID");
+  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_ENDPOINT_ID, m, "EndpointID");
+  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_GATEWAY, m, "Gateway");
+  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_IP_ADDRESS, m, "IPAddress");
+  setInt(pCur, COL_DOCKER_CONTAINER_NETWORKS_IP_PREFIX_LEN, m, "IPPrefixLen");
+  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_IPV6_GATEWAY, m, "IPv6Gateway");
+  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_IPV6_ADDRESS, m,
+          "GlobalIPv6Address");
+  setInt(pCur, COL_DOCKER_CONTAINER_NETWORKS_IPV6_PREFIX_LEN, m,
+         "GlobalIPv6PrefixLen");
+  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_MAC_ADDRESS, m, "MacAddress");
 }
 
 int osq_gen_docker_container_networks(OsqCursor *pCur){
-  DockerDoc list;
-  const OsqJson *c;
-  int rc = getContainers(pCur, COL_DOCKER_CONTAINER_NETWORKS_ID, &list);
-  if( rc ) return rc>0 ? nomem(pCur) : SQLITE_OK;
-  rc = SQLITE_OK;
-  for(c=list.pRoot->pChild; c && rc==SQLITE_OK; c=c->pNext){
-    const OsqJson *a = osq_json_path(c, "NetworkSettings.Networks", 0), *m;
-    for(m = a && a->type==OSQ_JSON_OBJECT ? a->pChild : 0;
-        m && rc==SQLITE_OK; m=m->pNext){
-      if( (rc = osq_row(pCur))!=SQLITE_OK ) break;
-      setId(pCur, COL_DOCKER_CONTAINER_NETWORKS_ID, c, "Id",
-            COL_DOCKER_CONTAINER_NETWORKS_ID);
-      osq_text(pCur, COL_DOCKER_CONTAINER_NETWORKS_NAME, m->zKey, (int)m->nKey);
-      setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_NETWORK_ID, m, "NetworkID");
-      setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_ENDPOINT_ID, m, "EndpointID");
-      setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_GATEWAY, m, "Gateway");
-      setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_IP_ADDRESS, m, "IPAddress");
-      setInt(pCur, COL_DOCKER_CONTAINER_NETWORKS_IP_PREFIX_LEN, m,
-             "IPPrefixLen");
-      setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_IPV6_GATEWAY, m,
-              "IPv6Gateway");
-      setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_IPV6_ADDRESS, m,
-              "GlobalIPv6Address");
-      setInt(pCur, COL_DOCKER_CONTAINER_NETWORKS_IPV6_PREFIX_LEN, m,
-             "GlobalIPv6PrefixLen");
-      setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_MAC_ADDRESS, m, "MacAddress");
-    }
-  }
-  docFree(&list);
-  return rc;
+  return containerChildRows(pCur, COL_DOCKER_CONTAINER_NETWORKS_ID,
+                            "NetworkSettings.Networks", networkCells);
+}
+
+static void portCells(OsqCursor *pCur, const OsqJson *m){
+  setText(pCur, COL_DOCKER_CONTAINER_PORTS_TYPE, m, "Type");
+  setInt(pCur, COL_DOCKER_CONTAINER_PORTS_PORT, m, "PrivatePort");
+  setText(pCur, COL_DOCKER_CONTAINER_PORTS_HOST_IP, m, "IP");
+  setInt(pCur, COL_DOCKER_CONTAINER_PORTS_HOST_PORT, m, "PublicPort");
 }
 
 int osq_gen_docker_container_ports(OsqCursor *pCur){
-  DockerDoc list;
-  const OsqJson *c;
-  int rc = getContainers(pCur, COL_DOCKER_CONTAINER_PORTS_ID, &list);
-  if( rc ) return rc>0 ? nomem(pCur) : SQLITE_OK;
-  rc = SQLITE_OK;
-  for(c=list.pRoot->pChild; c && rc==SQLITE_OK; c=c->pNext){
-    const OsqJson *a = osq_json_get(c, "Ports", 0), *m;
-    for(m = a ? a->pChild : 0; m && rc==SQLITE_OK; m=m->pNext){
-      if( (rc = osq_row(pCur))!=SQLITE_OK ) break;
-      setId(pCur, COL_DOCKER_CONTAINER_PORTS_ID, c, "Id",
-            COL_DOCKER_CONTAINER_PORTS_ID);
-      setText(pCur, COL_DOCKER_CONTAINER_PORTS_TYPE, m, "Type");
-      setInt(pCur, COL_DOCKER_CONTAINER_PORTS_PORT, m, "PrivatePort");
-      setText(pCur, COL_DOCKER_CONTAINER_PORTS_HOST_IP, m, "IP");
-      setInt(pCur, COL_DOCKER_CONTAINER_PORTS_HOST_PORT, m, "PublicPort");
-    }
-  }
-  docFree(&list);
-  return rc;
+  return containerChildRows(pCur, COL_DOCKER_CONTAINER_PORTS_ID, "Ports",
+                            portCells);
 }
 
 /* ---- per-container endpoints (id required) -------------------------------- */
