@@ -15,7 +15,7 @@ all: $(LIB)
 $(LIB): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -fPIC -shared -fvisibility=hidden \
-	    -Icsrc -Icsrc/lib -o $@ $(SRC) -lm
+	    -Icsrc -Icsrc/lib -o $@ $(SRC) -lm -ldl
 
 schema:
 	python3 tools/gen_schema.py
@@ -29,7 +29,7 @@ build/osqlite-asan: $(SRC) $(HDR) tests/cdriver/osqlite_run.c
 	@mkdir -p build
 	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	    -fno-sanitize-recover=undefined $(WARN) -std=gnu11 -DSQLITE_CORE \
-	    -Icsrc -Icsrc/lib -o $@ $(SRC) tests/cdriver/osqlite_run.c -lsqlite3 -lm
+	    -Icsrc -Icsrc/lib -o $@ $(SRC) tests/cdriver/osqlite_run.c -lsqlite3 -lm -ldl
 
 asan: build/osqlite-asan
 

@@ -39,7 +39,7 @@ setup(
             depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/lib/*.h")),
             extra_compile_args=["-std=gnu11", "-Wall", "-Wextra",
                                 "-fvisibility=hidden", "-O2"],
-            libraries=["m"],
+            libraries=["m", "dl"],   # libdl: part of glibc (a stub since 2.34)
         )
     ],
     cmdclass={"build_ext": BuildSqliteExtension},

@@ -40,6 +40,8 @@ MAX_INTERVAL = 604800          # osquery: kMaxQueryInterval
 MAX_CONFIG_SIZE = 4 * 1024 * 1024
 RESERVED_PREFIXES = ("query.", "cache.", "config_views.")
 RESERVED_SUFFIXES = ("epoch", "counter")
+#: Top-level keys read by tables (osquery's config parsers of the same names).
+TABLE_KEYS = ("yara", "prometheus_targets")
 
 Validator = Callable[[str], "str | None"]   # SQL -> error message or None
 Warn = Callable[[str], None]
@@ -90,6 +92,9 @@ class Config:
     exclude_paths: dict[str, list[str]] = field(default_factory=dict)
     file_accesses: list[str] = field(default_factory=list)
     raw_schedule: dict[str, Any] = field(default_factory=dict)
+    # Config-parser keys the tables read (osquery: yara, prometheus_targets),
+    # passed to the extension as JSON through the osqlite_config table.
+    table_keys: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
@@ -110,7 +115,7 @@ class Config:
                 "decorators": self.decorators,
                 "packs": {p.name: p.raw for p in self.packs},
                 "file_paths": self.file_paths, "exclude_paths": self.exclude_paths,
-                "file_accesses": self.file_accesses}
+                "file_accesses": self.file_accesses, **self.table_keys}
 
 
 # -- text -> JSON -----------------------------------------------------------------------
@@ -279,6 +284,11 @@ class Loader:
                 if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
                     raise ConfigError(path, f"{key}/{cat}", "must be a list of path strings")
                 target.setdefault(cat, []).extend(paths)
+        for key in TABLE_KEYS:
+            if key in doc:
+                if not isinstance(doc[key], dict):
+                    raise ConfigError(path, key, "must be a JSON object")
+                cfg.table_keys[key] = doc[key]
         accesses = doc.get("file_accesses")
         if accesses is not None:
             if not isinstance(accesses, list) or not all(isinstance(c, str) for c in accesses):

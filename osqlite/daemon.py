@@ -27,6 +27,7 @@ daemon's state database is ``Daemon.state`` (``.conn`` under ``.lock``).
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import re
@@ -265,6 +266,7 @@ class Daemon:
                   "osquery_flags": (FLAGS_COLUMNS, [tuple(r[c] for c in FLAGS_COLUMNS)
                                                     for r in self.flags.rows()]),
                   "osquery_info": (INFO_COLUMNS, [self.info_row()])}
+        self._refresh_config_keys(conn)
         for name, provider in self.backing.items():
             tables[name] = tuple(provider())  # type: ignore[assignment]
         for name, (cols, rows) in tables.items():
@@ -280,6 +282,15 @@ class Daemon:
                 hook.refresh_connection(self, conn)
         with self._version_lock:
             self._conns[id(conn)] = (conn, version)
+
+    def _refresh_config_keys(self, conn: sqlite3.Connection) -> None:
+        """The config keys tables read (yara, prometheus_targets), as JSON in
+        temp.osqlite_config(key, value) (csrc/lib/settings.c)."""
+        keys = self.config.table_keys if self.config is not None else {}
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS osqlite_config(key TEXT PRIMARY KEY, value TEXT)")
+        conn.execute("DELETE FROM temp.osqlite_config")
+        conn.executemany("INSERT INTO temp.osqlite_config VALUES (?, ?)",
+                         [(k, json.dumps(v)) for k, v in keys.items()])
 
     def schedule_rows(self) -> list[tuple]:
         now = self.clock()

@@ -16,6 +16,11 @@ from osqlite._sqlite import sqlite3
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# The cloud metadata tables go to 169.254.169.254 unless told otherwise: in
+# tests they go to a closed loopback port (or to a test's own server), so no
+# test ever sends a packet to a link-local or outside address.
+os.environ.setdefault("OSQLITE_METADATA_ENDPOINT", "127.0.0.1:9")
+
 
 @pytest.fixture
 def conn() -> Iterator[sqlite3.Connection]:

@@ -18,6 +18,17 @@ SPEC = json.loads((REPO / "specs" / "osquery-linux-tables.json").read_text())["t
 REQUIRED_INPUT = {
     "file": "path = '/etc/hosts'",
     "hash": "path = '/etc/hosts'",
+    # Service-backed tables: closed loopback ports, no daemon behind the ids.
+    "curl": "url = 'http://127.0.0.1:9/'",
+    "curl_certificate": "hostname = '127.0.0.1:9'",
+    "docker_container_fs_changes": "id = '0'",
+    "docker_container_processes": "id = '0'",
+    "docker_container_stats": "id = '0'",
+    "lxd_instance_config": "name = 'x'",
+    "magic": "path = '/etc/hosts'",
+    "yara_file": "path = '/etc/hosts' AND sigrule = 'rule r { condition: true }'",
+    "yara_process": "pid = 1 AND sigrule = 'rule r { condition: true }'",
+    "lxd_instance_devices": "name = 'x'",
 }
 
 PY_TYPES = {

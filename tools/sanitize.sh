@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 make -s asan
 driver=build/osqlite-asan
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+# The cloud metadata tables must not reach 169.254.169.254 from CI.
+export OSQLITE_METADATA_ENDPOINT=${OSQLITE_METADATA_ENDPOINT:-127.0.0.1:9}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 # Statements beyond SELECT * that reach the constraint paths.

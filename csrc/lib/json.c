@@ -291,3 +291,40 @@ OsqJson *osq_json_path(const OsqJson *p, const char *zPath, int bNoCase){
   }
   return (OsqJson*)p;
 }
+
+const char *osq_json_text(const OsqJson *p, const char *zPath, size_t *pn){
+  if( zPath && zPath[0] ) p = osq_json_path(p, zPath, 0);
+  *pn = 0;
+  if( p==0 ) return "";
+  switch( p->type ){
+    case OSQ_JSON_STRING:
+    case OSQ_JSON_NUMBER: *pn = p->n; return p->z;
+    case OSQ_JSON_TRUE:   *pn = 4; return "true";
+    case OSQ_JSON_FALSE:  *pn = 5; return "false";
+    case OSQ_JSON_NULL:   *pn = 4; return "null";
+    default:              return "";
+  }
+}
+
+long long osq_json_int(const OsqJson *p, const char *zPath, long long iDefault){
+  size_t n, i = 0;
+  const char *z = osq_json_text(p, zPath, &n);
+  unsigned long long v = 0;
+  int bNeg = 0, nDigit = 0;
+  while( i<n && (z[i]==' ' || z[i]=='\t' || z[i]=='\n') ) i++;
+  if( i<n && (z[i]=='-' || z[i]=='+') ){ bNeg = z[i]=='-'; i++; }
+  for(; i<n && z[i]>='0' && z[i]<='9'; i++, nDigit++){
+    if( v > (~0ULL)/10 - 10 ) return iDefault;
+    v = v*10 + (unsigned)(z[i]-'0');
+  }
+  while( i<n && (z[i]==' ' || z[i]=='\t' || z[i]=='\n') ) i++;
+  if( nDigit==0 || i!=n ) return iDefault;
+  if( bNeg ) return v > (1ULL<<63) ? iDefault : (long long)(0-v);
+  return v > (unsigned long long)9223372036854775807LL ? iDefault : (long long)v;
+}
+
+int osq_json_bool(const OsqJson *p, const char *zPath){
+  size_t n;
+  const char *z = osq_json_text(p, zPath, &n);
+  return (n==4 && memcmp(z, "true", 4)==0) || (n==1 && z[0]=='1');
+}

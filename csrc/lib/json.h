@@ -54,4 +54,21 @@ OsqJson *osq_json_get(const OsqJson *p, const char *zKey, int bNoCase);
 /* Follow a '.'-separated path of member names, or NULL. */
 OsqJson *osq_json_path(const OsqJson *p, const char *zPath, int bNoCase);
 
+/*
+** Values as boost::property_tree gives them to osquery (its Docker, LXD
+** and cloud tables read JSON that way): everything is text.  zPath as in
+** osq_json_path (case-sensitive); zPath "" is p itself.
+**
+** osq_json_text: a string's decoded value, a number's literal, "true",
+**   "false" or "null"; "" (length 0) for an object, an array or a
+**   missing member.  *pn gets the length.
+** osq_json_int: that text as a whole decimal integer (leading/trailing
+**   blanks allowed, as a C++ stream reads it), else iDefault.
+** osq_json_bool: 1 for "true" or "1", else 0 (ptree's get<bool> with
+**   default false).
+*/
+const char *osq_json_text(const OsqJson *p, const char *zPath, size_t *pn);
+long long osq_json_int(const OsqJson *p, const char *zPath, long long iDefault);
+int osq_json_bool(const OsqJson *p, const char *zPath);
+
 #endif

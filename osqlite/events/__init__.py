@@ -103,6 +103,7 @@ class EventManager:
         self.publishers: dict[str, Any] = {}     # name -> publisher
         self.failed: dict[str, str] = {}         # name -> reason
         self.inotify = None
+        self.yara = None                         # YaraSubscriber on file events
         self.process_source = None               # "audit" | "proc_connector" | None
         self._lock = threading.Lock()
         self.started = False
@@ -112,6 +113,8 @@ class EventManager:
     def emit(self, table: str, row: dict) -> None:
         if self.store is not None:
             self.store.add(table, row)
+        if self.yara is not None:
+            self.yara.on_event(table, row)
 
     def start(self) -> None:
         f = self.flags
@@ -123,6 +126,9 @@ class EventManager:
         self.started = True
         if f["enable_file_events"]:
             from .inotify import INotifyPublisher
+            from .yara import YaraSubscriber
+            self.yara = YaraSubscriber(self.emit)
+            self.yara.start()
             pub = INotifyPublisher(self.emit, read_max=int(f["read_max"]))
             self._start("inotify", pub)
             if "inotify" in self.publishers:
@@ -177,6 +183,9 @@ class EventManager:
             except Exception as exc:
                 log.warning("Stopping event publisher %s failed: %s", name, exc)
         self.publishers.clear()
+        if self.yara is not None:
+            self.yara.stop()
+            self.yara = None
         if self.store is not None:
             self.store.stop()
             self.store = None
@@ -189,7 +198,9 @@ class EventManager:
 
     def configure(self, file_paths: Mapping | None = None, exclude_paths: Mapping | None = None,
                   file_accesses: Iterable[str] = (),
-                  schedule: Iterable[tuple[str, str, int]] = ()) -> None:
+                  schedule: Iterable[tuple[str, str, int]] = (), yara: Any = None) -> None:
+        if self.yara is not None:
+            self.yara.configure(yara)
         if self.inotify is not None:
             self.inotify.configure(dict(file_paths or {}), dict(exclude_paths or {}),
                                    list(file_accesses or ()))
@@ -319,7 +330,8 @@ class EventsHook:
                 for spec in pack.spec.queries:
                     schedule.append((spec.log_name(delim), spec.query, spec.interval))
         self.mgr.configure(getattr(cfg, "file_paths", {}), getattr(cfg, "exclude_paths", {}),
-                           getattr(cfg, "file_accesses", []), schedule)
+                           getattr(cfg, "file_accesses", []), schedule,
+                           yara=getattr(cfg, "table_keys", {}).get("yara"))
 
     def prepare_connection(self, daemon, conn) -> None:
         if self.mgr is not None:

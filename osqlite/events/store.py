@@ -53,6 +53,9 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "hardware_events": (
         "action", "path", "type", "driver", "vendor", "vendor_id", "model",
         "model_id", "serial", "revision"),
+    "yara_events": (
+        "target_path", "category", "action", "transaction_id", "matches", "count",
+        "strings", "tags"),
 }
 
 EXPIRE_EVERY = 256          # osquery checks expiry every 256 inserts
