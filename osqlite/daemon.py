@@ -65,6 +65,7 @@ from .logger import (
 )
 from .packs import PackState, evaluate, machine_shard, runnable
 from .scheduler import AlignedTimer, Job, Scheduler
+from .sql import split_statements
 from .state import StateDB
 
 log = logging.getLogger("osqlite.daemon")
@@ -86,20 +87,6 @@ INFO_COLUMNS = ("pid", "instance_id", "config_hash", "config_valid", "extensions
 
 class QueryTimeout(Exception):
     pass
-
-
-def split_statements(sql: str) -> list[str]:
-    """osquery runs ';'-separated statements in sequence; sqlite3 only one at a time."""
-    out, buf = [], ""
-    for part in sql.split(";"):
-        buf += part + ";"
-        if sqlite3.complete_statement(buf):
-            if buf.strip(" \t\r\n;"):
-                out.append(buf)
-            buf = ""
-    if buf.strip(" \t\r\n;"):
-        out.append(buf)
-    return out
 
 
 def run_sql(conn: sqlite3.Connection, sql: str) -> tuple[list[str], list[tuple]]:
