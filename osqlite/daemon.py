@@ -17,8 +17,9 @@ saw it (a version counter; a few hundred rows at most, so this costs well
 under a millisecond).  A TEMP table is private to its connection, so worker
 threads never contend on it.
 
-Extension seam (for event publishers): ``Daemon.hooks`` holds objects with
-optional methods ``start(daemon)``, ``configure(daemon, config)``,
+Extension seam (for event publishers, config tables): ``Daemon.hooks`` holds
+objects with optional methods ``start(daemon)``, ``declare(daemon, conn,
+config)`` (while a config is validated), ``configure(daemon, config)``,
 ``prepare_connection(daemon, conn)``, ``refresh_connection(daemon, conn)``
 and ``stop(daemon)``; ``Daemon.backing`` maps a table name to a callable
 returning (columns, rows) for an extra ``osqlite_data_<table>``.  The
@@ -366,9 +367,17 @@ class Daemon:
     def read_config(self, strict_packs: bool = False, validate: bool = True) -> Config:
         if self._main_conn is None and validate:
             self._main_conn = self.new_connection()
+        conn = self._main_conn if validate else None
+
+        def declare(cfg: Config) -> None:
+            # Views and atc tables exist before the queries that read them are checked.
+            for hook in self.hooks:
+                if hasattr(hook, "declare"):
+                    hook.declare(self, conn, cfg)
+
         loader = Loader(default_interval=self.flags["schedule_default_interval"],
                         validate=validator(self._main_conn) if validate and self._main_conn else None,
-                        strict_packs=strict_packs)
+                        strict_packs=strict_packs, declare=declare)
         return loader.load(self.flags["config_path"])
 
     def apply_config(self, cfg: Config, options_applied: bool = False) -> None:
@@ -824,7 +833,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     setup_early_logging(flags)
     daemon = Daemon(flags)
+    from .config_tables import ConfigTables
     from .events import EventsHook
+    daemon.hooks.append(ConfigTables())
     daemon.hooks.append(EventsHook())
 
     if flags["config_check"] or flags["config_dump"]:

@@ -48,7 +48,7 @@ from ._sqlite import sqlite3
 from .errors import ConfigError, ExtensionLoadError, FlagError
 from .flags import FLAGS, SHELL_ONLY, Flags, render
 from .printer import Printer, Settings
-from .sql import blank, split_statements
+from .sql import blank, complete, split_statements
 
 log = logging.getLogger("osqlite.shell")
 
@@ -470,6 +470,7 @@ class Shell:
         except sqlite3.Error as exc:
             return sqlite_code(exc), str(exc)
         result: list[tuple[int, str | None]] = []
+        done = threading.Event()
 
         def work() -> None:
             try:
@@ -478,12 +479,15 @@ class Shell:
                 result.append((SQLITE_ERROR, None))
             except Exception as exc:    # never a traceback for a query
                 result.append((SQLITE_ERROR, f"{type(exc).__name__}: {exc}"))
+            finally:
+                done.set()
 
-        worker = threading.Thread(target=work, name="osqlite-query", daemon=True)
-        worker.start()
-        while worker.is_alive():
+        threading.Thread(target=work, name="osqlite-query", daemon=True).start()
+        # An Event, not Thread.join: a KeyboardInterrupt inside join() can
+        # leave the thread marked as finished while it still runs.
+        while not done.is_set():
             try:
-                worker.join()
+                done.wait()
             except KeyboardInterrupt:
                 self.interrupted = True
                 self.conn.interrupt()
@@ -783,7 +787,7 @@ class Shell:
             st.startline = st.lineno
         else:
             st.sql += "\n" + line
-        if ";" in st.sql[prior:] and sqlite3.complete_statement(st.sql):
+        if ";" in st.sql[prior:] and complete(st.sql):
             sql, st.sql = st.sql, ""
             if st.types_query:
                 st.types_query = False

@@ -37,6 +37,16 @@ def blank(text: str) -> bool:
     return True
 
 
+def complete(sql: str) -> bool:
+    """sqlite3.complete_statement, also for text holding bytes that are not
+    UTF-8 (as surrogates; such a statement fails when it runs)."""
+    try:
+        return sqlite3.complete_statement(sql)
+    except UnicodeEncodeError:
+        return sqlite3.complete_statement(
+            sql.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
 def split_statements(sql: str) -> list[str]:
     """The statements of ``sql``, in order."""
     out: list[str] = []
@@ -44,7 +54,7 @@ def split_statements(sql: str) -> list[str]:
     pos = sql.find(";")
     while pos >= 0:
         chunk = sql[start:pos + 1]
-        if sqlite3.complete_statement(chunk):
+        if complete(chunk):
             if not blank(chunk[:-1]):
                 out.append(chunk.lstrip())
             start = pos + 1
