@@ -47,6 +47,7 @@ import ujson
 import osqlite
 
 from ._sqlite import sqlite3
+from .backing import fill, flags_table
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
 from .diff import ResultSet, decode_text, differential, event_based, render_rows
@@ -81,7 +82,6 @@ SCHEDULE_COLUMNS = ("name", "query", "interval", "executions", "last_executed", 
                     "last_memory", "blacklisted")
 PACKS_COLUMNS = ("name", "platform", "version", "shard", "discovery_cache_hits",
                  "discovery_executions", "active")
-FLAGS_COLUMNS = ("name", "type", "description", "default_value", "value", "shell_only")
 INFO_COLUMNS = ("pid", "instance_id", "config_hash", "config_valid", "extensions",
                 "start_time", "watcher")
 
@@ -251,20 +251,12 @@ class Daemon:
             return
         tables = {"osquery_schedule": (SCHEDULE_COLUMNS, self.schedule_rows()),
                   "osquery_packs": (PACKS_COLUMNS, self.pack_rows()),
-                  "osquery_flags": (FLAGS_COLUMNS, [tuple(r[c] for c in FLAGS_COLUMNS)
-                                                    for r in self.flags.rows()]),
+                  "osquery_flags": flags_table(self.flags),
                   "osquery_info": (INFO_COLUMNS, [self.info_row()])}
         self._refresh_config_keys(conn)
         for name, provider in self.backing.items():
             tables[name] = tuple(provider())  # type: ignore[assignment]
-        for name, (cols, rows) in tables.items():
-            table = f"osqlite_data_{name}"
-            collist = ", ".join(f'"{c}"' for c in cols)
-            conn.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{table}"({collist})')
-            conn.execute(f'DELETE FROM temp."{table}"')
-            if rows:
-                marks = ", ".join("?" for _ in cols)
-                conn.executemany(f'INSERT INTO temp."{table}"({collist}) VALUES ({marks})', rows)
+        fill(conn, tables)
         for hook in self.hooks:
             if hasattr(hook, "refresh_connection"):
                 hook.refresh_connection(self, conn)

@@ -358,35 +358,57 @@ class Shell:
     # -- setting up -----------------------------------------------------------
 
     def open(self) -> None:
-        """The connection, the config, the introspection tables."""
+        """The connection, the config, the introspection tables.
+
+        With a config the daemon's own machinery loads it (osqlite.daemon:
+        packs, discovery, decorators, osquery_schedule and osquery_packs,
+        views and atc tables through osqlite.config_tables); without one the
+        shell needs only osquery_flags filled, and starts faster for not
+        importing it."""
+        self.force_shell_flags()
+        path = self.flags["config_path"]
+        if not self.flags.is_default("config_path") or os.path.exists(path):
+            self.load_config(path)
+        else:
+            import osqlite
+
+            from .backing import fill, flags_table
+
+            self.conn = osqlite.connect(check_same_thread=False)
+            self.conn.isolation_level = None
+            if self.flags["enable_foreign"]:
+                self.conn.execute("SELECT osqlite_enable_foreign()")
+            fill(self.conn, {"osquery_flags": flags_table(self.flags)})
+        assert self.conn is not None
+        self.conn.text_factory = bytes
+
+    def force_shell_flags(self) -> None:
+        # osquery: init.cpp forces these in the shell, after parsing (and
+        # config options cannot change them); no state database either.
+        self.flags.set("disable_logging", True)
+        self.flags.set("disable_watchdog", True)
+        if self.flags.is_default("database_path") and self.flags.is_default("disable_database"):
+            self.flags.set("disable_database", True)
+
+    def load_config(self, path: str) -> None:
+        """osquery: osquery/core/init.cpp Initializer::start -- the shell
+        loads the config too; a failure leaves a working shell and a warning."""
         from .config_tables import ConfigTables
         from .daemon import Daemon
 
         self.daemon = Daemon(self.flags)
         self.daemon.hooks.append(ConfigTables())
         self.conn = self.daemon.new_connection()
-        self.conn.text_factory = bytes
-        self.load_config()
-        # osquery: init.cpp forces these in the shell, after parsing and config.
-        self.flags.set("disable_logging", True)
-        self.flags.set("disable_watchdog", True)
-
-    def load_config(self) -> None:
-        """osquery: osquery/core/init.cpp Initializer::start -- the shell
-        loads the config too; a failure is only reported (here as a warning
-        when the path was given or the file exists)."""
-        path = self.flags["config_path"]
-        explicit = not self.flags.is_default("config_path")
-        if not explicit and not os.path.exists(path):
-            return
         try:
             cfg = self.daemon.read_config()
             self.flags.apply_options(cfg.options)
+            self.force_shell_flags()
             self.daemon.apply_config(cfg, options_applied=True)
         except ConfigError as exc:
             log.warning("Error reading config: %s", exc)
         except sqlite3.Error as exc:
             log.warning("Error reading config: %s: %s", path, exc)
+        self.daemon.bump()
 
     def refresh(self) -> None:
         """osquery_schedule, osquery_flags... and the config tables, current
@@ -1128,17 +1150,25 @@ def usage() -> str:
     return "\n".join(lines) + "\n"
 
 
-def setup_logging(flags: Flags) -> None:
-    """Status messages go to stderr in glog's format, WARNING and up unless
-    --verbose (osquery's shell logs at WARNING)."""
-    from .logger import GlogFormatter
+class _StatusHandler(logging.StreamHandler):
+    """stderr in glog's format (osqlite.logger.GlogFormatter, imported at the
+    first message so a quiet start does not pay for it)."""
 
+    def format(self, record: logging.LogRecord) -> str:
+        if self.formatter is None:
+            from .logger import GlogFormatter
+            self.setFormatter(GlogFormatter())
+        return super().format(record)
+
+
+def setup_logging(flags: Flags) -> None:
+    """Status messages go to stderr, WARNING and up unless --verbose
+    (osquery's shell logs at WARNING)."""
     root = logging.getLogger("osqlite")
     root.propagate = False
     for h in list(root.handlers):
         root.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(GlogFormatter())
+    handler = _StatusHandler(sys.stderr)
     handler.setLevel(logging.DEBUG if flags["verbose"] else logging.WARNING)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if flags["verbose"] else logging.INFO)

@@ -94,7 +94,7 @@ def test_errors_and_exit_statuses():
     assert r.returncode == 19          # SQLITE_CONSTRAINT, as osqueryi exits
     assert r.stderr.startswith(b"Error: Table file was queried without a required column")
     assert b"path or directory" in r.stderr and b"WHERE path = " in r.stderr
-    r = shell(stdin=b"select 1;\nselect nope;\nselect 2;\n", *["--list"])
+    r = shell("--list", stdin=b"select 1;\nselect nope;\nselect 2;\n")
     assert r.returncode == 1
     assert r.stdout == b"1\n1\n2\n2\n"
     assert r.stderr == b'Error: near line 2: no such column: nope\n'
