@@ -366,6 +366,9 @@ class Shell:
         shell needs only osquery_flags filled, and starts faster for not
         importing it."""
         self.force_shell_flags()
+        if not self.flags["disable_events"]:
+            log.warning("The shell does not run event publishers: the *_events tables stay "
+                        "empty here; run the daemon (python -m osqlite.daemon) to collect events")
         path = self.flags["config_path"]
         if not self.flags.is_default("config_path") or os.path.exists(path):
             self.load_config(path)
@@ -863,6 +866,8 @@ class Shell:
             if f["connect"] or f["extension"]:
                 self.err(f"Error: {NO_EXTENSIONS}\n")
                 return 1
+            if f["profile"] > 0:
+                return self.profile(f["profile"], positional)
             if f["L"] or f["A"]:
                 rc = self.meta(".tables" if f["L"] else ".all " + f["A"])
                 return 0 if rc == 2 else rc
@@ -893,6 +898,24 @@ class Shell:
             self.out.flush()
             if self.out is not self.stdout:
                 self.out.close()
+
+    def profile(self, rounds: int, positional: Sequence[str]) -> int:
+        """--profile N (osquery: osquery/main/main.cpp profile): run the query
+        (standard input when it is not a terminal, else the argument) N
+        times without printing it."""
+        if not self.interactive:
+            query = self.stdin.readline().decode("utf-8", "surrogateescape").rstrip("\n")
+        elif positional:
+            query = positional[0]
+        else:
+            self.err("No query provided via stdin or args to profile...\n")
+            return 2
+        for _ in range(rounds):
+            rc, error = self.execute(query, None)
+            if error is not None:
+                self.err(f"Query failed ({rc}): {error}\n")
+                return rc or 1
+        return 0
 
     def run_pack(self, name: str) -> int:
         """osquery: shell.cpp runPack -- every query of the packs of that

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from daemon_harness import Daemon, wait_for
+
 from osqlite._sqlite import sqlite3
 
 pexpect = pytest.importorskip("pexpect", reason="pexpect is in the test extras: pip install -e '.[test]'")

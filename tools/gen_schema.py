@@ -106,6 +106,13 @@ def table_flags(spec: dict) -> str:
     return "|".join(sorted(set(tflags)) or ["0"])
 
 
+def table_entries(name: str, spec: dict, ncols: int, gen: str) -> list[str]:
+    """The registry lines of one table and its aliases."""
+    return [f"  {{ {c_string(tname)}, {c_string(spec['description'])}, aCol_{name}, "
+            f"{ncols}, {table_flags(spec)}, {gen} }},"
+            for tname in [name] + list(spec.get("table_aliases", []))]
+
+
 def generate_foreign() -> str:
     tables = json.loads(FOREIGN_SPEC.read_text())["tables"]
     c = [
@@ -123,13 +130,10 @@ def generate_foreign() -> str:
     entries = []
     for name in sorted(tables):
         spec = tables[name]
-        column_array(c, f"aCol_{name}", columns_of(spec))
+        cols = columns_of(spec)
+        column_array(c, f"aCol_{name}", cols)
         c.append("")
-        for tname in [name] + list(spec.get("table_aliases", [])):
-            entries.append(
-                f"  {{ {c_string(tname)}, {c_string(spec['description'])}, aCol_{name}, "
-                f"{len(columns_of(spec))}, {table_flags(spec)}, genForeign }},"
-            )
+        entries.extend(table_entries(name, spec, len(cols), "genForeign"))
     c.append("/* Every foreign table (aliases included), sorted by name. */")
     c.append("const OsqTable osq_aForeignTable[] = {")
     c.extend(entries)
@@ -169,11 +173,7 @@ def generate() -> tuple[str, str]:
         column_array(c, f"aCol_{name}", cols)
         c.append(f"int osq_gen_{name}(OsqCursor*) __attribute__((weak, visibility(\"hidden\")));")
         c.append("")
-        for tname in [name] + list(spec.get("table_aliases", [])):
-            entries.append(
-                f"  {{ {c_string(tname)}, {c_string(spec['description'])}, aCol_{name}, "
-                f"{len(cols)}, {table_flags(spec)}, osq_gen_{name} }},"
-            )
+        entries.extend(table_entries(name, spec, len(cols), f"osq_gen_{name}"))
     c.append("/* Every osquery Linux table (aliases included), sorted by name. */")
     c.append("const OsqTable osq_aSpecTable[] = {")
     c.extend(entries)
