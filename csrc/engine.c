@@ -2,7 +2,9 @@
 ** engine.c: the one generic virtual-table module behind every osqlite table.
 **
 ** Each registered table is an eponymous virtual table whose pAux is its
-** const OsqTable descriptor (schema.c).  The engine declares the schema,
+** const OsqTable descriptor (schema.c).  osq_dynamic_module serves tables
+** whose descriptor is built by CREATE VIRTUAL TABLE from its arguments
+** (auto_table_construction's, see OsqDynamic in osqlite.h).  The engine declares the schema,
 ** plans constraint push-down in xBestIndex, calls the table's generator in
 ** xFilter, and serves the materialized rows from xColumn.
 **
@@ -45,6 +47,7 @@ typedef struct OsqVtab {
   sqlite3_vtab base;
   sqlite3 *db;
   const OsqTable *pTab;
+  int bOwnTab;              /* pTab was built at CREATE time: free it */
 } OsqVtab;
 
 typedef struct OsqCell {
@@ -511,7 +514,31 @@ static int osqConnect(sqlite3 *db, void *pAux, int argc,
 }
 
 static int osqDisconnect(sqlite3_vtab *pVtab){
+  OsqVtab *p = (OsqVtab*)pVtab;
+  if( p->bOwnTab ) sqlite3_free((void*)p->pTab);
   sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+/*
+** Dynamic tables: "CREATE VIRTUAL TABLE t USING <module>(args)" where the
+** module's pAux is an OsqDynamic whose xBuild makes the descriptor from the
+** arguments (one sqlite3_malloc64 block, owned and freed by the table).
+** The rest is the same engine as for eponymous tables.
+*/
+static int osqCreateDynamic(sqlite3 *db, void *pAux, int argc,
+                            const char *const *argv, sqlite3_vtab **ppVtab,
+                            char **pzErr){
+  const OsqDynamic *pDyn = (const OsqDynamic*)pAux;
+  OsqTable *pTab = 0;
+  int rc = pDyn->xBuild(db, argc, argv, &pTab, pzErr);
+  if( rc!=SQLITE_OK ) return rc;
+  rc = osqConnect(db, (void*)pTab, argc, argv, ppVtab, pzErr);
+  if( rc!=SQLITE_OK ){
+    sqlite3_free(pTab);
+    return rc;
+  }
+  ((OsqVtab*)*ppVtab)->bOwnTab = 1;
   return SQLITE_OK;
 }
 
@@ -789,6 +816,33 @@ const sqlite3_module osq_module = {
   osqBestIndex,     /* xBestIndex */
   osqDisconnect,    /* xDisconnect */
   0,                /* xDestroy */
+  osqOpen,          /* xOpen */
+  osqClose,         /* xClose */
+  osqFilter,        /* xFilter */
+  osqNext,          /* xNext */
+  osqEof,           /* xEof */
+  osqColumn,        /* xColumn */
+  osqRowid,         /* xRowid */
+  0,                /* xUpdate */
+  0,                /* xBegin */
+  0,                /* xSync */
+  0,                /* xCommit */
+  0,                /* xRollback */
+  0,                /* xFindFunction */
+  0,                /* xRename */
+  0,                /* xSavepoint */
+  0,                /* xRelease */
+  0,                /* xRollbackTo */
+  0                 /* xShadowName */
+};
+
+const sqlite3_module osq_dynamic_module = {
+  0,                /* iVersion */
+  osqCreateDynamic, /* xCreate: builds the descriptor from the arguments */
+  osqCreateDynamic, /* xConnect */
+  osqBestIndex,     /* xBestIndex */
+  osqDisconnect,    /* xDisconnect */
+  osqDisconnect,    /* xDestroy */
   osqOpen,          /* xOpen */
   osqClose,         /* xClose */
   osqFilter,        /* xFilter */

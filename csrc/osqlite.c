@@ -4,10 +4,13 @@
 **     sqlite3 :memory: ".load ./osqlite/libosqlite sqlite3_osqlite_init" \
 **                      "SELECT name FROM processes"
 **
-** sqlite3_osqlite_init() registers osquery's SQL functions and collations
-** and one eponymous virtual table per implemented table on the connection.
-** Nothing is shared between connections: every table descriptor is const,
-** so connections in different threads may query at the same time.
+** sqlite3_osqlite_init() registers osquery's SQL functions and collations,
+** one eponymous virtual table per implemented table, the meta tables and
+** osqlite_enable_foreign() (meta.c), and the osqlite_atc module for
+** auto_table_construction tables (tables/atc.c) on the connection.
+** Nothing is shared between connections: every table descriptor is const
+** or belongs to one connection, so connections in different threads may
+** query at the same time.
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -17,8 +20,9 @@ SQLITE_EXTENSION_INIT1
 #endif
 
 extern const sqlite3_module osq_module;
-extern const OsqTable osq_aMetaTable[];
-extern const int osq_nMetaTable;
+extern const sqlite3_module osq_dynamic_module;
+extern const OsqDynamic osq_atc_module;
+int osq_register_meta(sqlite3*);
 
 #ifdef _WIN32
 __declspec(dllexport)
@@ -38,9 +42,10 @@ int sqlite3_osqlite_init(sqlite3 *db, char **pzErrMsg,
     if( pTab->xGen==0 ) continue;
     rc = sqlite3_create_module_v2(db, pTab->zName, &osq_module, (void*)pTab, 0);
   }
-  for(i=0; rc==SQLITE_OK && i<osq_nMetaTable; i++){
-    const OsqTable *pTab = &osq_aMetaTable[i];
-    rc = sqlite3_create_module_v2(db, pTab->zName, &osq_module, (void*)pTab, 0);
+  if( rc==SQLITE_OK ) rc = osq_register_meta(db);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_create_module_v2(db, "osqlite_atc", &osq_dynamic_module,
+                                  (void*)&osq_atc_module, 0);
   }
   if( rc!=SQLITE_OK && pzErrMsg ){
     *pzErrMsg = sqlite3_mprintf("osqlite: %s", sqlite3_errmsg(db));

@@ -72,6 +72,17 @@ typedef struct OsqTable {
   int (*xGen)(OsqCursor*);        /* NULL: not implemented, not registered */
 } OsqTable;
 
+/* A module whose tables are declared by CREATE VIRTUAL TABLE (module pAux):
+** xBuild makes the descriptor from the statement's arguments (argv[0] the
+** module, argv[1] the schema, argv[2] the table name, then the arguments
+** as written, quotes included) into ONE sqlite3_malloc64 block, which the
+** table owns and frees.  On error it returns an SQLite code and may set
+** *pzErr (sqlite3_mprintf). */
+typedef struct OsqDynamic {
+  int (*xBuild)(sqlite3*, int argc, const char *const *argv,
+                OsqTable **ppTab, char **pzErr);
+} OsqDynamic;
+
 /* Pushed-down constraint operators (a subset of SQLITE_INDEX_CONSTRAINT_*). */
 #define OSQ_OP_EQ    'e'
 #define OSQ_OP_LIKE  'l'

@@ -20,6 +20,13 @@ not exist, still runs.
 
 Other problems only warn, as in osquery: unknown options, reserved query
 names (ending in epoch/counter), unknown top-level keys are ignored.
+
+"views" (name -> SELECT) and "auto_table_construction" (name -> {query,
+path, columns, platform}) are kept as given, the last source that has the
+key winning (osquery: plugins/config/parsers/views.cpp,
+auto_constructed_tables.cpp); osqlite.config_tables checks and creates
+them.  Queries are validated after a source's views and tables are
+declared (``declare``), so a scheduled query may read them.
 """
 from __future__ import annotations
 
@@ -95,6 +102,8 @@ class Config:
     # Config-parser keys the tables read (osquery: yara, prometheus_targets),
     # passed to the extension as JSON through the osqlite_config table.
     table_keys: dict[str, Any] = field(default_factory=dict)
+    views: dict[str, Any] = field(default_factory=dict)
+    atc: dict[str, Any] = field(default_factory=dict)   # auto_table_construction
 
     @property
     def hash(self) -> str:
@@ -111,11 +120,16 @@ class Config:
 
     def dump(self) -> dict[str, Any]:
         """The merged config, as --config_dump prints it."""
-        return {"options": self.options, "schedule": self.raw_schedule,
-                "decorators": self.decorators,
-                "packs": {p.name: p.raw for p in self.packs},
-                "file_paths": self.file_paths, "exclude_paths": self.exclude_paths,
-                "file_accesses": self.file_accesses, **self.table_keys}
+        out = {"options": self.options, "schedule": self.raw_schedule,
+               "decorators": self.decorators,
+               "packs": {p.name: p.raw for p in self.packs},
+               "file_paths": self.file_paths, "exclude_paths": self.exclude_paths,
+               "file_accesses": self.file_accesses, **self.table_keys}
+        if self.views:
+            out["views"] = self.views
+        if self.atc:
+            out["auto_table_construction"] = self.atc
+        return out
 
 
 # -- text -> JSON -----------------------------------------------------------------------
@@ -222,11 +236,13 @@ class Loader:
     """Builds a Config from sources.  One Loader per load."""
 
     def __init__(self, default_interval: int = 3600, validate: Validator | None = None,
-                 strict_packs: bool = False, warn: Warn | None = None) -> None:
+                 strict_packs: bool = False, warn: Warn | None = None,
+                 declare: Callable[[Config], None] | None = None) -> None:
         self.default_interval = default_interval
         self.validate = validate
         self.strict_packs = strict_packs
         self.warn = warn or log.warning
+        self.declare = declare
 
     def load(self, config_path: str) -> Config:
         cfg = Config()
@@ -250,6 +266,19 @@ class Loader:
             if not isinstance(options, dict):
                 raise ConfigError(path, "options", "must be a JSON object")
             cfg.options.update(options)
+        declared = False
+        for key, attr in (("views", "views"), ("auto_table_construction", "atc")):
+            value = doc.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                # osquery: osquery/config/config.cpp applyParsers
+                self.warn(f"Error config {key} should be an array or object")
+                continue
+            setattr(cfg, attr, dict(value))
+            declared = True
+        if declared and self.declare is not None:
+            self.declare(cfg)
         schedule = doc.get("schedule")
         if schedule is not None:
             if not isinstance(schedule, dict):

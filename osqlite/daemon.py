@@ -17,8 +17,9 @@ saw it (a version counter; a few hundred rows at most, so this costs well
 under a millisecond).  A TEMP table is private to its connection, so worker
 threads never contend on it.
 
-Extension seam (for event publishers): ``Daemon.hooks`` holds objects with
-optional methods ``start(daemon)``, ``configure(daemon, config)``,
+Extension seam (for event publishers, config tables): ``Daemon.hooks`` holds
+objects with optional methods ``start(daemon)``, ``declare(daemon, conn,
+config)`` (while a config is validated), ``configure(daemon, config)``,
 ``prepare_connection(daemon, conn)``, ``refresh_connection(daemon, conn)``
 and ``stop(daemon)``; ``Daemon.backing`` maps a table name to a callable
 returning (columns, rows) for an extra ``osqlite_data_<table>``.  The
@@ -46,6 +47,7 @@ import ujson
 import osqlite
 
 from ._sqlite import sqlite3
+from .backing import fill, flags_table
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
 from .diff import ResultSet, decode_text, differential, event_based, render_rows
@@ -65,6 +67,7 @@ from .logger import (
 )
 from .packs import PackState, evaluate, machine_shard, runnable
 from .scheduler import AlignedTimer, Job, Scheduler
+from .sql import split_statements
 from .state import StateDB
 
 log = logging.getLogger("osqlite.daemon")
@@ -79,27 +82,12 @@ SCHEDULE_COLUMNS = ("name", "query", "interval", "executions", "last_executed", 
                     "last_memory", "blacklisted")
 PACKS_COLUMNS = ("name", "platform", "version", "shard", "discovery_cache_hits",
                  "discovery_executions", "active")
-FLAGS_COLUMNS = ("name", "type", "description", "default_value", "value", "shell_only")
 INFO_COLUMNS = ("pid", "instance_id", "config_hash", "config_valid", "extensions",
                 "start_time", "watcher")
 
 
 class QueryTimeout(Exception):
     pass
-
-
-def split_statements(sql: str) -> list[str]:
-    """osquery runs ';'-separated statements in sequence; sqlite3 only one at a time."""
-    out, buf = [], ""
-    for part in sql.split(";"):
-        buf += part + ";"
-        if sqlite3.complete_statement(buf):
-            if buf.strip(" \t\r\n;"):
-                out.append(buf)
-            buf = ""
-    if buf.strip(" \t\r\n;"):
-        out.append(buf)
-    return out
 
 
 def run_sql(conn: sqlite3.Connection, sql: str) -> tuple[list[str], list[tuple]]:
@@ -263,20 +251,12 @@ class Daemon:
             return
         tables = {"osquery_schedule": (SCHEDULE_COLUMNS, self.schedule_rows()),
                   "osquery_packs": (PACKS_COLUMNS, self.pack_rows()),
-                  "osquery_flags": (FLAGS_COLUMNS, [tuple(r[c] for c in FLAGS_COLUMNS)
-                                                    for r in self.flags.rows()]),
+                  "osquery_flags": flags_table(self.flags),
                   "osquery_info": (INFO_COLUMNS, [self.info_row()])}
         self._refresh_config_keys(conn)
         for name, provider in self.backing.items():
             tables[name] = tuple(provider())  # type: ignore[assignment]
-        for name, (cols, rows) in tables.items():
-            table = f"osqlite_data_{name}"
-            collist = ", ".join(f'"{c}"' for c in cols)
-            conn.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{table}"({collist})')
-            conn.execute(f'DELETE FROM temp."{table}"')
-            if rows:
-                marks = ", ".join("?" for _ in cols)
-                conn.executemany(f'INSERT INTO temp."{table}"({collist}) VALUES ({marks})', rows)
+        fill(conn, tables)
         for hook in self.hooks:
             if hasattr(hook, "refresh_connection"):
                 hook.refresh_connection(self, conn)
@@ -379,9 +359,17 @@ class Daemon:
     def read_config(self, strict_packs: bool = False, validate: bool = True) -> Config:
         if self._main_conn is None and validate:
             self._main_conn = self.new_connection()
+        conn = self._main_conn if validate else None
+
+        def declare(cfg: Config) -> None:
+            # Views and atc tables exist before the queries that read them are checked.
+            for hook in self.hooks:
+                if hasattr(hook, "declare"):
+                    hook.declare(self, conn, cfg)
+
         loader = Loader(default_interval=self.flags["schedule_default_interval"],
                         validate=validator(self._main_conn) if validate and self._main_conn else None,
-                        strict_packs=strict_packs)
+                        strict_packs=strict_packs, declare=declare)
         return loader.load(self.flags["config_path"])
 
     def apply_config(self, cfg: Config, options_applied: bool = False) -> None:
@@ -837,7 +825,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     setup_early_logging(flags)
     daemon = Daemon(flags)
+    from .config_tables import ConfigTables
     from .events import EventsHook
+    daemon.hooks.append(ConfigTables())
     daemon.hooks.append(EventsHook())
 
     if flags["config_check"] or flags["config_dump"]:

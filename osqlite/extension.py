@@ -7,7 +7,7 @@ Two routes, chosen per interpreter:
   library with ``load_extension(path, 'sqlite3_osqlite_init')``.
 * ``auto_extension``: many CPython builds (every pyenv interpreter, among
   others) compile sqlite3 without ``enable_load_extension``.  There we call
-  ``sqlite3_auto_extension(sqlite3_osqlite_init)`` through cffi on the very
+  ``sqlite3_auto_extension(sqlite3_osqlite_init)`` through ctypes on the very
   libsqlite3 the ``_sqlite3`` module is linked against, found in
   /proc/self/maps.  Every connection opened afterwards in this process gets
   the tables.
@@ -62,12 +62,16 @@ def _linked_libsqlite() -> str | None:
 
 
 class _AutoExtension:
-    """sqlite3_auto_extension through cffi, registered once per process."""
+    """sqlite3_auto_extension through ctypes, registered once per process.
+
+    ctypes rather than cffi: it needs no C declarations parsed at run time,
+    which cost cffi's parser tens of milliseconds at every start (the shell's
+    start-up budget, bench/bench_shell.py)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._done = False
-        self._keep: list[object] = []   # cffi handles must outlive us
+        self._keep: list[object] = []   # library handles must outlive us
 
     def register(self) -> None:
         with self._lock:
@@ -82,30 +86,27 @@ class _AutoExtension:
                     "--enable-loadable-sqlite-extensions or a shared libsqlite3 "
                     "(Debian's /usr/bin/python3, pyenv builds), or load "
                     f"{extension_path()} from the sqlite3 shell")
-            try:
-                import cffi
-            except ImportError as exc:
-                raise ExtensionLoadError(
-                    "cffi is required to load osqlite into this Python's sqlite3 "
-                    "(it has no enable_load_extension): pip install cffi") from exc
-            ffi = cffi.FFI()
-            ffi.cdef("""
-                int sqlite3_auto_extension(void (*)(void));
-                int sqlite3_osqlite_init(void *, char **, const void *);
-            """)
-            lib = ffi.dlopen(libsqlite)
+            import ctypes
+
+            lib = ctypes.CDLL(libsqlite)
             # RTLD_NODELETE: SQLite keeps pointers into the library (the
             # auto-extension entry, every connection's modules) until the
-            # process ends; it must stay mapped even after cffi lets go of
+            # process ends; it must stay mapped even after ctypes lets go of
             # the handle during interpreter shutdown, or closing a
             # connection then jumps into unmapped code.
-            ext = ffi.dlopen(extension_path(), ffi.RTLD_NOW | ffi.RTLD_NODELETE)
-            entry = ffi.cast("void (*)(void)", ext.sqlite3_osqlite_init)
-            rc = lib.sqlite3_auto_extension(entry)
+            try:
+                ext = ctypes.CDLL(extension_path(), mode=os.RTLD_NOW | os.RTLD_NODELETE)
+            except OSError as exc:
+                raise ExtensionLoadError(f"cannot load {extension_path()}: {exc}") from exc
+            entry = ctypes.cast(ext.sqlite3_osqlite_init, ctypes.c_void_p)
+            register = lib.sqlite3_auto_extension
+            register.argtypes = [ctypes.c_void_p]
+            register.restype = ctypes.c_int
+            rc = register(entry)
             if rc != 0:
                 raise ExtensionLoadError(
                     f"sqlite3_auto_extension failed with code {rc} on {libsqlite}")
-            self._keep.extend([ffi, lib, ext, entry])
+            self._keep.extend([lib, ext, entry])
             self._done = True
             log.debug("osqlite registered as an auto-extension on %s", libsqlite)
 

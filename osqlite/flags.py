@@ -108,6 +108,35 @@ FLAGS: tuple[Flag, ...] = (
     _F("utc", "bool", True, "Deprecated; all times are UTC"),
 )
 
+# -- osqueryi ---------------------------------------------------------------------------
+# The shell's own flags (osquery: osquery/devtools/shell.cpp, osquery/main/main.cpp
+# SHELL_FLAG); osquery_flags shows them with shell_only = 1.  The daemon
+# accepts and ignores them, as osqueryd does.
+SHELL_FLAGS: tuple[Flag, ...] = (
+    _F("csv", "bool", False, "Set output mode to 'csv'"),
+    _F("json", "bool", False, "Set output mode to 'json'"),
+    _F("json_pretty", "bool", False, "Set output mode to 'json_pretty'"),
+    _F("line", "bool", False, "Set output mode to 'line'"),
+    _F("list", "bool", False, "Set output mode to 'list'"),
+    _F("separator", "string", "|", "Set output field separator, default '|'"),
+    _F("header", "bool", True, "Toggle column headers true/false"),
+    _F("pack", "string", "", "Run all queries in a pack"),
+    _F("L", "bool", False, "List all table names"),
+    _F("A", "string", "", "Select all from a table"),
+    _F("connect", "string", "", "Connect to an extension socket"),
+    _F("extension", "string", "", "Path to a single extension to autoload"),
+    _F("query", "string", "", "Execute a single SQL query and exit"),
+    _F("query_file", "string", "", "Execute SQL query from a file and exit"),
+    _F("output", "string", "", "Write results to a file (omit or use '-' for stdout)"),
+    _F("planner", "bool", False, "Enable osquery runtime planner output"),
+    _F("profile", "int", 0, "Enable profile mode when non-0, set number of iterations"),
+)
+SHELL_ONLY = frozenset(f.name for f in SHELL_FLAGS)
+FLAGS = FLAGS + SHELL_FLAGS + (
+    # Read by the shell and the daemon (osquery: osquery/sql/virtual_table.cpp).
+    _F("enable_foreign", "bool", False, "Enable no-op foreign virtual tables"),
+)
+
 #: Other names accepted for a flag (old osquery names and gflags aliases).
 ALIASES: dict[str, str] = {
     "log_result_events": "logger_event_type",
@@ -272,7 +301,7 @@ class Flags:
         for f in FLAGS:
             out.append({"name": f.name, "type": f.type, "description": f.description,
                         "default_value": render(f.default), "value": render(self._values[f.name]),
-                        "shell_only": 0})
+                        "shell_only": int(f.name in SHELL_ONLY)})
         return out
 
     def as_dict(self) -> dict[str, Any]:

@@ -129,9 +129,11 @@ def test_concurrent_writers_never_interleave(tmp_path):
 
 
 def test_split_statements():
-    assert split_statements("SELECT 1; SELECT 'a;b';") == ["SELECT 1;", " SELECT 'a;b';"]
-    assert split_statements("SELECT 1") == ["SELECT 1;"]
+    # Each statement as written, without leading whitespace.
+    assert split_statements("SELECT 1; SELECT 'a;b';") == ["SELECT 1;", "SELECT 'a;b';"]
+    assert split_statements("SELECT 1") == ["SELECT 1"]
     assert split_statements(" ; ") == []
+    assert split_statements("SELECT 1; -- done") == ["SELECT 1;"]
 
 
 def test_pidfile_lock(tmp_path):

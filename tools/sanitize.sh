@@ -26,8 +26,27 @@ extra=(
   "SELECT * FROM kernel_info JOIN hash USING (path)"
 )
 
+# auto_table_construction over a database file made here, the foreign
+# tables, views, and the meta tables that list them all.
+atcdir=$(mktemp -d)
+trap 'rm -rf "$atcdir"' EXIT
+dynamic=(
+  "ATTACH DATABASE '$atcdir/one.db' AS one"
+  "CREATE TABLE one.t(a, b, path)"
+  "INSERT INTO one.t VALUES (1, 'x', NULL), (2.5, x'00ff41', 'own'), (NULL, 'y', 3)"
+  "DETACH DATABASE one"
+  "CREATE VIRTUAL TABLE temp.atc USING osqlite_atc('SELECT a, b FROM t', '$atcdir/%.db', 'a', 'b', 'path')"
+  "CREATE VIRTUAL TABLE temp.atc_own_path USING osqlite_atc('SELECT * FROM t', '$atcdir/%%', 'a', 'path')"
+  "CREATE VIRTUAL TABLE temp.atc_none USING osqlite_atc('SELECT * FROM nope', '$atcdir/%', 'a')"
+  "SELECT * FROM atc" "SELECT * FROM atc_own_path" "SELECT * FROM atc_none"
+  "CREATE TEMP VIEW v AS SELECT a FROM atc"
+  "SELECT osqlite_enable_foreign()"
+  "SELECT * FROM osqlite_tables" "SELECT * FROM osqlite_columns" "SELECT * FROM osquery_registry"
+  "SELECT * FROM apps" "SELECT * FROM ntfs_acl_permissions WHERE path = 'x'"
+)
+
 echo "== live system"
-"$driver" -q -a "${extra[@]}"
+"$driver" -q -a "${extra[@]}" "${dynamic[@]}"
 # Each directory that holds a proc/, sys/, etc/, var/ or usr/ tree is a root.
 find tests/fixtures -type d \( -name proc -o -name sys -o -name etc -o -name var -o -name usr -o -name run \) \
     -prune -printf '%h\n' | sort -u | while read -r tree; do

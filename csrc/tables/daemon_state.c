@@ -1,6 +1,8 @@
 /*
 ** Tables whose rows only the osqlite daemon has: its schedule, packs,
 ** flags, event publishers, and the buffered events of the *_events tables.
+** (osquery_registry, which lists this connection's tables too, is in
+** meta.c.)
 **
 **     SELECT name, executions FROM osquery_schedule;
 **     SELECT target_path, action FROM file_events;
@@ -21,7 +23,6 @@ OSQ_BACKED(osquery_packs)
 OSQ_BACKED(osquery_flags)
 OSQ_BACKED(osquery_events)
 OSQ_BACKED(osquery_extensions)
-OSQ_BACKED(osquery_registry)
 
 OSQ_BACKED(apparmor_events)
 OSQ_BACKED(process_file_events)
