@@ -7,6 +7,9 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +21,12 @@ static int entryCmp(const void *a, const void *b){
   return strcmp(((const PkuEntry*)a)->zName, ((const PkuEntry*)b)->zName);
 }
 
-int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
-  DIR *d;
+/* The listing of an open directory.  pUser NULL: entries that are links
+** (or of unknown type) are resolved with stat() as the process; otherwise
+** with osq_user_open (the user's rights), so a user's link is never
+** followed as root. */
+static int listOpenDir(DIR *d, const char *zRealPath, int bHidden,
+                       const OsqPasswd *pUser, int bUser, PkuEntry **paOut){
   struct dirent *e;
   PkuEntry *a = 0;
   char *zStr;
@@ -28,8 +35,6 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
   char **azTmp = 0;
   unsigned char *aType = 0;
   *paOut = 0;
-  d = opendir(zRealPath);
-  if( d==0 ) return osq_errno_class(errno);
   /* First pass: collect names into a temporary array of copies. */
   while( (e = readdir(d))!=0 && n<PKU_MAX_ENTRIES ){
     const char *z = e->d_name;
@@ -52,8 +57,6 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
     nStr += strlen(z)+1;
     n++;
   }
-  closedir(d);
-  d = 0;
   a = sqlite3_malloc64(sizeof(PkuEntry)*(size_t)(n ? n : 1) + nStr + 1);
   if( a==0 ) goto nomem;
   zStr = (char*)&a[n ? n : 1];
@@ -67,12 +70,22 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
     a[i].isDir = aType[i]==DT_DIR;
     a[i].isLink = 0;
     if( aType[i]==DT_LNK || aType[i]==DT_UNKNOWN ){
-      /* Only links and file systems without d_type need a stat. */
-      zFull = sqlite3_mprintf("%.*s/%s", (int)nDir, zRealPath, azTmp[i]);
-      if( zFull ){
-        if( stat(zFull, &st)==0 && S_ISDIR(st.st_mode) ) a[i].isDir = 1;
-        if( lstat(zFull, &st)==0 && S_ISLNK(st.st_mode) ) a[i].isLink = 1;
-        sqlite3_free(zFull);
+      /* Only links and file systems without d_type need a look. */
+      if( fstatat(dirfd(d), azTmp[i], &st, AT_SYMLINK_NOFOLLOW)==0 ){
+        a[i].isLink = S_ISLNK(st.st_mode)!=0;
+        a[i].isDir = S_ISDIR(st.st_mode)!=0;
+      }
+      if( a[i].isLink ){
+        zFull = sqlite3_mprintf("%.*s/%s", (int)nDir, zRealPath, azTmp[i]);
+        if( zFull ){
+          if( bUser ){
+            int fd = osq_user_open(pUser, zFull, O_DIRECTORY);
+            if( fd>=0 ){ a[i].isDir = 1; close(fd); }
+          }else if( stat(zFull, &st)==0 && S_ISDIR(st.st_mode) ){
+            a[i].isDir = 1;
+          }
+          sqlite3_free(zFull);
+        }
       }
     }
     sqlite3_free(azTmp[i]);
@@ -84,12 +97,69 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
   return n;
 
 nomem:
-  if( d ) closedir(d);
   for(i=0; i<n; i++) sqlite3_free(azTmp[i]);
   sqlite3_free(azTmp);
   sqlite3_free(aType);
   sqlite3_free(a);
   return -ENOMEM;
+}
+
+int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
+  DIR *d = opendir(zRealPath);
+  int n;
+  *paOut = 0;
+  if( d==0 ) return osq_errno_class(errno);
+  n = listOpenDir(d, zRealPath, bHidden, 0, 0, paOut);
+  closedir(d);
+  return n;
+}
+
+int pku_user_listdir(const OsqPasswd *pUser, const char *zRealPath,
+                     int bHidden, PkuEntry **paOut){
+  int fd = osq_user_open(pUser, zRealPath, O_DIRECTORY);
+  DIR *d;
+  int n;
+  *paOut = 0;
+  if( fd<0 ) return fd;
+  d = fdopendir(fd);
+  if( d==0 ){
+    int e = errno;
+    close(fd);
+    return osq_errno_class(e);
+  }
+  n = listOpenDir(d, zRealPath, bHidden, pUser, 1, paOut);
+  closedir(d);
+  return n;
+}
+
+int pku_user_canonical(OsqCursor *pCur, const OsqPasswd *pUser,
+                       const char *zRealPath, char *zOut, size_t nOut){
+  char zLink[64], zRes[PATH_MAX], zRootReal[PATH_MAX];
+  const char *zRoot = osq_root(pCur);
+  ssize_t k;
+  size_t nRoot = 0;
+  int fd = osq_user_open(pUser, zRealPath, O_DIRECTORY);
+  if( fd<0 ) return 0;
+  snprintf(zLink, sizeof(zLink), "/proc/self/fd/%d", fd);
+  k = readlink(zLink, zRes, sizeof(zRes)-1);
+  close(fd);
+  if( k<=0 || zRes[0]!='/' ) return 0;
+  zRes[k] = 0;
+  if( zRoot[0] ){
+    if( realpath(zRoot, zRootReal)==0 ) return 0;
+    nRoot = strlen(zRootReal);
+    if( strcmp(zRootReal, "/")==0 ) nRoot = 0;
+    if( strncmp(zRes, zRootReal, nRoot)!=0 ) return 0;
+    if( zRes[nRoot]!=0 && zRes[nRoot]!='/' ) return 0;
+  }
+  if( zRes[nRoot]==0 ){
+    if( nOut<2 ) return 0;
+    zOut[0] = '/'; zOut[1] = 0;
+    return 1;
+  }
+  if( strlen(zRes+nRoot)>=nOut ) return 0;
+  memcpy(zOut, zRes+nRoot, strlen(zRes+nRoot)+1);
+  return 1;
 }
 
 int pku_next_line(const char *z, size_t n, size_t *piPos,

@@ -20,6 +20,18 @@ typedef struct PkuEntry {
 ** skipped unless bHidden.  *paOut from sqlite3_malloc64, names in the same
 ** block.  Returns count or -errno.  At most 100000 entries are listed. */
 int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut);
+/* pku_listdir for a directory in a user's home: opened with osq_user_open
+** (O_DIRECTORY, the user's rights), and a link entry counts as a
+** directory only when the user could open it as one, so no link of the
+** user's is ever followed with the process's own rights. */
+int pku_user_listdir(const OsqPasswd *pUser, const char *zRealPath,
+                     int bHidden, PkuEntry **paOut);
+/* The canonical logical path (root prefix removed) of a directory of a
+** user's home, as the kernel resolved it when opening it with the user's
+** rights (osquery canonicalises glob bases with fs::canonical).  Returns 1
+** with zOut set, or 0 (unopenable, outside the root, too long). */
+int pku_user_canonical(OsqCursor *pCur, const OsqPasswd *pUser,
+                       const char *zRealPath, char *zOut, size_t nOut);
 
 /* Iterate lines of a buffer of n bytes (binary-safe: NUL bytes are part of
 ** a line).  *piPos is the cursor; returns 1 with *pzLine and *pnLine set, 0 at
