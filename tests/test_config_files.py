@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from conftest import rows
 from test_packages import write
 
@@ -198,3 +199,154 @@ def test_carbon_black_info_absent_or_broken(conn, root, tmp_path):
     write(cb / "sensor.id", "zzzzzzzzzzzzzzzz")
     got = rows(conn, "SELECT sensor_id, config_name FROM carbon_black_info")
     assert got == [{"sensor_id": 0, "config_name": None}]
+
+
+# ----------------------------------------------------------------- npm_packages
+
+def npm_fields(path: Path) -> dict:
+    """Python's json reading the same package.json, with osquery's rules."""
+    try:
+        if not path.is_file():
+            raise OSError("not a regular file")
+        doc = json.loads(path.read_bytes())
+        if not isinstance(doc, dict):
+            raise ValueError("not an object")
+    except (ValueError, OSError):
+        return {k: None for k in ("name", "version", "description", "homepage",
+                                  "author", "license")}
+    out = {}
+    for k in ("name", "version", "description", "homepage"):
+        out[k] = (doc[k] if isinstance(doc[k], str) else "") if k in doc else None
+    a = doc.get("author")
+    out["author"] = a if isinstance(a, str) else (
+        (a["name"] if isinstance(a["name"], str) else "") if isinstance(a, dict)
+        and "name" in a else None)
+    lic = doc.get("license")
+    out["license"] = lic if isinstance(lic, str) else (
+        lic["url"] if isinstance(lic, dict) and isinstance(lic.get("url"), str) else None)
+    return out
+
+
+def test_npm_packages_global_vs_npm(conn):
+    import shutil
+    import subprocess
+    if not shutil.which("npm"):
+        pytest.skip("npm is not installed (Debian package npm)")
+    prefix = subprocess.run(["npm", "prefix", "-g"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    out = subprocess.run(["npm", "ls", "-g", "--all", "--parseable"], capture_output=True,
+                         text=True).stdout.split()
+    # On POSIX the global node_modules is <prefix>/lib/node_modules; npm's
+    # first line is that lib directory itself.
+    lib = prefix + "/lib"
+    want = {p for p in out if p != lib}
+    got = rows(conn, "SELECT * FROM npm_packages WHERE directory = ?", lib)
+    assert {str(Path(r["path"]).parent) for r in got} == want
+    for r in got:
+        assert {k: r[k] for k in ("name", "version", "description", "homepage", "author",
+                                  "license")} == npm_fields(Path(r["path"]))
+        assert r["depth"] == Path(r["path"]).relative_to(lib).parts.count("node_modules") - 1
+    # Without a constraint the global directory is found, with glob's '/'.
+    if lib in ("/usr/lib", "/usr/local/lib"):
+        every = rows(conn, "SELECT DISTINCT directory FROM npm_packages")
+        assert {"directory": lib + "/"} in every
+
+
+def pkg(d: Path, name: str, **fields) -> Path:
+    p = d / "node_modules" / name
+    write(p / "package.json", json.dumps({"name": name, **fields}))
+    return p
+
+
+def npm_tree(tmp_path: Path) -> Path:
+    app = tmp_path / "srv/app"
+    write(app / "package.json", json.dumps({"name": "app", "version": "1.0.0",
+                                            "dependencies": {"left-pad": "1"}}))
+    lp = pkg(app, "left-pad", version="1.3.0", license={"type": "MIT", "url": "http://l"},
+             author={"name": "Azer", "email": "a@example.invalid"}, homepage=7)
+    pkg(lp, "inner", version="0.1.0", author={"email": "no name"})
+    deep = pkg(lp / "node_modules/inner", "deeper", version="9", description="d")
+    pkg(app, "@scope/util", version="2.0.0-beta.1", author="Ann <ann@example.invalid>")
+    pkg(app, "zed", version="0.0.1", license=["MIT"])
+    write(app / "node_modules/broken/package.json", b"{\"name\": \"broken\", ")
+    write(app / "node_modules/notobj/package.json", b"[1, 2]")
+    write(app / "node_modules/bom/package.json", b"\xef\xbb\xbf{\"name\": \"bom\"}")
+    write(app / "node_modules/nul/package.json", b"{\"name\": \"nu\\u0000l\"}\x00garbage")
+    write(app / "node_modules/latin1/package.json", b"{\"name\": \"caf\xe9\"}")
+    (app / "node_modules/dirjson/package.json").mkdir(parents=True)
+    (app / "node_modules/fifo").mkdir()
+    os.mkfifo(app / "node_modules/fifo/package.json")
+    # A loop: a package whose node_modules leads back up the tree.
+    (deep / "node_modules").mkdir()
+    os.symlink("../../../../../..", deep / "node_modules/up")
+    return app
+
+
+def test_npm_packages_fixture(conn, root, tmp_path):
+    app = npm_tree(tmp_path)
+    root(tmp_path)
+    got = rows(conn, "SELECT name, version, description, homepage, author, license, path, "
+                     "directory, depth, max_depth FROM npm_packages "
+                     "WHERE directory = '/srv/app' AND path NOT LIKE '%latin1%'")
+    by_path = {r["path"]: r for r in got}
+    for path, r in by_path.items():
+        if "latin1" in path:
+            continue
+        want = npm_fields(tmp_path / path.lstrip("/"))
+        if "nul" in path:
+            want["name"] = "nu"        # rapidjson's C string ends at the NUL
+        if "bom" in path:
+            want["name"] = None        # rapidjson does not skip a BOM
+        assert {k: r[k] for k in want} == want, path
+        assert r["directory"] == "/srv/app" and r["max_depth"] == 100
+    order = [(r["path"].replace("/srv/app/", ""), r["depth"]) for r in got]
+    assert order[:1] == [("node_modules/bom/package.json", 0)]
+    assert ("node_modules/@scope/util/package.json", 0) in order
+    assert ("node_modules/left-pad/node_modules/inner/node_modules/deeper/package.json", 2) \
+        in order
+    # The loop is cut where a directory repeats: each package appears a
+    # bounded number of times.
+    assert sum(1 for p, _ in order if p.endswith("left-pad/package.json")) <= 2
+    assert "node_modules/fifo/package.json" not in [p for p, _ in order] or \
+        by_path["/srv/app/node_modules/fifo/package.json"]["name"] is None
+    assert not any(p.startswith("node_modules/dirjson") for p, _ in order)
+    raw = conn.execute("SELECT CAST(name AS BLOB) FROM npm_packages WHERE directory = "
+                       "'/srv/app' AND path LIKE '%latin1%'").fetchall()
+    assert raw == [(b"caf\xe9",)]
+
+
+def test_npm_packages_max_depth(conn, root, tmp_path):
+    npm_tree(tmp_path)
+    root(tmp_path)
+    q = "SELECT max(depth) AS d, count(*) AS n FROM npm_packages WHERE directory = '/srv/app'"
+    zero = rows(conn, q + " AND max_depth = 0")
+    one = rows(conn, q + " AND max_depth = 1")
+    assert zero[0]["d"] == 0 and one[0]["d"] == 1 and one[0]["n"] > zero[0]["n"]
+    assert rows(conn, q + " AND max_depth = -1")[0]["d"] >= 2
+    # The spec examples.
+    assert rows(conn, "select * from npm_packages where directory = '/home/user/my_project'") \
+        == []
+    rows(conn, "select * from npm_packages")
+    rows(conn, "select * from npm_packages where directory = '/home/user/my_project' "
+               "and max_depth = 0")
+    deep = rows(conn, "select name, version, depth from npm_packages where depth > 0")
+    assert all(r["depth"] > 0 for r in deep)
+
+
+def test_npm_packages_default_sites(conn, root, tmp_path):
+    write(tmp_path / "etc/passwd", "dev:x:1000:1000::/home/dev:/bin/sh\n")
+    pkg(tmp_path / "home/dev/.nvm/versions/node/v20.1.0/lib", "typescript", version="5.4.2")
+    pkg(tmp_path / "usr/local/lib", "yarn", version="1.22.19")
+    root(tmp_path)
+    got = rows(conn, "SELECT name, version, directory FROM npm_packages")
+    assert got == [
+        {"name": "typescript", "version": "5.4.2",
+         "directory": "/home/dev/.nvm/versions/node/v20.1.0/lib/"},
+        {"name": "yarn", "version": "1.22.19", "directory": "/usr/local/lib/"},
+    ]
+    # The shape of Fleet's Linux software inventory query over npm_packages.
+    sw = rows(conn, "SELECT name AS name, version AS version, 'npm_packages' AS source, "
+                    "'' AS release, '' AS vendor, '' AS arch, path AS installed_path "
+                    "FROM npm_packages UNION SELECT name, version, 'deb_packages', '', '', "
+                    "'', '' FROM deb_packages")
+    assert {r["name"] for r in sw if r["source"] == "npm_packages"} == {"typescript", "yarn"}

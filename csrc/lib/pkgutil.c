@@ -309,3 +309,25 @@ char *pku_canonical(OsqCursor *pCur, const char *zPath, char *zOut, size_t nOut)
   memcpy(zOut, zRes+nRoot, strlen(zRes+nRoot)+1);
   return zOut;
 }
+
+const OsqPasswd *pku_owner_of(const OsqPasswd *aPw, int nPw, const char *zPath){
+  const OsqPasswd *pBest = 0;
+  size_t nBest = 0;
+  int i;
+  for(i=0; i<nPw; i++){
+    const char *zDir = aPw[i].zDir;
+    size_t n = strlen(zDir);
+    while( n>1 && zDir[n-1]=='/' ) n--;
+    /* "/" is nobody's home for this purpose: it holds everything. */
+    if( n<=1 || strncmp(zPath, zDir, n)!=0 || (zPath[n]!='/' && zPath[n]!=0) ) continue;
+    if( n>nBest ){ pBest = &aPw[i]; nBest = n; }
+  }
+  return pBest;
+}
+
+long pku_rapidjson_len(const char *z, size_t n){
+  const char *zNul = memchr(z, 0, n);
+  if( zNul ) n = (size_t)(zNul - z);
+  if( n>=3 && memcmp(z, "\xef\xbb\xbf", 3)==0 ) return -1;
+  return (long)n;
+}

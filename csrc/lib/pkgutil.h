@@ -67,4 +67,15 @@ int pku_glob(OsqCursor*, const char *zPattern, char ***pazOut);
 ** caller then keeps the path as it is, as osquery does on error). */
 char *pku_canonical(OsqCursor*, const char *zPath, char *zOut, size_t nOut);
 
+/* The passwd entry whose home directory holds the logical path zPath (the
+** longest such home), so a file under /home/<user> found by a system-wide
+** scan is opened with that user's rights; NULL when none does. */
+const OsqPasswd *pku_owner_of(const OsqPasswd *aPw, int nPw, const char *zPath);
+
+/* rapidjson's view of a document (osquery parses package.json,
+** extensions.json... with Document::Parse on the C string): the text ends
+** at the first NUL, and a UTF-8 byte-order mark is a parse error.  Returns
+** the length to give osq_json_parse, or -1 for a BOM. */
+long pku_rapidjson_len(const char *z, size_t n);
+
 #endif
