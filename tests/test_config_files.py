@@ -350,3 +350,108 @@ def test_npm_packages_default_sites(conn, root, tmp_path):
                     "FROM npm_packages UNION SELECT name, version, 'deb_packages', '', '', "
                     "'', '' FROM deb_packages")
     assert {r["name"] for r in sw if r["source"] == "npm_packages"} == {"typescript", "yarn"}
+
+
+# ---------------------------------------------------------------- startup_items
+
+DESKTOP_OK = """\
+[Desktop Entry]
+Type=Application
+Name=Notes Sync
+Name[de]=Notizen
+Exec=/usr/bin/notes-sync
+X-GNOME-Autostart-enabled=true
+"""
+
+
+def desktop_oracle(path: Path) -> tuple[str, str]:
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.optionxform = str
+    cp.read(path)
+    return cp["Desktop Entry"]["Name"], cp["Desktop Entry"]["Exec"]
+
+
+def startup_tree(tmp_path: Path) -> None:
+    write(tmp_path / "etc/passwd",
+          "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"
+          "alice2:x:1002:1002::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob/:/bin/sh\n"
+          "svc:x:999:999::/srv/svc:/usr/sbin/nologin\nnohome:x:998:998:::/bin/sh\n")
+    auto = tmp_path / "home/alice/.config/autostart"
+    write(auto / "notes.desktop", DESKTOP_OK)
+    write(auto / "quirks.desktop", "Name=first\nName=second\nExec=env A=1 app\n  Exec=/bin/x \r\n"
+          "Name=\n")
+    write(auto / "latin1.desktop", b"Name=caf\xe9\nExec=/bin/caf\xe9\n")
+    os.mkfifo(auto / "fifo.desktop")
+    (auto / "subdir").mkdir()
+    write(auto / ".hidden.desktop", "Name=hidden\n")
+    write(tmp_path / "home/alice/.config/autostart-scripts/run.sh", "#!/bin/sh\n")
+    write(tmp_path / "home/bob/.config/autostart/b.desktop", "Name=B\nExec=b\n")
+    write(tmp_path / "srv/svc/.config/autostart-scripts/svc.sh", "#!/bin/sh\n")
+    write(tmp_path / "etc/init.d/ssh", "#!/bin/sh\n")
+    write(tmp_path / "etc/init.d/README", "x")
+    (tmp_path / "etc/init.d/subdir").mkdir()
+    write(tmp_path / "etc/xdg/autostart/at-spi.desktop", DESKTOP_OK.replace("Notes", "AT"))
+
+
+def test_startup_items_fixture(conn, root, tmp_path):
+    startup_tree(tmp_path)
+    root(tmp_path)
+    got = [(r["name"], r["path"], r["type"], r["source"], r["status"], r["username"])
+           for r in rows(conn, "SELECT * FROM startup_items WHERE path IS NULL "
+                               "OR path NOT LIKE '%caf%'")]
+    auto = "/home/alice/.config/autostart/"
+    name, exe = desktop_oracle(tmp_path / "home/alice/.config/autostart/notes.desktop")
+    assert got == [
+        # /home/alice (listed once for its two users), entries sorted
+        (None, None, "Startup Item", auto, "enabled", "alice"),                # fifo
+        (name, exe, "Startup Item", auto, "enabled", "alice"),
+        ("second", "/bin/x", "Startup Item", auto, "enabled", "alice"),
+        ("run.sh", "/home/alice/.config/autostart-scripts/run.sh", "Startup Item",
+         "/home/alice/.config/autostart-scripts/", "enabled", "alice"),
+        # bob's home ends in '/': the source keeps the doubled separator,
+        # the path is canonical.
+        ("B", "b", "Startup Item", "/home/bob//.config/autostart/", "enabled", "bob"),
+        ("svc.sh", "/srv/svc/.config/autostart-scripts/svc.sh", "Startup Item",
+         "/srv/svc/.config/autostart-scripts/", "enabled", None),
+        ("README", "/etc/init.d/README", "Startup Item", "/etc/init.d/", "enabled", None),
+        ("ssh", "/etc/init.d/ssh", "Startup Item", "/etc/init.d/", "enabled", None),
+        desktop_oracle(tmp_path / "etc/xdg/autostart/at-spi.desktop")
+        + ("Startup Item", "/etc/xdg/autostart/", "enabled", None),
+    ]
+    raw = conn.execute("SELECT CAST(name AS BLOB), CAST(path AS BLOB) FROM startup_items "
+                       "WHERE path LIKE '%caf%'").fetchall()
+    assert raw == [(b"caf\xe9", b"/bin/caf\xe9")]
+
+
+def test_startup_items_systemd(conn, tmp_path, monkeypatch):
+    from test_systemd_units import PROPS, UNITS, FakeBus
+    startup_tree(tmp_path)
+    monkeypatch.setenv("OSQLITE_DBUS_TIMEOUT_MS", "1500")
+    monkeypatch.setenv("OSQLITE_ROOT", str(tmp_path))
+    bus = FakeBus(tmp_path / "run/dbus/system_bus_socket", "ok", False)
+    try:
+        got = rows(conn, "SELECT name, path, source, status, username FROM startup_items "
+                         "WHERE type = 'systemd unit'")
+    finally:
+        bus.close()
+    want = []
+    for u in UNITS:
+        frag = PROPS.get((u[6], "FragmentPath"))
+        src = PROPS.get((u[6], "SourcePath"))
+        if frag is None or src is None:
+            break                      # osquery stops at the first failed Get
+        want.append({"name": u[0], "path": frag, "source": src, "status": u[3],
+                     "username": PROPS.get((u[6], "User"), "")})
+    assert got == want and got
+
+
+def test_config_tables_under_sanitizers(tmp_path):
+    yum_tree(tmp_path)
+    cb_tree(tmp_path)
+    startup_tree(tmp_path)
+    npm_tree(tmp_path)
+    write(tmp_path / "etc/myrepos/huge.repo", "[h]\n" + "".join(f"k{i}=v\n" for i in range(5000)))
+    run_asan(tmp_path, "SELECT * FROM yum_sources", "SELECT * FROM carbon_black_info",
+             "SELECT * FROM startup_items",
+             "SELECT * FROM npm_packages WHERE directory = '/srv/app' AND max_depth = -1",
+             "SELECT * FROM npm_packages")
