@@ -294,3 +294,33 @@ def test_package_files_under_sanitizers(tmp_path):
     run_asan(tmp_path, "SELECT * FROM deb_package_files",
              "SELECT * FROM deb_package_files WHERE package IN ('alpha', 'libmulti', 'x/y')",
              "SELECT * FROM rpm_package_files")
+
+
+def test_deb_package_files_last_opened_query_shape(conn):
+    """The shape of Fleet's deb last-opened query: package files joined with
+    the file table, regular files with an execute bit, newest atime."""
+    if not shutil.which("dpkg-query") or not os.path.exists("/var/lib/dpkg/status"):
+        pytest.skip("no dpkg database on this machine")
+    def newest() -> dict:
+        want = {}
+        for pkg in ("bash", "dpkg"):
+            for line in subprocess.run(["dpkg-query", "-L", pkg], capture_output=True,
+                                       text=True, check=True).stdout.splitlines():
+                try:
+                    st = os.stat(line)
+                except OSError:
+                    continue
+                mode = "%04o" % (st.st_mode & 0o7777)
+                if os.path.isfile(line) and any(c in "1357" for c in mode):
+                    want[pkg] = max(want.get(pkg, 0), int(st.st_atime))
+        return want
+
+    # An atime may move while the test runs (someone starts bash): the
+    # result must match the files as they were just before or just after.
+    before = newest()
+    got = rows(conn, "SELECT package, MAX(atime) AS last FROM deb_package_files "
+                     "CROSS JOIN file USING (path) WHERE package IN ('dpkg', 'bash') "
+                     "AND type = 'regular' AND regex_match(file.mode, '[1357]', 0) "
+                     "GROUP BY package")
+    after = newest()
+    assert {r["package"]: r["last"] for r in got} in (before, after)
