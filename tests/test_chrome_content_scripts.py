@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import os
 
+from asan_helper import run_asan
 from conftest import rows
 from test_browsers import KEY, ME, ext_id, passwd, write
-
-from asan_helper import run_asan
 
 MANIFEST = {
     "name": "Scripted", "version": "__MSG_ver__", "default_locale": "en", "key": KEY,

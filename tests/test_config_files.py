@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 
 import pytest
+from asan_helper import run_asan
 from conftest import rows
 from test_packages import write
-
-from asan_helper import run_asan
 
 YUM_KEYS = ("name", "baseurl", "mirrorlist", "metalink", "enabled", "gpgcheck", "gpgkey")
 
@@ -283,7 +282,7 @@ def npm_tree(tmp_path: Path) -> Path:
 
 
 def test_npm_packages_fixture(conn, root, tmp_path):
-    app = npm_tree(tmp_path)
+    npm_tree(tmp_path)
     root(tmp_path)
     got = rows(conn, "SELECT name, version, description, homepage, author, license, path, "
                      "directory, depth, max_depth FROM npm_packages "

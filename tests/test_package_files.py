@@ -12,11 +12,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import rows
-from test_packages import RPM_BIN, RPM_I18N, RPM_INT32, RPM_STRING, RPM_STRING_ARRAY, \
-    make_rpmdb, rpm_header, write
-
 from asan_helper import run_asan
+from conftest import rows
+from test_packages import (
+    RPM_BIN,
+    RPM_I18N,
+    RPM_INT32,
+    RPM_STRING,
+    RPM_STRING_ARRAY,
+    make_rpmdb,
+    rpm_header,
+    write,
+)
 
 # ------------------------------------------------------------ deb_package_files
 

@@ -14,10 +14,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from asan_helper import run_asan
 from conftest import rows
 from test_packages import write
-
-from asan_helper import run_asan
 
 SSH_CONFIG = """\
 # global

@@ -13,9 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import rows
-
 from asan_helper import run_asan
+from conftest import rows
 
 
 def osquery_value(raw: bytes) -> tuple[str | bytes, int]:
