@@ -114,9 +114,9 @@
 #include "osqlite.h"
 #include "schema.h"
 #include "hashes.h"
+#include "dynlib.h"
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -812,26 +812,17 @@ int osq_gen_hash(OsqCursor *pCur){
 /* libcap's cap_get_file/cap_to_text, loaded for a file that has a
 ** security.capability attribute (osquery links libcap). */
 typedef struct Libcap {
-  void *h;
   void *(*get_file)(const char*);
   char *(*to_text)(void*, ssize_t*);
   int (*free)(void*);
 } Libcap;
 
-static int libcapLoad(OsqCursor *pCur, Libcap *p){
-  if( p->h ) return SQLITE_OK;
-  p->h = dlopen("libcap.so.2", RTLD_NOW|RTLD_LOCAL);
-  if( p->h ){
-    *(void**)&p->get_file = dlsym(p->h, "cap_get_file");
-    *(void**)&p->to_text = dlsym(p->h, "cap_to_text");
-    *(void**)&p->free = dlsym(p->h, "cap_free");
-  }
-  if( p->h==0 || !p->get_file || !p->to_text || !p->free ){
-    if( p->h ) dlclose(p->h);
-    p->h = 0;
-    return osq_error(pCur, "extended_attributes: decoding security.capability "
-                     "needs libcap.so.2 (install the Debian package libcap2)");
-  }
+static int libcapLoad(OsqCursor *pCur, Libcap *p, int *pbLoaded){
+  static const char *const azLib[] = { "libcap.so.2", 0 };
+  static const char *const azSym[] = { "cap_get_file", "cap_to_text", "cap_free", 0 };
+  if( *pbLoaded ) return SQLITE_OK;
+  if( osq_dl_load(pCur, azLib, "libcap2", azSym, p) ) return SQLITE_ERROR;
+  *pbLoaded = 1;
   return SQLITE_OK;
 }
 
@@ -860,6 +851,7 @@ static char *base64(const unsigned char *a, size_t n){
 
 typedef struct XattrScan {
   Libcap cap;
+  int bCap;                 /* cap was loaded */
   unsigned char *aBuf;      /* XATTR_BUF_MAX bytes for a value */
   char *zList;              /* XATTR_BUF_MAX bytes for the name list */
 } XattrScan;
@@ -894,7 +886,7 @@ static int xattrRows(OsqCursor *pCur, XattrScan *x, const char *zFull,
   for(i=0; i<nList; i+=(ssize_t)strlen(x->zList+i)+1){
     if( strcmp(x->zList+i, "security.capability")==0 ){
       void *cap;
-      rc = libcapLoad(pCur, &x->cap);
+      rc = libcapLoad(pCur, &x->cap, &x->bCap);
       if( rc ) break;
       errno = 0;
       cap = x->cap.get_file(zMagic);
@@ -989,6 +981,5 @@ done:
   plFree(&dirs);
   sqlite3_free(x.aBuf);
   sqlite3_free(x.zList);
-  if( x.cap.h ) dlclose(x.cap.h);
   return rc;
 }

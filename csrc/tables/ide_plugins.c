@@ -62,8 +62,8 @@
 #include "schema.h"
 #include "pkgutil.h"
 #include "json.h"
+#include "dynlib.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,26 +229,18 @@ typedef struct ZStream {
 } ZStream;
 
 typedef struct Zlib {
-  void *h;
   int (*inflateInit2_)(ZStream*, int, const char*, int);
   int (*inflate)(ZStream*, int);
   int (*inflateEnd)(ZStream*);
+  int bLoaded;              /* after the function pointers (osq_dl_load) */
 } Zlib;
 
 static int zlibLoad(OsqCursor *pCur, Zlib *z){
-  if( z->h ) return SQLITE_OK;
-  z->h = dlopen("libz.so.1", RTLD_NOW|RTLD_LOCAL);
-  if( z->h ){
-    *(void**)&z->inflateInit2_ = dlsym(z->h, "inflateInit2_");
-    *(void**)&z->inflate = dlsym(z->h, "inflate");
-    *(void**)&z->inflateEnd = dlsym(z->h, "inflateEnd");
-  }
-  if( z->h==0 || !z->inflateInit2_ || !z->inflate || !z->inflateEnd ){
-    if( z->h ) dlclose(z->h);
-    z->h = 0;
-    return osq_error(pCur, "jetbrains_plugins: reading plugin jars needs "
-                     "libz.so.1 (install the Debian package zlib1g)");
-  }
+  static const char *const azLib[] = { "libz.so.1", 0 };
+  static const char *const azSym[] = { "inflateInit2_", "inflate", "inflateEnd", 0 };
+  if( z->bLoaded ) return SQLITE_OK;
+  if( osq_dl_load(pCur, azLib, "zlib1g", azSym, z) ) return SQLITE_ERROR;
+  z->bLoaded = 1;
   return SQLITE_OK;
 }
 
@@ -595,6 +587,5 @@ int osq_gen_jetbrains_plugins(OsqCursor *pCur){
     sqlite3_free(a);
   }
   osq_user_scope_free(&us);
-  if( scan.z.h ) dlclose(scan.z.h);
   return rc;
 }

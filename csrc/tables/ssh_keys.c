@@ -41,16 +41,16 @@
 ** - anything else (public keys, known_hosts, config) gives no row.
 ** pid_with_namespace is 0.
 **
-** OpenSSL's libcrypto (Debian package libssl3) is loaded with dlopen when
-** the first file is parsed; without it the query fails with a message
-** naming the package.
+** OpenSSL 3's libcrypto (Debian package libssl3) is loaded with dlopen
+** (osq_dl_load) when the first file is parsed; without it the query fails
+** with a message naming the package.
 */
 #include "osqlite.h"
 #include "schema.h"
 #include "pkgutil.h"
+#include "dynlib.h"
 
 #include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 
@@ -120,9 +120,9 @@ int osq_gen_ssh_configs(OsqCursor *pCur){
 ** user_ssh_keys
 */
 
-/* The part of libcrypto used here, resolved with dlsym. */
+/* The part of libcrypto used here (OpenSSL 3), resolved by osq_dl_load in
+** this order. */
 typedef struct Crypto {
-  void *h;
   void *(*BIO_new_mem_buf)(const void*, int);
   int (*BIO_free)(void*);
   void *(*PEM_read_bio_PrivateKey)(void*, void**, int (*)(char*, int, int, void*), void*);
@@ -132,44 +132,18 @@ typedef struct Crypto {
   int (*EVP_PKEY_get_security_bits)(const void*);
   int (*EVP_PKEY_get_group_name)(const void*, char*, size_t, size_t*);
   void (*ERR_clear_error)(void);
+  int bLoaded;              /* after the function pointers */
 } Crypto;
 
-/* Load libcrypto (RTLD_NODELETE: OpenSSL does not support being
-** unloaded, and a second dlopen is then only a reference count).  OpenSSL
-** 1.1 names the getters without "get_". */
 static int cryptoLoad(OsqCursor *pCur, Crypto *c){
-  static const char *const azLib[] = { "libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.so" };
-  int i;
-  memset(c, 0, sizeof(*c));
-  for(i=0; i<3 && c->h==0; i++){
-    c->h = dlopen(azLib[i], RTLD_NOW|RTLD_LOCAL|RTLD_NODELETE);
-  }
-  if( c->h==0 ){
-    return osq_error(pCur, "user_ssh_keys: OpenSSL's libcrypto is not installed "
-                     "(install the Debian package libssl3)");
-  }
-#define SYM(F, NAME) *(void**)&c->F = dlsym(c->h, NAME)
-  SYM(BIO_new_mem_buf, "BIO_new_mem_buf");
-  SYM(BIO_free, "BIO_free");
-  SYM(PEM_read_bio_PrivateKey, "PEM_read_bio_PrivateKey");
-  SYM(EVP_PKEY_free, "EVP_PKEY_free");
-  SYM(EVP_PKEY_get_base_id, "EVP_PKEY_get_base_id");
-  if( c->EVP_PKEY_get_base_id==0 ) SYM(EVP_PKEY_get_base_id, "EVP_PKEY_base_id");
-  SYM(EVP_PKEY_get_bits, "EVP_PKEY_get_bits");
-  if( c->EVP_PKEY_get_bits==0 ) SYM(EVP_PKEY_get_bits, "EVP_PKEY_bits");
-  SYM(EVP_PKEY_get_security_bits, "EVP_PKEY_get_security_bits");
-  if( c->EVP_PKEY_get_security_bits==0 ) SYM(EVP_PKEY_get_security_bits, "EVP_PKEY_security_bits");
-  SYM(EVP_PKEY_get_group_name, "EVP_PKEY_get_group_name");
-  SYM(ERR_clear_error, "ERR_clear_error");
-#undef SYM
-  if( !c->BIO_new_mem_buf || !c->BIO_free || !c->PEM_read_bio_PrivateKey
-   || !c->EVP_PKEY_free || !c->EVP_PKEY_get_base_id || !c->EVP_PKEY_get_bits
-   || !c->EVP_PKEY_get_security_bits || !c->ERR_clear_error ){
-    dlclose(c->h);
-    c->h = 0;
-    return osq_error(pCur, "user_ssh_keys: the libcrypto found lacks the PEM "
-                     "functions (install the Debian package libssl3)");
-  }
+  static const char *const azLib[] = { "libcrypto.so.3", 0 };
+  static const char *const azSym[] = {
+    "BIO_new_mem_buf", "BIO_free", "PEM_read_bio_PrivateKey", "EVP_PKEY_free",
+    "EVP_PKEY_get_base_id", "EVP_PKEY_get_bits", "EVP_PKEY_get_security_bits",
+    "EVP_PKEY_get_group_name", "ERR_clear_error", 0
+  };
+  if( osq_dl_load(pCur, azLib, "libssl3", azSym, c) ) return SQLITE_ERROR;
+  c->bLoaded = 1;
   return SQLITE_OK;
 }
 
@@ -212,8 +186,7 @@ static int keyFile(OsqCursor *pCur, Crypto *c, sqlite3_int64 uid,
     keyType = c->EVP_PKEY_get_base_id(pkey);
     nBits = c->EVP_PKEY_get_bits(pkey);
     nSec = c->EVP_PKEY_get_security_bits(pkey);
-    if( !c->EVP_PKEY_get_group_name
-     || c->EVP_PKEY_get_group_name(pkey, zGroup, sizeof(zGroup), &nGroup)!=1
+    if( c->EVP_PKEY_get_group_name(pkey, zGroup, sizeof(zGroup), &nGroup)!=1
      || nGroup>=sizeof(zGroup) ){
       nGroup = 0;
     }
@@ -270,13 +243,12 @@ int osq_gen_user_ssh_keys(OsqCursor *pCur){
       nBuf = osq_user_slurp(pw, zFileReal, SSH_KEY_MAX+1, &zBuf);
       if( nBuf==-ENOMEM ){ rc = SQLITE_NOMEM; break; }
       if( nBuf<0 ) continue;
-      if( c.h==0 ) rc = cryptoLoad(pCur, &c);
+      if( !c.bLoaded ) rc = cryptoLoad(pCur, &c);
       if( rc==SQLITE_OK ) rc = keyFile(pCur, &c, pw->uid, zFile, zBuf, (size_t)nBuf);
       sqlite3_free(zBuf);
     }
     sqlite3_free(a);
   }
   osq_user_scope_free(&us);
-  if( c.h ) dlclose(c.h);
   return rc;
 }
