@@ -5,6 +5,7 @@
 #include "pkgutil.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -330,4 +331,19 @@ long pku_rapidjson_len(const char *z, size_t n){
   if( zNul ) n = (size_t)(zNul - z);
   if( n>=3 && memcmp(z, "\xef\xbb\xbf", 3)==0 ) return -1;
   return (long)n;
+}
+
+ssize_t pku_read(OsqCursor *pCur, const OsqPasswd *pUser, size_t nLimit,
+                 char **pz, const char *zFmt, ...){
+  char zLogical[8192], zReal[8192];
+  va_list ap;
+  *pz = 0;
+  va_start(ap, zFmt);
+  sqlite3_vsnprintf(sizeof(zLogical), zLogical, zFmt, ap);
+  va_end(ap);
+  if( strlen(zLogical)>=sizeof(zLogical)-1
+   || osq_path(pCur, zReal, sizeof(zReal), "%s", zLogical)==0 ){
+    return -ENAMETOOLONG;
+  }
+  return osq_user_slurp(pUser, zReal, nLimit, pz);
 }

@@ -67,6 +67,13 @@ int pku_glob(OsqCursor*, const char *zPattern, char ***pazOut);
 ** caller then keeps the path as it is, as osquery does on error). */
 char *pku_canonical(OsqCursor*, const char *zPath, char *zOut, size_t nOut);
 
+/* Read a regular file at a logical path (the root joined to the formatted
+** path) with osq_user_slurp: at most nLimit bytes into *pz (sqlite3_free
+** it), with pUser's rights (NULL: the process's own).  Returns the byte
+** count or -errno (-ENAMETOOLONG when the path does not fit). */
+ssize_t pku_read(OsqCursor *pCur, const OsqPasswd *pUser, size_t nLimit,
+                 char **pz, const char *zFmt, ...);
+
 /* The passwd entry whose home directory holds the logical path zPath (the
 ** longest such home), so a file under /home/<user> found by a system-wide
 ** scan is opened with that user's rights; NULL when none does. */

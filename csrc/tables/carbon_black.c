@@ -34,6 +34,7 @@
 #include "osqlite.h"
 #include "schema.h"
 #include "ini.h"
+#include "pkgutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -46,11 +47,8 @@
 #define CB_MAX_DEPTH   64
 
 static void sensorId(OsqCursor *pCur){
-  char zReal[8192];
   char *zBuf = 0;
-  ssize_t n;
-  if( osq_path(pCur, zReal, sizeof(zReal), "/var/lib/cb/sensor.id")==0 ) return;
-  n = osq_user_slurp(0, zReal, CB_FILE_MAX, &zBuf);
+  ssize_t n = pku_read(pCur, 0, CB_FILE_MAX, &zBuf, "/var/lib/cb/sensor.id");
   if( n==16 ){
     /* std::stringstream >> std::hex >> unsigned: blanks, a sign, an
     ** optional 0x, then hex digits; no digit gives 0. */
@@ -109,13 +107,10 @@ static int sensorSettings(OsqCursor *pCur){
     COL_CARBON_BLACK_INFO_PROTECTION_DISABLED,
     COL_CARBON_BLACK_INFO_COLLECT_PROCESS_USER_CONTEXT,
   };
-  char zReal[8192];
   char *zBuf = 0, *z;
-  ssize_t n;
+  ssize_t n = pku_read(pCur, 0, CB_FILE_MAX, &zBuf, "/var/lib/cb/sensorsettings.ini");
   OsqIni ini;
   int i, e, rc = SQLITE_OK;
-  if( osq_path(pCur, zReal, sizeof(zReal), "/var/lib/cb/sensorsettings.ini")==0 ) return SQLITE_OK;
-  n = osq_user_slurp(0, zReal, CB_FILE_MAX, &zBuf);
   if( n<0 ) return n==-ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
   e = osq_ini_parse(zBuf, (size_t)n, &ini);
   if( e ){

@@ -442,16 +442,11 @@ int osq_gen_deb_packages(OsqCursor *pCur){
 /* Rows for the lines of one info/<file>.list. */
 static int listFileRows(OsqCursor *pCur, const char *zAdmin,
                         const char *zPackage, const char *zFile){
-  char zReal[8192];
   char *zBuf = 0;
-  ssize_t nBuf;
+  ssize_t nBuf = pku_read(pCur, 0, DPKG_LIST_MAX, &zBuf, "%s/info/%s", zAdmin, zFile);
   size_t iPos = 0, nLine;
   const char *zLine;
   int rc = SQLITE_OK;
-  if( osq_path(pCur, zReal, sizeof(zReal), "%s/info/%s", zAdmin, zFile)==0 ){
-    return SQLITE_OK;
-  }
-  nBuf = osq_user_slurp(0, zReal, DPKG_LIST_MAX, &zBuf);
   if( nBuf<0 ) return nBuf==-ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
   while( rc==SQLITE_OK && pku_next_line(zBuf, (size_t)nBuf, &iPos, &zLine, &nLine) ){
     if( nLine==0 ) continue;

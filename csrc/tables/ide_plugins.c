@@ -135,18 +135,13 @@ static int jsonInt64(const OsqJson *v, sqlite3_int64 *pOut){
 }
 
 static int extensionsFile(OsqCursor *pCur, const ConfDir *d){
-  char zFile[8192], zReal[8192];
   char *zBuf = 0;
-  ssize_t nBuf;
+  ssize_t nBuf = pku_read(pCur, d->pUser, IDE_FILE_MAX, &zBuf,
+                          "%s/extensions/extensions.json", d->zPath);
   long nJson;
   OsqJson *pRoot = 0, *e;
   OsqJsonDoc *pDoc;
   int bNoMem = 0, rc = SQLITE_OK;
-  if( snprintf(zFile, sizeof(zFile), "%s/extensions/extensions.json", d->zPath)>=(int)sizeof(zFile) ){
-    return SQLITE_OK;
-  }
-  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zFile)==0 ) return SQLITE_OK;
-  nBuf = osq_user_slurp(d->pUser, zReal, IDE_FILE_MAX, &zBuf);
   if( nBuf<0 ) return nBuf==-ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
   nJson = pku_rapidjson_len(zBuf, (size_t)nBuf);
   pDoc = nJson>=0 ? osq_json_parse(zBuf, (size_t)nJson, &pRoot, &bNoMem) : 0;

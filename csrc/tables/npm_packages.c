@@ -119,7 +119,6 @@ static int packageRow(NpmScan *p, const char *zSite, const char *zManifest,
     { "homepage", COL_NPM_PACKAGES_HOMEPAGE },
   };
   OsqCursor *pCur = p->pCur;
-  char zReal[8192];
   char *zBuf = 0;
   ssize_t nBuf;
   int rc = osq_row(pCur), i;
@@ -129,9 +128,8 @@ static int packageRow(NpmScan *p, const char *zSite, const char *zManifest,
   osq_int(pCur, COL_NPM_PACKAGES_DEPTH, depth);
   osq_int(pCur, COL_NPM_PACKAGES_MAX_DEPTH, p->maxDepth);
   rc = osq_int(pCur, COL_NPM_PACKAGES_PID_WITH_NAMESPACE, 0);
-  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zManifest)==0 ) return rc;
-  nBuf = osq_user_slurp(pku_owner_of(p->aPw, p->nPw, zManifest), zReal,
-                        NPM_FILE_MAX, &zBuf);
+  nBuf = pku_read(pCur, pku_owner_of(p->aPw, p->nPw, zManifest), NPM_FILE_MAX,
+                  &zBuf, "%s", zManifest);
   if( nBuf==-ENOMEM ) return SQLITE_NOMEM;
   if( nBuf>=0 ){
     long n = pku_rapidjson_len(zBuf, (size_t)nBuf);

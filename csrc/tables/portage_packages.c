@@ -265,8 +265,7 @@ int osq_gen_portage_use(OsqCursor *pCur){
     ssize_t nBuf;
     PkuPiece *a;
     int nFlag, k;
-    if( osq_path(pCur, zReal, sizeof(zReal), "/var/db/pkg/%sUSE", azPkg[i])==0 ) continue;
-    nBuf = osq_user_slurp(0, zReal, PORTAGE_FILE_MAX, &zBuf);
+    nBuf = pku_read(pCur, 0, PORTAGE_FILE_MAX, &zBuf, "/var/db/pkg/%sUSE", azPkg[i]);
     if( nBuf<0 ){ if( nBuf==-ENOMEM ) rc = SQLITE_NOMEM; continue; }
     zUse = zBuf; nUse = (size_t)nBuf;
     pku_trim(&zUse, &nUse);
@@ -338,14 +337,11 @@ static KwEntry *kwAdd(KwList *p, const char *z, size_t n){
 ** for each line, the first word is the atom and (keywords only) the
 ** second the keyword. */
 static int kwFile(OsqCursor *pCur, KwList *p, const char *zFile, int iFile){
-  char zReal[8192];
   char *zBuf = 0;
-  ssize_t nBuf;
+  ssize_t nBuf = pku_read(pCur, 0, PORTAGE_FILE_MAX, &zBuf, "/etc/portage/%s", zFile);
   size_t iPos = 0, nLine;
   const char *zLine;
   int rc = SQLITE_OK;
-  if( osq_path(pCur, zReal, sizeof(zReal), "/etc/portage/%s", zFile)==0 ) return SQLITE_OK;
-  nBuf = osq_user_slurp(0, zReal, PORTAGE_FILE_MAX, &zBuf);
   if( nBuf<0 ) return nBuf==-ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
   while( rc==SQLITE_OK && pku_next_line(zBuf, (size_t)nBuf, &iPos, &zLine, &nLine) ){
     PkuPiece a[2];

@@ -62,14 +62,11 @@
 */
 static int configFile(OsqCursor *pCur, const OsqPasswd *pUser,
                       sqlite3_int64 uid, const char *zFile){
-  char zReal[8192];
   char *zBuf = 0, *zBlock = 0;
-  ssize_t nBuf;
+  ssize_t nBuf = pku_read(pCur, pUser, SSH_CONFIG_MAX, &zBuf, "%s", zFile);
   size_t iPos = 0, nLine, k;
   const char *zLine;
   int rc = SQLITE_OK;
-  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zFile)==0 ) return SQLITE_OK;
-  nBuf = osq_user_slurp(pUser, zReal, SSH_CONFIG_MAX, &zBuf);
   if( nBuf<0 ) return nBuf==-ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
   while( rc==SQLITE_OK && pku_next_line(zBuf, (size_t)nBuf, &iPos, &zLine, &nLine) ){
     char *zLow;

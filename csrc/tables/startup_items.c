@@ -139,7 +139,7 @@ static int startupDir(OsqCursor *pCur, const OsqPasswd *pUser, int bUser,
   k = strlen(zDir);
   while( k>1 && zDir[k-1]=='/' ) zDir[--k] = 0;
   for(i=0; rc==SQLITE_OK && i<n; i++){
-    char zFile[8192], zFileReal[8192];
+    char zFile[8192];
     if( a[i].isDir ) continue;
     if( snprintf(zFile, sizeof(zFile), "%s%s%s", zDir, k>1 ? "/" : "",
                  a[i].zName)>=(int)sizeof(zFile) ) continue;
@@ -151,9 +151,7 @@ static int startupDir(OsqCursor *pCur, const OsqPasswd *pUser, int bUser,
       const char *zName = 0, *zPath = 0;
       size_t nName = 0, nPath = 0, iPos = 0, nLine;
       const char *zLine;
-      if( osq_path(pCur, zFileReal, sizeof(zFileReal), "%s", zFile) ){
-        nBuf = osq_user_slurp(bUser ? pUser : 0, zFileReal, STARTUP_FILE_MAX, &zBuf);
-      }
+      nBuf = pku_read(pCur, bUser ? pUser : 0, STARTUP_FILE_MAX, &zBuf, "%s", zFile);
       if( nBuf==-ENOMEM ){ rc = SQLITE_NOMEM; break; }
       while( nBuf>0 && pku_next_line(zBuf, (size_t)nBuf, &iPos, &zLine, &nLine) ){
         const char *zV;

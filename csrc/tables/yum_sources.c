@@ -43,13 +43,10 @@ static const struct { const char *zKey; int iCol; } aYumKey[] = {
 /* Rows for one file; *pzReposDir (when not NULL) receives main.reposdir
 ** (a new string) when the file parses and has one. */
 static int yumFile(OsqCursor *pCur, const char *zFile, char **pzReposDir){
-  char zReal[8192];
   char *zBuf = 0;
-  ssize_t nBuf;
+  ssize_t nBuf = pku_read(pCur, 0, YUM_FILE_MAX, &zBuf, "%s", zFile);
   OsqIni ini;
   int i, k, rc = SQLITE_OK, e;
-  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zFile)==0 ) return SQLITE_OK;
-  nBuf = osq_user_slurp(0, zReal, YUM_FILE_MAX, &zBuf);
   if( nBuf<0 ) return nBuf==-ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
   e = osq_ini_parse(zBuf, (size_t)nBuf, &ini);
   if( e ){
