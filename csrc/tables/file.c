@@ -826,29 +826,6 @@ static int libcapLoad(OsqCursor *pCur, Libcap *p, int *pbLoaded){
   return SQLITE_OK;
 }
 
-/* Standard base64 with padding (osquery's base64::encode). */
-static char *base64(const unsigned char *a, size_t n){
-  static const char az[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  char *z = sqlite3_malloc64((n+2)/3*4 + 1), *o;
-  size_t i;
-  if( z==0 ) return 0;
-  o = z;
-  for(i=0; i+2<n; i+=3){
-    unsigned v = ((unsigned)a[i]<<16) | ((unsigned)a[i+1]<<8) | a[i+2];
-    *o++ = az[v>>18]; *o++ = az[(v>>12)&63]; *o++ = az[(v>>6)&63]; *o++ = az[v&63];
-  }
-  if( i<n ){
-    unsigned v = (unsigned)a[i]<<16;
-    if( i+1<n ) v |= (unsigned)a[i+1]<<8;
-    *o++ = az[v>>18]; *o++ = az[(v>>12)&63];
-    *o++ = i+1<n ? az[(v>>6)&63] : '=';
-    *o++ = '=';
-  }
-  *o = 0;
-  return z;
-}
-
 typedef struct XattrScan {
   Libcap cap;
   int bCap;                 /* cap was loaded */
@@ -928,7 +905,7 @@ static int xattrRows(OsqCursor *pCur, XattrScan *x, const char *zFull,
     if( bPrint ){
       rc = xattrCell(pCur, zPath, zDir, nDir, zName, (const char*)x->aBuf, (int)nVal, 0);
     }else{
-      char *z = base64(x->aBuf, (size_t)nVal);
+      char *z = osq_base64_encode(x->aBuf, (size_t)nVal, 0);
       if( z==0 ){ rc = SQLITE_NOMEM; break; }
       rc = xattrCell(pCur, zPath, zDir, nDir, zName, z, -1, 1);
       sqlite3_free(z);

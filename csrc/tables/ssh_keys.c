@@ -42,13 +42,14 @@
 ** pid_with_namespace is 0.
 **
 ** OpenSSL 3's libcrypto (Debian package libssl3) is loaded with dlopen
-** (osq_dl_load) when the first file is parsed; without it the query fails
-** with a message naming the package.
+** (osq_crypto_load, shared with the certificate tables) when the first
+** file is parsed; without it the query fails with a message naming the
+** package.
 */
 #include "osqlite.h"
 #include "schema.h"
 #include "pkgutil.h"
-#include "dynlib.h"
+#include "ossl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -117,33 +118,6 @@ int osq_gen_ssh_configs(OsqCursor *pCur){
 ** user_ssh_keys
 */
 
-/* The part of libcrypto used here (OpenSSL 3), resolved by osq_dl_load in
-** this order. */
-typedef struct Crypto {
-  void *(*BIO_new_mem_buf)(const void*, int);
-  int (*BIO_free)(void*);
-  void *(*PEM_read_bio_PrivateKey)(void*, void**, int (*)(char*, int, int, void*), void*);
-  void (*EVP_PKEY_free)(void*);
-  int (*EVP_PKEY_get_base_id)(const void*);
-  int (*EVP_PKEY_get_bits)(const void*);
-  int (*EVP_PKEY_get_security_bits)(const void*);
-  int (*EVP_PKEY_get_group_name)(const void*, char*, size_t, size_t*);
-  void (*ERR_clear_error)(void);
-  int bLoaded;              /* after the function pointers */
-} Crypto;
-
-static int cryptoLoad(OsqCursor *pCur, Crypto *c){
-  static const char *const azLib[] = { "libcrypto.so.3", 0 };
-  static const char *const azSym[] = {
-    "BIO_new_mem_buf", "BIO_free", "PEM_read_bio_PrivateKey", "EVP_PKEY_free",
-    "EVP_PKEY_get_base_id", "EVP_PKEY_get_bits", "EVP_PKEY_get_security_bits",
-    "EVP_PKEY_get_group_name", "ERR_clear_error", 0
-  };
-  if( osq_dl_load(pCur, azLib, "libssl3", azSym, c) ) return SQLITE_ERROR;
-  c->bLoaded = 1;
-  return SQLITE_OK;
-}
-
 /* The passphrase callback: note that a passphrase was wanted, refuse it. */
 static int askedForPassphrase(char *zBuf, int nBuf, int bWrite, void *pArg){
   (void)zBuf; (void)nBuf; (void)bWrite;
@@ -166,7 +140,7 @@ static const char *keyTypeName(int id){
 #define OPENSSH_HEADER "-----BEGIN OPENSSH PRIVATE KEY-----"
 #define OPENSSH_PLAIN  "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU"
 
-static int keyFile(OsqCursor *pCur, Crypto *c, sqlite3_int64 uid,
+static int keyFile(OsqCursor *pCur, const OsqCrypto *c, sqlite3_int64 uid,
                    const char *zPath, const char *zBuf, size_t nBuf){
   int bAsked = 0, bEncrypted, keyType = 0, nBits = -1, nSec = -1, rc;
   char zGroup[32];
@@ -214,10 +188,9 @@ static int keyFile(OsqCursor *pCur, Crypto *c, sqlite3_int64 uid,
 
 int osq_gen_user_ssh_keys(OsqCursor *pCur){
   OsqUserScope us;
-  Crypto c;
+  OsqCrypto c;
   int rc = osq_user_scope(pCur, COL_USER_SSH_KEYS_UID, &us);
-  int i, k;
-  memset(&c, 0, sizeof(c));
+  int i, k, bCrypto = 0;
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
     OsqPasswd *pw = us.apUser[i];
     char zDir[4096], zReal[8192], zCanon[4096];
@@ -240,7 +213,10 @@ int osq_gen_user_ssh_keys(OsqCursor *pCur){
       nBuf = osq_user_slurp(pw, zFileReal, SSH_KEY_MAX+1, &zBuf);
       if( nBuf==-ENOMEM ){ rc = SQLITE_NOMEM; break; }
       if( nBuf<0 ) continue;
-      if( !c.bLoaded ) rc = cryptoLoad(pCur, &c);
+      if( !bCrypto ){
+        if( osq_crypto_load(pCur, &c, 0, 0, 0) ) rc = SQLITE_ERROR;
+        bCrypto = 1;
+      }
       if( rc==SQLITE_OK ) rc = keyFile(pCur, &c, pw->uid, zFile, zBuf, (size_t)nBuf);
       sqlite3_free(zBuf);
     }
