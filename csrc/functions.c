@@ -282,32 +282,6 @@ static void concatWsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
 /************************** Encoding and hashing *************************/
 
-static const char b64Chars[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Base64 of p[0..n) with '=' padding, from sqlite3_malloc64; *pnOut set. */
-static char *b64Encode(const unsigned char *p, size_t n, size_t *pnOut){
-  size_t nOut = ((n+2)/3)*4, i, j = 0;
-  char *z = sqlite3_malloc64(nOut+1);
-  if( z==0 ) return 0;
-  for(i=0; i+2<n; i+=3){
-    unsigned v = ((unsigned)p[i]<<16) | ((unsigned)p[i+1]<<8) | p[i+2];
-    z[j++] = b64Chars[(v>>18)&63]; z[j++] = b64Chars[(v>>12)&63];
-    z[j++] = b64Chars[(v>>6)&63];  z[j++] = b64Chars[v&63];
-  }
-  if( i<n ){
-    unsigned v = (unsigned)p[i]<<16;
-    if( i+1<n ) v |= (unsigned)p[i+1]<<8;
-    z[j++] = b64Chars[(v>>18)&63];
-    z[j++] = b64Chars[(v>>12)&63];
-    z[j++] = i+1<n ? b64Chars[(v>>6)&63] : '=';
-    z[j++] = '=';
-  }
-  z[j] = 0;
-  *pnOut = j;
-  return z;
-}
-
 static int b64Value(unsigned char c){
   if( c>='A' && c<='Z' ) return c-'A';
   if( c>='a' && c<='z' ) return c-'a'+26;
@@ -324,7 +298,7 @@ static void toBase64Func(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   (void)argc;
   if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
   z = argText(argv[0]);
-  zOut = b64Encode((const unsigned char*)z, strlen(z), &nOut);
+  zOut = osq_base64_encode((const unsigned char*)z, strlen(z), &nOut);
   if( zOut==0 ){ sqlite3_result_error_nomem(ctx); return; }
   sqlite3_result_text(ctx, zOut, (int)nOut, sqlite3_free);
 }
@@ -585,7 +559,7 @@ static void communityIdImpl(sqlite3_context *ctx, int argc,
   osq_sha1_init(&c);
   osq_sha1_update(&c, buf, (size_t)n);
   osq_sha1_final(&c, dig);
-  zB64 = b64Encode(dig, sizeof dig, &nB64);
+  zB64 = osq_base64_encode(dig, sizeof dig, &nB64);
   if( zB64==0 ){ sqlite3_result_error_nomem(ctx); return; }
   {
     char zOut[2+32];

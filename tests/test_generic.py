@@ -29,6 +29,7 @@ REQUIRED_INPUT = {
     "yara_file": "path = '/etc/hosts' AND sigrule = 'rule r { condition: true }'",
     "yara_process": "pid = 1 AND sigrule = 'rule r { condition: true }'",
     "lxd_instance_devices": "name = 'x'",
+    "extended_attributes": "path LIKE '/usr/bin/%'",
 }
 
 PY_TYPES = {

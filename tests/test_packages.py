@@ -507,3 +507,47 @@ def test_python_packages_canonical(conn, root, tmp_path):
          "path": "/data/me/.virtualenvs/e/lib/python3.12/site-packages/d-4.dist-info"}]
     assert rows(conn, "SELECT name, directory, path FROM python_packages WHERE directory = '/opt-site'") == [
         {"name": "x", "directory": "/opt-site", "path": "/srv/site/x-1.dist-info"}]
+
+
+def test_portage_use_and_keywords(conn, root, tmp_path):
+    pkg = tmp_path / "var/db/pkg"
+    write(pkg / "app-shells/bash-5.1_p16-r2/USE", "  readline  nls \t net\n")
+    write(pkg / "dev-libs/openssl-3.0.9/USE", b"asm ssl\xff\n")
+    write(pkg / "dev-libs/empty-1.0/USE", "   \n")
+    (pkg / "dev-libs/nouse-2").mkdir(parents=True)
+    (pkg / "dev-libs/fifo-1").mkdir(parents=True)
+    os.mkfifo(pkg / "dev-libs/fifo-1/USE")
+    root(tmp_path)
+    got = conn.execute("SELECT package, version, CAST(use AS BLOB) FROM portage_use").fetchall()
+    # osquery splits on ' ' only, drops empty pieces, then trims each: the
+    # lone tab between two spaces is a piece that trims to ''.
+    assert got == [
+        ("app-shells/bash", "5.1_p16-r2", b"readline"),
+        ("app-shells/bash", "5.1_p16-r2", b"nls"),
+        ("app-shells/bash", "5.1_p16-r2", b""),
+        ("app-shells/bash", "5.1_p16-r2", b"net"),
+        ("dev-libs/openssl", "3.0.9", b"asm"),
+        ("dev-libs/openssl", "3.0.9", b"ssl\xff"),
+    ]
+    etc = tmp_path / "etc/portage"
+    write(etc / "package.keywords", "# comment\n=dev-lang/rust-1.70.0 ~amd64\n"
+          "dev-util/cmake ~amd64 # trailing\n>=sys-apps/foo-2.0 **\n"
+          "dev-util/cmake ~x86\ngames/bar #only-comment\n\n   \n")
+    write(etc / "package.mask", ">=sys-apps/foo-2.0\nnet-misc/masked\n")
+    (etc / "package.unmask").mkdir()
+    got = rows(conn, "SELECT * FROM portage_keywords")
+    assert got == [
+        {"package": "dev-lang/rust", "version": "1.70.0", "keyword": "~amd64", "mask": 0,
+         "unmask": 0},
+        {"package": "dev-util/cmake", "version": "", "keyword": "~amd64", "mask": 0,
+         "unmask": 0},
+        {"package": "sys-apps/foo", "version": ">=2.0", "keyword": "**", "mask": 1,
+         "unmask": 0},
+        {"package": "net-misc/masked", "version": "", "keyword": "", "mask": 1, "unmask": 0},
+    ]
+    (etc / "package.unmask").rmdir()
+    write(etc / "package.unmask", "net-misc/masked\n<app-misc/baz-3\n")
+    got = rows(conn, "SELECT package, version, mask, unmask FROM portage_keywords "
+                     "WHERE unmask = 1")
+    assert got == [{"package": "net-misc/masked", "version": "", "mask": 1, "unmask": 1},
+                   {"package": "app-misc/baz", "version": "<3", "mask": 0, "unmask": 1}]

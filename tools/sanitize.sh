@@ -24,6 +24,9 @@ extra=(
   "SELECT * FROM users JOIN shell_history USING (uid)"
   "SELECT * FROM users JOIN authorized_keys USING (uid)"
   "SELECT * FROM kernel_info JOIN hash USING (path)"
+  "SELECT * FROM extended_attributes WHERE path LIKE '/usr/bin/%'"
+  "SELECT * FROM users JOIN user_ssh_keys USING (uid)"
+  "SELECT * FROM users JOIN vscode_extensions USING (uid)"
 )
 
 # auto_table_construction over a database file made here, the foreign

@@ -11,6 +11,8 @@
 #include "dbus.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
@@ -467,4 +469,106 @@ int osq_dbus_open(OsqDbus *p, const char *zPath, int bBus, int timeoutMs){
 void osq_dbus_close(OsqDbus *p){
   if( p->fd>=0 ) close(p->fd);
   p->fd = -1;
+}
+
+/*
+** systemd
+*/
+#define SD_DEST   "org.freedesktop.systemd1"
+#define SD_PATH   "/org/freedesktop/systemd1"
+#define SD_MGR    "org.freedesktop.systemd1.Manager"
+#define DBUS_PROP "org.freedesktop.DBus.Properties"
+
+int osq_systemd_prop(OsqDbus *pBus, const char *zUnitPath, const char *zIface,
+                     const char *zProp, unsigned char **ppBuf,
+                     const char **pzVal, uint32_t *pnVal){
+  const char *azArg[2];
+  size_t n;
+  int bBig;
+  char zSig[256];
+  azArg[0] = zIface;
+  azArg[1] = zProp;
+  *ppBuf = 0;
+  if( osq_dbus_call(pBus, SD_DEST, zUnitPath, DBUS_PROP, "Get", 2, azArg,
+                    ppBuf, &n, &bBig, zSig)==0 && strcmp(zSig, "v")==0 ){
+    OsqDbusReader r;
+    const char *zVSig;
+    uint32_t k;
+    osq_dbus_reader(&r, *ppBuf, n, bBig);
+    if( osq_dbus_str(&r, 'g', &zVSig, &k)==0
+     && (strcmp(zVSig, "s")==0 || strcmp(zVSig, "o")==0)
+     && osq_dbus_str(&r, zVSig[0], pzVal, pnVal)==0 ){
+      return 0;
+    }
+  }
+  sqlite3_free(*ppBuf);
+  *ppBuf = 0;
+  return -1;
+}
+
+int osq_systemd_each_unit(OsqCursor *pCur, void *pArg,
+                          int (*xUnit)(void*, OsqDbus*, const OsqSdUnit*)){
+  static const char aType[] = "ssssssouso";
+  char zSock[4096], zSig[256];
+  struct stat st;
+  OsqDbus bus;
+  unsigned char *a = 0;
+  size_t n, iEnd;
+  int bBig, bBus = 1, rc = 0, timeoutMs = 5000;
+  const char *zEnv = getenv("OSQLITE_DBUS_TIMEOUT_MS");
+  OsqDbusReader r, v;
+  uint32_t nArray;
+
+  if( zEnv && atoi(zEnv)>0 ) timeoutMs = atoi(zEnv);
+  if( osq_path(pCur, zSock, sizeof(zSock), "/run/dbus/system_bus_socket")==0 ) return 0;
+  if( stat(zSock, &st)!=0 ){
+    bBus = 0;
+    if( osq_path(pCur, zSock, sizeof(zSock), "/run/systemd/private")==0
+     || stat(zSock, &st)!=0 ){
+      return 0;                         /* no systemd, no D-Bus: no units */
+    }
+  }
+  if( osq_dbus_open(&bus, zSock, bBus, timeoutMs) ) return 0;
+  if( osq_dbus_call(&bus, SD_DEST, SD_PATH, SD_MGR, "ListUnits", 0, 0,
+                    &a, &n, &bBig, zSig)
+   || strcmp(zSig, "a(ssssssouso)")!=0 ){
+    goto done;
+  }
+  /* Validate the whole array before the first callback, so a malformed
+  ** reply gives no units rather than a partial list. */
+  osq_dbus_reader(&r, a, n, bBig);
+  osq_dbus_u32(&r, &nArray);
+  osq_dbus_align(&r, 8);
+  if( r.rc || nArray>r.n-r.off ) goto done;
+  iEnd = r.off + nArray;
+  v = r;
+  v.n = iEnd;
+  while( v.rc==0 && v.off<iEnd ){
+    int i;
+    osq_dbus_align(&v, 8);
+    for(i=0; i<10 && v.rc==0; i++){
+      const char *z;
+      uint32_t k;
+      if( aType[i]=='u' ) osq_dbus_u32(&v, &k);
+      else osq_dbus_str(&v, aType[i], &z, &k);
+    }
+  }
+  if( v.rc || v.off!=iEnd ) goto done;
+  r.n = iEnd;
+  while( rc==0 && r.off<iEnd ){
+    OsqSdUnit u;
+    int i;
+    memset(&u, 0, sizeof(u));
+    osq_dbus_align(&r, 8);
+    for(i=0; i<10; i++){
+      if( aType[i]=='u' ) osq_dbus_u32(&r, &u.jobId);
+      else osq_dbus_str(&r, aType[i], &u.az[i], &u.an[i]);
+    }
+    if( r.rc ) break;
+    rc = xUnit(pArg, &bus, &u);
+  }
+done:
+  sqlite3_free(a);
+  osq_dbus_close(&bus);
+  return rc;
 }

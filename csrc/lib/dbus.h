@@ -51,4 +51,31 @@ int osq_dbus_u32(OsqDbusReader*, uint32_t *pv);
 ** body (NUL-terminated there), *pn its length. */
 int osq_dbus_str(OsqDbusReader*, char type, const char **pz, uint32_t *pn);
 
+/*
+** systemd over D-Bus, shared by systemd_units and startup_items.
+*/
+/* One unit of Manager.ListUnits (a(ssssssouso)): az[0..9] the fields in
+** reply order (az[7] unused: jobId), an[] their lengths. */
+typedef struct OsqSdUnit {
+  const char *az[10];
+  uint32_t an[10];
+  uint32_t jobId;
+} OsqSdUnit;
+
+struct OsqCursor;
+/* Connect to <root>/run/dbus/system_bus_socket (else systemd's private
+** socket <root>/run/systemd/private), call ListUnits, validate the whole
+** reply, then call xUnit for each unit in order (it may use the bus for
+** more calls).  No systemd, no socket or any protocol failure: no call,
+** 0.  Otherwise the first non-zero xUnit return, or 0.  Each operation
+** times out after OSQLITE_DBUS_TIMEOUT_MS (default 5000) ms. */
+int osq_systemd_each_unit(struct OsqCursor*, void *pArg,
+                          int (*xUnit)(void*, OsqDbus*, const OsqSdUnit*));
+/* Properties.Get(zIface, zProp) of the object zUnitPath as a string ('s'
+** or 'o'): 0 with *pzVal and *pnVal pointing into *ppBuf (sqlite3_free it),
+** or -1 (then *ppBuf is NULL). */
+int osq_systemd_prop(OsqDbus*, const char *zUnitPath, const char *zIface,
+                     const char *zProp, unsigned char **ppBuf,
+                     const char **pzVal, uint32_t *pnVal);
+
 #endif /* OSQ_DBUS_H */

@@ -482,3 +482,32 @@ int64_t osq_hash_file(const char *zPath, int64_t nLimit,
   close(fd);
   return r;
 }
+
+/*
+** Base64 (see hashes.h).
+*/
+static const char b64Chars[] =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *osq_base64_encode(const unsigned char *p, size_t n, size_t *pnOut){
+  size_t nOut = ((n+2)/3)*4, i, j = 0;
+  char *z = sqlite3_malloc64(nOut+1);
+  if( z==0 ) return 0;
+  for(i=0; i+2<n; i+=3){
+    unsigned v = ((unsigned)p[i]<<16) | ((unsigned)p[i+1]<<8) | p[i+2];
+    z[j++] = b64Chars[(v>>18)&63]; z[j++] = b64Chars[(v>>12)&63];
+    z[j++] = b64Chars[(v>>6)&63];  z[j++] = b64Chars[v&63];
+  }
+  if( i<n ){
+    unsigned v = (unsigned)p[i]<<16;
+    if( i+1<n ) v |= (unsigned)p[i+1]<<8;
+    z[j++] = b64Chars[(v>>18)&63];
+    z[j++] = b64Chars[(v>>12)&63];
+    z[j++] = i+1<n ? b64Chars[(v>>6)&63] : '=';
+    z[j++] = '=';
+  }
+  z[j] = 0;
+  if( pnOut ) *pnOut = j;
+  return z;
+}
+

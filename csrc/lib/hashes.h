@@ -82,4 +82,9 @@ int64_t osq_hash_fd(int fd, int64_t nLimit,
                     char zMd5[33], char zSha1[41], char zSha256[65],
                     unsigned which);
 
+/* Standard base64 of p[0..n) with '=' padding, NUL-terminated, from
+** sqlite3_malloc64 (NULL when out of memory); *pnOut (may be NULL) gets
+** its length.  Used by to_base64() and extended_attributes. */
+char *osq_base64_encode(const unsigned char *p, size_t n, size_t *pnOut);
+
 #endif /* OSQLITE_HASHES_H */

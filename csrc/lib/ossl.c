@@ -31,6 +31,8 @@ static const char *const azCryptoSym[] = {
   "X509_PUBKEY_get0_param", "X509_get_pubkey", "EVP_PKEY_free",
   "EVP_PKEY_get_size", "EVP_PKEY_get_group_name", "OBJ_sn2nid",
   "ERR_clear_error",
+  "PEM_read_bio_PrivateKey", "EVP_PKEY_get_base_id", "EVP_PKEY_get_bits",
+  "EVP_PKEY_get_security_bits",
   0
 };
 

@@ -79,6 +79,11 @@ typedef struct OsqCrypto {
   int (*EVP_PKEY_get_group_name)(const void*, char*, size_t, size_t*);
   int (*OBJ_sn2nid)(const char*);
   void (*ERR_clear_error)(void);
+  /* Private keys (user_ssh_keys). */
+  void *(*PEM_read_bio_PrivateKey)(void*, void**, int (*)(char*, int, int, void*), void*);
+  int (*EVP_PKEY_get_base_id)(const void*);
+  int (*EVP_PKEY_get_bits)(const void*);
+  int (*EVP_PKEY_get_security_bits)(const void*);
 } OsqCrypto;
 
 typedef struct OsqSsl {

@@ -5,8 +5,12 @@
 #include "pkgutil.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +22,12 @@ static int entryCmp(const void *a, const void *b){
   return strcmp(((const PkuEntry*)a)->zName, ((const PkuEntry*)b)->zName);
 }
 
-int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
-  DIR *d;
+/* The listing of an open directory.  pUser NULL: entries that are links
+** (or of unknown type) are resolved with stat() as the process; otherwise
+** with osq_user_open (the user's rights), so a user's link is never
+** followed as root. */
+static int listOpenDir(DIR *d, const char *zRealPath, int bHidden,
+                       const OsqPasswd *pUser, int bUser, PkuEntry **paOut){
   struct dirent *e;
   PkuEntry *a = 0;
   char *zStr;
@@ -28,8 +36,6 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
   char **azTmp = 0;
   unsigned char *aType = 0;
   *paOut = 0;
-  d = opendir(zRealPath);
-  if( d==0 ) return osq_errno_class(errno);
   /* First pass: collect names into a temporary array of copies. */
   while( (e = readdir(d))!=0 && n<PKU_MAX_ENTRIES ){
     const char *z = e->d_name;
@@ -52,8 +58,6 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
     nStr += strlen(z)+1;
     n++;
   }
-  closedir(d);
-  d = 0;
   a = sqlite3_malloc64(sizeof(PkuEntry)*(size_t)(n ? n : 1) + nStr + 1);
   if( a==0 ) goto nomem;
   zStr = (char*)&a[n ? n : 1];
@@ -67,12 +71,22 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
     a[i].isDir = aType[i]==DT_DIR;
     a[i].isLink = 0;
     if( aType[i]==DT_LNK || aType[i]==DT_UNKNOWN ){
-      /* Only links and file systems without d_type need a stat. */
-      zFull = sqlite3_mprintf("%.*s/%s", (int)nDir, zRealPath, azTmp[i]);
-      if( zFull ){
-        if( stat(zFull, &st)==0 && S_ISDIR(st.st_mode) ) a[i].isDir = 1;
-        if( lstat(zFull, &st)==0 && S_ISLNK(st.st_mode) ) a[i].isLink = 1;
-        sqlite3_free(zFull);
+      /* Only links and file systems without d_type need a look. */
+      if( fstatat(dirfd(d), azTmp[i], &st, AT_SYMLINK_NOFOLLOW)==0 ){
+        a[i].isLink = S_ISLNK(st.st_mode)!=0;
+        a[i].isDir = S_ISDIR(st.st_mode)!=0;
+      }
+      if( a[i].isLink ){
+        zFull = sqlite3_mprintf("%.*s/%s", (int)nDir, zRealPath, azTmp[i]);
+        if( zFull ){
+          if( bUser ){
+            int fd = osq_user_open(pUser, zFull, O_DIRECTORY);
+            if( fd>=0 ){ a[i].isDir = 1; close(fd); }
+          }else if( stat(zFull, &st)==0 && S_ISDIR(st.st_mode) ){
+            a[i].isDir = 1;
+          }
+          sqlite3_free(zFull);
+        }
       }
     }
     sqlite3_free(azTmp[i]);
@@ -84,12 +98,69 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
   return n;
 
 nomem:
-  if( d ) closedir(d);
   for(i=0; i<n; i++) sqlite3_free(azTmp[i]);
   sqlite3_free(azTmp);
   sqlite3_free(aType);
   sqlite3_free(a);
   return -ENOMEM;
+}
+
+int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
+  DIR *d = opendir(zRealPath);
+  int n;
+  *paOut = 0;
+  if( d==0 ) return osq_errno_class(errno);
+  n = listOpenDir(d, zRealPath, bHidden, 0, 0, paOut);
+  closedir(d);
+  return n;
+}
+
+int pku_user_listdir(const OsqPasswd *pUser, const char *zRealPath,
+                     int bHidden, PkuEntry **paOut){
+  int fd = osq_user_open(pUser, zRealPath, O_DIRECTORY);
+  DIR *d;
+  int n;
+  *paOut = 0;
+  if( fd<0 ) return fd;
+  d = fdopendir(fd);
+  if( d==0 ){
+    int e = errno;
+    close(fd);
+    return osq_errno_class(e);
+  }
+  n = listOpenDir(d, zRealPath, bHidden, pUser, 1, paOut);
+  closedir(d);
+  return n;
+}
+
+int pku_user_canonical(OsqCursor *pCur, const OsqPasswd *pUser,
+                       const char *zRealPath, char *zOut, size_t nOut){
+  char zLink[64], zRes[PATH_MAX], zRootReal[PATH_MAX];
+  const char *zRoot = osq_root(pCur);
+  ssize_t k;
+  size_t nRoot = 0;
+  int fd = osq_user_open(pUser, zRealPath, O_DIRECTORY);
+  if( fd<0 ) return 0;
+  snprintf(zLink, sizeof(zLink), "/proc/self/fd/%d", fd);
+  k = readlink(zLink, zRes, sizeof(zRes)-1);
+  close(fd);
+  if( k<=0 || zRes[0]!='/' ) return 0;
+  zRes[k] = 0;
+  if( zRoot[0] ){
+    if( realpath(zRoot, zRootReal)==0 ) return 0;
+    nRoot = strlen(zRootReal);
+    if( strcmp(zRootReal, "/")==0 ) nRoot = 0;
+    if( strncmp(zRes, zRootReal, nRoot)!=0 ) return 0;
+    if( zRes[nRoot]!=0 && zRes[nRoot]!='/' ) return 0;
+  }
+  if( zRes[nRoot]==0 ){
+    if( nOut<2 ) return 0;
+    zOut[0] = '/'; zOut[1] = 0;
+    return 1;
+  }
+  if( strlen(zRes+nRoot)>=nOut ) return 0;
+  memcpy(zOut, zRes+nRoot, strlen(zRes+nRoot)+1);
+  return 1;
 }
 
 int pku_next_line(const char *z, size_t n, size_t *piPos,
@@ -238,4 +309,41 @@ char *pku_canonical(OsqCursor *pCur, const char *zPath, char *zOut, size_t nOut)
   if( zRes[nRoot]!='/' || strlen(zRes+nRoot)>=nOut ) return 0;
   memcpy(zOut, zRes+nRoot, strlen(zRes+nRoot)+1);
   return zOut;
+}
+
+const OsqPasswd *pku_owner_of(const OsqPasswd *aPw, int nPw, const char *zPath){
+  const OsqPasswd *pBest = 0;
+  size_t nBest = 0;
+  int i;
+  for(i=0; i<nPw; i++){
+    const char *zDir = aPw[i].zDir;
+    size_t n = strlen(zDir);
+    while( n>1 && zDir[n-1]=='/' ) n--;
+    /* "/" is nobody's home for this purpose: it holds everything. */
+    if( n<=1 || strncmp(zPath, zDir, n)!=0 || (zPath[n]!='/' && zPath[n]!=0) ) continue;
+    if( n>nBest ){ pBest = &aPw[i]; nBest = n; }
+  }
+  return pBest;
+}
+
+long pku_rapidjson_len(const char *z, size_t n){
+  const char *zNul = memchr(z, 0, n);
+  if( zNul ) n = (size_t)(zNul - z);
+  if( n>=3 && memcmp(z, "\xef\xbb\xbf", 3)==0 ) return -1;
+  return (long)n;
+}
+
+ssize_t pku_read(OsqCursor *pCur, const OsqPasswd *pUser, size_t nLimit,
+                 char **pz, const char *zFmt, ...){
+  char zLogical[8192], zReal[8192];
+  va_list ap;
+  *pz = 0;
+  va_start(ap, zFmt);
+  sqlite3_vsnprintf(sizeof(zLogical), zLogical, zFmt, ap);
+  va_end(ap);
+  if( strlen(zLogical)>=sizeof(zLogical)-1
+   || osq_path(pCur, zReal, sizeof(zReal), "%s", zLogical)==0 ){
+    return -ENAMETOOLONG;
+  }
+  return osq_user_slurp(pUser, zReal, nLimit, pz);
 }

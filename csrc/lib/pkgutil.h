@@ -20,6 +20,18 @@ typedef struct PkuEntry {
 ** skipped unless bHidden.  *paOut from sqlite3_malloc64, names in the same
 ** block.  Returns count or -errno.  At most 100000 entries are listed. */
 int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut);
+/* pku_listdir for a directory in a user's home: opened with osq_user_open
+** (O_DIRECTORY, the user's rights), and a link entry counts as a
+** directory only when the user could open it as one, so no link of the
+** user's is ever followed with the process's own rights. */
+int pku_user_listdir(const OsqPasswd *pUser, const char *zRealPath,
+                     int bHidden, PkuEntry **paOut);
+/* The canonical logical path (root prefix removed) of a directory of a
+** user's home, as the kernel resolved it when opening it with the user's
+** rights (osquery canonicalises glob bases with fs::canonical).  Returns 1
+** with zOut set, or 0 (unopenable, outside the root, too long). */
+int pku_user_canonical(OsqCursor *pCur, const OsqPasswd *pUser,
+                       const char *zRealPath, char *zOut, size_t nOut);
 
 /* Iterate lines of a buffer of n bytes (binary-safe: NUL bytes are part of
 ** a line).  *piPos is the cursor; returns 1 with *pzLine and *pnLine set, 0 at
@@ -54,5 +66,23 @@ int pku_glob(OsqCursor*, const char *zPattern, char ***pazOut);
 ** or NULL when the path does not resolve or resolves outside the root (the
 ** caller then keeps the path as it is, as osquery does on error). */
 char *pku_canonical(OsqCursor*, const char *zPath, char *zOut, size_t nOut);
+
+/* Read a regular file at a logical path (the root joined to the formatted
+** path) with osq_user_slurp: at most nLimit bytes into *pz (sqlite3_free
+** it), with pUser's rights (NULL: the process's own).  Returns the byte
+** count or -errno (-ENAMETOOLONG when the path does not fit). */
+ssize_t pku_read(OsqCursor *pCur, const OsqPasswd *pUser, size_t nLimit,
+                 char **pz, const char *zFmt, ...);
+
+/* The passwd entry whose home directory holds the logical path zPath (the
+** longest such home), so a file under /home/<user> found by a system-wide
+** scan is opened with that user's rights; NULL when none does. */
+const OsqPasswd *pku_owner_of(const OsqPasswd *aPw, int nPw, const char *zPath);
+
+/* rapidjson's view of a document (osquery parses package.json,
+** extensions.json... with Document::Parse on the C string): the text ends
+** at the first NUL, and a UTF-8 byte-order mark is a parse error.  Returns
+** the length to give osq_json_parse, or -1 for a BOM. */
+long pku_rapidjson_len(const char *z, size_t n);
 
 #endif

@@ -57,6 +57,29 @@
 ** install_timestamp   install_time (WebKit microseconds) as Unix seconds,
 **               0 when missing, unparsable or negative
 ** profile, profile_path, path, uid, browser_type
+**
+** chrome_extension_content_scripts: the content scripts of the same
+** extensions, one row per (match pattern, script) pair.
+**
+**     SELECT chrome_extension_content_scripts.* FROM users
+**       JOIN chrome_extension_content_scripts USING (uid)
+**      GROUP BY identifier, match;
+**
+** For each entry of the manifest's content_scripts that has both matches
+** and js (member names without case), each element of matches with each
+** element of js, their texts as above (osquery: osquery/tables/
+** applications/chrome/utils.cpp getExtensionContentScriptsMatches).
+** browser_type, uid, profile_path, path, referenced  as in
+**             chrome_extensions; version  the (localised) manifest version
+** identifier  Deliberate difference: osquery looks this up among the
+**             profile settings under a name it never stores there, so it is
+**             always ''; osqlite gives the extension id, the same value as
+**             chrome_extensions.identifier ('' without a manifest key), so
+**             the spec's GROUP BY identifier means what it says.
+**
+** Every file of a profile is opened with the user's rights (osq_user_open,
+** osq_user_slurp) and the Extensions directories are listed with
+** pku_user_listdir.
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -183,8 +206,15 @@ typedef struct ChromeExt {
   const OsqJson *pSettings; /* its settings entry (in a prefs doc) */
 } ChromeExt;
 
-typedef struct ChromeProfile {
+typedef struct ChromeProfile ChromeProfile;
+/* Emits the rows of one extension (chrome_extensions or
+** chrome_extension_content_scripts). */
+typedef int (*ChromeEmit)(ChromeProfile*, ChromeExt*, const char *zProfileName);
+
+struct ChromeProfile {
   OsqCursor *pCur;
+  const OsqPasswd *pUser;   /* files are opened with this user's rights */
+  ChromeEmit xEmit;
   const char *zType;
   sqlite3_int64 uid;
   char zPath[4096];
@@ -192,25 +222,32 @@ typedef struct ChromeProfile {
   OsqJson *pPref, *pSec;
   ChromeExt *aExt;
   int nExt, nExtAlloc;
-} ChromeProfile;
+};
 
-static ssize_t readLogical(OsqCursor *pCur, const char *zPath, char **pz){
+static ssize_t readLogical(OsqCursor *pCur, const OsqPasswd *pUser,
+                           const char *zPath, char **pz){
   char zReal[8192];
   *pz = 0;
   if( osq_path(pCur, zReal, sizeof(zReal), "%s", zPath)==0 ) return -36;
-  return osq_slurp(zReal, CHROME_FILE_MAX, pz);
+  return osq_user_slurp(pUser, zReal, CHROME_FILE_MAX, pz);
 }
 
-static int isReadable(OsqCursor *pCur, const char *zPath){
+/* A regular file the user can open (osquery: isReadable and not a
+** directory). */
+static int isReadable(OsqCursor *pCur, const OsqPasswd *pUser, const char *zPath){
   char zReal[8192];
+  int fd;
   if( osq_path(pCur, zReal, sizeof(zReal), "%s", zPath)==0 ) return 0;
-  return access(zReal, R_OK)==0 && !pku_is_dir(zReal);
+  fd = osq_user_open(pUser, zReal, 0);
+  if( fd<0 ) return 0;
+  close(fd);
+  return 1;
 }
 
-static int validProfile(OsqCursor *pCur, const char *zDir){
+static int validProfile(OsqCursor *pCur, const OsqPasswd *pUser, const char *zDir){
   char z[4096];
-  if( osq_join_path(z, sizeof(z), zDir, "Preferences") && isReadable(pCur, z) ) return 1;
-  if( osq_join_path(z, sizeof(z), zDir, "Secure Preferences") && isReadable(pCur, z) ) return 1;
+  if( osq_join_path(z, sizeof(z), zDir, "Preferences") && isReadable(pCur, pUser, z) ) return 1;
+  if( osq_join_path(z, sizeof(z), zDir, "Secure Preferences") && isReadable(pCur, pUser, z) ) return 1;
   return 0;
 }
 
@@ -228,7 +265,7 @@ static int addExt(ChromeProfile *p, const char *zPath, int bRef){
   ChromeExt *e;
   if( pku_canonical(p->pCur, zPath, zCanon, sizeof(zCanon)) ) zPath = zCanon;
   if( osq_join_path(zMan, sizeof(zMan), zPath, "manifest.json")==0 ) return SQLITE_OK;
-  n = readLogical(p->pCur, zMan, &zBuf);
+  n = readLogical(p->pCur, p->pUser, zMan, &zBuf);
   if( n<0 ) return SQLITE_OK;
   if( p->nExt>=p->nExtAlloc ){
     int nNew = p->nExtAlloc ? p->nExtAlloc*2 : 16;
@@ -408,7 +445,7 @@ static void localize(ChromeProfile *p, ChromeExt *e, Prop *aProp){
   else if( aProp[P_CURRENT_LOCALE].bSet ) zLocale = aProp[P_CURRENT_LOCALE].z;
   if( snprintf(zFile, sizeof(zFile), "%s/_locales/%s/messages.json", e->zPath,
                zLocale)>=(int)sizeof(zFile) ) return;
-  n = readLogical(p->pCur, zFile, &zBuf);
+  n = readLogical(p->pCur, p->pUser, zFile, &zBuf);
   if( n<0 ) return;
   pDoc = osq_json_parse(zBuf, (size_t)n, &pRoot, 0);
   sqlite3_free(zBuf);
@@ -434,7 +471,25 @@ static void localize(ChromeProfile *p, ChromeExt *e, Prop *aProp){
   osq_json_free(pDoc);
 }
 
-static int emitExt(ChromeProfile *p, ChromeExt *e, const char *zProfileName){
+/* One extension's manifest, parsed, with its properties (localised) and
+** its identifier: what both emitters need. */
+typedef struct ExtInfo {
+  OsqJsonDoc *pDoc;
+  OsqJson *pMan;
+  Prop aProp[P_COUNT];
+  char zId[33];
+} ExtInfo;
+
+static void extInfoFree(ExtInfo *x){
+  int i;
+  for(i=0; i<P_COUNT; i++) sqlite3_free(x->aProp[i].z);
+  osq_json_free(x->pDoc);
+  memset(x, 0, sizeof(*x));
+}
+
+/* 0: loaded; 1: the manifest is not JSON (skip the extension); or
+** SQLITE_NOMEM. */
+static int extInfoLoad(ChromeProfile *p, ChromeExt *e, ExtInfo *x){
   static const struct { const char *zPath; int iProp; } aStr[] = {
     { "name", P_NAME }, { "update_url", P_UPDATE_URL },
     { "version", P_VERSION }, { "author", P_AUTHOR },
@@ -443,32 +498,27 @@ static int emitExt(ChromeProfile *p, ChromeExt *e, const char *zProfileName){
     { "background.persistent", P_PERSISTENT },
     { "description", P_DESCRIPTION }, { "key", P_KEY },
   };
-  OsqCursor *pCur = p->pCur;
-  OsqJsonDoc *pDoc;
-  OsqJson *pMan;
-  Prop aProp[P_COUNT];
-  char zHash[65], zId[33];
-  int bNoMem = 0, rc, i;
+  Prop *aProp = x->aProp;
+  int bNoMem = 0, i;
   const OsqJson *pNode;
 
-  pDoc = osq_json_parse(e->zManifest, e->nManifest, &pMan, &bNoMem);
-  if( pDoc==0 ) return bNoMem ? SQLITE_NOMEM : SQLITE_OK;
-  memset(aProp, 0, sizeof(aProp));
+  memset(x, 0, sizeof(*x));
+  x->pDoc = osq_json_parse(e->zManifest, e->nManifest, &x->pMan, &bNoMem);
+  if( x->pDoc==0 ) return bNoMem ? SQLITE_NOMEM : 1;
   for(i=0; i<(int)(sizeof(aStr)/sizeof(aStr[0])); i++){
-    pNode = osq_json_path(pMan, aStr[i].zPath, 1);
+    pNode = osq_json_path(x->pMan, aStr[i].zPath, 1);
     if( pNode ){
       size_t n;
       const char *z = ptData(pNode, &n);
       setProp(&aProp[aStr[i].iProp], z, n);
     }
   }
-  pNode = osq_json_get(pMan, "permissions", 1);
+  pNode = osq_json_get(x->pMan, "permissions", 1);
   if( pNode ) listProp(aProp, P_PERMISSIONS, pNode);
-  pNode = osq_json_get(pMan, "optional_permissions", 1);
+  pNode = osq_json_get(x->pMan, "optional_permissions", 1);
   if( pNode ) listProp(aProp, P_OPT_PERMISSIONS, pNode);
   localize(p, e, aProp);
 
-  zId[0] = 0;
   if( aProp[P_KEY].bSet ){
     size_t nKey = strlen(aProp[P_KEY].z), nDec = 0;
     unsigned char *aDec = sqlite3_malloc64(nKey+1);
@@ -478,12 +528,25 @@ static int emitExt(ChromeProfile *p, ChromeExt *e, const char *zProfileName){
       for(i=0; i<32; i++){
         char c = zKeyHash[i];
         int d = c<='9' ? c-'0' : c-'a'+10;
-        zId[i] = (char)('a'+d);
+        x->zId[i] = (char)('a'+d);
       }
-      zId[32] = 0;
+      x->zId[32] = 0;
     }
     sqlite3_free(aDec);
   }
+  return 0;
+}
+
+static int emitExt(ChromeProfile *p, ChromeExt *e, const char *zProfileName){
+  OsqCursor *pCur = p->pCur;
+  ExtInfo x;
+  Prop *aProp = x.aProp;
+  OsqJson *pMan;
+  const char *zId = x.zId;
+  char zHash[65];
+  int rc = extInfoLoad(p, e, &x);
+  if( rc ) return rc==SQLITE_NOMEM ? rc : SQLITE_OK;
+  pMan = x.pMan;
   osq_sha256_hex(e->zManifest, e->nManifest, zHash);
 
   rc = osq_row(pCur);
@@ -560,8 +623,45 @@ static int emitExt(ChromeProfile *p, ChromeExt *e, const char *zProfileName){
     rc = osq_text(pCur, COL_CHROME_EXTENSIONS_LOCALE, PROP(P_DEFAULT_LOCALE), -1);
 #undef PROP
   }
-  for(i=0; i<P_COUNT; i++) sqlite3_free(aProp[i].z);
-  osq_json_free(pDoc);
+  extInfoFree(&x);
+  return rc;
+}
+
+/* chrome_extension_content_scripts: a row per (match, js) pair of each
+** content_scripts entry that has both. */
+static int emitScripts(ChromeProfile *p, ChromeExt *e, const char *zProfileName){
+  OsqCursor *pCur = p->pCur;
+  ExtInfo x;
+  const OsqJson *pScripts, *pEntry;
+  int rc = extInfoLoad(p, e, &x);
+  (void)zProfileName;
+  if( rc ) return rc==SQLITE_NOMEM ? rc : SQLITE_OK;
+  pScripts = osq_json_get(x.pMan, "content_scripts", 1);
+  for(pEntry=pScripts ? pScripts->pChild : 0; rc==SQLITE_OK && pEntry; pEntry=pEntry->pNext){
+    const OsqJson *pMatches = osq_json_get(pEntry, "matches", 1);
+    const OsqJson *pJs = osq_json_get(pEntry, "js", 1);
+    const OsqJson *m, *j;
+    if( pMatches==0 || pJs==0 ) continue;
+    for(m=pMatches->pChild; rc==SQLITE_OK && m; m=m->pNext){
+      for(j=pJs->pChild; rc==SQLITE_OK && j; j=j->pNext){
+        size_t nMatch, nJs;
+        const char *zMatch = ptData(m, &nMatch), *zJs = ptData(j, &nJs);
+        rc = osq_row(pCur);
+        if( rc ) break;
+        osq_text(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_BROWSER_TYPE, p->zType, -1);
+        osq_int(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_UID, p->uid);
+        osq_text(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_IDENTIFIER, x.zId, -1);
+        osq_text(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_VERSION,
+                 x.aProp[P_VERSION].bSet ? x.aProp[P_VERSION].z : "", -1);
+        osq_text(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_SCRIPT, zJs, (int)nJs);
+        osq_text(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_MATCH, zMatch, (int)nMatch);
+        osq_text(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_PROFILE_PATH, p->zPath, -1);
+        osq_text(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_PATH, e->zPath, -1);
+        rc = osq_int(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_REFERENCED, e->bRef);
+      }
+    }
+  }
+  extInfoFree(&x);
   return rc;
 }
 
@@ -591,8 +691,8 @@ static char *profileName(const OsqJson *pPrefs){
   return sqlite3_mprintf("%.*s", (int)n, z);
 }
 
-static int genProfile(OsqCursor *pCur, const char *zType, sqlite3_int64 uid,
-                      const char *zDir){
+static int genProfile(OsqCursor *pCur, const OsqPasswd *pUser, ChromeEmit xEmit,
+                      const char *zType, sqlite3_int64 uid, const char *zDir){
   ChromeProfile prof;
   char zFile[4096], zReal[8192];
   char *zPref = 0, *zSec = 0, *zName = 0;
@@ -602,15 +702,17 @@ static int genProfile(OsqCursor *pCur, const char *zType, sqlite3_int64 uid,
 
   memset(&prof, 0, sizeof(prof));
   prof.pCur = pCur;
+  prof.pUser = pUser;
+  prof.xEmit = xEmit;
   prof.zType = zType;
   prof.uid = uid;
   if( snprintf(prof.zPath, sizeof(prof.zPath), "%s", zDir)>=(int)sizeof(prof.zPath) ) return SQLITE_OK;
 
   if( osq_join_path(zFile, sizeof(zFile), zDir, "Preferences")==0 ) return SQLITE_OK;
-  nPref = readLogical(pCur, zFile, &zPref);
+  nPref = readLogical(pCur, pUser, zFile, &zPref);
   if( nPref<0 ) return SQLITE_OK;
   if( osq_join_path(zFile, sizeof(zFile), zDir, "Secure Preferences")==0
-   || (nSec = readLogical(pCur, zFile, &zSec))<0 ){
+   || (nSec = readLogical(pCur, pUser, zFile, &zSec))<0 ){
     sqlite3_free(zPref);
     return SQLITE_OK;
   }
@@ -624,13 +726,13 @@ static int genProfile(OsqCursor *pCur, const char *zType, sqlite3_int64 uid,
 
   /* Extensions/<id>/<version> */
   if( osq_path(pCur, zReal, sizeof(zReal), "%s/Extensions", zDir) ){
-    nId = pku_listdir(zReal, 0, &aId);
+    nId = pku_user_listdir(pUser, zReal, 0, &aId);
     for(i=0; rc==SQLITE_OK && i<nId; i++){
       PkuEntry *aVer = 0;
       int nVer;
       if( !aId[i].isDir ) continue;
       if( osq_path(pCur, zReal, sizeof(zReal), "%s/Extensions/%s", zDir, aId[i].zName)==0 ) continue;
-      nVer = pku_listdir(zReal, 0, &aVer);
+      nVer = pku_user_listdir(pUser, zReal, 0, &aVer);
       for(j=0; rc==SQLITE_OK && j<nVer; j++){
         char zExt[4096];
         if( !aVer[j].isDir ) continue;
@@ -654,7 +756,7 @@ static int genProfile(OsqCursor *pCur, const char *zType, sqlite3_int64 uid,
       if( e->bRef && !profileSettings(&prof, e, prof.pPref) ){
         profileSettings(&prof, e, prof.pSec);
       }
-      rc = emitExt(&prof, e, zName ? zName : "");
+      rc = xEmit(&prof, e, zName ? zName : "");
     }
   }
   sqlite3_free(zName);
@@ -662,9 +764,10 @@ static int genProfile(OsqCursor *pCur, const char *zType, sqlite3_int64 uid,
   return rc;
 }
 
-int osq_gen_chrome_extensions(OsqCursor *pCur){
+/* The profiles of every scanned user, each extension through xEmit. */
+static int chromeScan(OsqCursor *pCur, int iUidCol, ChromeEmit xEmit){
   OsqUserScope us;
-  int rc = osq_user_scope(pCur, COL_CHROME_EXTENSIONS_UID, &us);
+  int rc = osq_user_scope(pCur, iUidCol, &us);
   int i, k, j;
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
     OsqPasswd *pw = us.apUser[i];
@@ -676,12 +779,12 @@ int osq_gen_chrome_extensions(OsqCursor *pCur){
       if( pku_canonical(pCur, zDir, zCanon, sizeof(zCanon)) ){
         memcpy(zDir, zCanon, strlen(zCanon)+1);
       }
-      if( validProfile(pCur, zDir) ){
-        rc = genProfile(pCur, aBrowser[k].zType, pw->uid, zDir);
+      if( validProfile(pCur, pw, zDir) ){
+        rc = genProfile(pCur, pw, xEmit, aBrowser[k].zType, pw->uid, zDir);
         continue;
       }
       if( osq_path(pCur, zReal, sizeof(zReal), "%s", zDir)==0 ) continue;
-      n = pku_listdir(zReal, 0, &a);
+      n = pku_user_listdir(pw, zReal, 0, &a);
       for(j=0; rc==SQLITE_OK && j<n; j++){
         char zSub[4096];
         if( !a[j].isDir ) continue;
@@ -689,11 +792,21 @@ int osq_gen_chrome_extensions(OsqCursor *pCur){
         if( pku_canonical(pCur, zSub, zCanon, sizeof(zCanon)) ){
           memcpy(zSub, zCanon, strlen(zCanon)+1);
         }
-        if( validProfile(pCur, zSub) ) rc = genProfile(pCur, aBrowser[k].zType, pw->uid, zSub);
+        if( validProfile(pCur, pw, zSub) ){
+          rc = genProfile(pCur, pw, xEmit, aBrowser[k].zType, pw->uid, zSub);
+        }
       }
       sqlite3_free(a);
     }
   }
   osq_user_scope_free(&us);
   return rc;
+}
+
+int osq_gen_chrome_extensions(OsqCursor *pCur){
+  return chromeScan(pCur, COL_CHROME_EXTENSIONS_UID, emitExt);
+}
+
+int osq_gen_chrome_extension_content_scripts(OsqCursor *pCur){
+  return chromeScan(pCur, COL_CHROME_EXTENSION_CONTENT_SCRIPTS_UID, emitScripts);
 }

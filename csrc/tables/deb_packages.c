@@ -33,6 +33,28 @@
 ** with all-digit names (the journal of an interrupted dpkg run) are read
 ** after status, in name order, and override it.  A missing database gives
 ** no rows.
+**
+** deb_package_files: the files of the installed packages, as dpkg -L
+** lists them.
+**
+**     SELECT package, path FROM deb_package_files WHERE package = 'bash';
+**     SELECT count(*) FROM deb_package_files;
+**
+** package     the package name (as given when constrained)
+** path        one line of <admindir>/info/<package>.list (empty lines
+**             skipped; the list's "/." first line is kept, as dpkg -L
+**             prints it)
+** admindir    the database directory (constraints as for deb_packages)
+**
+** With package constraints only those lists are read, whether installed
+** or not (osquery does the same: osquery/tables/system/linux/
+** deb_packages.cpp genDebPackageFiles); a name holding '/' is ignored.
+** Without one, the distinct names of the installed packages, sorted.
+** Deliberate difference: a Multi-Arch: same package keeps its list under
+** info/<name>:<arch>.list, which osquery never opens (it looks only for
+** <name>.list, so libc6, zlib1g... have no files there); osqlite falls
+** back to every info/<name>:<arch>.list, so every installed package has
+** its files, as with dpkg -L.
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -41,6 +63,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DPKG_STATUS_MAX (512*1024*1024)
@@ -290,52 +315,80 @@ static int isDigits(const char *z){
 
 #define DPKG_MAX_UPDATES 4096
 
-static int genAdmindir(OsqCursor *pCur, const char *zAdmin){
-  char zReal[8192];
+/* One dpkg database read into memory: the stanzas (sorted by name, then
+** arch, the later of two same-name-and-arch stanzas last) and the buffers
+** their fields point into. */
+typedef struct DebDb {
+  DebPkg *a;
+  int n, nAlloc;
   char *azBuf[DPKG_MAX_UPDATES+1];
-  int nBufs = 0;
+  int nBufs;
+} DebDb;
+
+static void debDbFree(DebDb *p){
+  int i;
+  freePkgs(p->a, p->n);
+  for(i=0; i<p->nBufs; i++) sqlite3_free(p->azBuf[i]);
+  memset(p, 0, sizeof(*p));
+}
+
+/* 1 if a[i] is an installed package that a later stanza does not replace. */
+static int debKeep(const DebDb *p, int i){
+  if( i+1<p->n && fieldCmp(&p->a[i], &p->a[i+1], F_PACKAGE)==0
+   && fieldCmp(&p->a[i], &p->a[i+1], F_ARCH)==0 ) return 0;
+  return p->a[i].iStat!=0;    /* not-installed */
+}
+
+/* Read <admindir>/status and the updates/ journal.  *pbFound is 0 when the
+** admindir or its status file is missing (no rows, no error). */
+static int debDbLoad(OsqCursor *pCur, const char *zAdmin, DebDb *p,
+                     int *pbFound){
+  char zReal[8192];
   char *zBuf = 0;
   ssize_t nBuf;
-  DebPkg *a = 0;
-  int n = 0, nAlloc = 0, rc = SQLITE_OK, i;
   PkuEntry *aUpd = 0;
-  int nUpd;
+  int nUpd, i, rc;
 
+  memset(p, 0, sizeof(*p));
+  *pbFound = 0;
   if( osq_path(pCur, zReal, sizeof(zReal), "%s", zAdmin)==0 ) return SQLITE_OK;
   if( !pku_is_dir(zReal) ) return SQLITE_OK;
   if( osq_path(pCur, zReal, sizeof(zReal), "%s/status", zAdmin)==0 ) return SQLITE_OK;
   nBuf = osq_slurp(zReal, DPKG_STATUS_MAX, &zBuf);
   if( nBuf<0 ) return SQLITE_OK;
-  azBuf[nBufs++] = zBuf;
-  rc = parseStanzas(zBuf, (size_t)nBuf, &a, &n, &nAlloc);
+  *pbFound = 1;
+  p->azBuf[p->nBufs++] = zBuf;
+  rc = parseStanzas(zBuf, (size_t)nBuf, &p->a, &p->n, &p->nAlloc);
 
   /* The journal of an interrupted dpkg run: updates/NNNN, applied in name
   ** order on top of status, as libdpkg's modstatdb does. */
   if( rc==SQLITE_OK
    && osq_path(pCur, zReal, sizeof(zReal), "%s/updates", zAdmin) ){
     nUpd = pku_listdir(zReal, 0, &aUpd);
-    for(i=0; rc==SQLITE_OK && i<nUpd && nBufs<=DPKG_MAX_UPDATES; i++){
+    for(i=0; rc==SQLITE_OK && i<nUpd && p->nBufs<=DPKG_MAX_UPDATES; i++){
       if( aUpd[i].isDir || !isDigits(aUpd[i].zName) ) continue;
       if( osq_path(pCur, zReal, sizeof(zReal), "%s/updates/%s", zAdmin,
                    aUpd[i].zName)==0 ) continue;
       nBuf = osq_slurp(zReal, DPKG_STATUS_MAX, &zBuf);
       if( nBuf<0 ) continue;
-      azBuf[nBufs++] = zBuf;
-      rc = parseStanzas(zBuf, (size_t)nBuf, &a, &n, &nAlloc);
+      p->azBuf[p->nBufs++] = zBuf;
+      rc = parseStanzas(zBuf, (size_t)nBuf, &p->a, &p->n, &p->nAlloc);
     }
     sqlite3_free(aUpd);
   }
+  if( rc==SQLITE_OK && p->n>1 ) qsort(p->a, p->n, sizeof(DebPkg), pkgCmp);
+  if( rc ) debDbFree(p);
+  return rc;
+}
 
-  if( rc==SQLITE_OK && n>1 ) qsort(a, n, sizeof(DebPkg), pkgCmp);
-  for(i=0; rc==SQLITE_OK && i<n; i++){
-    /* Same name and arch again: the later stanza wins. */
-    if( i+1<n && fieldCmp(&a[i], &a[i+1], F_PACKAGE)==0
-     && fieldCmp(&a[i], &a[i+1], F_ARCH)==0 ) continue;
-    if( a[i].iStat==0 ) continue;    /* not-installed */
-    rc = emitPkg(pCur, &a[i], zAdmin);
+static int genAdmindir(OsqCursor *pCur, const char *zAdmin){
+  DebDb db;
+  int bFound, i;
+  int rc = debDbLoad(pCur, zAdmin, &db, &bFound);
+  for(i=0; rc==SQLITE_OK && i<db.n; i++){
+    if( debKeep(&db, i) ) rc = emitPkg(pCur, &db.a[i], zAdmin);
   }
-  freePkgs(a, n);
-  for(i=0; i<nBufs; i++) sqlite3_free(azBuf[i]);
+  debDbFree(&db);
   return rc;
 }
 
@@ -343,23 +396,151 @@ static int cmpStr(const void *a, const void *b){
   return strcmp(*(const char*const*)a, *(const char*const*)b);
 }
 
-int osq_gen_deb_packages(OsqCursor *pCur){
-  int nCons = osq_eq_count(pCur, COL_DEB_PACKAGES_ADMINDIR);
-  int i, nz = 0, rc = SQLITE_OK;
-  const char **az;
-  if( nCons==0 ) return genAdmindir(pCur, "/var/lib/dpkg");
-  az = sqlite3_malloc64(sizeof(char*)*(size_t)nCons);
-  if( az==0 ) return SQLITE_NOMEM;
+/* The distinct values of the equality constraints on column iCol, sorted
+** (osquery visits them as a std::set); empty values are dropped.  *paz from
+** sqlite3_malloc64 (the strings belong to SQLite); returns the count or
+** -1 when out of memory. */
+static int distinctValues(OsqCursor *pCur, int iCol, const char ***paz){
+  int nCons = osq_eq_count(pCur, iCol), i, n = 0, nOut = 0;
+  const char **az = sqlite3_malloc64(sizeof(char*)*(size_t)(nCons+1));
+  *paz = az;
+  if( az==0 ) return -1;
   for(i=0; i<nCons; i++){
-    const char *z = osq_eq_text(pCur, COL_DEB_PACKAGES_ADMINDIR, i);
-    if( z && z[0] ) az[nz++] = z;
+    const char *z = osq_eq_text(pCur, iCol, i);
+    if( z && z[0] ) az[n++] = z;
   }
-  /* osquery visits the values as a std::set: distinct, sorted. */
-  qsort(az, nz, sizeof(char*), cmpStr);
-  for(i=0; rc==SQLITE_OK && i<nz; i++){
-    if( i>0 && strcmp(az[i], az[i-1])==0 ) continue;
-    rc = genAdmindir(pCur, az[i]);
+  qsort(az, n, sizeof(char*), cmpStr);
+  for(i=0; i<n; i++){
+    if( nOut>0 && strcmp(az[i], az[nOut-1])==0 ) continue;
+    az[nOut++] = az[i];
   }
+  return nOut;
+}
+
+/* Run xGen for each admindir constraint value, or for /var/lib/dpkg. */
+static int eachAdmindir(OsqCursor *pCur, int iCol,
+                        int (*xGen)(OsqCursor*, const char*)){
+  const char **az;
+  int n, i, rc = SQLITE_OK;
+  if( osq_eq_count(pCur, iCol)==0 ) return xGen(pCur, "/var/lib/dpkg");
+  n = distinctValues(pCur, iCol, &az);
+  if( n<0 ) return SQLITE_NOMEM;
+  for(i=0; rc==SQLITE_OK && i<n; i++) rc = xGen(pCur, az[i]);
   sqlite3_free(az);
   return rc;
+}
+
+int osq_gen_deb_packages(OsqCursor *pCur){
+  return eachAdmindir(pCur, COL_DEB_PACKAGES_ADMINDIR, genAdmindir);
+}
+
+/*
+** deb_package_files
+*/
+#define DPKG_LIST_MAX (256*1024*1024)
+
+/* Rows for the lines of one info/<file>.list. */
+static int listFileRows(OsqCursor *pCur, const char *zAdmin,
+                        const char *zPackage, const char *zFile){
+  char *zBuf = 0;
+  ssize_t nBuf = pku_read(pCur, 0, DPKG_LIST_MAX, &zBuf, "%s/info/%s", zAdmin, zFile);
+  size_t iPos = 0, nLine;
+  const char *zLine;
+  int rc = SQLITE_OK;
+  if( nBuf<0 ) return nBuf==-ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
+  while( rc==SQLITE_OK && pku_next_line(zBuf, (size_t)nBuf, &iPos, &zLine, &nLine) ){
+    if( nLine==0 ) continue;
+    rc = osq_row(pCur);
+    if( rc ) break;
+    osq_text(pCur, COL_DEB_PACKAGE_FILES_PACKAGE, zPackage, -1);
+    osq_text(pCur, COL_DEB_PACKAGE_FILES_PATH, zLine, (int)nLine);
+    rc = osq_text(pCur, COL_DEB_PACKAGE_FILES_ADMINDIR, zAdmin, -1);
+  }
+  sqlite3_free(zBuf);
+  return rc;
+}
+
+/* The files of one package: info/<name>.list, else (a Multi-Arch: same
+** package, whose list dpkg names after the architecture) every
+** info/<name>:<arch>.list.  aInfo is the sorted listing of info/, read on
+** first need. */
+static int packageFiles(OsqCursor *pCur, const char *zAdmin, const char *zName,
+                        PkuEntry **paInfo, int *pnInfo){
+  char zFile[4096], zReal[8192];
+  size_t nName = strlen(zName);
+  int i, rc = SQLITE_OK;
+  struct stat st;
+  /* A package name never holds '/': a constraint that does must not name
+  ** a file outside info/. */
+  if( strchr(zName, '/') || snprintf(zFile, sizeof(zFile), "%s.list", zName)>=(int)sizeof(zFile) ){
+    return SQLITE_OK;
+  }
+  if( osq_path(pCur, zReal, sizeof(zReal), "%s/info/%s", zAdmin, zFile)
+   && stat(zReal, &st)==0 ){
+    return listFileRows(pCur, zAdmin, zName, zFile);
+  }
+  if( *pnInfo<0 ){
+    *pnInfo = 0;
+    if( osq_path(pCur, zReal, sizeof(zReal), "%s/info", zAdmin) ){
+      int n = pku_listdir(zReal, 1, paInfo);
+      if( n==-ENOMEM ) return SQLITE_NOMEM;
+      if( n>0 ) *pnInfo = n;
+    }
+  }
+  for(i=0; rc==SQLITE_OK && i<*pnInfo; i++){
+    const char *z = (*paInfo)[i].zName;
+    size_t k = strlen(z);
+    if( k<=nName+6 || memcmp(z, zName, nName)!=0 || z[nName]!=':'
+     || strcmp(z+k-5, ".list")!=0 || memchr(z+nName+1, ':', k-nName-6) ){
+      continue;
+    }
+    rc = listFileRows(pCur, zAdmin, zName, z);
+  }
+  return rc;
+}
+
+static int genPackageFiles(OsqCursor *pCur, const char *zAdmin){
+  char zReal[8192];
+  PkuEntry *aInfo = 0;
+  int nInfo = -1, i, n, rc = SQLITE_OK;
+  const char **az = 0;
+  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zAdmin)==0 ) return SQLITE_OK;
+  if( !pku_is_dir(zReal) ) return SQLITE_OK;
+  if( osq_eq_count(pCur, COL_DEB_PACKAGE_FILES_PACKAGE)>0 ){
+    /* Named packages: their lists are read without the status file, as
+    ** osquery does. */
+    n = distinctValues(pCur, COL_DEB_PACKAGE_FILES_PACKAGE, &az);
+    if( n<0 ) return SQLITE_NOMEM;
+    for(i=0; rc==SQLITE_OK && i<n; i++){
+      rc = packageFiles(pCur, zAdmin, az[i], &aInfo, &nInfo);
+    }
+    sqlite3_free(az);
+  }else{
+    /* Every installed package, by distinct name (the set of names). */
+    DebDb db;
+    int bFound;
+    rc = debDbLoad(pCur, zAdmin, &db, &bFound);
+    for(i=0; rc==SQLITE_OK && i<db.n; i++){
+      char *zName;
+      int j, bSeen = 0;
+      if( !debKeep(&db, i) ) continue;
+      /* Sorted by name, so an earlier kept stanza of the same name is
+      ** adjacent (only not-installed or replaced ones lie between). */
+      for(j=i-1; j>=0 && fieldCmp(&db.a[j], &db.a[i], F_PACKAGE)==0; j--){
+        if( debKeep(&db, j) ){ bSeen = 1; break; }
+      }
+      if( bSeen ) continue;
+      zName = sqlite3_mprintf("%.*s", (int)db.a[i].an[F_PACKAGE], db.a[i].az[F_PACKAGE]);
+      if( zName==0 ){ rc = SQLITE_NOMEM; break; }
+      rc = packageFiles(pCur, zAdmin, zName, &aInfo, &nInfo);
+      sqlite3_free(zName);
+    }
+    debDbFree(&db);
+  }
+  sqlite3_free(aInfo);
+  return rc;
+}
+
+int osq_gen_deb_package_files(OsqCursor *pCur){
+  return eachAdmindir(pCur, COL_DEB_PACKAGE_FILES_ADMINDIR, genPackageFiles);
 }

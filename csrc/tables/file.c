@@ -81,11 +81,40 @@
 **                  (/proc/kcore claims 128 TiB): there a file over 50 MiB
 **                  keeps osquery's empty digests.  osquery's per-path
 **                  result cache is not kept (no state).
+**
+** extended_attributes: one row per extended attribute of the files named.
+**
+**     SELECT * FROM extended_attributes WHERE path = '/usr/bin/ping';
+**     SELECT path, key, value FROM extended_attributes WHERE path LIKE '/srv/%%';
+**     SELECT * FROM extended_attributes WHERE directory = '/srv/data';
+**
+** Paths are selected as for file (path = literal, path LIKE expanded, the
+** same walker); links are followed, as osquery's open() does, but the file
+** is never opened: an O_PATH descriptor and its /proc/self/fd link reach
+** the attributes, so FIFOs and devices are safe to name.  A path that does
+** not exist gives no rows (osquery: osquery/tables/system/linux/
+** extended_attributes.cpp).
+**   path, directory  the path, and its boost parent_path; for a directory
+**                  constraint, each entry of that directory (not recursive,
+**                  dot files included) with directory echoing the
+**                  constraint, as in file.  Deliberate difference: osquery
+**                  on Linux ignores directory constraints (only its macOS
+**                  table lists them) and returns nothing for them.
+**   key, value, base64  listxattr order.  security.capability comes first,
+**                  as libcap's cap_to_text() text ("cap_net_raw=ep";
+**                  libcap.so.2 is loaded when a file has one, and the query
+**                  names the Debian package libcap2 without it); when
+**                  libcap cannot decode it, the raw value follows the other
+**                  rules.  A value that ends in NUL and is printable ASCII
+**                  before it is given as text (base64 0); an empty value is
+**                  '' with base64 1; anything else is base64-encoded (of the
+**                  value without its final NUL, if it had one), base64 1.
 */
 #define _GNU_SOURCE   /* qsort_r */
 #include "osqlite.h"
 #include "schema.h"
 #include "hashes.h"
+#include "dynlib.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -97,6 +126,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define WALK_MAX_DEPTH   64     /* osquery's kMaxRecursiveGlobs */
@@ -473,7 +503,7 @@ static void splitPath(const char *z, size_t *pnParent, const char **pzName,
 /* The pids to look through (pid_with_namespace), or the single pid 0. */
 static int namespacePids(OsqCursor *pCur, int iCol, sqlite3_int64 *aPid,
                          int nMax){
-  int i, n = 0, nEq = osq_eq_count(pCur, iCol);
+  int i, n = 0, nEq = iCol>=0 ? osq_eq_count(pCur, iCol) : 0;
   for(i=0; i<nEq && n<nMax; i++){
     sqlite3_int64 v;
     if( osq_eq_int64(pCur, iCol, i, &v)==0 && v>0 && v<=0x7fffffff ){
@@ -773,4 +803,160 @@ static int hashRow(OsqCursor *pCur, const char *zFull, const char *zPath,
 int osq_gen_hash(OsqCursor *pCur){
   return pathTableRows(pCur, COL_HASH_PID_WITH_NAMESPACE, COL_HASH_PATH,
                        COL_HASH_DIRECTORY, 0, hashRow, 0);
+}
+
+/************************** extended_attributes ***************************/
+
+#define XATTR_BUF_MAX  65536      /* Linux's XATTR_SIZE_MAX and XATTR_LIST_MAX */
+
+/* libcap's cap_get_file/cap_to_text, loaded for a file that has a
+** security.capability attribute (osquery links libcap). */
+typedef struct Libcap {
+  void *(*get_file)(const char*);
+  char *(*to_text)(void*, ssize_t*);
+  int (*free)(void*);
+} Libcap;
+
+static int libcapLoad(OsqCursor *pCur, Libcap *p, int *pbLoaded){
+  static const char *const azLib[] = { "libcap.so.2", 0 };
+  static const char *const azSym[] = { "cap_get_file", "cap_to_text", "cap_free", 0 };
+  if( *pbLoaded ) return SQLITE_OK;
+  if( osq_dl_load(pCur, azLib, "libcap2", azSym, p) ) return SQLITE_ERROR;
+  *pbLoaded = 1;
+  return SQLITE_OK;
+}
+
+typedef struct XattrScan {
+  Libcap cap;
+  int bCap;                 /* cap was loaded */
+  unsigned char *aBuf;      /* XATTR_BUF_MAX bytes for a value */
+  char *zList;              /* XATTR_BUF_MAX bytes for the name list */
+} XattrScan;
+
+static int xattrCell(OsqCursor *pCur, const char *zPath, const char *zDir,
+                     size_t nDir, const char *zKey, const char *zVal, int nVal,
+                     int bBase64){
+  int rc = osq_row(pCur);
+  if( rc ) return rc;
+  osq_text(pCur, COL_EXTENDED_ATTRIBUTES_PATH, zPath, -1);
+  osq_text(pCur, COL_EXTENDED_ATTRIBUTES_DIRECTORY, zDir, (int)nDir);
+  osq_text(pCur, COL_EXTENDED_ATTRIBUTES_KEY, zKey, -1);
+  osq_text(pCur, COL_EXTENDED_ATTRIBUTES_VALUE, zVal, nVal);
+  return osq_int(pCur, COL_EXTENDED_ATTRIBUTES_BASE64, bBase64);
+}
+
+static int xattrRows(OsqCursor *pCur, XattrScan *x, const char *zFull,
+                     const char *zPath, const char *zDir, size_t nDir){
+  char zMagic[64];
+  ssize_t nList, i;
+  int fd, rc = SQLITE_OK, bCapDone = 0;
+  /* An O_PATH descriptor follows links like osquery's open() but opens
+  ** nothing: a FIFO cannot block and a device is never opened.  The
+  ** attributes are read through its /proc/self/fd link, which works on
+  ** every kernel (f*xattr on O_PATH descriptors is recent). */
+  fd = open(zFull, O_PATH|O_CLOEXEC);
+  if( fd<0 ) return SQLITE_OK;
+  snprintf(zMagic, sizeof(zMagic), "/proc/self/fd/%d", fd);
+  nList = listxattr(zMagic, x->zList, XATTR_BUF_MAX);
+  if( nList<=0 ){ close(fd); return SQLITE_OK; }
+  /* security.capability first, decoded by libcap, as osquery does. */
+  for(i=0; i<nList; i+=(ssize_t)strlen(x->zList+i)+1){
+    if( strcmp(x->zList+i, "security.capability")==0 ){
+      void *cap;
+      rc = libcapLoad(pCur, &x->cap, &x->bCap);
+      if( rc ) break;
+      errno = 0;
+      cap = x->cap.get_file(zMagic);
+      if( cap ){
+        char *zText = x->cap.to_text(cap, 0);
+        x->cap.free(cap);
+        if( zText ){
+          if( zText[0] ){
+            rc = xattrCell(pCur, zPath, zDir, nDir, "security.capability",
+                           zText, -1, 0);
+          }
+          x->cap.free(zText);
+        }
+        bCapDone = 1;
+      }else if( errno==ENODATA ){
+        bCapDone = 1;
+      }
+      break;
+    }
+  }
+  for(i=0; rc==SQLITE_OK && i<nList; i+=(ssize_t)strlen(x->zList+i)+1){
+    const char *zName = x->zList+i;
+    ssize_t nVal, k;
+    int bPrint;
+    if( zName[0]==0 ) continue;
+    if( bCapDone && strcmp(zName, "security.capability")==0 ) continue;
+    nVal = getxattr(zMagic, zName, x->aBuf, XATTR_BUF_MAX);
+    if( nVal<0 ) continue;     /* vanished or unreadable: skip that key */
+    if( nVal==0 ){
+      rc = xattrCell(pCur, zPath, zDir, nDir, zName, "", 0, 1);
+      continue;
+    }
+    /* Printable: NUL-terminated, and every byte before that NUL prints. */
+    bPrint = x->aBuf[nVal-1]==0;
+    if( bPrint ) nVal--;
+    for(k=0; bPrint && k<nVal; k++){
+      if( x->aBuf[k]<0x20 || x->aBuf[k]>0x7e ) bPrint = 0;
+    }
+    if( bPrint ){
+      rc = xattrCell(pCur, zPath, zDir, nDir, zName, (const char*)x->aBuf, (int)nVal, 0);
+    }else{
+      char *z = osq_base64_encode(x->aBuf, (size_t)nVal, 0);
+      if( z==0 ){ rc = SQLITE_NOMEM; break; }
+      rc = xattrCell(pCur, zPath, zDir, nDir, zName, z, -1, 1);
+      sqlite3_free(z);
+    }
+  }
+  close(fd);
+  return rc;
+}
+
+int osq_gen_extended_attributes(OsqCursor *pCur){
+  XattrScan x;
+  PathList paths, dirs;
+  size_t i;
+  int rc;
+  memset(&x, 0, sizeof(x));
+  memset(&paths, 0, sizeof paths);
+  memset(&dirs, 0, sizeof dirs);
+  x.aBuf = sqlite3_malloc64(XATTR_BUF_MAX);
+  x.zList = sqlite3_malloc64(XATTR_BUF_MAX+1);
+  if( x.aBuf==0 || x.zList==0 ){ rc = SQLITE_NOMEM; goto done; }
+  rc = collectPaths(pCur, COL_EXTENDED_ATTRIBUTES_PATH, "", LIMIT_ALL, &paths);
+  for(i=0; rc==SQLITE_OK && i<paths.nPath; i++){
+    const char *zPath = plGet(&paths, i), *zName;
+    size_t nParent, nName;
+    splitPath(zPath, &nParent, &zName, &nName);
+    rc = xattrRows(pCur, &x, zPath, zPath, zPath, nParent);
+  }
+  if( rc==SQLITE_OK ){
+    rc = collectPaths(pCur, COL_EXTENDED_ATTRIBUTES_DIRECTORY, "", LIMIT_FOLDERS, &dirs);
+  }
+  /* Each directory's entries (not recursive); directory echoes the
+  ** constraint, as in the file table. */
+  for(i=0; rc==SQLITE_OK && i<dirs.nPath; i++){
+    const char *zDir = plGet(&dirs, i);
+    size_t nDir = strlen(zDir);
+    DIR *d = opendir(zDir);
+    struct dirent *e;
+    if( d==0 ) continue;
+    while( rc==SQLITE_OK && (e = readdir(d))!=0 ){
+      char zFull[WALK_PATH_MAX];
+      if( e->d_name[0]=='.' && (e->d_name[1]==0 || (e->d_name[1]=='.' && e->d_name[2]==0)) ) continue;
+      if( snprintf(zFull, sizeof(zFull), "%s%s%s", zDir,
+                   (nDir && zDir[nDir-1]=='/') ? "" : "/", e->d_name)>=(int)sizeof(zFull) ) continue;
+      rc = xattrRows(pCur, &x, zFull, zFull, zDir, nDir);
+    }
+    closedir(d);
+  }
+done:
+  plFree(&paths);
+  plFree(&dirs);
+  sqlite3_free(x.aBuf);
+  sqlite3_free(x.zList);
+  return rc;
 }

@@ -17,12 +17,36 @@
 **             (NULL when missing)
 ** world       1 if the package (without version) is listed in the world
 **             file (first word of each non-'#' line), else 0
+**
+** portage_use: the USE flags each installed package was built with.
+**
+**     SELECT package, version, use FROM portage_use WHERE use = 'ssl';
+**
+** One row per blank-separated word of /var/db/pkg/<category>/<package-
+** version>/USE (trimmed); package and version as above.  Needs only the
+** /var/db/pkg directory.
+**
+** portage_keywords: /etc/portage/package.keywords, package.mask and
+** package.unmask merged by atom.
+**
+**     SELECT * FROM portage_keywords WHERE mask = 1;
+**
+** For each non-'#' line the first blank-separated word is the atom, the
+** key of the entry; package.keywords gives the keyword (its second word;
+** a line whose second word starts with '#' is skipped, a repeated atom
+** keeps its first line); an atom in package.mask or package.unmask sets
+** mask or unmask (adding the entry, with keyword '', when new).  package
+** and version are split from the atom as above, version keeping a leading
+** '<', '>' or '>=' (a lone leading '=' is dropped).  Rows come in the
+** order the atoms were first seen (osquery's unordered_map gives no
+** order).  A file that is missing or a directory contributes nothing.
 */
 #include "osqlite.h"
 #include "schema.h"
 #include "pkgutil.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,14 +126,61 @@ static void readTrimmed(OsqCursor *pCur, const char *zDir, const char *zFile,
   sqlite3_free(zBuf);
 }
 
+/* The directories /var/db/pkg/<category>/<package-version> as glob(3)
+** with GLOB_MARK lists them: "<category>/<package-version>/", sorted.
+** *pazPkg from sqlite3_malloc64, each string too; free with freeList. */
+static int listPackageDirs(OsqCursor *pCur, char ***pazPkg, int *pnPkg){
+  char zReal[8192];
+  char **azPkg = 0;
+  int nP = 0, nPAlloc = 0, i, j, rc = SQLITE_OK;
+  PkuEntry *aCat = 0;
+  int nCat;
+  *pazPkg = 0;
+  *pnPkg = 0;
+  if( osq_path(pCur, zReal, sizeof(zReal), "/var/db/pkg")==0 ) return SQLITE_OK;
+  nCat = pku_listdir(zReal, 0, &aCat);
+  for(i=0; i<nCat; i++){
+    PkuEntry *aPkg = 0;
+    int nPkg;
+    if( !aCat[i].isDir ) continue;
+    if( osq_path(pCur, zReal, sizeof(zReal), "/var/db/pkg/%s", aCat[i].zName)==0 ) continue;
+    nPkg = pku_listdir(zReal, 0, &aPkg);
+    for(j=0; j<nPkg; j++){
+      char *z;
+      if( !aPkg[j].isDir ) continue;
+      if( nP>=nPAlloc ){
+        int nNew = nPAlloc ? nPAlloc*2 : 256;
+        char **azNew = sqlite3_realloc64(azPkg, sizeof(char*)*nNew);
+        if( azNew==0 ){ rc = SQLITE_NOMEM; break; }
+        azPkg = azNew; nPAlloc = nNew;
+      }
+      /* With glob's trailing '/', so the sort matches glob's. */
+      z = sqlite3_mprintf("%s/%s/", aCat[i].zName, aPkg[j].zName);
+      if( z==0 ){ rc = SQLITE_NOMEM; break; }
+      azPkg[nP++] = z;
+    }
+    sqlite3_free(aPkg);
+    if( rc ) break;
+  }
+  sqlite3_free(aCat);
+  if( nP>1 ) qsort(azPkg, nP, sizeof(char*), cmpStr);
+  *pazPkg = azPkg;
+  *pnPkg = nP;
+  return rc;
+}
+
+static void freeList(char **az, int n){
+  int i;
+  for(i=0; i<n; i++) sqlite3_free(az[i]);
+  sqlite3_free(az);
+}
+
 int osq_gen_portage_packages(OsqCursor *pCur){
   char zReal[8192];
   char *zWorld = 0;
   ssize_t nWorld;
   char **azWorld = 0, **azPkg = 0;
-  int nW = 0, nWAlloc = 0, nP = 0, nPAlloc = 0, i, j, rc = SQLITE_OK;
-  PkuEntry *aCat = 0;
-  int nCat;
+  int nW = 0, nWAlloc = 0, nP = 0, i, rc = SQLITE_OK;
 
   if( osq_path(pCur, zReal, sizeof(zReal), "/var/db/pkg")==0 ) return SQLITE_OK;
   if( !pku_is_dir(zReal) ) return SQLITE_OK;
@@ -139,35 +210,8 @@ int osq_gen_portage_packages(OsqCursor *pCur){
     qsort(azWorld, nW, sizeof(char*), cmpStr);
   }
 
-  /* /var/db/pkg/ * / * directories. */
-  if( osq_path(pCur, zReal, sizeof(zReal), "/var/db/pkg")==0 ) goto done;
-  nCat = pku_listdir(zReal, 0, &aCat);
-  for(i=0; i<nCat; i++){
-    PkuEntry *aPkg = 0;
-    int nPkg;
-    if( !aCat[i].isDir ) continue;
-    if( osq_path(pCur, zReal, sizeof(zReal), "/var/db/pkg/%s", aCat[i].zName)==0 ) continue;
-    nPkg = pku_listdir(zReal, 0, &aPkg);
-    for(j=0; j<nPkg; j++){
-      char *z;
-      if( !aPkg[j].isDir ) continue;
-      if( nP>=nPAlloc ){
-        int nNew = nPAlloc ? nPAlloc*2 : 256;
-        char **azNew = sqlite3_realloc64(azPkg, sizeof(char*)*nNew);
-        if( azNew==0 ){ rc = SQLITE_NOMEM; break; }
-        azPkg = azNew; nPAlloc = nNew;
-      }
-      /* With glob's trailing '/', so the sort matches glob's. */
-      z = sqlite3_mprintf("%s/%s/", aCat[i].zName, aPkg[j].zName);
-      if( z==0 ){ rc = SQLITE_NOMEM; break; }
-      azPkg[nP++] = z;
-    }
-    sqlite3_free(aPkg);
-    if( rc ) break;
-  }
-  sqlite3_free(aCat);
+  rc = listPackageDirs(pCur, &azPkg, &nP);
   if( rc ) goto done;
-  qsort(azPkg, nP, sizeof(char*), cmpStr);
 
   for(i=0; rc==SQLITE_OK && i<nP; i++){
     sqlite3_str *pVer = sqlite3_str_new(0);
@@ -197,10 +241,171 @@ int osq_gen_portage_packages(OsqCursor *pCur){
   }
 
 done:
-  for(i=0; i<nW; i++) sqlite3_free(azWorld[i]);
-  sqlite3_free(azWorld);
-  for(i=0; i<nP; i++) sqlite3_free(azPkg[i]);
-  sqlite3_free(azPkg);
+  freeList(azWorld, nW);
+  freeList(azPkg, nP);
   sqlite3_free(zWorld);
+  return rc;
+}
+
+/*
+** portage_use
+*/
+int osq_gen_portage_use(OsqCursor *pCur){
+  char zReal[8192];
+  char **azPkg = 0;
+  int nP = 0, i, rc;
+  if( osq_path(pCur, zReal, sizeof(zReal), "/var/db/pkg")==0 ) return SQLITE_OK;
+  if( !pku_is_dir(zReal) ) return SQLITE_OK;
+  rc = listPackageDirs(pCur, &azPkg, &nP);
+  for(i=0; rc==SQLITE_OK && i<nP; i++){
+    sqlite3_str *pVer;
+    char *zVer, *zBuf = 0;
+    const char *zUse;
+    size_t nPkgName, nUse;
+    ssize_t nBuf;
+    PkuPiece *a;
+    int nFlag, k;
+    nBuf = pku_read(pCur, 0, PORTAGE_FILE_MAX, &zBuf, "/var/db/pkg/%sUSE", azPkg[i]);
+    if( nBuf<0 ){ if( nBuf==-ENOMEM ) rc = SQLITE_NOMEM; continue; }
+    zUse = zBuf; nUse = (size_t)nBuf;
+    pku_trim(&zUse, &nUse);
+    nFlag = pku_split(zUse, nUse, " ", 0, 0);
+    a = sqlite3_malloc64(sizeof(PkuPiece)*(size_t)(nFlag+1));
+    pVer = sqlite3_str_new(0);
+    nPkgName = splitPkgVersion(azPkg[i], strlen(azPkg[i]), pVer);
+    zVer = sqlite3_str_finish(pVer);
+    if( a==0 || (zVer==0 && nFlag>0) ){
+      rc = SQLITE_NOMEM;
+    }else{
+      pku_split(zUse, nUse, " ", a, nFlag);
+      for(k=0; rc==SQLITE_OK && k<nFlag; k++){
+        rc = osq_row(pCur);
+        if( rc ) break;
+        osq_text(pCur, COL_PORTAGE_USE_PACKAGE, azPkg[i], (int)nPkgName);
+        osq_text(pCur, COL_PORTAGE_USE_VERSION, zVer ? zVer : "", -1);
+        rc = osq_text(pCur, COL_PORTAGE_USE_USE, a[k].z, (int)a[k].n);
+      }
+    }
+    sqlite3_free(a);
+    sqlite3_free(zVer);
+    sqlite3_free(zBuf);
+  }
+  freeList(azPkg, nP);
+  return rc;
+}
+
+/*
+** portage_keywords
+*/
+typedef struct KwEntry {
+  char *zAtom;              /* the first word of the line: the key */
+  char *zKeyword;
+  int bMask, bUnmask;
+} KwEntry;
+
+typedef struct KwList {
+  KwEntry *a;
+  int n, nAlloc;
+} KwList;
+
+static KwEntry *kwFind(KwList *p, const char *z, size_t n){
+  int i;
+  for(i=0; i<p->n; i++){
+    if( strlen(p->a[i].zAtom)==n && memcmp(p->a[i].zAtom, z, n)==0 ) return &p->a[i];
+  }
+  return 0;
+}
+
+static KwEntry *kwAdd(KwList *p, const char *z, size_t n){
+  KwEntry *e;
+  if( p->n>=p->nAlloc ){
+    int nNew = p->nAlloc ? p->nAlloc*2 : 64;
+    KwEntry *aNew = sqlite3_realloc64(p->a, sizeof(KwEntry)*(size_t)nNew);
+    if( aNew==0 ) return 0;
+    p->a = aNew;
+    p->nAlloc = nNew;
+  }
+  e = &p->a[p->n];
+  memset(e, 0, sizeof(*e));
+  e->zAtom = sqlite3_mprintf("%.*s", (int)n, z);
+  if( e->zAtom==0 ) return 0;
+  p->n++;
+  return e;
+}
+
+/* One of package.keywords (iFile 0), package.mask (1), package.unmask (2):
+** for each line, the first word is the atom and (keywords only) the
+** second the keyword. */
+static int kwFile(OsqCursor *pCur, KwList *p, const char *zFile, int iFile){
+  char *zBuf = 0;
+  ssize_t nBuf = pku_read(pCur, 0, PORTAGE_FILE_MAX, &zBuf, "/etc/portage/%s", zFile);
+  size_t iPos = 0, nLine;
+  const char *zLine;
+  int rc = SQLITE_OK;
+  if( nBuf<0 ) return nBuf==-ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
+  while( rc==SQLITE_OK && pku_next_line(zBuf, (size_t)nBuf, &iPos, &zLine, &nLine) ){
+    PkuPiece a[2];
+    int nWord = pku_split(zLine, nLine, "\t ", a, 2);
+    KwEntry *e;
+    if( nWord==0 || (a[0].n>0 && a[0].z[0]=='#') ) continue;
+    e = kwFind(p, a[0].z, a[0].n);
+    if( iFile==0 ){
+      /* A keyword starting with '#' (a comment after the atom) drops the
+      ** line; a repeated atom keeps its first line (unordered_map
+      ** emplace). */
+      if( nWord>1 && a[1].n>0 && a[1].z[0]=='#' ) continue;
+      if( e ) continue;
+      e = kwAdd(p, a[0].z, a[0].n);
+      if( e==0 ){ rc = SQLITE_NOMEM; break; }
+      if( nWord>1 ){
+        e->zKeyword = sqlite3_mprintf("%.*s", (int)a[1].n, a[1].z);
+        if( e->zKeyword==0 ){ rc = SQLITE_NOMEM; break; }
+      }
+    }else{
+      if( e==0 ) e = kwAdd(p, a[0].z, a[0].n);
+      if( e==0 ){ rc = SQLITE_NOMEM; break; }
+      if( iFile==1 ) e->bMask = 1; else e->bUnmask = 1;
+    }
+  }
+  sqlite3_free(zBuf);
+  return rc;
+}
+
+int osq_gen_portage_keywords(OsqCursor *pCur){
+  KwList list;
+  int i, rc;
+  memset(&list, 0, sizeof(list));
+  rc = kwFile(pCur, &list, "package.keywords", 0);
+  if( rc==SQLITE_OK ) rc = kwFile(pCur, &list, "package.mask", 1);
+  if( rc==SQLITE_OK ) rc = kwFile(pCur, &list, "package.unmask", 2);
+  for(i=0; rc==SQLITE_OK && i<list.n; i++){
+    KwEntry *e = &list.a[i];
+    const char *z = e->zAtom;
+    size_t n = strlen(z), nPkg;
+    sqlite3_str *pVer = sqlite3_str_new(0);
+    char *zVer;
+    /* The splitter keeps '<' '>' (and '=' after them) for the version and
+    ** drops them from the package. */
+    while( n>0 && (z[0]=='>' || z[0]=='<' || z[0]=='=') ){
+      if( !(sqlite3_str_length(pVer)==0 && z[0]=='=') ) sqlite3_str_appendchar(pVer, 1, z[0]);
+      z++; n--;
+    }
+    nPkg = splitPkgVersion(z, n, pVer);
+    zVer = sqlite3_str_finish(pVer);
+    rc = osq_row(pCur);
+    if( rc==SQLITE_OK ){
+      osq_text(pCur, COL_PORTAGE_KEYWORDS_PACKAGE, z, (int)nPkg);
+      osq_text(pCur, COL_PORTAGE_KEYWORDS_VERSION, zVer ? zVer : "", -1);
+      osq_text(pCur, COL_PORTAGE_KEYWORDS_KEYWORD, e->zKeyword ? e->zKeyword : "", -1);
+      osq_int(pCur, COL_PORTAGE_KEYWORDS_MASK, e->bMask);
+      rc = osq_int(pCur, COL_PORTAGE_KEYWORDS_UNMASK, e->bUnmask);
+    }
+    sqlite3_free(zVer);
+  }
+  for(i=0; i<list.n; i++){
+    sqlite3_free(list.a[i].zAtom);
+    sqlite3_free(list.a[i].zKeyword);
+  }
+  sqlite3_free(list.a);
   return rc;
 }
