@@ -53,7 +53,7 @@ SPEC_FILE = Path(__file__).with_name("osquery-flags.json")
 
 #: The osquery release whose behaviour osqlite follows: osquery_info.version,
 #: the "version" predicate of packs and queries, --version.
-OSQUERY_VERSION = "5.23.0"
+from . import OSQUERY_VERSION  # noqa: E402
 
 MAX_FLAGFILE = 1 << 20          # bytes; gflags has no limit, /dev/zero must not fill memory
 FLAGFILE_WAIT = 2.0             # seconds a pipe or device flagfile may take to reach EOF
