@@ -741,12 +741,14 @@ class Daemon:
         if not flags["disable_distributed"]:
             self.distributed = registry.create("distributed", flags["distributed_plugin"], self)
         try:
-            if not flags["ephemeral"]:
-                self.pidfile = Pidfile(flags["pidfile"], flags["force"])
-            self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
+            # Loggers first: a bad --logger_path fails before the pidfile or the
+            # database is created.
             if loggers:
                 self.results = Loggers(loggers)
                 self.results.setup()
+            if not flags["ephemeral"]:
+                self.pidfile = Pidfile(flags["pidfile"], flags["force"])
+            self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
         except BaseException:
             self.abort()
             raise
