@@ -175,42 +175,71 @@ class Pidfile:
     def __init__(self, path: str, force: bool = False) -> None:
         self.path = path
         check_output_path(path, "pidfile")
-        try:
-            self.fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
-                              | os.O_NONBLOCK | os.O_NOCTTY, 0o600)
-        except OSError as exc:
-            raise DaemonError(f"cannot open pidfile {path} ({exc.strerror}): "
-                              "pass --pidfile=<a writable path>") from None
-        if not stat.S_ISREG(os.fstat(self.fd).st_mode):
-            os.close(self.fd)
-            raise DaemonError(f"--pidfile={path} is not a regular file: pass --pidfile=<a file path>")
         for attempt in range(6):
+            self.fd = self._open()
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except OSError:
-                try:
-                    holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip()
-                except OSError:
-                    holder = ""
-                if force and attempt == 0 and holder.isdigit() and int(holder) != os.getpid():
-                    if _is_daemon_process(int(holder)):
-                        log.error("Killing osqueryd process: %s (--force)", holder)
-                        try:
-                            os.kill(int(holder), signal.SIGTERM)
-                        except OSError:
-                            pass
-                    else:
-                        log.error("Refusing to kill non-osqueryd process %s", holder)
-                        force = False
+                holder = self._holder()
+                os.close(self.fd)
+                if force and attempt == 0:
+                    force = self._stop_holder(holder)
                 if not force or attempt == 5:
-                    os.close(self.fd)
                     raise DaemonError(f"Pidfile check failed: another daemon (pid {holder or '?'}) "
                                       f"holds {path}; stop it first, pass --force, or pass a "
                                       "different --pidfile") from None
                 time.sleep(2)
+                continue
+            if self._still_at_path():
+                break
+            # The holder removed the file as it exited, after we opened it:
+            # this lock is on a deleted file.  Open the path again.
+            os.close(self.fd)
+        else:
+            raise DaemonError(f"Pidfile check failed: {path} keeps being replaced")
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+
+    def _open(self) -> int:
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+                         | os.O_NONBLOCK | os.O_NOCTTY, 0o600)
+        except OSError as exc:
+            raise DaemonError(f"cannot open pidfile {self.path} ({exc.strerror}): "
+                              "pass --pidfile=<a writable path>") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise DaemonError(f"--pidfile={self.path} is not a regular file: "
+                              "pass --pidfile=<a file path>")
+        return fd
+
+    def _holder(self) -> str:
+        try:
+            return os.pread(self.fd, 32, 0).decode(errors="replace").strip()
+        except OSError:
+            return ""
+
+    def _still_at_path(self) -> bool:
+        try:
+            a, b = os.fstat(self.fd), os.stat(self.path, follow_symlinks=False)
+        except OSError:
+            return False
+        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+    @staticmethod
+    def _stop_holder(holder: str) -> bool:
+        """--force: stop the daemon holding the pidfile; False when it is not one."""
+        if not holder.isdigit() or int(holder) == os.getpid():
+            return False
+        if not _is_daemon_process(int(holder)):
+            log.error("Refusing to kill non-osqueryd process %s", holder)
+            return False
+        log.error("Killing osqueryd process: %s (--force)", holder)
+        try:
+            os.kill(int(holder), signal.SIGTERM)
+        except OSError:
+            pass
+        return True
 
     def release(self) -> None:
         try:
@@ -1093,8 +1122,6 @@ def daemonize(flags: Flags) -> None:
     if os.fork() > 0:
         os._exit(EXIT_OK)
     os.setsid()
-    if os.fork() > 0:
-        os._exit(EXIT_OK)
     os.chdir("/")
     fd = os.open(os.devnull, os.O_RDWR)
     for std in (0, 1, 2):

@@ -1199,10 +1199,13 @@ def setup_logging(flags: Flags) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    # osquery: osquery/core/init.cpp -- -S/--S is the shell (this), -D/--D the daemon.
-    if any(a in ("-D", "--D") for a in args):
+    # osquery: osquery/core/init.cpp -- -S/--S is the shell (this), -D/--D the
+    # daemon, and a program named like osqueryd is the daemon.
+    from .flags import personality
+    if personality(sys.argv[0] if argv is None else "osqueryi", args, "shell") == "daemon":
         from .daemon import main as daemon_main
-        return daemon_main([a for a in args if a not in ("-D", "--D", "-S", "--S")])
+        return daemon_main([a for a in args if a not in ("-D", "--D", "-S", "--S")],
+                           program=sys.argv[0] if argv is None else "osqueryd")
     args = [a for a in args if a not in ("-S", "--S")]
     if any(a in ("--help", "-help", "--h", "-h") for a in args):
         sys.stdout.write(usage())
@@ -1213,7 +1216,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         positional = flags.parse_argv(args)
     except FlagError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)       # gflags' own lines, "ERROR: ..."
         return 1
     if flags["config_check"] or flags["config_dump"]:
         from .daemon import main as daemon_main
