@@ -360,3 +360,53 @@ def test_unknown_flag_is_gflags_error(tmp_path):
                          cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=30)
     assert res.returncode == 1
     assert res.stderr == "ERROR: unknown command line flag 'tls_hostnam'\n"
+
+
+# -- the README's quickstart and the seed's sample -----------------------------------------
+
+def readme_block(marker: str) -> str:
+    text = (REPO / "README.md").read_text()
+    block = text.split(f"<!-- {marker} -->", 1)[1].split(f"<!-- /{marker} -->", 1)[0]
+    return block.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+
+
+def test_readme_daemon_quickstart_logs_where_it_says(tmp_path):
+    command = readme_block("quickstart:daemon").replace("/tmp/osq", str(tmp_path / "osq"))
+    argv = command.split()
+    assert argv[0] == "osqlited"
+    logs = tmp_path / "osq"
+    err = open(tmp_path / "stderr", "w")
+    proc = subprocess.Popen(daemon_cmd() + argv[1:], cwd=REPO, env=env(), stderr=err,
+                            stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "daemon started" in (tmp_path / "stderr").read_text(), what="start line")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        err.close()
+    text = (tmp_path / "stderr").read_text()
+    n = len(json.loads("\n".join(ln for ln in (REPO / "conf" / "linux.conf").read_text().split("\n")
+                                 if not ln.strip().startswith("//")))["schedule"])
+    assert f"config conf/linux.conf (filesystem), logging to {logs} (filesystem), {n} scheduled queries" in text
+    assert warning_lines(text) == []
+    for name in ("osqueryd.results.log", "osqueryd.INFO", "osquery.db"):
+        assert (logs / name).exists(), name
+    assert "daemon started" in (logs / "osqueryd.INFO").read_text()
+
+
+def test_the_seed_sample_checks_clean_once_its_pack_is_installed(tmp_path):
+    sample = (REPO / "conf" / "osqueryd.conf").read_text()
+    assert '"/etc/osquery/process-monitor.conf"' in sample
+    # As after `make install-packs`: the same file, the pack where the sample says.
+    installed = tmp_path / "osqueryd.conf"
+    installed.write_text(sample.replace("/etc/osquery/process-monitor.conf",
+                                        str(REPO / "conf" / "packs" / "process-monitor.conf")))
+    res = subprocess.run(daemon_cmd() + [f"--config_path={installed}", "--config_check_strict"],
+                         cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    # The only warning: this build has no watchdog for the sample's enable_monitor.
+    assert [ln.split("] ", 1)[1] for ln in warning_lines(res.stderr)] == [
+        "These osquery flags are accepted but have no effect in osqlite: --enable_monitor"]

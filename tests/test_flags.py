@@ -381,3 +381,12 @@ def test_a_pipe_that_never_ends_is_cut_short(tmp_path, monkeypatch):
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_docs_name_every_implemented_flag():
+    doc = (REPO / "docs" / "daemon.md").read_text()
+    missing = sorted(n for names in F.IMPLEMENTED.values() for n in names if f"`{n}`" not in doc)
+    assert missing == [], f"docs/daemon.md does not document: {missing}"
+    for f in F.OSQLITE_FLAGS:
+        assert f"`{f.name}`" in doc, f.name
+    assert all(f"`{old}`" in doc for old in ("log_result_events", "log_numerics_as_numbers"))
