@@ -824,7 +824,6 @@ class Daemon:
     def run(self) -> int:
         assert self.pool is not None
         refresh = self.flags["config_refresh"]
-        accelerated = self.flags["config_accelerated_refresh"] or refresh
         next_refresh = self.clock() + refresh if refresh > 0 else None
         while not self.stop_event.is_set():
             self.wake.clear()
@@ -833,9 +832,7 @@ class Daemon:
                 self.reload()
             now = self.clock()
             if next_refresh is not None and now >= next_refresh:
-                # osquery: after a failed read, retry every config_accelerated_refresh seconds.
-                ok = self.reload(force=False)
-                next_refresh = now + (refresh if ok else accelerated)
+                next_refresh = self.refresh_config(now)
             if self.pack_timer is not None and self.pack_timer.due(now):
                 self.evaluate_discovery(now)
                 self.install_schedule(now)
@@ -856,6 +853,15 @@ class Daemon:
             # Cap the sleep so a stepped wall clock is noticed within a second.
             self.wake.wait(max(0.01, min(delay, 1.0)))
         return self.exit_code
+
+    def refresh_config(self, now: float) -> float:
+        """config_refresh: re-read the config; when of the next read.  As
+        osquery, after a failed read it retries every config_accelerated_refresh
+        seconds until one succeeds (osquery: osquery/config/config.cpp)."""
+        refresh = self.flags["config_refresh"]
+        if self.reload(force=False):
+            return now + refresh
+        return now + (self.flags["config_accelerated_refresh"] or refresh)
 
     def shutdown(self) -> None:
         log.info("osqlite daemon stopping")
