@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import ConfigError
-from .files import InputError, read_regular
+from .files import InputError, bad_text, read_regular
 
 log = logging.getLogger("osqlite.config")
 
@@ -257,17 +257,6 @@ def decode(data: bytes) -> str:
     """File bytes -> text; bytes that are not UTF-8 survive as surrogates, so
     the one key holding them can be reported (bad_text) and the rest loads."""
     return data.decode("utf-8", "surrogateescape")
-
-
-def bad_text(text: str) -> str | None:
-    """Why a name or SQL text cannot be used, or None."""
-    if "\x00" in text:
-        return "contains a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not valid UTF-8"
-    return None
 
 
 # -- the filesystem sources (behind osqlite.plugins.FilesystemConfig) -------------------

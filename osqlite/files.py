@@ -35,6 +35,19 @@ class InputError(OSError):
     """A file could not be read as an input; str() is a one-line reason."""
 
 
+def bad_text(text: str) -> str | None:
+    """Why text read from an input (a name, SQL, a flag value) cannot be
+    used, or None: a NUL, or bytes that were not UTF-8 (kept as surrogates
+    by the surrogateescape decoding of config files)."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    return None
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"

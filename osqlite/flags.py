@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .errors import FlagError
-from .files import InputError, read_stream
+from .files import InputError, bad_text, read_stream
 
 log = logging.getLogger("osqlite.flags")
 
@@ -359,16 +359,6 @@ def option_text(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _bad_text(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not valid UTF-8"
-    return None
-
-
 # Validators osquery attaches to flags (gflags DEFINE_validator): a message or None.
 def _validate_alarm_timeout(value: int) -> str | None:
     # osquery: osquery/core/init.cpp validateAlarmTimeout
@@ -520,7 +510,7 @@ class Flags:
 
     def _assign(self, flag: Flag, text: str, origin: str) -> str | None:
         """Set one flag from text; gflags' error message, or None."""
-        bad = _bad_text(text)
+        bad = bad_text(text)
         if bad:
             return f"ERROR: the value of flag '{flag.name}' {bad}"
         try:
@@ -655,7 +645,7 @@ class Flags:
                 continue
             if text == "" or name == "":
                 continue
-            bad = _bad_text(name) or _bad_text(text)
+            bad = bad_text(name) or bad_text(text)
             if bad:
                 warn(f"Config option {name!r} in {where} {bad}: ignored")
                 continue

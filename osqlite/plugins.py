@@ -38,8 +38,24 @@ class FilesystemConfig(ConfigPlugin):
         return [PackSource(*p) for p in filesystem_pack(name, value)]
 
 
+class _WrappedLogger(LoggerPlugin):
+    """A logger plugin over osqlite.logger's writers: ``results`` (a
+    ResultLogger) and ``status`` (a logging.Handler)."""
+    results: ResultLogger
+    status: logging.Handler
+
+    def log_results(self, lines: Sequence[str]) -> None:
+        self.results.log_results(lines)
+
+    def log_snapshot(self, lines: Sequence[str]) -> None:
+        self.results.log_snapshot(lines)
+
+    def log_status(self, record: logging.LogRecord) -> None:
+        self.status.handle(record)
+
+
 @plugin("logger", "filesystem")
-class FilesystemLogger(LoggerPlugin):
+class FilesystemLogger(_WrappedLogger):
     def __init__(self, daemon: Any) -> None:
         super().__init__(daemon)
         flags = daemon.flags
@@ -61,18 +77,9 @@ class FilesystemLogger(LoggerPlugin):
         self.results.setup()
         self.status.touch()
 
-    def log_results(self, lines: Sequence[str]) -> None:
-        self.results.log_results(lines)
-
-    def log_snapshot(self, lines: Sequence[str]) -> None:
-        self.results.log_snapshot(lines)
-
-    def log_status(self, record: logging.LogRecord) -> None:
-        self.status.handle(record)
-
 
 @plugin("logger", "stdout")
-class StdoutLogger(LoggerPlugin):
+class StdoutLogger(_WrappedLogger):
     def __init__(self, daemon: Any) -> None:
         super().__init__(daemon)
         self.results = ResultLogger(["stdout"], "", 0o600, False, 0, 1)
@@ -80,12 +87,3 @@ class StdoutLogger(LoggerPlugin):
 
     def describe(self) -> str:
         return "stdout"
-
-    def log_results(self, lines: Sequence[str]) -> None:
-        self.results.log_results(lines)
-
-    def log_snapshot(self, lines: Sequence[str]) -> None:
-        self.results.log_snapshot(lines)
-
-    def log_status(self, record: logging.LogRecord) -> None:
-        self.status.handle(record)

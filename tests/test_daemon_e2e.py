@@ -47,14 +47,6 @@ def wait_more_ticks(d: Daemon, n: int = 3) -> None:
     wait_for(lambda: ticks(d) >= start + n, what=f"{n} more ticks", daemon=d)
 
 
-@pytest.fixture
-def daemons():
-    started: list[Daemon] = []
-    yield started
-    for d in started:
-        d.stop()
-
-
 def make(daemons: list, tmp_path: Path, config, **flags) -> Daemon:
     d = Daemon(tmp_path, config, **flags)
     daemons.append(d)

@@ -17,27 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from daemon_harness import REPO, Daemon, wait_for
+from daemon_harness import REPO, Daemon, environ, run_until_started, wait_for
 
 from osqlite.packs import platform_matches
 
 PACKS = REPO / "tests" / "fixtures" / "osquery-packs"
 TICK = {"query": "SELECT 1 AS t", "interval": 1, "snapshot": True}
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def daemons():
-    started: list[Daemon] = []
-    yield started
-    for d in started:
-        d.stop()
-
-
-def env() -> dict[str, str]:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
-    return e
 
 
 def daemon_cmd() -> list[str]:
@@ -61,20 +47,10 @@ def test_osquerys_test_flags_start_write_the_pidfile_and_exit_0_on_sigint(tmp_pa
              "--extensions_autoload=/dev/null", "--extensions_socket=/dev/null",
              "--disable_database=true", "--disable_extensions=true", "--disable_logging=true",
              "--disable_events=true", "--force=true", "--watchdog_level=3"]
-    err = open(tmp_path / "stderr", "w+")
-    proc = subprocess.Popen(daemon_cmd() + flags, cwd=tmp_path, env=env(), stderr=err,
-                            stdout=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: pidfile.exists() and pidfile.read_text() == str(proc.pid),
-                 what="the pidfile")
-        wait_for(lambda: "daemon started" in (tmp_path / "stderr").read_text(), what="start line")
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    text = (tmp_path / "stderr").read_text()
+    text = run_until_started(daemon_cmd() + flags, tmp_path, cwd=tmp_path,
+                             running=lambda proc: wait_for(
+                                 lambda: pidfile.exists() and pidfile.read_text() == str(proc.pid),
+                                 what="the pidfile holding the daemon's pid"))
     assert "Traceback" not in text
     assert not pidfile.exists()
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
@@ -357,7 +333,7 @@ def test_console_scripts(tmp_path):
 
 def test_unknown_flag_is_gflags_error(tmp_path):
     res = subprocess.run(daemon_cmd() + ["--verbose", "--tls_hostnam=x", "--db_path=/x"],
-                         cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=30)
+                         cwd=tmp_path, env=environ(), capture_output=True, text=True, timeout=30)
     assert res.returncode == 1
     assert res.stderr == "ERROR: unknown command line flag 'tls_hostnam'\n"
 
@@ -375,19 +351,7 @@ def test_readme_daemon_quickstart_logs_where_it_says(tmp_path):
     argv = command.split()
     assert argv[0] == "osqlited"
     logs = tmp_path / "osq"
-    err = open(tmp_path / "stderr", "w")
-    proc = subprocess.Popen(daemon_cmd() + argv[1:], cwd=REPO, env=env(), stderr=err,
-                            stdout=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: "daemon started" in (tmp_path / "stderr").read_text(), what="start line")
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        err.close()
-    text = (tmp_path / "stderr").read_text()
+    text = run_until_started(daemon_cmd() + argv[1:], tmp_path)
     n = len(json.loads("\n".join(ln for ln in (REPO / "conf" / "linux.conf").read_text().split("\n")
                                  if not ln.strip().startswith("//")))["schedule"])
     assert f"config conf/linux.conf (filesystem), logging to {logs} (filesystem), {n} scheduled queries" in text
@@ -405,7 +369,7 @@ def test_the_seed_sample_checks_clean_once_its_pack_is_installed(tmp_path):
     installed.write_text(sample.replace("/etc/osquery/process-monitor.conf",
                                         str(REPO / "conf" / "packs" / "process-monitor.conf")))
     res = subprocess.run(daemon_cmd() + [f"--config_path={installed}", "--config_check_strict"],
-                         cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=60)
+                         cwd=tmp_path, env=environ(), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     # The only warning: this build has no watchdog for the sample's enable_monitor.
     assert [ln.split("] ", 1)[1] for ln in warning_lines(res.stderr)] == [
