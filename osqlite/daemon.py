@@ -462,6 +462,7 @@ class Daemon:
         if self.config_plugin is None:
             registry.load_builtins()
             self.config_plugin = registry.create("config", self.flags["config_plugin"], self)
+            registry.REGISTRY.set_active("config", [self.config_plugin.name])
 
     def read_config(self, validate: bool = True) -> Config:
         """Fetch the sources from the config plugin and load them.  Never
@@ -769,6 +770,8 @@ class Daemon:
                        for name in registry.plugin_names(flags["logger_plugin"])]
         if not flags["disable_distributed"]:
             self.distributed = registry.create("distributed", flags["distributed_plugin"], self)
+        registry.REGISTRY.set_active("logger", [p.name for p in loggers])
+        registry.REGISTRY.set_active("distributed", [self.distributed.name] if self.distributed else [])
         try:
             # Loggers first: a bad --logger_path fails before the pidfile or the
             # database is created.

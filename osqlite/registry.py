@@ -162,15 +162,16 @@ class Registry:
         plugin = entry.factory(daemon)
         if not getattr(plugin, "name", ""):
             plugin.name = name
-        with self._lock:
-            if name not in self.active[kind]:
-                self.active[kind].append(name)
         return plugin
 
-    def deactivate(self, kind: str | None = None) -> None:
+    def set_active(self, kind: str, names: Sequence[str]) -> None:
+        """Which plugins of a kind the daemon uses now (osquery_registry.active)."""
         with self._lock:
-            for k in ([kind] if kind else KINDS):
-                self.active[k] = []
+            self.active[kind] = list(names)
+
+    def deactivate(self, kind: str | None = None) -> None:
+        for k in ([kind] if kind else KINDS):
+            self.set_active(k, [])
 
     def rows(self) -> list[tuple[str, str, int, int, int]]:
         """osquery_registry rows: (registry, name, owner_uuid, internal, active)."""

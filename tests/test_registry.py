@@ -86,6 +86,7 @@ def test_register_unregister_and_unknown_names():
     assert reg.names("logger") == ["a", "b"]
     plugin = reg.create("logger", "a", None)
     assert isinstance(plugin, MemoryLogger) and plugin.name == "a"
+    reg.set_active("logger", ["a"])
     assert reg.rows() == [("config", "c", 0, 1, 0), ("logger", "a", 7, 0, 1), ("logger", "b", 7, 0, 0)]
     reg.unregister("logger", owner=7)              # an extension going away
     assert reg.names("logger") == []
