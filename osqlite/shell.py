@@ -404,7 +404,9 @@ class Shell:
         self.conn = self.daemon.new_connection()
         try:
             cfg = self.daemon.read_config()
-            self.flags.apply_options(cfg.options)
+            if cfg.error is not None:   # the sources before it still apply, as in the daemon
+                log.warning("Error reading config: %s", cfg.error)
+            self.flags.apply_options(cfg.options, cfg.options_source)
             self.force_shell_flags()
             self.daemon.apply_config(cfg, options_applied=True)
         except ConfigError as exc:
@@ -1218,7 +1220,8 @@ def main(argv: list[str] | None = None) -> int:
     except FlagError as exc:
         print(exc, file=sys.stderr)       # gflags' own lines, "ERROR: ..."
         return 1
-    if flags["config_check"] or flags["config_dump"]:
+    if (flags["config_check"] or flags["config_check_strict"] or flags["config_dump"]
+            or flags["database_dump"]):
         from .daemon import main as daemon_main
         return daemon_main(args)
     if argv is None:
