@@ -1206,8 +1206,7 @@ def main(argv: list[str] | None = None) -> int:
     from .flags import personality
     if personality(sys.argv[0] if argv is None else "osqueryi", args, "shell") == "daemon":
         from .daemon import main as daemon_main
-        return daemon_main([a for a in args if a not in ("-D", "--D", "-S", "--S")],
-                           program=sys.argv[0] if argv is None else "osqueryd")
+        return daemon_main(args, program=sys.argv[0] if argv is None else "osqueryd")
     args = [a for a in args if a not in ("-S", "--S")]
     if any(a in ("--help", "-help", "--h", "-h") for a in args):
         sys.stdout.write(usage())
