@@ -1057,15 +1057,15 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
     cfg = daemon.read_config()
     flags.apply_options(cfg.options, cfg.options_source)
     warn_inert(flags)
-    if flags["daemonize"]:
-        daemonize(flags)
     try:
+        if flags["daemonize"]:
+            check_paths(flags)       # while the message can still reach the terminal
+            daemonize(flags)
         daemon.start()
     except DaemonError as exc:
         print(f"{program}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except PluginError as exc:
-        log.error("%s", exc)
         print(exc, file=sys.stderr)
         return EXIT_CATASTROPHIC
     except OSError as exc:

@@ -146,7 +146,7 @@ def _(d):
         "--schedule_default_interval=0"]
 
 
-@case("flagfile_unknown_flags_warn", 0, "Unknown flag in flagfile")
+@case("flagfile_unknown_flags_warn", 0, "--no_such_flag is ignored")
 def _(d):
     return [f"--config_path={good_config(d)}"] + flagfile(d, "--no_such_flag=1\n--config_path /x\n")
 

@@ -38,7 +38,7 @@ def test_hostile_input_gives_one_line_and_the_right_exit_code(report, name):
     assert "Traceback" not in r["stderr"]
     assert r["code"] == r["expect_code"], r
     lines = [ln for ln in r["stderr"].splitlines() if r["expect"] in ln]
-    assert lines, r["stderr"]
+    assert len(lines) == 1, r["stderr"]       # said once, on one line
     # The message is one line; with the glog prefix, or bare for an exit message.
     assert all(len(ln) < 1000 for ln in lines)
     # A failure creates nothing next to the paths it was given.
