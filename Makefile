@@ -8,7 +8,7 @@ SRC     := $(wildcard csrc/*.c csrc/lib/*.c csrc/tables/*.c)
 HDR     := $(wildcard csrc/*.h csrc/lib/*.h)
 LIB     := osqlite/libosqlite.so
 
-.PHONY: all schema check-schema asan test clean
+.PHONY: all schema check-schema asan test clean install install-packs
 
 all: $(LIB)
 
@@ -38,3 +38,18 @@ test: all
 
 clean:
 	rm -rf build $(LIB)
+
+# Install as a service (as root): osqlited in its own virtualenv under
+# $(PREFIX), the systemd unit, the seed's sample config (kept if one is
+# there) and its pack.  Then: systemctl daemon-reload && systemctl enable --now osqlite
+PREFIX  ?= /opt/osqlite
+install: install-packs
+	python3 -m venv $(PREFIX)
+	$(PREFIX)/bin/pip install --quiet --disable-pip-version-check .
+	install -D -m 0644 conf/osqlite.service /etc/systemd/system/osqlite.service
+	install -d -m 0750 /var/osquery /var/log/osquery
+	test -e /var/osquery/osqueryd.conf || install -m 0640 conf/osqueryd.conf /var/osquery/osqueryd.conf
+
+# The pack the sample config names ("process-monitor": "/etc/osquery/process-monitor.conf").
+install-packs:
+	install -D -m 0644 conf/packs/process-monitor.conf /etc/osquery/process-monitor.conf

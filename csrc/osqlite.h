@@ -28,8 +28,11 @@
   SQLITE_EXTENSION_INIT3
 #endif
 
-/* osqlite's version: osqlite_version() and osquery_info.version. */
+/* osqlite's version: osqlite_version() and osquery_info.osqlite_version. */
 #define OSQLITE_VERSION "0.1.0"
+/* The osquery release whose behaviour osqlite follows: osquery_info.version
+** (packs gate on it, Fleet reads it as an osquery version). */
+#define OSQLITE_OSQUERY_VERSION "5.23.0"
 
 /* Column types, as osquery declares them. */
 #define OSQ_TEXT      1

@@ -1404,6 +1404,7 @@ static const OsqColumn aCol_osquery_info[] = {
   { "start_time", OSQ_INTEGER, 0, 0, -1 },
   { "watcher", OSQ_INTEGER, 0, 0, -1 },
   { "platform_mask", OSQ_INTEGER, 0, 0, -1 },
+  { "osqlite_version", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_osquery_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
 
@@ -2274,7 +2275,7 @@ const OsqTable osq_aSpecTable[] = {
   { "osquery_events", "Registered event publishers and subscribers and their event counts.", aCol_osquery_events, 7, OSQ_TABLE_UTILITY, osq_gen_osquery_events },
   { "osquery_extensions", "Extensions attached to the running osquery instance.", aCol_osquery_extensions, 6, OSQ_TABLE_UTILITY, osq_gen_osquery_extensions },
   { "osquery_flags", "Command-line/configuration flags and their current values.", aCol_osquery_flags, 6, OSQ_TABLE_UTILITY, osq_gen_osquery_flags },
-  { "osquery_info", "Identity, version and runtime state of the running osquery process.", aCol_osquery_info, 12, OSQ_TABLE_UTILITY, osq_gen_osquery_info },
+  { "osquery_info", "Identity, version and runtime state of the running osquery process.", aCol_osquery_info, 13, OSQ_TABLE_UTILITY, osq_gen_osquery_info },
   { "osquery_packs", "Query packs currently loaded from configuration.", aCol_osquery_packs, 7, OSQ_TABLE_UTILITY, osq_gen_osquery_packs },
   { "osquery_registry", "Plugins registered in osquery's internal registries.", aCol_osquery_registry, 5, OSQ_TABLE_UTILITY, osq_gen_osquery_registry },
   { "osquery_schedule", "Scheduled queries with execution statistics.", aCol_osquery_schedule, 17, OSQ_TABLE_UTILITY, osq_gen_osquery_schedule },

@@ -1307,7 +1307,8 @@
 #define COL_OSQUERY_INFO_START_TIME 9
 #define COL_OSQUERY_INFO_WATCHER 10
 #define COL_OSQUERY_INFO_PLATFORM_MASK 11
-#define COL_OSQUERY_INFO__COUNT 12
+#define COL_OSQUERY_INFO_OSQLITE_VERSION 12
+#define COL_OSQUERY_INFO__COUNT 13
 
 /* osquery_packs: Query packs currently loaded from configuration. */
 #define COL_OSQUERY_PACKS_NAME 0

@@ -15,9 +15,11 @@ from ._sqlite import sqlite3
 from .errors import ExtensionLoadError, OsqliteError
 
 __version__ = "0.1.0"
+#: The osquery release whose behaviour osqlite follows (osquery_info.version).
+OSQUERY_VERSION = "5.23.0"
 
 __all__ = ["connect", "extension_path", "load", "load_route", "ExtensionLoadError",
-           "OsqliteError", "__version__"]
+           "OsqliteError", "OSQUERY_VERSION", "__version__"]
 
 # osqlite.extension is imported lazily so that `python -m osqlite.extension`
 # runs it as __main__ without a second, half-initialised copy.

@@ -35,6 +35,7 @@ import re
 import resource
 import signal
 import socket
+import stat
 import sys
 import threading
 import time
@@ -42,33 +43,31 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
-import ujson
-
 import osqlite
 
+from . import registry
 from ._sqlite import sqlite3
 from .backing import fill, flags_table
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
 from .diff import ResultSet, decode_text, differential, event_based, render_rows
+from .dump import config_dump, database_dump
 from .errors import DaemonError, ExtensionLoadError, FlagError
-from .flags import FLAGS, Flags, render
+from .files import check_output_path, writable_dir
+from .flags import DEFAULT_FLAGFILE, OSQUERY_VERSION, Flags, personality, usage, version_line
 from .logger import (
     BufferHandler,
     GlogFormatter,
-    ResultLogger,
-    StatusFileHandler,
-    StdoutStatusHandler,
     batched_line,
     event_lines_columnar,
     make_meta,
-    parse_mode,
     snapshot_lines,
 )
 from .packs import PackState, evaluate, machine_shard, runnable
+from .registry import PluginError
 from .scheduler import AlignedTimer, Job, Scheduler
 from .sql import split_statements
-from .state import StateDB
+from .state import StateDB, resolve_path
 
 log = logging.getLogger("osqlite.daemon")
 
@@ -82,8 +81,9 @@ SCHEDULE_COLUMNS = ("name", "query", "interval", "executions", "last_executed", 
                     "last_memory", "blacklisted")
 PACKS_COLUMNS = ("name", "platform", "version", "shard", "discovery_cache_hits",
                  "discovery_executions", "active")
-INFO_COLUMNS = ("pid", "instance_id", "config_hash", "config_valid", "extensions",
+INFO_COLUMNS = ("pid", "instance_id", "version", "config_hash", "config_valid", "extensions",
                 "start_time", "watcher")
+REGISTRY_COLUMNS = ("registry", "name", "owner_uuid", "internal", "active")
 
 
 class QueryTimeout(Exception):
@@ -121,59 +121,125 @@ def validator(conn: sqlite3.Connection) -> Callable[[str], str | None]:
 
 # -- paths and pidfile -----------------------------------------------------------------
 
-def _writable_dir(path: str, flag: str, create: bool) -> None:
-    if create and not os.path.isdir(path):
-        try:
-            os.makedirs(path, mode=0o750, exist_ok=True)
-        except OSError as exc:
-            raise DaemonError(f"cannot create directory {path} ({exc.strerror}): "
-                              f"pass --{flag}=<a writable path> or run as root") from None
-    if not os.path.isdir(path):
-        raise DaemonError(f"{path} is not a directory: pass --{flag}=<a writable path>")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise DaemonError(f"cannot write to {path} (permission denied): "
-                          f"pass --{flag}=<a writable path> or run as root")
-
-
 def check_paths(flags: Flags) -> None:
-    """Fail early, naming the flag, when a path cannot be written."""
-    if "filesystem" in plugins(flags) and not flags["disable_logging"]:
-        _writable_dir(flags["logger_path"], "logger_path", create=True)
+    """Fail early, naming the flag, when the state database or the pidfile
+    cannot be used (the logger plugins check their own paths at setup).
+    An existing path must be a regular file (or, for database_path, an
+    osquery database directory): never a device, FIFO, socket or symlink.
+    Nothing is created or deleted before every check has passed."""
     if not flags["disable_database"]:
         db = flags["database_path"]
+        note = flags.origin_note("database_path")
+        check_output_path(db, "database_path")
         if os.path.isdir(db):
-            _writable_dir(db, "database_path", create=False)
-        else:
-            _writable_dir(os.path.dirname(os.path.abspath(db)) or ".", "database_path", create=True)
-            if os.path.exists(db) and not os.access(db, os.W_OK):
-                raise DaemonError(f"cannot write {db}: pass --database_path=<a writable path>")
+            writable_dir(db, "database_path", False, note)
+            db = resolve_path(db)
+            check_output_path(db, "database_path")
+        # SQLite creates these beside the file; a device or symlink there is refused too.
+        for suffix in ("-journal", "-wal", "-shm"):
+            check_output_path(db + suffix, "database_path")
+        if os.path.exists(db) and not os.access(db, os.W_OK):
+            raise DaemonError(f"cannot write {db}{note}: pass --database_path=<a writable path>")
     if not flags["ephemeral"]:
-        _writable_dir(os.path.dirname(os.path.abspath(flags["pidfile"])) or ".", "pidfile", create=False)
+        check_output_path(flags["pidfile"], "pidfile")
+    if not flags["disable_database"]:
+        db = flags["database_path"]
+        if not os.path.isdir(db):
+            writable_dir(os.path.dirname(os.path.abspath(db)) or ".", "database_path", True,
+                         flags.origin_note("database_path"))
+    if not flags["ephemeral"]:
+        writable_dir(os.path.dirname(os.path.abspath(flags["pidfile"])) or ".", "pidfile", False,
+                     flags.origin_note("pidfile"))
+
+
+def _is_daemon_process(pid: int) -> bool:
+    """osquery's --force only stops an osqueryd (osquery: osquery/core/init.cpp
+    terminateActiveOsqueryInstance); osqlite's daemon runs as osqlited,
+    osqueryd or python -m osqlite.daemon."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read(65536).split(b"\0")
+    except OSError:
+        return False
+    names = [os.path.basename(a) for a in argv[:3]]
+    return (any(n.startswith((b"osqueryd", b"osqlited")) for n in names)
+            or b"osqlite.daemon" in argv[:4])
 
 
 class Pidfile:
     """osquery's locked pidfile (osquery: osquery/utils/pidfile/pidfile_posix.cpp):
-    flock'ed for the daemon's life, decimal pid without newline."""
+    flock'ed for the daemon's life, decimal pid without newline.  With
+    ``force``, a daemon holding it is stopped (SIGTERM) and the lock retried
+    5 times 2 s apart, as osquery's --force."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, force: bool = False) -> None:
         self.path = path
-        try:
-            self.fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise DaemonError(f"cannot open pidfile {path} ({exc.strerror}): "
-                              "pass --pidfile=<a writable path>") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        check_output_path(path, "pidfile")
+        for attempt in range(6):
+            self.fd = self._open()
             try:
-                holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip()
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                holder = "?"
+                holder = self._holder()
+                os.close(self.fd)
+                if force and attempt == 0:
+                    force = self._stop_holder(holder)
+                if not force or attempt == 5:
+                    raise DaemonError(f"Pidfile check failed: another daemon (pid {holder or '?'}) "
+                                      f"holds {path}; stop it first, pass --force, or pass a "
+                                      "different --pidfile") from None
+                time.sleep(2)
+                continue
+            if self._still_at_path():
+                break
+            # The holder removed the file as it exited, after we opened it:
+            # this lock is on a deleted file.  Open the path again.
             os.close(self.fd)
-            raise DaemonError(f"Pidfile check failed: another daemon (pid {holder or '?'}) holds "
-                              f"{path}; stop it first, or pass a different --pidfile") from None
+        else:
+            raise DaemonError(f"Pidfile check failed: {path} keeps being replaced")
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+
+    def _open(self) -> int:
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+                         | os.O_NONBLOCK | os.O_NOCTTY, 0o600)
+        except OSError as exc:
+            raise DaemonError(f"cannot open pidfile {self.path} ({exc.strerror}): "
+                              "pass --pidfile=<a writable path>") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise DaemonError(f"--pidfile={self.path} is not a regular file: "
+                              "pass --pidfile=<a file path>")
+        return fd
+
+    def _holder(self) -> str:
+        try:
+            return os.pread(self.fd, 32, 0).decode(errors="replace").strip()
+        except OSError:
+            return ""
+
+    def _still_at_path(self) -> bool:
+        try:
+            a, b = os.fstat(self.fd), os.stat(self.path, follow_symlinks=False)
+        except OSError:
+            return False
+        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+    @staticmethod
+    def _stop_holder(holder: str) -> bool:
+        """--force: stop the daemon holding the pidfile; False when it is not one."""
+        if not holder.isdigit() or int(holder) == os.getpid():
+            return False
+        if not _is_daemon_process(int(holder)):
+            log.error("Refusing to kill non-osqueryd process %s", holder)
+            return False
+        log.error("Killing osqueryd process: %s (--force)", holder)
+        try:
+            os.kill(int(holder), signal.SIGTERM)
+        except OSError:
+            pass
+        return True
 
     def release(self) -> None:
         try:
@@ -183,8 +249,40 @@ class Pidfile:
         os.close(self.fd)
 
 
-def plugins(flags: Flags) -> list[str]:
-    return [p.strip() for p in flags["logger_plugin"].split(",") if p.strip()]
+class Loggers:
+    """The active logger plugins as one: the daemon writes results through
+    this, whatever (and however many) plugins --logger_plugin named."""
+
+    def __init__(self, plugins: list[Any]) -> None:
+        self.plugins = plugins
+
+    def setup(self) -> None:
+        for p in self.plugins:
+            try:
+                p.setup()
+            except DaemonError as exc:
+                raise PluginError(f"Cannot activate {p.name} logger plugin: {exc}") from None
+            except OSError as exc:
+                raise PluginError(f"Cannot activate {p.name} logger plugin: "
+                                  f"{exc.filename or ''}: {exc.strerror}") from None
+
+    def log_results(self, lines: Sequence[str]) -> None:
+        for p in self.plugins:
+            p.log_results(lines)
+
+    def log_snapshot(self, lines: Sequence[str]) -> None:
+        for p in self.plugins:
+            p.log_snapshot(lines)
+
+    def stop(self) -> None:
+        for p in self.plugins:
+            try:
+                p.stop()
+            except Exception:
+                log.exception("Error stopping the %s logger plugin", p.name)
+
+    def describe(self) -> str:
+        return ", ".join(f"{p.describe()} ({p.name})" for p in self.plugins) or "nowhere"
 
 
 # -- the daemon ------------------------------------------------------------------------
@@ -200,7 +298,9 @@ class Daemon:
         self.config: Config | None = None
         self.config_valid = False
         self.state: StateDB | None = None
-        self.results: ResultLogger | None = None
+        self.results: Loggers | None = None        # the active logger plugins
+        self.config_plugin: Any = None
+        self.distributed: Any = None
         self.pidfile: Pidfile | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.scheduler = Scheduler()
@@ -252,7 +352,8 @@ class Daemon:
         tables = {"osquery_schedule": (SCHEDULE_COLUMNS, self.schedule_rows()),
                   "osquery_packs": (PACKS_COLUMNS, self.pack_rows()),
                   "osquery_flags": flags_table(self.flags),
-                  "osquery_info": (INFO_COLUMNS, [self.info_row()])}
+                  "osquery_info": (INFO_COLUMNS, [self.info_row()]),
+                  "osquery_registry": (REGISTRY_COLUMNS, registry.REGISTRY.rows())}
         self._refresh_config_keys(conn)
         for name, provider in self.backing.items():
             tables[name] = tuple(provider())  # type: ignore[assignment]
@@ -293,7 +394,7 @@ class Daemon:
         return rows
 
     def info_row(self) -> tuple:
-        return (os.getpid(), self.instance_id(), self.config.hash if self.config else "",
+        return (os.getpid(), self.instance_id(), OSQUERY_VERSION, self.config.hash if self.config else "",
                 int(self.config_valid), "inactive", self.start_time, -1)
 
     # -- identity -------------------------------------------------------------------
@@ -356,9 +457,29 @@ class Daemon:
 
     # -- config ---------------------------------------------------------------------
 
-    def read_config(self, strict_packs: bool = False, validate: bool = True) -> Config:
+    def activate_config_plugin(self) -> None:
+        """osquery's initActivePlugin("config", --config_plugin); PluginError if unknown."""
+        if self.config_plugin is None:
+            registry.load_builtins()
+            self.config_plugin = registry.create("config", self.flags["config_plugin"], self)
+            registry.REGISTRY.set_active("config", [self.config_plugin.name])
+
+    def read_config(self, validate: bool = True) -> Config:
+        """Fetch the sources from the config plugin and load them.  Never
+        raises for bad input: Config.error says why a source (or the fetch)
+        failed, Config.problems lists the skipped entries."""
+        self.activate_config_plugin()
         if self._main_conn is None and validate:
             self._main_conn = self.new_connection()
+        try:
+            sources = self.config_plugin.gen_config()
+        except ConfigError as exc:
+            return Config(error=exc)
+        self.config_valid = True     # osquery: valid once the plugin fetch succeeds
+
+        def gen_pack(name: str, value: str) -> list:
+            return list(self.config_plugin.gen_pack(name, value))
+
         conn = self._main_conn if validate else None
 
         def declare(cfg: Config) -> None:
@@ -369,28 +490,23 @@ class Daemon:
 
         loader = Loader(default_interval=self.flags["schedule_default_interval"],
                         validate=validator(self._main_conn) if validate and self._main_conn else None,
-                        strict_packs=strict_packs, declare=declare)
-        return loader.load(self.flags["config_path"])
+                        gen_pack=gen_pack, declare=declare,
+                        applies=lambda pl, ver, sh: runnable(pl, ver, sh, self.shard))
+        return loader.load_sources(sources)
 
     def apply_config(self, cfg: Config, options_applied: bool = False) -> None:
-        """Install a valid config: options, schedule, packs, decorators."""
+        """Install a config: options, schedule, packs, decorators."""
         logger_path = self.flags["logger_path"]
         if not options_applied:
-            self.flags.apply_options(cfg.options)
+            self.flags.apply_options(cfg.options, cfg.options_source)
         if self.flags["logger_path"] != logger_path and self.results is not None:
             log.warning("logger_path changed in the config; it takes effect at the next start")
             self.flags.set("logger_path", logger_path)
         self._apply_verbosity()
-        if self.flags["enable_monitor"] and not self._started:
-            log.info("enable_monitor is set: the watchdog is not part of this osqlite release yet")
         self.config = cfg
-        self.config_valid = True
         now = self.clock()
-        # Packs: predicates, then discovery on the main-thread connection.
-        self.packs = []
-        for spec in cfg.packs:
-            valid = runnable(spec.platform, spec.version, spec.shard, self.shard)
-            self.packs.append(PackState(spec=spec, valid=valid))
+        # Packs: predicates were applied at load; discovery on the main-thread connection.
+        self.packs = [PackState(spec=spec, valid=spec.valid) for spec in cfg.packs]
         self.evaluate_discovery(now)
         refresh = self.flags["pack_refresh_interval"]
         self.pack_timer = AlignedTimer(refresh, now) if refresh > 0 else None
@@ -426,16 +542,12 @@ class Daemon:
     def install_schedule(self, now: float) -> None:
         assert self.config is not None
         delim = self.flags["pack_delimiter"]
-        queries: list[tuple[str, QuerySpec]] = []
         candidates = list(self.config.schedule)
         for pack in self.packs:
             if pack.active:
                 candidates.extend(pack.spec.queries)
-        for spec in candidates:
-            if not runnable(spec.platform, spec.version, spec.shard, self.shard):
-                log.debug("Scheduled query %s does not apply to this host", spec.name)
-                continue
-            queries.append((spec.log_name(delim), spec))
+        # platform, version and shard were applied when the config was loaded.
+        queries = [(spec.log_name(delim), spec) for spec in candidates]
         denylist = {}
         if self.state is not None:
             denylist = {k: float(v) for k, v in self.state.prefixed("denylist.").items()}
@@ -446,26 +558,29 @@ class Daemon:
                               self.flags["schedule_run_at_startup"] and not self._started, denylist)
         self.wake.set()
 
-    def reload(self, force: bool = True) -> None:
-        """SIGHUP (force) / config_refresh: adopt the new config only if it is
-        valid.  SIGHUP re-applies even an unchanged config, so it also re-runs
-        pack discovery and load decorators; config_refresh skips unchanged ones."""
+    def reload(self, force: bool = True) -> bool:
+        """SIGHUP (force) / config_refresh: adopt the new config only if every
+        source parsed (osqlite keeps the last good config otherwise).  SIGHUP
+        re-applies even an unchanged config, so it also re-runs pack
+        discovery and load decorators; config_refresh skips unchanged ones.
+        Returns False when the config could not be read."""
         try:
             cfg = self.read_config()
-        except ConfigError as exc:
-            log.warning("Error reading config: %s (keeping the last good config)", exc)
-            return
         except Exception:   # never let a reload take the daemon down
             log.exception("Error reading config (keeping the last good config)")
-            return
+            return False
+        if cfg.error is not None:
+            log.warning("Error reading config: %s (keeping the last good config)", cfg.error)
+            return False
         # config_hash covers the config sources only (as osquery); pack files
         # are compared through the parsed result so an edited pack reloads too.
         unchanged = (self.config is not None and cfg.hash == self.config.hash
-                     and cfg.dump() == self.config.dump())
+                     and cfg.fingerprint() == self.config.fingerprint())
         if unchanged and not force:
-            return
-        log.info("Config reloaded: %s", self.flags["config_path"])
+            return True
+        log.info("Config reloaded: %s", self.config_plugin.describe())
         self.apply_config(cfg)
+        return True
 
     def _apply_verbosity(self) -> None:
         root = logging.getLogger("osqlite")
@@ -643,18 +758,33 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
+        """Check paths, activate the logger (and distributed) plugins, take the
+        pidfile, open the state database; DaemonError (exit 1) or PluginError
+        (exit 78) when that cannot be done, having created nothing that stays."""
         flags = self.flags
         check_paths(flags)
-        if not flags["ephemeral"]:
-            self.pidfile = Pidfile(flags["pidfile"])
-        self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
-        setup_status_logs(flags)
+        registry.load_builtins()
+        loggers = []
         if not flags["disable_logging"]:
-            self.results = ResultLogger(plugins(flags), flags["logger_path"],
-                                        parse_mode(flags["logger_mode"]), flags["logger_rotate"],
-                                        flags["logger_rotate_size"], flags["logger_rotate_max_files"])
-            self.results.setup()
-        log.info("osqlite daemon started [version=%s] pid %d", osqlite.__version__, os.getpid())
+            loggers = [registry.create("logger", name, self)
+                       for name in registry.plugin_names(flags["logger_plugin"])]
+        if not flags["disable_distributed"]:
+            self.distributed = registry.create("distributed", flags["distributed_plugin"], self)
+        registry.REGISTRY.set_active("logger", [p.name for p in loggers])
+        registry.REGISTRY.set_active("distributed", [self.distributed.name] if self.distributed else [])
+        try:
+            # Loggers first: a bad --logger_path fails before the pidfile or the
+            # database is created.
+            if loggers:
+                self.results = Loggers(loggers)
+                self.results.setup()
+            if not flags["ephemeral"]:
+                self.pidfile = Pidfile(flags["pidfile"], flags["force"])
+            self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
+        except BaseException:
+            self.abort()
+            raise
+        setup_status_logs(flags, self.results)
         for hook in self.hooks:
             if hasattr(hook, "start"):
                 hook.start(self)
@@ -663,14 +793,36 @@ class Daemon:
         self.pool = ThreadPoolExecutor(max_workers=max(1, flags["worker_threads"]),
                                        thread_name_prefix="osqlite-worker")
 
-    def load_initial_config(self, cfg: Config | None, error: ConfigError | None) -> None:
+    def abort(self) -> None:
+        """Undo a start that failed half-way: release the pidfile, close the database."""
+        if self.state is not None:
+            self.state.close()
+            self.state = None
+        if self.pidfile is not None:
+            self.pidfile.release()
+            self.pidfile = None
+
+    def load_initial_config(self, cfg: Config | None, error: ConfigError | None = None) -> None:
+        """Apply the config read at start.  As osquery, an error is only a
+        warning: the sources read before the failing one apply, the daemon
+        keeps running (possibly with an empty schedule), and SIGHUP or
+        config_refresh can bring a good config later."""
+        error = error or (cfg.error if cfg is not None else None)
+        if error is not None:
+            log.warning("Error reading config: %s", error)
         if cfg is not None:
             self.apply_config(cfg, options_applied=True)
-        else:
-            # As osquery: the daemon keeps running (with an empty schedule)
-            # and a later SIGHUP can bring a good config.
-            log.warning("Error reading config: %s", error)
         self._started = True
+
+    def announce(self) -> None:
+        """The start line: version, config, log destination, schedule size."""
+        config = (f"{self.config_plugin.describe()} ({self.config_plugin.name})"
+                  if self.config_plugin is not None else "none")
+        logs = self.results.describe() if self.results is not None else "nowhere (--disable_logging)"
+        jobs = len(self.scheduler.jobs)
+        log.info("osqlite daemon started [version=%s, osquery %s] pid %d: config %s, "
+                 "logging to %s, %d scheduled quer%s", osqlite.__version__, OSQUERY_VERSION,
+                 os.getpid(), config, logs, jobs, "y" if jobs == 1 else "ies")
 
     def run(self) -> int:
         assert self.pool is not None
@@ -683,8 +835,7 @@ class Daemon:
                 self.reload()
             now = self.clock()
             if next_refresh is not None and now >= next_refresh:
-                next_refresh = now + refresh
-                self.reload(force=False)
+                next_refresh = self.refresh_config(now)
             if self.pack_timer is not None and self.pack_timer.due(now):
                 self.evaluate_discovery(now)
                 self.install_schedule(now)
@@ -705,6 +856,15 @@ class Daemon:
             # Cap the sleep so a stepped wall clock is noticed within a second.
             self.wake.wait(max(0.01, min(delay, 1.0)))
         return self.exit_code
+
+    def refresh_config(self, now: float) -> float:
+        """config_refresh: re-read the config; when of the next read.  As
+        osquery, after a failed read it retries every config_accelerated_refresh
+        seconds until one succeeds (osquery: osquery/config/config.cpp)."""
+        refresh = self.flags["config_refresh"]
+        if self.reload(force=False):
+            return now + refresh
+        return now + (self.flags["config_accelerated_refresh"] or refresh)
 
     def shutdown(self) -> None:
         log.info("osqlite daemon stopping")
@@ -733,11 +893,13 @@ class Daemon:
             for conn in conns:
                 conn.interrupt()
             self.pool.shutdown(wait=True, cancel_futures=True)
-        if self.state is not None:
-            self.state.close()
-        if self.pidfile is not None:
-            self.pidfile.release()
-
+        for plugin in (self.results, self.distributed, self.config_plugin):
+            if plugin is not None:
+                try:
+                    plugin.stop()
+                except Exception:
+                    log.exception("Error stopping %r", plugin)
+        self.abort()
 
     def _force_exit(self) -> None:
         log.error("Shutdown did not complete within alarm_timeout; exiting")
@@ -769,93 +931,143 @@ class _KV:
 _buffer = BufferHandler()
 
 
+class StatusFanout(logging.Handler):
+    """Status records to every active logger plugin's log_status, from
+    --logger_min_status up (osquery: osquery/logger/logger.cpp)."""
+
+    def __init__(self, loggers: Loggers, min_status: int) -> None:
+        super().__init__(logging.DEBUG)
+        self.loggers = loggers
+        self.min_level = (logging.DEBUG, logging.WARNING, logging.ERROR)[max(0, min(min_status, 2))]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < self.min_level:
+            return
+        for plugin in self.loggers.plugins:
+            try:
+                plugin.log_status(record)
+            except Exception:   # a status log must never take the daemon down
+                self.handleError(record)
+
+
 def setup_early_logging(flags: Flags) -> None:
-    """Before the config is read: stderr, and a buffer replayed into the files."""
+    """Before the config is read: stderr, and a buffer replayed into the status logs."""
     root = logging.getLogger("osqlite")
     root.setLevel(logging.DEBUG if flags["verbose"] else logging.INFO)
     root.propagate = False
+    for h in list(root.handlers):
+        root.removeHandler(h)
     if flags["logger_stderr"]:
         err = logging.StreamHandler(sys.stderr)
         err.setFormatter(GlogFormatter())
         err.setLevel((logging.DEBUG, logging.WARNING, logging.ERROR)[max(0, min(flags["logger_min_stderr"], 2))])
         root.addHandler(err)
+    _buffer.records.clear()
     root.addHandler(_buffer)
 
 
-def setup_status_logs(flags: Flags) -> None:
+def setup_status_logs(flags: Flags, loggers: Loggers | None) -> None:
     root = logging.getLogger("osqlite")
     root.removeHandler(_buffer)
-    if flags["disable_logging"]:
-        return
-    handlers: list[logging.Handler] = []
-    if "filesystem" in plugins(flags):
-        h = StatusFileHandler(flags["logger_path"], parse_mode(flags["logger_mode"]),
-                              flags["logger_min_status"])
-        h.touch()
-        handlers.append(h)
-    if "stdout" in plugins(flags):
-        handlers.append(StdoutStatusHandler())
-    for h in handlers:
-        root.addHandler(h)
+    if loggers is not None:
+        fanout = StatusFanout(loggers, flags["logger_min_status"])
+        root.addHandler(fanout)
         for record in _buffer.records:
-            h.handle(record)
+            fanout.handle(record)
     _buffer.records.clear()
 
 
 # -- entry point ------------------------------------------------------------------------
 
-def main(argv: Sequence[str] | None = None) -> int:
-    flags = Flags()
+def _positional(flags: Flags, program: str) -> str | None:
+    """Arguments that are not flags: gflags leaves them to the program, and
+    osqueryd ignores them.  osqlite refuses SQL (the daemon runs its
+    schedule, the shell runs SQL) and warns about a boolean written as a
+    separate word, which gflags reads as true whatever the word says."""
+    for arg in flags.positional:
+        if arg.lower() in ("true", "false", "t", "f", "1", "0", "yes", "no", "y", "n"):
+            log.warning("Ignoring the argument %r: a boolean flag takes its value as "
+                        "--flag=%s (written apart, gflags reads the flag as true)", arg, arg)
+            continue
+        return (f"{program}: unexpected argument {arg!r}: the daemon runs the config's "
+                f"schedule and takes no SQL or file on its command line; run SQL with "
+                f"osqueryi (or {program} -S)")
+    return None
+
+
+def _flag_error(message: str) -> int:
+    print(message, file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
+    """osqueryd: ``osqlited``/``osqueryd``/``python -m osqlite.daemon``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if "--help" in args or "-h" in args:
-        print("usage: python -m osqlite.daemon [--flag=value ...]  (docs/daemon.md)\n")
-        for f in FLAGS:
-            default = render(f.default)
-            print(f"  --{f.name}{'' if f.type == 'bool' else '=' + f.type.upper()}"
-                  f"  {f.description} (default: {default!r}){'  [CLI only]' if f.cli_only else ''}")
+    argv0 = program or (sys.argv[0] if argv is None else "osqlited")
+    if personality(argv0, args, "daemon") == "shell":
+        from .shell import main as shell_main
+        return shell_main(args)
+    base = os.path.basename(argv0)
+    program = "osqueryd" if "osqueryd" in base else "osqlited"
+    # osquery reads --help before gflags (osquery: osquery/core/init.cpp).
+    if any(a in ("--help", "-help", "--h", "-h") for a in args):
+        print(usage(program))
         return EXIT_OK
+    flags = Flags(program)
+    if (not any(a.lstrip("-").startswith("flagfile") for a in args)
+            and os.access(DEFAULT_FLAGFILE, os.R_OK)):
+        # No --flagfile: osquery reads its defaults file when there is one.
+        args = [f"--flagfile={DEFAULT_FLAGFILE}"] + args
     try:
         flags.parse_argv(args)
-        for p in plugins(flags):
-            if p not in ("filesystem", "stdout"):
-                raise FlagError(f"unknown logger plugin {p!r}: osqlite has filesystem and stdout")
-        parse_mode(flags["logger_mode"])
-    except (FlagError, ValueError) as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+    except FlagError as exc:
+        return _flag_error(str(exc))
+    if flags.version_requested:
+        print(version_line(program))
+        return EXIT_OK
+    if flags.help_requested:
+        print(usage(program))
+        return EXIT_OK
     setup_early_logging(flags)
+    for message in flags.warnings:
+        log.warning("%s", message)
+    problem = _positional(flags, program)
+    if problem:
+        return _flag_error(problem)
+    if flags["database_dump"]:
+        return database_dump(flags)
     daemon = Daemon(flags)
     from .config_tables import ConfigTables
     from .events import EventsHook
     daemon.hooks.append(ConfigTables())
     daemon.hooks.append(EventsHook())
+    try:
+        daemon.activate_config_plugin()
+    except PluginError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CATASTROPHIC
 
-    if flags["config_check"] or flags["config_dump"]:
-        try:
-            # --config_dump shows the content (no SQL validation); --config_check judges it.
-            cfg = daemon.read_config(strict_packs=flags["config_check"], validate=flags["config_check"])
-            daemon.flags.apply_options(cfg.options)
-        except ConfigError as exc:
-            print(f"Error reading config: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
-        if flags["config_dump"]:
-            print(ujson.dumps(cfg.dump(), ensure_ascii=False, escape_forward_slashes=False, indent=2))
-        return EXIT_OK
+    if flags["config_dump"]:
+        return config_dump(daemon.config_plugin)
+    if flags["config_check"] or flags["config_check_strict"]:
+        return config_check(daemon, strict=flags["config_check_strict"])
 
     # The config is read before the log files exist because its options may
     # move logger_path; its messages are buffered and replayed into them.
-    cfg: Config | None = None
-    error: ConfigError | None = None
+    cfg = daemon.read_config()
+    flags.apply_options(cfg.options, cfg.options_source)
+    warn_inert(flags)
     try:
-        cfg = daemon.read_config()
-        flags.apply_options(cfg.options)
-    except ConfigError as exc:
-        error = exc
-    try:
+        if flags["daemonize"]:
+            check_paths(flags)       # while the message can still reach the terminal
+            daemonize(flags)
         daemon.start()
     except DaemonError as exc:
-        print(f"osqlite daemon: {exc}", file=sys.stderr)
+        print(f"{program}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except PluginError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CATASTROPHIC
     except OSError as exc:
         log.error("Cannot start: %s", exc)
         return EXIT_CATASTROPHIC
@@ -873,7 +1085,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, on_hup)
     code = EXIT_OK
     try:
-        daemon.load_initial_config(cfg, error)
+        daemon.load_initial_config(cfg)
+        daemon.announce()
         code = daemon.run()
     finally:
         daemon.shutdown()
@@ -881,13 +1094,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _entry() -> int:
+def warn_inert(flags: Flags) -> None:
+    """ONE line naming every flag given that osqlite accepts without effect."""
+    inert = flags.inert_given()
+    if inert:
+        log.warning("These osquery flags are accepted but have no effect in osqlite: %s",
+                    ", ".join(inert))
+
+
+def config_check(daemon: Daemon, strict: bool) -> int:
+    """--config_check: exit 1 when the config cannot be read or parsed.  Every
+    skipped entry (bad SQL, a bad interval...) is a warning on stderr; with
+    --config_check_strict they make it exit 1 as well."""
+    cfg = daemon.read_config()
+    daemon.flags.apply_options(cfg.options, cfg.options_source)
+    warn_inert(daemon.flags)
+    if cfg.error is not None:
+        print(f"Error reading config: {cfg.error}", file=sys.stderr)
+        return EXIT_FAILURE
+    if strict and cfg.problems:
+        print(f"Error reading config: {len(cfg.problems)} entr{'y' if len(cfg.problems) == 1 else 'ies'} "
+              "would be skipped (--config_check_strict):", file=sys.stderr)
+        for problem in cfg.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def daemonize(flags: Flags) -> None:
+    """--daemonize: daemon(0, 0) as osquery (osquery: osquery/core/init.cpp
+    initDaemon): fork, new session, cwd /, standard streams on /dev/null.
+    Relative path flags are made absolute first, since the cwd changes."""
+    for name in ("config_path", "logger_path", "database_path", "pidfile"):
+        if flags[name] and not os.path.isabs(flags[name]):
+            flags.set(name, os.path.abspath(flags[name]), flags.origin(name))
+    if os.fork() > 0:
+        os._exit(EXIT_OK)
+    os.setsid()
+    os.chdir("/")
+    fd = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(fd, std)
+    if fd > 2:
+        os.close(fd)
+
+
+def entry(argv: Sequence[str] | None = None) -> int:
+    """The console scripts' entry point (osqueryd, osqlited) and python -m osqlite.daemon."""
     try:
-        return main()
+        return main(argv)
     except ExtensionLoadError as exc:   # no compiled extension: say how to build it
         print(f"osqlite daemon: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(_entry())
+    sys.exit(entry())

@@ -17,44 +17,58 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import socket
 from dataclasses import dataclass
 from typing import Callable
 
 from .config import PackSpec
+from .flags import OSQUERY_VERSION
 
 log = logging.getLogger("osqlite.packs")
 
-#: The osquery version osqlite's behaviour follows; "version" predicates compare to it.
-OSQUERY_VERSION = "5.23.0"
-
 
 def platform_matches(platform: str) -> bool:
-    p = platform.strip().lower()
-    if p in ("", "null"):
+    """osquery: osquery/core/system.cpp checkPlatform, for a Linux host:
+    substring tests, so comma lists work ("linux,darwin")."""
+    if platform in ("", "null"):
         return True
-    return any(word in p for word in ("any", "all", "linux", "ubuntu", "centos", "posix"))
+    return any(word in platform for word in ("any", "all", "linux", "ubuntu", "centos", "posix"))
 
 
-def _chunks(v: str) -> list[int | str]:
-    return [int(c) if c.isdigit() else c for c in v.strip().split(".")]
+def _number(chunk: str) -> int | None:
+    """std::stoi: leading blanks, a sign, digits; the rest ignored; None if no digits."""
+    m = re.match(r"\s*([+-]?\d+)", chunk)
+    return int(m.group(1)) if m else None
 
 
 def version_at_least(required: str, running: str = OSQUERY_VERSION) -> bool:
-    if required.strip() in ("", "null", "0.0.0"):
+    """osquery: osquery/utils/info/version.cpp versionAtLeast: compare the
+    dot-separated chunks of the running version with the required one,
+    numerically (string order where a chunk is not a number)."""
+    if required in ("", "null", "0.0.0") or running == "0.0.0":
         return True
-    for a, b in zip(_chunks(running), _chunks(required)):
-        if type(a) is not type(b):
-            a, b = str(a), str(b)
-        if a != b:
-            return a > b  # type: ignore[operator]
-    return len(_chunks(running)) >= len(_chunks(required))
+    need = [c.strip() for c in required.split(".") if c]
+    have = [c.strip() for c in running.split(".") if c]
+    for index, chunk in enumerate(have):
+        if len(need) <= index:
+            return True
+        a, b = _number(chunk), _number(need[index])
+        if a is None or b is None:
+            if chunk < need[index]:
+                return False
+            continue
+        if a < b:
+            return False
+        if a > b:
+            return True
+    return True
 
 
 def machine_shard(hostname: str | None = None) -> int:
     """int(first byte of SHA-1(hostname)) * 100 / 255, integer division."""
     host = hostname if hostname is not None else socket.gethostname()
-    return hashlib.sha1(host.encode()).digest()[0] * 100 // 255
+    return hashlib.sha1(host.encode("utf-8", "surrogateescape")).digest()[0] * 100 // 255
 
 
 def shard_matches(shard: int, mine: int) -> bool:
@@ -63,6 +77,16 @@ def shard_matches(shard: int, mine: int) -> bool:
 
 def runnable(platform: str, version: str, shard: int, mine: int) -> bool:
     return platform_matches(platform) and version_at_least(version) and shard_matches(shard, mine)
+
+
+_SHARD: list[int] = []
+
+
+def applies(platform: str, version: str, shard: int) -> bool:
+    """Do a pack's or query's platform, version and shard admit this host?"""
+    if not _SHARD:
+        _SHARD.append(machine_shard())
+    return runnable(platform, version, shard, _SHARD[0])
 
 
 @dataclass

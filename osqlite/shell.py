@@ -404,7 +404,9 @@ class Shell:
         self.conn = self.daemon.new_connection()
         try:
             cfg = self.daemon.read_config()
-            self.flags.apply_options(cfg.options)
+            if cfg.error is not None:   # the sources before it still apply, as in the daemon
+                log.warning("Error reading config: %s", cfg.error)
+            self.flags.apply_options(cfg.options, cfg.options_source)
             self.force_shell_flags()
             self.daemon.apply_config(cfg, options_applied=True)
         except ConfigError as exc:
@@ -1199,10 +1201,12 @@ def setup_logging(flags: Flags) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    # osquery: osquery/core/init.cpp -- -S/--S is the shell (this), -D/--D the daemon.
-    if any(a in ("-D", "--D") for a in args):
+    # osquery: osquery/core/init.cpp -- -S/--S is the shell (this), -D/--D the
+    # daemon, and a program named like osqueryd is the daemon.
+    from .flags import personality
+    if personality(sys.argv[0] if argv is None else "osqueryi", args, "shell") == "daemon":
         from .daemon import main as daemon_main
-        return daemon_main([a for a in args if a not in ("-D", "--D", "-S", "--S")])
+        return daemon_main(args, program=sys.argv[0] if argv is None else "osqueryd")
     args = [a for a in args if a not in ("-S", "--S")]
     if any(a in ("--help", "-help", "--h", "-h") for a in args):
         sys.stdout.write(usage())
@@ -1213,9 +1217,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         positional = flags.parse_argv(args)
     except FlagError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)       # gflags' own lines, "ERROR: ..."
         return 1
-    if flags["config_check"] or flags["config_dump"]:
+    if (flags["config_check"] or flags["config_check_strict"] or flags["config_dump"]
+            or flags["database_dump"]):
         from .daemon import main as daemon_main
         return daemon_main(args)
     if argv is None:

@@ -32,6 +32,15 @@ def conn() -> Iterator[sqlite3.Connection]:
 
 
 @pytest.fixture
+def daemons() -> Iterator[list]:
+    """Real daemons (daemon_harness.Daemon) a test starts; each is stopped at the end."""
+    started: list = []
+    yield started
+    for d in started:
+        d.stop()
+
+
+@pytest.fixture
 def root(monkeypatch: pytest.MonkeyPatch):
     """Set OSQLITE_ROOT for this test: root('name') uses tests/fixtures/name,
     root(path) uses any directory (for trees built in tmp_path)."""

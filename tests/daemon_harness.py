@@ -34,6 +34,34 @@ def wait_for(pred: Callable[[], Any], timeout: float = DEADLINE, what: str = "co
     raise AssertionError(f"timed out waiting for {what}\n{daemon.dump() if daemon else ''}")
 
 
+def environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a daemon subprocess runs with: this checkout first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra or {})
+    return env
+
+
+def run_until_started(argv: list[str], tmp: Path, cwd: Path = REPO,
+                      running: Callable[[subprocess.Popen], Any] | None = None) -> str:
+    """Start argv, wait for the start line on its stderr, call ``running(proc)``,
+    SIGINT it, require exit 0; return what it wrote to stderr."""
+    err = tmp / "stderr"
+    with open(err, "w") as f:
+        proc = subprocess.Popen(argv, cwd=cwd, env=environ(), stderr=f, stdout=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: "daemon started" in err.read_text(), what="the start line")
+            if running is not None:
+                running(proc)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(DEADLINE) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return err.read_text()
+
+
 class Daemon:
     """One daemon instance with its own config, logs, state db and pidfile under tmp."""
 
@@ -62,10 +90,7 @@ class Daemon:
         return [sys.executable, "-m", "osqlite.daemon"] + [f"--{k}={v}" for k, v in flags.items()]
 
     def environ(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-        env.update(self.env)
-        return env
+        return environ(self.env)
 
     def start(self, **extra: Any) -> "Daemon":
         self.stderr = open(self.tmp / "stderr.txt", "ab")

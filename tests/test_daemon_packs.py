@@ -19,9 +19,11 @@ from osqlite.packs import (
 
 
 def test_platform():
-    for p in ("", "null", "linux", "posix", "any", "all", "ubuntu", "centos", "darwin,linux", "LINUX"):
+    # osquery: osquery/core/system.cpp checkPlatform, case-sensitive substrings.
+    for p in ("", "null", "linux", "posix", "any", "all", "ubuntu", "centos", "darwin,linux",
+              "windows,posix", "linux_only"):
         assert platform_matches(p), p
-    for p in ("darwin", "windows", "freebsd"):
+    for p in ("darwin", "windows", "freebsd", "windows,darwin", "gentoo", "LINUX", "Linux"):
         assert not platform_matches(p), p
 
 
@@ -29,6 +31,9 @@ def test_version():
     assert version_at_least("1.4.5") and version_at_least("5.23.0") and version_at_least("")
     assert version_at_least("0.0.0") and not version_at_least("5.24") and not version_at_least("6.0.0")
     assert version_at_least("5.9", "5.23.0")            # numeric, not string, comparison
+    assert version_at_least("4.0.0") and version_at_least("5") and version_at_least("5.23.0.1")
+    assert not version_at_least("5.23.1") and version_at_least("5.22.99")
+    assert version_at_least("5.23.0-beta", "5.23.0")   # std::stoi reads the leading digits
 
 
 def test_shard():

@@ -260,11 +260,15 @@ def test_bad_configs_leave_a_working_shell(tmp_path):
 def test_config_check_and_dump_as_in_the_daemon(config, tmp_path):
     r = shell(f"--config_path={config}", "--config_check")
     assert r.returncode == 0, r.stderr
-    dump = json.loads(shell(f"--config_path={config}", "--config_dump").stdout)
-    assert dump["views"] == {"labelled": "select id, label from app_items where label is not null"}
+    # osquery's shape: {"<source>": <raw text>} per source.
+    [(source, raw)] = json.loads(shell(f"--config_path={config}", "--config_dump").stdout).items()
+    assert source == str(config)
+    assert raw["views"] == {"labelled": "select id, label from app_items where label is not null"}
     bad = tmp_path / "bad.conf"
     bad.write_text('{"schedule": {"x": {"query": "select * from nowhere", "interval": 5}}}')
-    r = shell(f"--config_path={bad}", "--config_check")
+    r = shell(f"--config_path={bad}", "--config_check")       # bad SQL: reported, as osquery
+    assert r.returncode == 0 and b"does not compile" in r.stderr and b"nowhere" in r.stderr
+    r = shell(f"--config_path={bad}", "--config_check_strict")
     assert r.returncode == 1 and b"Error reading config" in r.stderr and b"nowhere" in r.stderr
 
 

@@ -60,6 +60,15 @@ TABLE_FLAGS = {
 }
 
 
+# Columns osqlite adds to osquery's tables: hidden (so SELECT * and the
+# visible schema stay osquery's), appended after osquery's own.
+OSQLITE_COLUMNS = {
+    "osquery_info": [{"name": "osqlite_version", "type": "TEXT", "flags": ["hidden"],
+                      "description": "osqlite's own version (version is the osquery "
+                                     "release whose behaviour osqlite follows)"}],
+}
+
+
 def c_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -164,7 +173,7 @@ def generate() -> tuple[str, str]:
     entries = []
     for name in sorted(tables):
         spec = tables[name]
-        cols = columns_of(spec)
+        cols = columns_of(spec) + OSQLITE_COLUMNS.get(name, [])
         h.append(f"/* {name}: {spec['description'].replace('/*', '/ *')} */")
         for i, col in enumerate(cols):
             h.append(f"#define {macro(name, col['name'])} {i}")

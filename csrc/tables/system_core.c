@@ -22,7 +22,10 @@
 **                  SHA-1) UUID of the name "osqlite-instance" in the
 **                  namespace of the host uuid (Python:
 **                  uuid.uuid5(uuid.UUID(host_uuid), "osqlite-instance"))
-**   version        OSQLITE_VERSION, the text of SQL osqlite_version()
+**   version        OSQLITE_OSQUERY_VERSION (5.23.0), the osquery release whose
+**                  behaviour osqlite follows, so packs' "version" gates and
+**                  Fleet read it as osquery's
+**   osqlite_version (hidden) OSQLITE_VERSION, also SQL osqlite_version()
 **   config_hash '', config_valid 0, extensions 'inactive', watcher -1,
 **   build_platform 'linux', platform_mask 9 (POSIX 1 | LINUX 8)
 **   build_distro   ID + VERSION_ID of etc/os-release, e.g. 'debian12'
@@ -302,7 +305,8 @@ int osq_gen_osquery_info(OsqCursor *pCur){
       osq_text(pCur, COL_OSQUERY_INFO_INSTANCE_ID, zInst, -1);
     }
   }
-  osq_text(pCur, COL_OSQUERY_INFO_VERSION, OSQLITE_VERSION, -1);
+  osq_text(pCur, COL_OSQUERY_INFO_VERSION, OSQLITE_OSQUERY_VERSION, -1);
+  osq_text(pCur, COL_OSQUERY_INFO_OSQLITE_VERSION, OSQLITE_VERSION, -1);
   osq_text(pCur, COL_OSQUERY_INFO_CONFIG_HASH, "", 0);
   osq_int(pCur, COL_OSQUERY_INFO_CONFIG_VALID, 0);
   osq_text(pCur, COL_OSQUERY_INFO_EXTENSIONS, "inactive", -1);
