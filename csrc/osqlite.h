@@ -245,10 +245,21 @@ typedef struct OsqPasswd {
   char *zName, *zPasswd, *zGecos, *zDir, *zShell;
   sqlite3_int64 uid, gid;
 } OsqPasswd;
-/* Parse root/etc/passwd; *paOut from sqlite3_malloc64 with strings inside
-** the same block; free with sqlite3_free.  Returns count or -errno.
-** Malformed lines are skipped. */
+/* Parse root/etc/passwd as glibc's fgetpwent_r does (users.c); *paOut from
+** sqlite3_malloc64 with strings inside the same block; free with
+** sqlite3_free.  Returns count or -errno.  Lines glibc rejects are
+** skipped, and so are NIS compat entries. */
 int osq_read_passwd(OsqCursor*, OsqPasswd **paOut);
+/* The same with flags:
+**   OSQ_PASSWD_NIS      keep glibc's NIS compat entries ("+", "-name"...):
+**                       uid/gid 0 when empty, and for a bare "+name" line
+**                       zPasswd, zGecos, zDir and zShell NULL
+**   OSQ_PASSWD_BUFSTOP  stop at the first line that does not fit the
+**                       buffer osquery's users scan gives fgetpwent_r
+**                       (sysconf(_SC_GETPW_R_SIZE_MAX)), where it stops */
+#define OSQ_PASSWD_NIS      0x01
+#define OSQ_PASSWD_BUFSTOP  0x02
+int osq_read_passwd_ex(OsqCursor*, int flags, OsqPasswd **paOut);
 /* Split zLine on ':' into at most nField fields, in place; the last field
 ** keeps any further colons, as glibc's passwd and group parsers do.
 ** Returns the number of fields. */
