@@ -153,18 +153,39 @@ def python_one_level(base: Path) -> set[str]:
 
 
 def python_recursive(base: Path) -> set[str]:
-    """osquery's base/**: base/* then everything below each real directory."""
+    """osquery's base/** (filesystem.cpp genGlobs): the sorted base/*
+    matches, then, below each that is a directory (links followed), every
+    entry in directory order, walking each directory (by device and inode)
+    once for the whole pattern, to depth 64."""
     out = set()
-    first = python_one_level(base)
-    out |= first
-    for p in first:
-        if p.endswith("/") and not os.path.islink(p[:-1]):
-            for root, dirs, files in os.walk(p[:-1]):
-                for d in list(dirs):
-                    full = os.path.join(root, d)
-                    out.add(full + "/")
-                for f in files:
-                    out.add(os.path.join(root, f))
+    seen = set()
+
+    def walk(d: str, depth: int) -> None:
+        if depth >= 64:
+            return
+        try:
+            st = os.stat(d)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) in seen:
+            return
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            names = os.listdir(d)
+        except OSError:
+            return
+        for n in names:
+            full = d.rstrip("/") + "/" + n
+            if os.path.isdir(full):
+                out.add(full + "/")
+                walk(full + "/", depth + 1)
+            else:
+                out.add(full)
+
+    for p in sorted(python_one_level(base)):
+        out.add(p)
+        if p.endswith("/"):
+            walk(p, 0)
     return out
 
 
@@ -184,10 +205,35 @@ def test_file_like_recursive(conn, tree):
     paths = {r["path"] for r in got}
     assert str(tree / "dir" / "sub" / "deep") in paths
     assert str(tree / "dir" / ".hidden") in paths       # below level 1
-    # symlinked directories are listed but never followed
+    # dirlink points at dir, which (sorted first) was walked already: the
+    # link is listed, its contents are not listed twice.
     assert str(tree / "dirlink") + "/" in paths
     assert not any(p.startswith(str(tree / "dirlink") + "/") and
                    p != str(tree / "dirlink") + "/" for p in paths)
+
+
+def test_file_like_recursive_follows_directory_links(conn, tmp_path):
+    """osquery follows links to directories in %%, with its loop check."""
+    (tmp_path / "real/inner").mkdir(parents=True)
+    (tmp_path / "real/inner/file").write_text("x")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    (elsewhere / "sub/f").write_text("y")
+    base = tmp_path / "base"
+    base.mkdir()
+    os.symlink(elsewhere, base / "ext")           # a link out of the tree: followed
+    os.symlink("../base", base / "loop")           # back to the start: bounded
+    (base / "plain").write_text("z")
+    got = {r["path"] for r in rows(conn, "SELECT path FROM file WHERE path LIKE ?",
+                                   str(base) + "/%%")}
+    assert got == python_recursive(base)
+    assert str(base / "ext/sub/f") in got and str(base / "ext/sub") + "/" in got
+    # base itself is not a match of base/*, so base/loop/ is walked once
+    # (listing base's entries again under loop/); loop/loop/ is listed but
+    # not walked.
+    assert str(base / "loop/plain") in got and str(base / "loop/loop") + "/" in got
+    assert not any(p.startswith(str(base / "loop/loop") + "/") and
+                   p != str(base / "loop/loop") + "/" for p in got)
 
 
 def test_file_like_pattern_in_middle(conn, tree):
@@ -205,9 +251,11 @@ def test_file_symlink_loop_is_bounded(conn, tmp_path):
     os.symlink("..", tmp_path / "a" / "up")
     os.symlink(".", tmp_path / "a" / "self")
     got = rows(conn, "SELECT path FROM file WHERE path LIKE ?", str(tmp_path) + "/%%")
-    assert {r["path"] for r in got} == {str(tmp_path / "a") + "/",
-                                         str(tmp_path / "a" / "up") + "/",
-                                         str(tmp_path / "a" / "self") + "/"}
+    # a/up leads back to tmp_path, walked once (its entry a/ was walked
+    # already); a/self is a, walked already.
+    want = {str(tmp_path / "a") + "/", str(tmp_path / "a" / "up") + "/",
+            str(tmp_path / "a" / "self") + "/", str(tmp_path / "a" / "up" / "a") + "/"}
+    assert {r["path"] for r in got} == want == python_recursive(tmp_path)
 
 
 def test_file_depth_limit(conn, tmp_path):
