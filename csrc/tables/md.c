@@ -234,6 +234,11 @@ static int splitAll(MdStat *p, char *z, const char *zDelims, char ***paz){
 static void parseAction(MdStat *p, char *zLine, MdAction *pAct){
   char *az[5];
   if( splitAny(zLine, " ", az, 5)!=4 ) return;
+  /* A later line for the same activity replaces the earlier one. */
+  sqlite3_free(pAct->zProgress);
+  sqlite3_free(pAct->zFinish);
+  sqlite3_free(pAct->zSpeed);
+  pAct->zFinish = pAct->zSpeed = 0;
   pAct->zProgress = sqlite3_mprintf("%s %s", az[0], az[1]);
   if( pAct->zProgress==0 ){ p->rc = SQLITE_NOMEM; return; }
   {
@@ -248,6 +253,10 @@ static void parseBitmap(MdStat *p, char *zLine, MdArray *a){
   char *az[3];
   int n = splitAny(zLine, ",", az, 3);
   if( n<2 ) return;
+  sqlite3_free(a->zBmMem);
+  sqlite3_free(a->zBmChunk);
+  sqlite3_free(a->zBmFile);
+  a->zBmFile = 0;
   a->zBmMem = dup0(p, az[0]);
   a->zBmChunk = dup0(p, az[1]);
   if( n>2 ){
