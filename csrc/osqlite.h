@@ -210,6 +210,9 @@ char *osq_trim(char *z);
 ** tokens and trimming each; the first nMax go into az.  Returns the number
 ** of tokens, which may exceed nMax. */
 int osq_split_blank(char *z, char **az, int nMax);
+/* osquery::split(line, zDelims) for any set of delimiter characters
+** (osquery: osquery/utils/conversions/split.cpp): the same rules. */
+int osq_split_any(char *z, const char *zDelims, char **az, int nMax);
 
 /* Parse "Key:   value kB" lines (/proc/meminfo, /proc/PID/status): find
 ** zKey and return its numeric value; *pFound is set to 1 when present. */

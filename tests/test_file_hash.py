@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import rows
+from osquery_oracle import glob_recursive
 
 from osqlite._sqlite import sqlite3
 
@@ -153,40 +154,8 @@ def python_one_level(base: Path) -> set[str]:
 
 
 def python_recursive(base: Path) -> set[str]:
-    """osquery's base/** (filesystem.cpp genGlobs): the sorted base/*
-    matches, then, below each that is a directory (links followed), every
-    entry in directory order, walking each directory (by device and inode)
-    once for the whole pattern, to depth 64."""
-    out = set()
-    seen = set()
-
-    def walk(d: str, depth: int) -> None:
-        if depth >= 64:
-            return
-        try:
-            st = os.stat(d)
-        except OSError:
-            return
-        if (st.st_dev, st.st_ino) in seen:
-            return
-        seen.add((st.st_dev, st.st_ino))
-        try:
-            names = os.listdir(d)
-        except OSError:
-            return
-        for n in names:
-            full = d.rstrip("/") + "/" + n
-            if os.path.isdir(full):
-                out.add(full + "/")
-                walk(full + "/", depth + 1)
-            else:
-                out.add(full)
-
-    for p in sorted(python_one_level(base)):
-        out.add(p)
-        if p.endswith("/"):
-            walk(p, 0)
-    return out
+    """osquery's base/** (genGlobs): directories marked with '/'."""
+    return {p + "/" if is_dir else p for p, is_dir in glob_recursive(base)}
 
 
 def test_file_like_one_level(conn, tree):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import rows
+from osquery_oracle import osq_split
 
 MDSTAT = """\
 Personalities : [raid1] [raid6] [raid5] [raid4] [linear] [multipath] [raid0] [raid10]
@@ -98,18 +99,6 @@ def make_tree(root: Path, mdstat: str | bytes = MDSTAT, sysfs=SYSFS) -> Path:
 
 
 # ---- the oracle: osquery's parser in Python ---------------------------------------
-
-def osq_split(s: str, delims: str) -> list[str]:
-    pieces, cur = [], ""
-    for ch in s:
-        if ch in delims:
-            pieces.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    pieces.append(cur)
-    return [p.strip() for p in pieces if p]
-
 
 def parse_action(line: str):
     p = osq_split(line, " ")
@@ -254,13 +243,18 @@ def read_mdstat(root: Path) -> str:
     return b"\n".join(ln.split(b"\0")[0] for ln in data.split(b"\n")).decode("latin-1")
 
 
-def want_devices(root: Path) -> list[dict]:
+def arrays(root: Path):
+    """(mdstat, array, md sysfs dir) of the arrays the tables report."""
     st = parse_mdstat(read_mdstat(root))
-    out = []
     for dev in st["devices"]:
         md = root / "sys/block" / dev["name"] / "md"
-        if "/" in dev["name"] or not md.is_dir():
-            continue
+        if "/" not in dev["name"] and md.is_dir():
+            yield st, dev, md
+
+
+def want_devices(root: Path) -> list[dict]:
+    out = []
+    for st, dev, md in arrays(root):
         m = members(md)
         level = attr(md / "level")
         clean = attr(md / "array_state", 255) in ("clean", "readonly", "read-auto", "broken")
@@ -299,12 +293,8 @@ def want_devices(root: Path) -> list[dict]:
 
 
 def want_drives(root: Path) -> list[dict]:
-    st = parse_mdstat(read_mdstat(root))
     out = []
-    for dev in st["devices"]:
-        md = root / "sys/block" / dev["name"] / "md"
-        if "/" in dev["name"] or not md.is_dir():
-            continue
+    for _, dev, md in arrays(root):
         raid_disks = min(max(lead_int(attr(md / "raid_disks")) or 0, 0), MAX_RAID_DISKS)
         missing = list(range(raid_disks))
         removed = []

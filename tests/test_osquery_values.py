@@ -10,19 +10,7 @@ import time
 
 import pytest
 from conftest import rows
-
-
-def osq_split(s: str, delims: str) -> list[str]:
-    pieces, cur = [], ""
-    for ch in s:
-        if ch in delims:
-            pieces.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    pieces.append(cur)
-    return [p.strip(" \t\n\v\f\r") for p in pieces if p]
-
+from osquery_oracle import osq_split
 
 # ---- etc_hosts -------------------------------------------------------------------
 

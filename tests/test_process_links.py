@@ -12,7 +12,6 @@ import os
 import re
 import stat
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -63,7 +62,7 @@ def test_namespaces_live(conn):
     assert checked > 0
 
 
-def test_namespaces_pid_constraints(conn):
+def test_namespaces_pid_constraints(conn, thread_id):
     me = os.getpid()
     want = ns_row(me)
     assert want["mnt_namespace"] is not None
@@ -71,30 +70,24 @@ def test_namespaces_pid_constraints(conn):
     got = rows(conn, "SELECT pid FROM process_namespaces WHERE pid IN (?, 999999999, -4)", me)
     assert got == [{"pid": me}]
     # A thread id is reachable though never listed (its /proc entry exists).
-    ready, done = threading.Event(), threading.Event()
-    tid = []
-
-    def worker():
-        tid.append(threading.get_native_id())
-        ready.set()
-        done.wait(10)
-
-    t = threading.Thread(target=worker)
-    t.start()
-    try:
-        ready.wait(10)
-        got = rows(conn, "SELECT pid, net_namespace FROM process_namespaces WHERE pid = ?",
-                   tid[0])
-        assert got == [{"pid": tid[0], "net_namespace": want["net_namespace"]}]
-    finally:
-        done.set()
-        t.join()
+    got = rows(conn, "SELECT pid, net_namespace FROM process_namespaces WHERE pid = ?",
+               thread_id)
+    assert got == [{"pid": thread_id, "net_namespace": want["net_namespace"]}]
 
 
 def test_namespaces_spec_example(conn):
     # osquery's specs/linux/process_namespaces.table example.
     got = rows(conn, "select * from process_namespaces where pid = 1")
     assert got == [ns_row(1)]
+
+
+def link_tree(proc: Path, sub: str, links: dict[int, dict[str, str]]) -> None:
+    """proc/<pid>/<sub>/<name> -> target for each pid's links."""
+    for pid, named in links.items():
+        d = proc / str(pid) / sub
+        d.mkdir(parents=True)
+        for name, target in named.items():
+            os.symlink(target, d / name)
 
 
 def make_ns_tree(root: Path) -> Path:
@@ -107,11 +100,7 @@ def make_ns_tree(root: Path) -> Path:
              "uts": os.fsdecode(b"uts:[\xff\xfe]"), "pid": "pid:[", "user": "x" * 200},
         12: {},
     }
-    for pid, ns in links.items():
-        d = proc / str(pid) / "ns"
-        d.mkdir(parents=True)
-        for n, target in ns.items():
-            os.symlink(target, d / n)
+    link_tree(proc, "ns", links)
     (proc / "13").mkdir()                  # no ns directory at all
     (proc / "self").mkdir()
     return proc
@@ -311,11 +300,7 @@ def make_pipe_tree(root: Path) -> Path:
               "3": "/run/ctl (deleted)", "4": "x" * 4000},
         11: {},
     }
-    for pid, links in fds.items():
-        d = proc / str(pid) / "fd"
-        d.mkdir(parents=True)
-        for fd, target in links.items():
-            os.symlink(target, d / fd)
+    link_tree(proc, "fd", fds)
     (proc / "12").mkdir()                    # no fd directory
     return proc
 

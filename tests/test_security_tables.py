@@ -18,24 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import rows
-
-
-def read_nb(path) -> bytes:
-    """Read a file as the C side does: O_NONBLOCK, so a FIFO reads as empty."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        chunks = []
-        while True:
-            try:
-                b = os.read(fd, 1 << 20)
-            except BlockingIOError:
-                break
-            if not b:
-                break
-            chunks.append(b)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+from osquery_oracle import glob_recursive, read_nb
 
 # ---- msr ------------------------------------------------------------------------
 
@@ -222,41 +205,8 @@ def selinux_tree(root: Path, mount="/sys/fs/selinux", escaped=None) -> Path:
 
 
 def glob_files(d: Path) -> list[str]:
-    """osquery's listFilesInDirectory(d, recursive) in Python."""
-    out, seen = [], set()
-
-    def walk(p: str, depth: int):
-        if depth >= 64:
-            return
-        try:
-            st = os.stat(p)
-        except OSError:
-            st = None
-        if st is not None:
-            if (st.st_dev, st.st_ino) in seen:
-                return
-            seen.add((st.st_dev, st.st_ino))
-        try:
-            names = os.listdir(p)
-        except OSError:
-            return
-        for n in names:
-            q = p + "/" + n
-            if os.path.isdir(q):
-                walk(q, depth + 1)
-            else:
-                out.append(q)
-    try:
-        top = sorted(n for n in os.listdir(d) if not n.startswith("."))
-    except OSError:
-        return []
-    for n in top:
-        q = str(d) + "/" + n
-        if os.path.isdir(q):
-            walk(q, 0)
-        else:
-            out.append(q)
-    return out
+    """osquery's listFilesInDirectory(d, recursive): the files of its glob."""
+    return [p for p, is_dir in glob_recursive(d) if not is_dir]
 
 
 def want_selinux(fs: Path) -> list[dict]:
@@ -335,7 +285,7 @@ def test_selinux_hostile(conn, root, tmp_path):
     (fs / "booleans/bin").write_bytes(b"\xff\xfe 1")
     os.mkfifo(fs / "policy_capabilities/fifo")
     deep = fs / "class/deep"
-    for i in range(70):
+    for _ in range(70):
         deep = deep / "d"
     deep.mkdir(parents=True)
     (deep / "leaf").write_text("x")
@@ -397,6 +347,9 @@ def apparmor_tree(root: Path) -> Path:
     profile(base / ".hidden.13", "hidden", sha256=h)
     (base / "plainfile").write_text("x")
     profile(base / "unconfined.2", "unconfined", mode="unconfined", attach="", sha256=h)
+    # glob sorts the marked names: "zz.1/" comes before "zz/".
+    profile(base / "zz", "zz", sha256=h)
+    profile(base / "zz.1", "zz1", sha256=h)
     return base
 
 
@@ -408,11 +361,13 @@ def want_apparmor(base: Path) -> list[dict]:
             return None
 
     def dirs(d):
+        # glob(3) of d/*, directories only: sorted as the marked "name/".
         try:
-            names = sorted(n for n in os.listdir(d) if not n.startswith("."))
+            names = [n for n in os.listdir(d) if not n.startswith(".")]
         except OSError:
             return []
-        return [d / n for n in names if (d / n).is_dir()]
+        return [d / n for n in sorted((n for n in names if (d / n).is_dir()),
+                                      key=lambda n: n + "/")]
 
     stack = [("", p) for p in dirs(base)]
     out, seen = [], set()
@@ -447,7 +402,7 @@ def test_apparmor_fixture(conn, root, tmp_path):
     got = rows(conn, "SELECT * FROM apparmor_profiles")
     assert got == want_apparmor(base)
     assert [r["path"] for r in got] == [
-        "/usr/sbin/cupsd", "unconfined", "firefox", "firefox//sanitized_helper",
+        "zz", "zz1", "/usr/sbin/cupsd", "unconfined", "firefox", "firefox//sanitized_helper",
         "sanitized_helper//grandchild", "firefox//lsb_release", "dangling"]
     by = {r["name"]: r for r in got}
     assert (by["/usr/sbin/cupsd"]["sha256"], by["/usr/sbin/cupsd"]["sha1"]) == ("ab" * 32, "")

@@ -154,7 +154,7 @@ def want_device_mapped(blob):
 def want_errors(blob):
     out = []
     for s in structs(blob, 18, 0x17):
-        def addr(off):
+        def addr(off, s=s):
             return None if s.d(off) == 0x80000000 else hx(s.d(off), 8)
         out.append({"handle": hx(s.w(2)), "error_type": ERRTYPE.get(s.b(4)),
                     "error_granularity": GRAN.get(s.b(5)),

@@ -18,34 +18,9 @@ from pathlib import Path
 
 import pytest
 from conftest import rows
+from osquery_oracle import osq_split, to_bigint
 
 LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def osq_split(s: str, delims: str) -> list[str]:
-    """osquery::split: split on any delimiter, drop empty pieces, trim."""
-    out, cur = [], ""
-    for ch in s:
-        if ch in delims:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return [p.strip(" \t\n\v\f\r") for p in out if p]
-
-
-def to_bigint(s: str):
-    """osquery's string-to-BIGINT cell conversion: strtoll base 0 on the
-    leading number, NULL when there is none."""
-    import re
-    m = re.match(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", s)
-    if not m:
-        return None
-    sign, num = m.groups()
-    v = int(num, 16) if num[:2].lower() == "0x" else int(num, 8) if num.startswith("0") \
-        else int(num)
-    return -v if sign == "-" else v
 
 
 def read_text(path) -> str:

@@ -186,54 +186,23 @@ static void mdStatFree(MdStat *p){
   memset(p, 0, sizeof(*p));
 }
 
-/* osquery::split(z, zDelims): pieces between any of the delimiters,
-** empty ones dropped, each trimmed.  In place; returns the count (which
-** may exceed nMax, only nMax are stored). */
-static int splitAny(char *z, const char *zDelims, char **az, int nMax){
-  int n = 0;
-  for(;;){
-    size_t k = strcspn(z, zDelims);
-    int bLast = z[k]==0;
-    if( k>0 ){
-      z[k] = 0;
-      if( n<nMax ) az[n] = osq_trim(z);
-      n++;
-    }
-    if( bLast ) break;
-    z += k+1;
-  }
-  return n;
-}
-
-/* splitAny into a grown array (*paz, sqlite3_free it), for lines of any
-** length.  Returns the count; 0 with p->rc set when out of memory. */
+/* osq_split_any into an array of its own (*paz, sqlite3_free it), for
+** lines of any length: a line of n characters has at most n/2+1 pieces.
+** Returns the count; 0 with p->rc set when out of memory. */
 static int splitAll(MdStat *p, char *z, const char *zDelims, char ***paz){
-  char **az = 0;
-  int n = 0;
+  size_t nMax = strlen(z)/2 + 2;
   *paz = 0;
-  for(;;){
-    size_t k = strcspn(z, zDelims);
-    int bLast = z[k]==0;
-    if( k>0 ){
-      z[k] = 0;
-      if( grow(p, &az, n, sizeof(char*)) ){
-        sqlite3_free(az);
-        return 0;
-      }
-      az[n++] = osq_trim(z);
-    }
-    if( bLast ) break;
-    z += k+1;
-  }
-  *paz = az;
-  return n;
+  if( p->rc ) return 0;
+  *paz = sqlite3_malloc64(sizeof(char*)*nMax);
+  if( *paz==0 ){ p->rc = SQLITE_NOMEM; return 0; }
+  return osq_split_any(z, zDelims, *paz, (int)(nMax>INT_MAX ? INT_MAX : nMax));
 }
 
 /* "[==>...]  recovery = 12.6% (1/2) finish=1.5min speed=3K/sec": the text
 ** after the term is split on blanks and must have four parts. */
 static void parseAction(MdStat *p, char *zLine, MdAction *pAct){
   char *az[5];
-  if( splitAny(zLine, " ", az, 5)!=4 ) return;
+  if( osq_split_any(zLine, " ", az, 5)!=4 ) return;
   /* A later line for the same activity replaces the earlier one. */
   sqlite3_free(pAct->zProgress);
   sqlite3_free(pAct->zFinish);
@@ -251,7 +220,7 @@ static void parseAction(MdStat *p, char *zLine, MdAction *pAct){
 
 static void parseBitmap(MdStat *p, char *zLine, MdArray *a){
   char *az[3];
-  int n = splitAny(zLine, ",", az, 3);
+  int n = osq_split_any(zLine, ",", az, 3);
   if( n<2 ) return;
   sqlite3_free(a->zBmMem);
   sqlite3_free(a->zBmChunk);
@@ -464,7 +433,7 @@ static int rdevFlags(const char *zDev){
   char z[512], *az[32];
   int n, i, f = 0;
   if( mdAttr(zDev, "state", z, sizeof(z)) ) return 0;
-  n = splitAny(z, ",", az, 32);
+  n = osq_split_any(z, ",", az, 32);
   for(i=0; i<n && i<32; i++){
     if( strcmp(az[i], "faulty")==0 ) f |= RD_FAULTY;
     else if( strcmp(az[i], "in_sync")==0 ) f |= RD_IN_SYNC;
@@ -655,7 +624,11 @@ static int mdDeviceRow(OsqCursor *pCur, const MdStat *st, const MdArray *a,
                   st->zUnused ? st->zUnused : "", -1);
 }
 
-int osq_gen_md_devices(OsqCursor *pCur){
+/* Call xRow for each mdstat array that has a /sys/block/<name>/md
+** directory, in mdstat order. */
+static int eachArray(OsqCursor *pCur,
+                     int (*xRow)(OsqCursor*, const MdStat*, const MdArray*,
+                                 const char*)){
   MdStat st;
   int rc = mdStatRead(pCur, &st), i;
   for(i=0; rc==SQLITE_OK && i<st.nArr; i++){
@@ -663,10 +636,14 @@ int osq_gen_md_devices(OsqCursor *pCur){
     struct stat sb;
     if( !mdDir(pCur, st.aArr[i].zName, zMd, sizeof(zMd))
      || stat(zMd, &sb)!=0 || !S_ISDIR(sb.st_mode) ) continue;
-    rc = mdDeviceRow(pCur, &st, &st.aArr[i], zMd);
+    rc = xRow(pCur, &st, &st.aArr[i], zMd);
   }
   mdStatFree(&st);
   return rc;
+}
+
+int osq_gen_md_devices(OsqCursor *pCur){
+  return eachArray(pCur, mdDeviceRow);
 }
 
 /* One md_drives row under construction. */
@@ -696,12 +673,14 @@ static void driveState(int f, char *z, size_t n){
   if( z[0]==0 ) sqlite3_snprintf((int)n, z, "recovering");
 }
 
-static int mdDriveRows(OsqCursor *pCur, const MdArray *a, const char *zMd){
+static int mdDriveRows(OsqCursor *pCur, const MdStat *st, const MdArray *a,
+                       const char *zMd){
   DriveRow aRow[MD_DISKS];
   int aRemoved[MD_DISKS];
   int nRow = 0, nRemoved = 0, nRaid, i, j, rc = SQLITE_OK;
   long long nRaidAttr = mdAttrInt(zMd, "raid_disks", 0);
   char *abMissing;
+  (void)st;
   nRaid = nRaidAttr<0 ? 0 : (nRaidAttr>MD_MAX_RAID ? MD_MAX_RAID : (int)nRaidAttr);
   /* missingSlots = 0..raid_disks-1, as a presence map. */
   abMissing = sqlite3_malloc64((size_t)nRaid + 1);
@@ -788,15 +767,5 @@ static int mdDriveRows(OsqCursor *pCur, const MdArray *a, const char *zMd){
 }
 
 int osq_gen_md_drives(OsqCursor *pCur){
-  MdStat st;
-  int rc = mdStatRead(pCur, &st), i;
-  for(i=0; rc==SQLITE_OK && i<st.nArr; i++){
-    char zMd[4096];
-    struct stat sb;
-    if( !mdDir(pCur, st.aArr[i].zName, zMd, sizeof(zMd))
-     || stat(zMd, &sb)!=0 || !S_ISDIR(sb.st_mode) ) continue;
-    rc = mdDriveRows(pCur, &st.aArr[i], zMd);
-  }
-  mdStatFree(&st);
-  return rc;
+  return eachArray(pCur, mdDriveRows);
 }

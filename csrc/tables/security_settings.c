@@ -106,23 +106,32 @@ static int isDir(const char *zPath){
   return stat(zPath, &st)==0 && S_ISDIR(st.st_mode);
 }
 
-/* glob(3) of zDir/'*': the entries not starting with '.', sorted, as full
-** paths; bDirsOnly keeps only directories (links followed). */
+/* glob(3) of zDir/'*' with GLOB_MARK: the entries not starting with '.',
+** directories (links followed) marked with '/' and the list sorted that
+** way ("abc.d/" before "abc/"), returned as full paths without the mark;
+** bDirsOnly keeps only directories. */
 static void globDir(const char *zDir, int bDirsOnly, StrList *pOut){
   DIR *d = opendir(zDir);
   struct dirent *e;
-  int i0 = pOut->n;
+  int i0 = pOut->n, i;
   if( d==0 ) return;
   while( (e = readdir(d))!=0 && pOut->rc==SQLITE_OK ){
     char zPath[4096];
+    int bDir;
     if( e->d_name[0]=='.' ) continue;
     sqlite3_snprintf(sizeof(zPath), zPath, "%s/%s", zDir, e->d_name);
-    if( bDirsOnly && !isDir(zPath) ) continue;
+    bDir = isDir(zPath);
+    if( bDirsOnly && !bDir ) continue;
+    if( bDir ) sqlite3_snprintf(sizeof(zPath), zPath, "%s/%s/", zDir, e->d_name);
     slAdd(pOut, zPath);
   }
   closedir(d);
   if( pOut->n-i0>1 ){
     qsort(pOut->az+i0, (size_t)(pOut->n-i0), sizeof(char*), strPtrCmp);
+  }
+  for(i=i0; i<pOut->n; i++){
+    size_t k = strlen(pOut->az[i]);
+    if( k>1 && pOut->az[i][k-1]=='/' ) pOut->az[i][k-1] = 0;
   }
 }
 
