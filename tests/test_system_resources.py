@@ -327,15 +327,22 @@ def want_ipv6(base: Path, iface: str) -> dict:
 
 
 def test_interface_ipv6_live(conn):
+    # Other work on this machine changes sysctls and interfaces: compare
+    # with a snapshot that held still around the query.
     base = Path("/proc/sys/net/ipv6/conf")
-    for _ in range(5):
+
+    def snap():
         names = [n for _, n in socket.if_nameindex()]
+        return names, {n: want_ipv6(base, n) for n in names}
+    for _ in range(5):
+        before = snap()
         got = rows(conn, "SELECT * FROM interface_ipv6")
-        if [n for _, n in socket.if_nameindex()] == names:
+        if snap() == before:
             break
+    names, want = before
     assert sorted(r["interface"] for r in got) == sorted(names)
     for r in got:
-        assert r == want_ipv6(base, r["interface"])
+        assert r == want[r["interface"]]
 
 
 LOGIC = [
