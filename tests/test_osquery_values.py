@@ -275,23 +275,3 @@ def test_users_nis_lines_stay_out_of_per_user_tables(conn, passwd, tmp_path):
     got = rows(conn, "SELECT uid, gid FROM user_groups WHERE uid = 0")
     assert got == [{"uid": 0, "gid": 0}]
 
-
-# ---- osquery's spec examples for these tables ---------------------------------------
-
-@pytest.mark.parametrize("sql", [
-    # specs/posix/users.table, specs/utility/file.table, specs/hash.table
-    "select * from users where uid = 1000",
-    "select * from users where username = 'root'",
-    "select count(*) from users u, user_groups ug where u.uid = ug.uid",
-    "select * from file where path = '/etc/passwd'",
-    "select * from file where directory = '/etc/'",
-    "select * from file where path LIKE '/etc/%'",
-    "select * from hash where path = '/etc/passwd'",
-    "select * from hash where directory = '/etc/'",
-])
-def test_spec_examples_run(conn, sql):
-    got = conn.execute(sql).fetchall()
-    if "username = 'root'" in sql or "path = '/etc/passwd'" in sql:
-        assert len(got) == 1
-    if sql.startswith("select count"):
-        assert got[0][0] >= 1
