@@ -210,6 +210,9 @@ char *osq_trim(char *z);
 ** tokens and trimming each; the first nMax go into az.  Returns the number
 ** of tokens, which may exceed nMax. */
 int osq_split_blank(char *z, char **az, int nMax);
+/* osquery::split(line, zDelims) for any set of delimiter characters
+** (osquery: osquery/utils/conversions/split.cpp): the same rules. */
+int osq_split_any(char *z, const char *zDelims, char **az, int nMax);
 
 /* Parse "Key:   value kB" lines (/proc/meminfo, /proc/PID/status): find
 ** zKey and return its numeric value; *pFound is set to 1 when present. */
@@ -245,10 +248,21 @@ typedef struct OsqPasswd {
   char *zName, *zPasswd, *zGecos, *zDir, *zShell;
   sqlite3_int64 uid, gid;
 } OsqPasswd;
-/* Parse root/etc/passwd; *paOut from sqlite3_malloc64 with strings inside
-** the same block; free with sqlite3_free.  Returns count or -errno.
-** Malformed lines are skipped. */
+/* Parse root/etc/passwd as glibc's fgetpwent_r does (users.c); *paOut from
+** sqlite3_malloc64 with strings inside the same block; free with
+** sqlite3_free.  Returns count or -errno.  Lines glibc rejects are
+** skipped, and so are NIS compat entries. */
 int osq_read_passwd(OsqCursor*, OsqPasswd **paOut);
+/* The same with flags:
+**   OSQ_PASSWD_NIS      keep glibc's NIS compat entries ("+", "-name"...):
+**                       uid/gid 0 when empty, and for a bare "+name" line
+**                       zPasswd, zGecos, zDir and zShell NULL
+**   OSQ_PASSWD_BUFSTOP  stop at the first line that does not fit the
+**                       buffer osquery's users scan gives fgetpwent_r
+**                       (sysconf(_SC_GETPW_R_SIZE_MAX)), where it stops */
+#define OSQ_PASSWD_NIS      0x01
+#define OSQ_PASSWD_BUFSTOP  0x02
+int osq_read_passwd_ex(OsqCursor*, int flags, OsqPasswd **paOut);
 /* Split zLine on ':' into at most nField fields, in place; the last field
 ** keeps any further colons, as glibc's passwd and group parsers do.
 ** Returns the number of fields. */

@@ -6,6 +6,7 @@ real code runs against hostile input (tests/fixtures/<name>/).
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -82,6 +83,28 @@ def pytest_terminal_summary(terminalreporter) -> None:
             f"osquery pack corpus: {passed} ran, {failed} failed, "
             f"{xfailed} expected failure (table gone from osquery)")
 
+
+
+@pytest.fixture
+def thread_id() -> Iterator[int]:
+    """The kernel thread id of a second thread of this process, alive for
+    the test (a /proc/<tid> that is reachable but never listed)."""
+    ready, stop = threading.Event(), threading.Event()
+    tid: list[int] = []
+
+    def run() -> None:
+        tid.append(threading.get_native_id())
+        ready.set()
+        stop.wait(30)
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        ready.wait(10)
+        yield tid[0]
+    finally:
+        stop.set()
+        t.join()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import rows
+from osquery_oracle import glob_recursive
 
 from osqlite._sqlite import sqlite3
 
@@ -153,19 +154,8 @@ def python_one_level(base: Path) -> set[str]:
 
 
 def python_recursive(base: Path) -> set[str]:
-    """osquery's base/**: base/* then everything below each real directory."""
-    out = set()
-    first = python_one_level(base)
-    out |= first
-    for p in first:
-        if p.endswith("/") and not os.path.islink(p[:-1]):
-            for root, dirs, files in os.walk(p[:-1]):
-                for d in list(dirs):
-                    full = os.path.join(root, d)
-                    out.add(full + "/")
-                for f in files:
-                    out.add(os.path.join(root, f))
-    return out
+    """osquery's base/** (genGlobs): directories marked with '/'."""
+    return {p + "/" if is_dir else p for p, is_dir in glob_recursive(base)}
 
 
 def test_file_like_one_level(conn, tree):
@@ -184,10 +174,35 @@ def test_file_like_recursive(conn, tree):
     paths = {r["path"] for r in got}
     assert str(tree / "dir" / "sub" / "deep") in paths
     assert str(tree / "dir" / ".hidden") in paths       # below level 1
-    # symlinked directories are listed but never followed
+    # dirlink points at dir, which (sorted first) was walked already: the
+    # link is listed, its contents are not listed twice.
     assert str(tree / "dirlink") + "/" in paths
     assert not any(p.startswith(str(tree / "dirlink") + "/") and
                    p != str(tree / "dirlink") + "/" for p in paths)
+
+
+def test_file_like_recursive_follows_directory_links(conn, tmp_path):
+    """osquery follows links to directories in %%, with its loop check."""
+    (tmp_path / "real/inner").mkdir(parents=True)
+    (tmp_path / "real/inner/file").write_text("x")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    (elsewhere / "sub/f").write_text("y")
+    base = tmp_path / "base"
+    base.mkdir()
+    os.symlink(elsewhere, base / "ext")           # a link out of the tree: followed
+    os.symlink("../base", base / "loop")           # back to the start: bounded
+    (base / "plain").write_text("z")
+    got = {r["path"] for r in rows(conn, "SELECT path FROM file WHERE path LIKE ?",
+                                   str(base) + "/%%")}
+    assert got == python_recursive(base)
+    assert str(base / "ext/sub/f") in got and str(base / "ext/sub") + "/" in got
+    # base itself is not a match of base/*, so base/loop/ is walked once
+    # (listing base's entries again under loop/); loop/loop/ is listed but
+    # not walked.
+    assert str(base / "loop/plain") in got and str(base / "loop/loop") + "/" in got
+    assert not any(p.startswith(str(base / "loop/loop") + "/") and
+                   p != str(base / "loop/loop") + "/" for p in got)
 
 
 def test_file_like_pattern_in_middle(conn, tree):
@@ -205,9 +220,11 @@ def test_file_symlink_loop_is_bounded(conn, tmp_path):
     os.symlink("..", tmp_path / "a" / "up")
     os.symlink(".", tmp_path / "a" / "self")
     got = rows(conn, "SELECT path FROM file WHERE path LIKE ?", str(tmp_path) + "/%%")
-    assert {r["path"] for r in got} == {str(tmp_path / "a") + "/",
-                                         str(tmp_path / "a" / "up") + "/",
-                                         str(tmp_path / "a" / "self") + "/"}
+    # a/up leads back to tmp_path, walked once (its entry a/ was walked
+    # already); a/self is a, walked already.
+    want = {str(tmp_path / "a") + "/", str(tmp_path / "a" / "up") + "/",
+            str(tmp_path / "a" / "self") + "/", str(tmp_path / "a" / "up" / "a") + "/"}
+    assert {r["path"] for r in got} == want == python_recursive(tmp_path)
 
 
 def test_file_depth_limit(conn, tmp_path):

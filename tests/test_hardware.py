@@ -224,36 +224,102 @@ def test_acpi_live(conn):
 
 # ---- block_devices -----------------------------------------------------------
 
-def live_block_devices():
-    out = []
-    base = Path("/sys/class/block")
-    for name in sorted(os.listdir(base), key=lambda n: os.readlink(base / n)):
-        ue = dict(l.split("=", 1) for l in (base / name / "uevent").read_text().splitlines() if "=" in l)
-        if "DEVNAME" not in ue:
+def sys_attr(path: Path):
+    """A sysfs file as block_devices reads it: whole (4095 bytes at most, up
+    to a NUL), trimmed of blanks, tabs and newlines; None when missing or
+    empty."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(4095)
+    except OSError:
+        return None
+    v = data.split(b"\0")[0].decode("latin-1").strip("\n\t ")
+    return v or None
+
+
+def osq_block_devices(root: Path) -> list[dict]:
+    """Current osquery's enumeration (block_device_enumeration.cpp) over a
+    sysfs tree, probe columns left out."""
+    base = root / "sys/class/block"
+    devs = {}
+    for entry in os.listdir(base):
+        link = base / entry
+        if not link.is_symlink():
             continue
-        out.append((name, ue))
+        real = Path(os.path.realpath(link))
+        if not real.exists() or not (real / "uevent").exists():
+            continue
+        parent = real.parent.name
+        if parent == "block":
+            parent = ""
+            try:
+                kids = os.listdir(real / "slaves")
+            except OSError:
+                kids = []
+            if kids:
+                parent = kids[0]
+        devs["/dev/" + real.name] = {"path": real, "parent": "/dev/" + parent if parent else ""}
+    out, meta = [], {}
+
+    def fill(name, stack=()):
+        if name in meta:
+            return meta[name]
+        d = devs[name]
+        par = d["parent"] if d["parent"] in devs and d["parent"] not in stack else None
+        if par:
+            fill(par, stack + (name,))
+        m = {"model": sys_attr(d["path"] / "device/model"),
+             "serial": sys_attr(d["path"] / "device/wwid") or sys_attr(d["path"] / "device/serial"),
+             "vendor": sys_attr(d["path"] / "device/vendor")
+             or sys_attr(d["path"] / "device/device/vendor"),
+             "size": sys_attr(d["path"] / "size"),
+             "block_size": sys_attr(d["path"] / "queue/logical_block_size")}
+        if d["parent"] in devs:
+            p = meta.get(d["parent"], {})
+            m.update({k: p.get(k) for k in ("model", "serial", "vendor")})
+        meta[name] = m
+        return m
+
+    def num(v):
+        try:
+            return int(v.split()[0], 0) if v else None
+        except (ValueError, IndexError):
+            return None
+    for name in sorted(devs):
+        m = fill(name)
+        out.append({"name": name, "parent": devs[name]["parent"], "vendor": m["vendor"] or "",
+                    "model": m["model"] or "", "serial": m["serial"] or "",
+                    "size": num(m["size"]), "block_size": num(m["block_size"])})
     return out
 
 
+NOPROBE = "name, parent, vendor, model, serial, size, block_size"
+
+
 def test_block_devices_live(conn):
-    got = rows(conn, "SELECT * FROM block_devices")
-    live = live_block_devices()
-    assert [r["name"] for r in got] == ["/dev/" + ue["DEVNAME"] for _, ue in live]
+    # Other work on this machine attaches loop devices: compare with a
+    # sysfs snapshot that held still around the query.
+    for _ in range(5):
+        before = osq_block_devices(Path("/"))
+        got = rows(conn, f"SELECT {NOPROBE} FROM block_devices")
+        if osq_block_devices(Path("/")) == before:
+            break
+    assert got == before
+    assert got
     base = Path("/sys/class/block")
-    for r, (name, ue) in zip(got, live):
-        assert r["size"] == int((base / name / "size").read_text())
-        bs = base / name / "queue/logical_block_size"
-        assert r["block_size"] == (int(bs.read_text()) if bs.exists() else None)
-        if ue.get("DEVTYPE") == "partition":
-            assert r["parent"] is not None and name.startswith(r["parent"][5:])
-        else:
-            assert r["parent"] is None
+    for r in got:
         node = Path(r["name"])
         if node.exists():
             st = node.stat()
             assert stat.S_ISBLK(st.st_mode)
-            major, minor = (int(x) for x in (base / name / "dev").read_text().split(":"))
+            major, minor = (int(x) for x in (base / node.name / "dev").read_text().split(":"))
             assert (os.major(st.st_rdev), os.minor(st.st_rdev)) == (major, minor)
+        # A virtio disk's vendor is the virtio vendor id, as osquery reports it.
+        drv = base / node.name / "device/subsystem"
+        if drv.exists() and os.path.basename(os.readlink(drv)) == "virtio":
+            assert r["vendor"] == "0x1af4"
+    probed = rows(conn, "SELECT uuid, type, label FROM block_devices")
+    assert all(None not in r.values() for r in probed)        # '' when unknown
 
 
 def ext4_image(uuid: bytes, label: bytes, incompat=0x2C2, compat=0x3C, rocompat=0x7B) -> bytes:
@@ -328,20 +394,64 @@ def test_block_devices_fixture_probe(conn, root, tmp_path):
     make_block_tree(tmp_path, imgs)
     root(tmp_path)
     got = rows(conn, "SELECT * FROM block_devices")
+    assert [{k: r[k] for k in NOPROBE.split(", ")} for r in got] == osq_block_devices(tmp_path)
     assert got[0]["name"] == "/dev/sda"
     assert (got[0]["vendor"], got[0]["model"]) == ("ATA", "QEMU HARDDISK")
     assert got[0]["size"] == 2097152 and got[0]["block_size"] == 512
-    assert got[0]["parent"] is None
-    # Partitions in sysfs-path order (sda1, sda10, sda11, sda2...).
+    assert got[0]["parent"] == ""
+    # Partitions sorted by name (sda1, sda10, sda11, sda2...).
     names = [f"sda{i}" for i in range(1, len(imgs) + 1)]
     assert [r["name"] for r in got[1:]] == ["/dev/" + n for n in sorted(names)]
     by = {r["name"]: r for r in got}
     for i, (name, (_img, ftype, fuuid, flabel)) in enumerate(sorted(imgs.items()), 1):
         r = by[f"/dev/sda{i}"]
-        assert (r["type"], r["uuid"], r["label"]) == (ftype, fuuid, flabel), name
+        assert (r["type"], r["uuid"], r["label"]) == (ftype or "", fuuid or "", flabel or ""), name
         assert r["parent"] == "/dev/sda"
         assert r["block_size"] is None            # partitions have no queue/
         assert (r["vendor"], r["model"]) == ("ATA", "QEMU HARDDISK")
+
+
+def test_block_devices_virtio_and_slaves(conn, root, tmp_path):
+    """A virtio disk (vendor 0x1af4 from the virtio device), a dm device on
+    one of its partitions (parent = its slave, inheriting vendor), loop
+    devices with nothing set, a serial from wwid."""
+    sysb = tmp_path / "sys/class/block"
+    sysb.mkdir(parents=True)
+    virtio = tmp_path / "sys/devices/pci0000:00/0000:00:04.0/virtio1"
+    vda = virtio / "block/vda"
+    (vda / "vda2").mkdir(parents=True)
+    (virtio / "vendor").write_text("0x1af4\n")
+    (virtio / "wwid").write_text("  wwid-123\t\n")
+    os.symlink(os.path.relpath(virtio, vda), vda / "device")
+    for d, size in ((vda, "41943040"), (vda / "vda2", "41940992")):
+        (d / "uevent").write_text("MAJOR=254\n")
+        (d / "size").write_text(size + "\n")
+    (vda / "queue").mkdir()
+    (vda / "queue/logical_block_size").write_text("512\n")
+    dm = tmp_path / "sys/devices/virtual/block/dm-0"
+    (dm / "slaves").mkdir(parents=True)
+    (dm / "uevent").write_text("MAJOR=253\n")
+    (dm / "size").write_text("100\n")
+    os.symlink(os.path.relpath(vda / "vda2", dm / "slaves"), dm / "slaves/vda2")
+    loop = tmp_path / "sys/devices/virtual/block/loop0"
+    loop.mkdir()
+    (loop / "uevent").write_text("")
+    (loop / "size").write_text("0\n")
+    for name, d in (("vda", vda), ("vda2", vda / "vda2"), ("dm-0", dm), ("loop0", loop)):
+        os.symlink(os.path.relpath(d, sysb), sysb / name)
+    root(tmp_path)
+    got = rows(conn, f"SELECT {NOPROBE}, uuid, type, label FROM block_devices")
+    assert [{k: r[k] for k in NOPROBE.split(", ")} for r in got] == osq_block_devices(tmp_path)
+    assert [r["name"] for r in got] == ["/dev/dm-0", "/dev/loop0", "/dev/vda", "/dev/vda2"]
+    dm0, loop0, vda_r, vda2 = got
+    assert (vda_r["vendor"], vda_r["serial"], vda_r["model"], vda_r["parent"]) == (
+        "0x1af4", "wwid-123", "", "")
+    assert (vda2["parent"], vda2["vendor"], vda2["serial"]) == ("/dev/vda", "0x1af4", "wwid-123")
+    assert (dm0["parent"], dm0["vendor"]) == ("/dev/vda2", "0x1af4")
+    assert loop0 == {"name": "/dev/loop0", "parent": "", "vendor": "", "model": "", "serial": "",
+                     "size": 0, "block_size": None, "uuid": "", "type": "", "label": ""}
+    assert rows(conn, "SELECT name FROM block_devices WHERE name IN ('/dev/vda2', '/dev/x')") \
+        == [{"name": "/dev/vda2"}]
 
 
 def test_block_devices_by_links_fallback(conn, root, tmp_path):
@@ -356,28 +466,37 @@ def test_block_devices_by_links_fallback(conn, root, tmp_path):
     r = rows(conn, "SELECT * FROM block_devices WHERE name = '/dev/sda1'")
     assert r[0]["uuid"] == "AAAA-BBBB"
     assert r[0]["label"] == "My Disk"
-    assert r[0]["type"] is None
+    assert r[0]["type"] == ""
 
 
 def test_block_devices_hostile_sysfs(conn, root, tmp_path):
     sysb = tmp_path / "sys/class/block"
     sysb.mkdir(parents=True)
-    (sysb / "noevent").mkdir()                         # no uevent: skipped
-    (sysb / "nodevname").mkdir()
-    (sysb / "nodevname/uevent").write_text("MAJOR=1\n")
-    (sysb / "bin").mkdir()
-    (sysb / "bin/uevent").write_bytes(b"DEVNAME=\xff\xfe\x00junk\nDEVTYPE=disk\n")
-    (sysb / "long").mkdir()
-    (sysb / "long/uevent").write_text("DEVNAME=" + "x" * 100000 + "\n")
-    (sysb / "long/size").write_text("not a number\n")
-    (sysb / "long/queue").mkdir()
-    (sysb / "long/queue/logical_block_size").write_bytes(os.urandom(100))
+    dev = tmp_path / "sys/devices/virtual/block"
+    (sysb / "plaindir").mkdir()                        # not a link: skipped
+    (sysb / "plaindir/uevent").write_text("MAJOR=1\n")
+    for name in ("noevent", "bin", "long", "loopy1", "loopy2"):
+        (dev / name).mkdir(parents=True)
+        os.symlink(os.path.relpath(dev / name, sysb), sysb / name)
+    for name in ("bin", "long", "loopy1", "loopy2"):
+        (dev / name / "uevent").write_bytes(b"DEVNAME=\xff\xfe\x00junk\n")
+    (dev / "bin/size").write_bytes(b"\xff\xfe\x00\x01")
+    (dev / "long/size").write_text("not a number\n")
+    (dev / "long/queue").mkdir()
+    (dev / "long/queue/logical_block_size").write_bytes(os.urandom(100))
+    (dev / "long/device").mkdir()
+    (dev / "long/device/model").write_bytes(b"m" * 100000)
+    # Two dm devices that are each other's slave: the parent chain loops.
+    for a, b in (("loopy1", "loopy2"), ("loopy2", "loopy1")):
+        (dev / a / "slaves").mkdir()
+        os.symlink(os.path.relpath(dev / b, dev / a / "slaves"), dev / a / "slaves" / b)
     (sysb / "dangling").symlink_to("nowhere")
     root(tmp_path)
     conn.text_factory = lambda b: b.decode("utf-8", "replace")
     got = rows(conn, "SELECT * FROM block_devices")
-    assert len(got) == 2
-    assert all(r["name"].startswith("/dev/") for r in got)
+    assert [r["name"] for r in got] == ["/dev/bin", "/dev/long", "/dev/loopy1", "/dev/loopy2"]
+    assert got[1]["model"] == "m" * 4095 and got[1]["size"] is None
+    assert (got[2]["parent"], got[3]["parent"]) == ("/dev/loopy2", "/dev/loopy1")
 
 
 # ---- pci_devices --------------------------------------------------------------
@@ -647,14 +766,14 @@ def test_disk_encryption_fixture(conn, root, tmp_path):
     make_dm_tree(tmp_path)
     root(tmp_path)
     got = rows(conn, "SELECT * FROM disk_encryption")
-    # udev's order: md/dm devices after all others, then by sysfs path.
-    assert [r["name"] for r in got] == ["/dev/sda", "/dev/loop0", "/dev/dm-0", "/dev/dm-0p1",
-                                        "/dev/dm-1", "/dev/dm-2"]
+    # block_devices' order: by name.
+    assert [r["name"] for r in got] == ["/dev/dm-0", "/dev/dm-0p1", "/dev/dm-1", "/dev/dm-2",
+                                        "/dev/loop0", "/dev/sda"]
     by = {r["name"]: r for r in got}
     assert (by["/dev/dm-0"]["encrypted"], by["/dev/dm-0"]["encryption_status"]) == (1, "encrypted")
     # No /dev/mapper/control under the fixture root: the DM table is not
-    # readable, so the cipher (and with it type) stays NULL.
-    assert by["/dev/dm-0"]["type"] is None
+    # readable, so the cipher (and with it type) is '', as osquery's row.
+    assert by["/dev/dm-0"]["type"] == ""
     assert by["/dev/dm-0p1"]["encrypted"] == 1         # inherits from its parent
     assert (by["/dev/dm-1"]["encrypted"], by["/dev/dm-1"]["encryption_status"]) == (0, "not encrypted")
     assert by["/dev/dm-2"]["encrypted"] == 0          # "CRYPT" without the dash
@@ -662,6 +781,23 @@ def test_disk_encryption_fixture(conn, root, tmp_path):
     assert by["/dev/dm-1"]["uuid"] == ""
     hidden = rows(conn, "SELECT uid, user_uuid, filevault_status FROM disk_encryption")
     assert all(set(r.values()) == {None} for r in hidden)
+
+
+def test_disk_encryption_inherits_through_slaves(conn, root, tmp_path):
+    """LVM on LUKS: dm-1 sits on the crypt mapping dm-0 (its slave), so it
+    takes dm-0's status, as osquery's parent recursion gives."""
+    if os.geteuid() != 0:
+        pytest.skip("osquery's disk_encryption needs root")
+    make_dm_tree(tmp_path)
+    virt = tmp_path / "sys/devices/virtual/block"
+    (virt / "dm-1/slaves").mkdir()
+    os.symlink("../../dm-0", virt / "dm-1/slaves/dm-0")
+    root(tmp_path)
+    by = {r["name"]: r for r in rows(conn, "SELECT name, encrypted, encryption_status "
+                                           "FROM disk_encryption")}
+    assert (by["/dev/dm-1"]["encrypted"], by["/dev/dm-1"]["encryption_status"]) == (
+        1, "encrypted")
+    assert by["/dev/sda"]["encrypted"] == 0
 
 
 def test_disk_encryption_hostile_dm(conn, root, tmp_path):
@@ -678,7 +814,7 @@ def test_disk_encryption_hostile_dm(conn, root, tmp_path):
     (virt / "dm-0/dm/name").write_bytes(b"")
     root(tmp_path)
     got = {r["name"]: r for r in rows(conn, "SELECT name, encrypted, type FROM disk_encryption")}
-    assert got["/dev/dm-1"]["encrypted"] == 1 and got["/dev/dm-1"]["type"] is None
+    assert got["/dev/dm-1"]["encrypted"] == 1 and got["/dev/dm-1"]["type"] == ""
     assert got["/dev/dm-0"]["encrypted"] == 1
     assert got["/dev/dm-2"]["encrypted"] == 0
 

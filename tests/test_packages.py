@@ -40,6 +40,14 @@ def test_deb_packages_vs_dpkg_query(conn):
     assert [(r["name"].encode(), r["arch"].encode()) for r in got] == \
         sorted((r["name"].encode(), r["arch"].encode()) for r in got)
     assert {r["admindir"] for r in got} == {"/var/lib/dpkg"}
+    # source, maintainer and section as dpkg-query prints them ('' when absent).
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package}\t${Architecture}\t${Source}\t${Maintainer}\t"
+         "${Section}\n"], capture_output=True, text=True, check=True).stdout
+    expect = sorted(tuple(line.split("\t")) for line in out.splitlines())
+    got = rows(conn, "SELECT name, arch, source, maintainer, section FROM deb_packages")
+    assert sorted((r["name"], r["arch"], r["source"], r["maintainer"], r["section"])
+                  for r in got) == expect
 
 
 DPKG_STATUS = """\
@@ -115,7 +123,11 @@ def test_deb_packages_fixture(conn, root, tmp_path):
                    "source": "zlib (1:1.2.13.dfsg-1)",
                    "maintainer": "Mark Brown <broonie@debian.org>", "section": "libs",
                    "priority": "optional"}
-    assert z32["arch"] == "i386" and z32["section"] is None and z32["source"] is None
+    # Missing Source/Maintainer/Section are '' (osquery's empty strings);
+    # a missing Installed-Size is NULL (an empty BIGINT).
+    assert z32["arch"] == "i386"
+    assert (z32["section"], z32["source"], z32["maintainer"]) == ("", "", "")
+    assert trunc["size"] is None
 
 
 def test_deb_packages_admindir_and_garbage(conn, root, tmp_path):

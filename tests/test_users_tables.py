@@ -11,6 +11,7 @@ import pwd
 
 import pytest
 from conftest import rows
+from test_osquery_values import glibc_users
 
 
 def _nss_files_only() -> bool:
@@ -139,19 +140,25 @@ def test_users_fixture(conn, root, tmp_path):
     root(_tree(tmp_path, {"etc/passwd": PASSWD, "etc/group": GROUP}))
     got = rows(conn, "SELECT uid, gid, uid_signed, gid_signed, username, "
                      "description, directory, shell FROM users")
+    # glibc's fgetpwent_r (osquery's reader) is the oracle.
+    assert got == glibc_users(str(tmp_path / "etc/passwd"))
     names = [r["username"] for r in got]
-    # Comments, NIS entries, short lines, bad ids, empty names are skipped.
-    # The shell is the rest of the line, colons included (glibc does the same).
-    assert names == ["root", "nobody", "alice", "dup", "bob", "colons"]
-    assert got[5]["shell"] == "c:/bin/sh"
-    nobody = got[1]
+    # Comments and bad ids are skipped; the NIS entry, the short line and
+    # the empty name are entries for glibc.  The shell is the rest of the
+    # line, colons included.
+    assert names == ["root", "+nisuser", "nobody", "short", "", "alice", "dup", "bob",
+                     "colons"]
+    assert got[-1]["shell"] == "c:/bin/sh"
+    nobody = got[2]
     assert nobody["uid"] == 4294967294 and nobody["uid_signed"] == -2
     assert nobody["gid_signed"] == -2
     assert nobody["description"] == "Kernel Overflow User,,,"
-    assert got[4]["shell"] == ""
-    # uid = N gives the first entry, like getpwuid.
+    assert got[7]["shell"] == ""
+    assert (got[1]["uid"], got[1]["gid"], got[1]["shell"]) == (0, 0, "")
+    # uid = N keeps every entry with that uid, in file order (osquery
+    # filters its one scan of the file).
     assert rows(conn, "SELECT username FROM users WHERE uid = 1000") == [
-        {"username": "alice"}]
+        {"username": "alice"}, {"username": "dup"}]
     assert rows(conn, "SELECT uid FROM users WHERE username = 'dup'") == [{"uid": 1000}]
 
 
@@ -171,8 +178,9 @@ def test_user_groups_fixture(conn, root, tmp_path):
     got = [(r["uid"], r["gid"]) for r in rows(conn, "SELECT uid, gid FROM user_groups")]
     # alice: primary 1000, then users(100), wheel(10), dupe(100 again: once),
     # audio(29).  uid 1000 is processed once (dup is skipped).  bob: primary
-    # 100 then wheel, audio (users is his primary already).
-    assert got == [(0, 0), (4294967294, 4294967294),
+    # 100 then wheel, audio (users is his primary already).  The NIS entry
+    # is not an account; "short" and the empty name are.
+    assert got == [(0, 0), (4294967294, 4294967294), (1, 1), (5, 5),
                    (1000, 1000), (1000, 100), (1000, 10), (1000, 29),
                    (1001, 100), (1001, 10), (1001, 29), (1002, 1002)]
     assert rows(conn, "SELECT gid FROM user_groups WHERE uid = 1001") == [
@@ -191,16 +199,21 @@ def test_hostile_account_files(conn, root, tmp_path):
                        + b"nul:pw:1:2:3:4:5:6:7\x00tail:::\n"
                        + b"fine:pw:1:2:3:4:5:6:7\n"),
     }))
-    users = rows(conn, "SELECT uid, length(description) AS n FROM users")
-    assert {"uid": 7, "n": len(huge)} in users
+    # The huge second line is too long for fgetpwent_r's buffer: osquery's
+    # users scan stops there (so, before it, only the binary line, which
+    # glibc rejects).  user_groups reads on.
+    users = rows(conn, "SELECT uid FROM users")
+    assert users == [{"uid": r["uid"]} for r in glibc_users(str(tmp_path / "etc/passwd"))]
+    assert users == []
     assert len(rows(conn, "SELECT * FROM groups")) == 1
-    assert len(rows(conn, "SELECT uid FROM users")) == 2  # 7 and 8; trunc has 5 fields
     # A NUL byte ends its line, not the file (fgetpwent reads line by line).
     (tmp_path / "etc/passwd").write_bytes(
         b"\x00junk\nroot:x:0:0::/root:/bin/sh\x00tail\nu:x:5:5::/:/bin/sh\n")
     assert [(r["uid"], r["shell"]) for r in rows(conn, "SELECT uid, shell FROM users")] == [
         (0, "/bin/sh"), (5, "/bin/sh")]
-    assert len(rows(conn, "SELECT * FROM user_groups")) == 2  # 7 and 8
+    assert [(r["uid"], r["shell"]) for r in glibc_users(str(tmp_path / "etc/passwd"))] == [
+        (0, "/bin/sh"), (5, "/bin/sh")]
+    assert len(rows(conn, "SELECT * FROM user_groups")) == 2
     # A NUL ends its line: "nul" is parsed from the text before it.
     assert [r["username"] for r in rows(conn, "SELECT username FROM shadow")] == [
         "nul", "fine"]

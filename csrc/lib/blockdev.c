@@ -2,42 +2,51 @@
 ** blockdev.c: block device enumeration and a small superblock probe,
 ** shared by block_devices and disk_encryption (see hwutil.h).
 **
-** osquery enumerates the udev "block" subsystem (every /sys/class/block
-** entry, ordered by sysfs path with md/dm devices last) and probes each /dev node with libblkid
-** (osquery: osquery/tables/system/linux/block_devices.cpp).  osqlite has no
-** libblkid: it reads at most three 4 KiB blocks of the device (offsets 0,
-** 32 KiB and 64 KiB) and recognises ext2/ext3/ext4, jbd, xfs, btrfs, vfat,
-** swap, iso9660, crypto_LUKS and squashfs, giving blkid's TYPE, UUID and
-** LABEL spellings.  A node that cannot be opened (not root, no device)
-** falls back to the /dev/disk/by-uuid and by-label links for uuid/label and
-** leaves type NULL.  Other filesystems give NULL type.
+** The enumeration is current osquery's (osquery: osquery/utils/linux/
+** block_device/block_device_enumeration.cpp): every symbolic link of
+** /sys/class/block, resolved to its sysfs device directory, which must hold
+** a uevent file.  name = "/dev/" + that directory's name.  The parent is
+** the containing directory for a partition ("vda" for .../vda/vda1); for a
+** device right under a "block" directory it is the first entry of its
+** slaves/ directory (the disk a dm or md device sits on), if any.  model,
+** serial (device/wwid, else device/serial), vendor (device/vendor, else
+** device/device/vendor: 0x1af4 for virtio), size and queue/
+** logical_block_size are the sysfs files, trimmed of blanks, tabs and
+** newlines; a device with a parent takes the parent's model, serial and
+** vendor.  Devices are sorted by name.
+**
+** osquery probes each /dev node with libblkid; osqlite has no libblkid: it
+** reads at most three 4 KiB blocks of the device (offsets 0, 32 KiB and
+** 64 KiB) and recognises ext2/ext3/ext4, jbd, xfs, btrfs, vfat, swap,
+** iso9660, crypto_LUKS and squashfs, giving blkid's TYPE, UUID and LABEL
+** spellings.  A node that cannot be opened (not root, no device) falls
+** back to the /dev/disk/by-uuid and by-label links for uuid/label.
 */
 #include "hwutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BD_MAX 4096
 
-/* A device under construction: the sort key and the strings. */
+/* Fields of a device under construction (each sqlite3_malloc'd or NULL). */
+enum { BD_NAME, BD_PARENT, BD_UUID, BD_LABEL, BD_TYPE, BD_SYS, BD_MODEL,
+       BD_SERIAL, BD_VENDOR, BD_SIZE, BD_BSIZE, BD_NFIELD };
+
 typedef struct BdTmp {
-  char *zKey;                     /* sysfs path, for udev's ordering */
-  char *zSys;                     /* /sys/class/block entry name */
-  char *z[5];                     /* name, parent, uuid, label, type */
+  char *zPath;                    /* the canonical sysfs device directory */
+  char *z[BD_NFIELD];
+  int eState;                     /* 0 new, 1 in progress, 2 done */
 } BdTmp;
 
-/* udev's order: md and dm devices last, then by sysfs path. */
-static int bdDelay(const char *zKey){
-  return strstr(zKey, "/block/md")!=0 || strstr(zKey, "/block/dm-")!=0;
-}
 static int bdCmp(const void *a, const void *b){
-  const char *x = ((const BdTmp*)a)->zKey, *y = ((const BdTmp*)b)->zKey;
-  if( x==0 || y==0 ) return (x!=0) - (y!=0);
-  if( bdDelay(x)!=bdDelay(y) ) return bdDelay(x) - bdDelay(y);
-  return strcmp(x, y);
+  return strcmp(((const BdTmp*)a)->z[BD_NAME], ((const BdTmp*)b)->z[BD_NAME]);
 }
 
 static char *dupStr(const char *z){
@@ -211,12 +220,110 @@ static int byLink(OsqCursor *pCur, const char *zKind, const char *zDevName,
   return found;
 }
 
+/* A sysfs file read whole (bounded), trimmed of blanks, tabs and newlines
+** as osquery trims it; NULL when missing or empty. */
+static char *bdAttr(const char *zDir, const char *zName){
+  char zPath[PATH_MAX+64], zBuf[4096];
+  char *z;
+  size_t n;
+  sqlite3_snprintf(sizeof(zPath), zPath, "%s/%s", zDir, zName);
+  if( osq_read_file(zPath, zBuf, sizeof(zBuf))<=0 ) return 0;
+  z = zBuf + strspn(zBuf, "\n\t ");
+  n = strlen(z);
+  while( n>0 && (z[n-1]=='\n' || z[n-1]=='\t' || z[n-1]==' ') ) n--;
+  z[n] = 0;
+  return n ? dupStr(z) : 0;
+}
+
+static BdTmp *bdFind(BdTmp *a, int n, const char *zName){
+  int i;
+  if( zName==0 ) return 0;
+  for(i=0; i<n; i++) if( strcmp(a[i].z[BD_NAME], zName)==0 ) return &a[i];
+  return 0;
+}
+
+/* osquery's genBlockDeviceResult: the parent first, then this device's
+** own files, then the parent's model/serial/vendor.  A parent chain that
+** loops (a hostile tree) is cut where it comes back. */
+static int bdMetadata(OsqCursor *pCur, BdTmp *a, int n, BdTmp *t, int bProbe){
+  static const char *const azFile[] = {
+    "device/model", "device/wwid", "device/vendor", "device/device/vendor",
+    "device/serial", "size", "queue/logical_block_size",
+  };
+  static const int aField[] = {
+    BD_MODEL, BD_SERIAL, BD_VENDOR, BD_VENDOR, BD_SERIAL, BD_SIZE, BD_BSIZE,
+  };
+  BdTmp *pParent;
+  size_t i;
+  if( t->eState ) return 0;
+  t->eState = 1;
+  pParent = bdFind(a, n, t->z[BD_PARENT]);
+  if( pParent && pParent->eState==0 && bdMetadata(pCur, a, n, pParent, bProbe) ){
+    return -ENOMEM;
+  }
+  for(i=0; i<sizeof(azFile)/sizeof(azFile[0]); i++){
+    char *z;
+    if( t->z[aField[i]] ) continue;       /* wwid before serial, etc. */
+    z = bdAttr(t->zPath, azFile[i]);
+    t->z[aField[i]] = z;
+  }
+  if( pParent ){
+    static const int aInherit[] = { BD_MODEL, BD_SERIAL, BD_VENDOR };
+    for(i=0; i<3; i++){
+      int f = aInherit[i];
+      sqlite3_free(t->z[f]);
+      t->z[f] = pParent->z[f] ? dupStr(pParent->z[f]) : 0;
+      if( pParent->z[f] && t->z[f]==0 ) return -ENOMEM;
+    }
+  }
+  if( bProbe ){
+    char zNode[4096], zType[64], zUuid[64], zLabel[300];
+    const char *zDev = t->z[BD_NAME] + 5;       /* after "/dev/" */
+    int fd = -1, bFound = 0;
+    zType[0] = zUuid[0] = zLabel[0] = 0;
+    if( osq_path(pCur, zNode, sizeof(zNode), "%s", t->z[BD_NAME]) ){
+      fd = open(zNode, O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_NOCTTY);
+    }
+    if( fd>=0 ){
+      bFound = probe(fd, zType, zUuid, zLabel);
+      close(fd);
+    }
+    if( !bFound && fd<0 ){
+      byLink(pCur, "uuid", zDev, zUuid, sizeof(zUuid));
+      byLink(pCur, "label", zDev, zLabel, sizeof(zLabel));
+    }
+    if( zType[0] ) t->z[BD_TYPE] = dupStr(zType);
+    if( zUuid[0] ) t->z[BD_UUID] = dupStr(zUuid);
+    if( zLabel[0] ) t->z[BD_LABEL] = dupStr(zLabel);
+  }
+  t->eState = 2;
+  return 0;
+}
+
+/* The first entry of zDir/slaves, or NULL (osquery takes one parent). */
+static char *bdSlave(const char *zDir){
+  char zPath[PATH_MAX+16];
+  DIR *d;
+  struct dirent *e;
+  char *zOut = 0;
+  sqlite3_snprintf(sizeof(zPath), zPath, "%s/slaves", zDir);
+  d = opendir(zPath);
+  if( d==0 ) return 0;
+  while( (e = readdir(d))!=0 ){
+    if( strcmp(e->d_name, ".")==0 || strcmp(e->d_name, "..")==0 ) continue;
+    zOut = sqlite3_mprintf("/dev/%s", e->d_name);
+    break;
+  }
+  closedir(d);
+  return zOut;
+}
+
 int osq_block_devices(OsqCursor *pCur, int bProbe, OsqBlockDev **paDev){
   char zDir[4096];
   char **az = 0;
   BdTmp *aTmp = 0;
-  OsqBlockDev *aOut;
-  int n, i, nDev = 0, rc = 0;
+  OsqBlockDev *aOut = 0;
+  int n, i, j, nDev = 0, rc = 0;
   size_t nByte;
   char *p;
 
@@ -232,82 +339,60 @@ int osq_block_devices(OsqCursor *pCur, int bProbe, OsqBlockDev **paDev){
   }
   memset(aTmp, 0, sizeof(BdTmp)*(size_t)n);
 
-  for(i=0; i<n; i++){
-    char zEnt[4096], zPath[4096], zLink[4096], zUevent[4096];
-    char zDevName[256], zType[64], zUuid[64], zLabel[300];
+  for(i=0; i<n && rc==0; i++){
+    char zEnt[4096], zReal[PATH_MAX], zUevent[PATH_MAX+16];
+    struct stat st;
+    const char *zBase, *zSlash;
     BdTmp *t = &aTmp[nDev];
     sqlite3_snprintf(sizeof(zEnt), zEnt, "%s/%s", zDir, az[i]);
-    sqlite3_snprintf(sizeof(zPath), zPath, "%s/uevent", zEnt);
-    if( osq_read_file(zPath, zUevent, sizeof(zUevent))<0 ) continue;
-    if( osq_hw_uevent(zUevent, "DEVNAME", zDevName, sizeof(zDevName))<=0 ){
-      continue;
-    }
-    /* Sort key: the link target, i.e. the device path below /sys. */
-    if( osq_readlink(zEnt, zLink, sizeof(zLink))<0 ){
-      sqlite3_snprintf(sizeof(zLink), zLink, "%s", az[i]);
-    }
-    t->zKey = dupStr(zLink);
-    t->zSys = dupStr(az[i]);
-    t->z[0] = sqlite3_mprintf("/dev/%s", zDevName);
-    /* A partition's parent is the disk directory holding it. */
-    {
-      char zP[4096], zPU[4096], zPName[256];
-      sqlite3_snprintf(sizeof(zP), zP, "%s/../uevent", zEnt);
-      if( osq_read_file(zP, zPU, sizeof(zPU))>=0
-       && osq_hw_uevent(zPU, "DEVTYPE", zType, sizeof(zType))>0
-       && strcmp(zType, "disk")==0
-       && osq_hw_uevent(zPU, "DEVNAME", zPName, sizeof(zPName))>0 ){
-        t->z[1] = sqlite3_mprintf("/dev/%s", zPName);
+    /* osquery needs the sysfs link (and std::filesystem::canonical throws
+    ** on a dangling one: such an entry is skipped here). */
+    if( lstat(zEnt, &st)!=0 || !S_ISLNK(st.st_mode) ) continue;
+    if( realpath(zEnt, zReal)==0 ) continue;
+    sqlite3_snprintf(sizeof(zUevent), zUevent, "%s/uevent", zReal);
+    if( access(zUevent, F_OK)!=0 ) continue;
+    zBase = strrchr(zReal, '/');
+    zBase = zBase ? zBase+1 : zReal;
+    if( *zBase==0 ) continue;
+    t->zPath = dupStr(zReal);
+    t->z[BD_SYS] = dupStr(az[i]);
+    t->z[BD_NAME] = sqlite3_mprintf("/dev/%s", zBase);
+    /* The parent: the containing directory, unless that is "block". */
+    zSlash = zBase>zReal+1 ? zBase-1 : 0;
+    if( zSlash ){
+      const char *zP = zSlash;
+      while( zP>zReal && zP[-1]!='/' ) zP--;
+      if( (size_t)(zSlash-zP)==5 && strncmp(zP, "block", 5)==0 ){
+        t->z[BD_PARENT] = bdSlave(zReal);
+      }else if( zSlash>zP ){
+        t->z[BD_PARENT] = sqlite3_mprintf("/dev/%.*s", (int)(zSlash-zP), zP);
       }
     }
-    if( bProbe ){
-      char zNode[4096];
-      int fd = -1, bFound = 0;
-      zType[0] = zUuid[0] = zLabel[0] = 0;
-      if( osq_path(pCur, zNode, sizeof(zNode), "/dev/%s", zDevName) ){
-        fd = open(zNode, O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_NOCTTY);
-      }
-      if( fd>=0 ){
-        bFound = probe(fd, zType, zUuid, zLabel);
-        close(fd);
-      }
-      if( bFound ){
-        if( zType[0] ) t->z[4] = dupStr(zType);
-        if( zUuid[0] ) t->z[2] = dupStr(zUuid);
-        if( zLabel[0] ) t->z[3] = dupStr(zLabel);
-      }else{
-        if( byLink(pCur, "uuid", zDevName, zUuid, sizeof(zUuid)) ){
-          t->z[2] = dupStr(zUuid);
-        }
-        if( byLink(pCur, "label", zDevName, zLabel, sizeof(zLabel)) ){
-          t->z[3] = dupStr(zLabel);
-        }
-      }
-    }
+    if( t->zPath==0 || t->z[BD_SYS]==0 || t->z[BD_NAME]==0 ) rc = -ENOMEM;
     nDev++;
   }
   sqlite3_free(az);
-  qsort(aTmp, (size_t)nDev, sizeof(BdTmp), bdCmp);
+  if( rc==0 ) qsort(aTmp, (size_t)nDev, sizeof(BdTmp), bdCmp);
+  for(i=0; i<nDev && rc==0; i++) rc = bdMetadata(pCur, aTmp, nDev, &aTmp[i], bProbe);
 
   /* One allocation for the caller. */
   nByte = sizeof(OsqBlockDev)*(size_t)(nDev+1);
   for(i=0; i<nDev; i++){
-    int j;
-    if( aTmp[i].zKey==0 || aTmp[i].zSys==0 || aTmp[i].z[0]==0 ) rc = -ENOMEM;
-    nByte += (aTmp[i].zSys ? strlen(aTmp[i].zSys) : 0) + 1;
-    for(j=0; j<5; j++) if( aTmp[i].z[j] ) nByte += strlen(aTmp[i].z[j])+1;
+    for(j=0; j<BD_NFIELD; j++) if( aTmp[i].z[j] ) nByte += strlen(aTmp[i].z[j])+1;
   }
-  aOut = rc ? 0 : sqlite3_malloc64(nByte);
+  if( rc==0 ) aOut = sqlite3_malloc64(nByte);
   if( aOut ){
     p = (char*)&aOut[nDev+1];
     for(i=0; i<nDev; i++){
-      char **ap[6];
-      int j;
-      ap[0] = &aOut[i].zName; ap[1] = &aOut[i].zParent;
-      ap[2] = &aOut[i].zUuid; ap[3] = &aOut[i].zLabel;
-      ap[4] = &aOut[i].zType; ap[5] = &aOut[i].zSysName;
-      for(j=0; j<6; j++){
-        const char *zSrc = j<5 ? aTmp[i].z[j] : aTmp[i].zSys;
+      char **ap[BD_NFIELD];
+      ap[BD_NAME] = &aOut[i].zName;     ap[BD_PARENT] = &aOut[i].zParent;
+      ap[BD_UUID] = &aOut[i].zUuid;     ap[BD_LABEL] = &aOut[i].zLabel;
+      ap[BD_TYPE] = &aOut[i].zType;     ap[BD_SYS] = &aOut[i].zSysName;
+      ap[BD_MODEL] = &aOut[i].zModel;   ap[BD_SERIAL] = &aOut[i].zSerial;
+      ap[BD_VENDOR] = &aOut[i].zVendor; ap[BD_SIZE] = &aOut[i].zSize;
+      ap[BD_BSIZE] = &aOut[i].zBlockSize;
+      for(j=0; j<BD_NFIELD; j++){
+        const char *zSrc = aTmp[i].z[j];
         if( zSrc ){
           size_t k = strlen(zSrc)+1;
           memcpy(p, zSrc, k);
@@ -322,13 +407,14 @@ int osq_block_devices(OsqCursor *pCur, int bProbe, OsqBlockDev **paDev){
     rc = -ENOMEM;
   }
   for(i=0; i<nDev; i++){
-    int j;
-    sqlite3_free(aTmp[i].zKey);
-    sqlite3_free(aTmp[i].zSys);
-    for(j=0; j<5; j++) sqlite3_free(aTmp[i].z[j]);
+    sqlite3_free(aTmp[i].zPath);
+    for(j=0; j<BD_NFIELD; j++) sqlite3_free(aTmp[i].z[j]);
   }
   sqlite3_free(aTmp);
-  if( rc ) return rc;
+  if( rc ){
+    sqlite3_free(aOut);
+    return rc;
+  }
   *paDev = aOut;
   return nDev;
 }

@@ -61,16 +61,21 @@ int osq_ids_subclass(const OsqIds*, const char *zClass, const char *zSub,
 ** Returns the length, or -1 if the key is absent. */
 int osq_hw_uevent(const char *zBuf, const char *zKey, char *buf, size_t n);
 
-/* Block devices as osquery's block_devices enumerates them (every entry of
-** /sys/class/block, ordered by sysfs device path like udev), shared with
-** disk_encryption.  Strings point into the same allocation. */
+/* Block devices as osquery's block_devices enumerates them (blockdev.c):
+** the /sys/class/block links, sorted by name; shared with disk_encryption.
+** Strings point into the same allocation; NULL where sysfs or the probe
+** has nothing. */
 typedef struct OsqBlockDev {
-  char *zName;        /* "/dev/" + DEVNAME */
-  char *zParent;      /* parent disk's node for partitions, else NULL */
+  char *zName;        /* "/dev/" + the sysfs device directory's name */
+  char *zParent;      /* "/dev/<disk>" of a partition, "/dev/<slave>" of a
+                      ** dm/md device, else NULL */
   char *zSysName;     /* entry name under /sys/class/block */
   char *zUuid;        /* filesystem UUID or NULL */
   char *zLabel;       /* filesystem label or NULL */
   char *zType;        /* filesystem type or NULL */
+  char *zModel, *zSerial, *zVendor;   /* the parent's for a child device */
+  char *zSize;        /* "size" (512-byte sectors) */
+  char *zBlockSize;   /* queue/logical_block_size */
 } OsqBlockDev;
 
 /* bProbe: also fill uuid/label/type (by-uuid/by-label links and a

@@ -175,19 +175,24 @@ char *osq_trim(char *z){
   return z;
 }
 
-int osq_split_blank(char *z, char **az, int nMax){
+int osq_split_any(char *z, const char *zDelims, char **az, int nMax){
   int n = 0;
-  while( *z ){
-    char *zTok;
-    while( *z==' ' ) z++;
-    if( *z==0 ) break;
-    zTok = z;
-    while( *z && *z!=' ' ) z++;
-    if( *z ) *z++ = 0;
-    if( n<nMax ) az[n] = osq_trim(zTok);
-    n++;
+  for(;;){
+    size_t k = strcspn(z, zDelims);
+    int bLast = z[k]==0;
+    if( k>0 ){
+      z[k] = 0;
+      if( n<nMax ) az[n] = osq_trim(z);
+      n++;
+    }
+    if( bLast ) break;
+    z += k+1;
   }
   return n;
+}
+
+int osq_split_blank(char *z, char **az, int nMax){
+  return osq_split_any(z, " ", az, nMax);
 }
 
 /* Find "zKey:" at the start of a line of zBuf; returns the text after the

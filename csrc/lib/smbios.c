@@ -9,6 +9,7 @@
 #include "smbios.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 /* SMBIOS 3.x allows a 32-bit table length; real tables are a few KB. */
 #define SMBIOS_MAX (4*1024*1024)
@@ -147,20 +148,19 @@ int osq_smbios_next(const OsqSmbios *p, size_t *piOff, OsqSmbiosStruct *pOut){
   return 1;
 }
 
-int osq_smbios_string(const OsqSmbiosStruct *s, int idx, char *buf, size_t n){
+const char *osq_smbios_string_ref(const OsqSmbiosStruct *s, int idx, int *pn){
   const unsigned char *zText;
   size_t nText, off = 0, k;
-  if( n==0 ) return 0;
-  buf[0] = 0;
-  if( idx<=0 || s->size<=(size_t)s->hlen ) return 0;
+  *pn = 0;
+  if( idx<=0 || s->size<=(size_t)s->hlen ) return "";
   zText = s->p + s->hlen;
   nText = s->size - s->hlen;
-  if( zText[nText-1]!=0 ) return 0;     /* unterminated string set */
+  if( zText[nText-1]!=0 ) return "";    /* unterminated string set */
   while( idx>1 ){
     const unsigned char *e = memchr(zText+off, 0, nText-off);
-    if( e==0 ) return 0;
+    if( e==0 ) return "";
     off = (size_t)(e - zText) + 1;
-    if( off>=nText ) return 0;
+    if( off>=nText ) return "";
     idx--;
   }
   k = strlen((const char*)zText+off);   /* bounded: zText[nText-1]==0 */
@@ -168,10 +168,18 @@ int osq_smbios_string(const OsqSmbiosStruct *s, int idx, char *buf, size_t n){
                                          && zText[off+k-1]<='\r')) ){
     k--;
   }
-  if( k>=n ) k = n-1;
-  memcpy(buf, zText+off, k);
+  *pn = (int)k;
+  return (const char*)zText + off;
+}
+
+int osq_smbios_string(const OsqSmbiosStruct *s, int idx, char *buf, size_t n){
+  int k;
+  const char *z = osq_smbios_string_ref(s, idx, &k);
+  if( n==0 ) return 0;
+  if( (size_t)k>=n ) k = (int)(n-1);
+  memcpy(buf, z, (size_t)k);
   buf[k] = 0;
-  return (int)k;
+  return k;
 }
 
 unsigned osq_smbios_byte(const OsqSmbiosStruct *s, size_t off){
@@ -181,4 +189,24 @@ unsigned osq_smbios_byte(const OsqSmbiosStruct *s, size_t off){
 unsigned osq_smbios_word(const OsqSmbiosStruct *s, size_t off){
   if( off+1>=s->size ) return 0;
   return s->p[off] | ((unsigned)s->p[off+1]<<8);
+}
+
+unsigned long osq_smbios_dword(const OsqSmbiosStruct *s, size_t off){
+  return (unsigned long)osq_smbios_word(s, off)
+       | ((unsigned long)osq_smbios_word(s, off+2)<<16);
+}
+
+sqlite3_uint64 osq_smbios_qword(const OsqSmbiosStruct *s, size_t off){
+  return (sqlite3_uint64)osq_smbios_dword(s, off)
+       | ((sqlite3_uint64)osq_smbios_dword(s, off+4)<<32);
+}
+
+const char *osq_firmware_kind(OsqCursor *pCur){
+  char zPath[4096];
+  struct stat st;
+  if( osq_path(pCur, zPath, sizeof(zPath), "/sys/firmware/efi")
+   && stat(zPath, &st)==0 && S_ISDIR(st.st_mode) ){
+    return "uefi";
+  }
+  return "bios";
 }

@@ -44,10 +44,24 @@ int osq_smbios_next(const OsqSmbios*, size_t *piOff, OsqSmbiosStruct *pOut);
 ** dmiString guards). */
 int osq_smbios_string(const OsqSmbiosStruct*, int idx, char *buf, size_t n);
 
+/* The same string in place: a pointer into the structure (or a static "")
+** and its right-trimmed length in *pn, never truncated. */
+const char *osq_smbios_string_ref(const OsqSmbiosStruct*, int idx, int *pn);
+
 /* The byte at offset off of the structure, or 0 if off >= size. */
 unsigned osq_smbios_byte(const OsqSmbiosStruct*, size_t off);
 /* Little-endian word at offset off, or 0 if it does not fit. */
 unsigned osq_smbios_word(const OsqSmbiosStruct*, size_t off);
+
+/* Little-endian dword / qword at offset off; bytes past the structure
+** read as 0. */
+unsigned long osq_smbios_dword(const OsqSmbiosStruct*, size_t off);
+sqlite3_uint64 osq_smbios_qword(const OsqSmbiosStruct*, size_t off);
+
+/* The firmware kind as osquery names it (osquery: osquery/utils/info/
+** firmware/linux.cpp): "uefi" when root/sys/firmware/efi is a directory,
+** else "bios".  Shared by platform_info and secureboot. */
+const char *osq_firmware_kind(OsqCursor*);
 
 /* osquery's description of a structure type, or "Unknown". */
 const char *osq_smbios_type_name(int type);

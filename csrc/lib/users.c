@@ -3,11 +3,24 @@
 ** osquery's users table does with fgetpwent (osquery:
 ** osquery/tables/system/linux/users.cpp).  Shared by users, user_groups and
 ** every per-user table (shell_history, authorized_keys, ...).
+**
+** Lines are read the way glibc's fgetpwent_r reads them (pwd/
+** fgetpwent_r.c, nss/nss_files/files-parse.c): leading blanks, blank lines
+** and '#' lines skipped; name:passwd:uid:gid:gecos:dir:shell where the
+** ids go through strtoul (" 5", "+5", "007" are accepted; "0x10", "12a"
+** and "5 " reject the line), fields
+** after gid may be missing ('' then), and the shell keeps any further
+** colons.  ("-1" and ids above 4294967295 reject the line, as glibc 2.36
+** does; older glibc clamped them.)  NIS compat entries ("+", "+name", "-name", "+@netgroup") are
+** glibc's too: uid and gid may be empty (0), and a bare name leaves every
+** other field NULL; only the users table asks for them (OSQ_PASSWD_NIS).
 */
 #include "osqlite.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PASSWD_MAX (64*1024*1024)
 
@@ -35,10 +48,67 @@ sqlite3_int64 osq_parse_id(const char *z){
   return (sqlite3_int64)v;
 }
 
-int osq_read_passwd(OsqCursor *pCur, OsqPasswd **paOut){
+/* glibc's id conversion (nss_files/files-parse.c strtou32 in 2.36):
+** strtoul, and a value that does not fit 32 bits (which includes every
+** negative one but "-0") counts as no number at all. */
+static sqlite3_int64 strtou32(const char *z, char **pzEnd){
+  unsigned long v = strtoul(z, pzEnd, 10);
+  if( v>0xffffffffUL ){
+    *pzEnd = (char*)z;
+    return 0;
+  }
+  return (sqlite3_int64)v;
+}
+
+/* A STRING_FIELD: up to the next ':' (consumed) or the end. */
+static char *stringField(char **pz){
+  char *z = *pz, *zStart = z;
+  while( *z && *z!=':' ) z++;
+  if( *z ) *z++ = 0;
+  *pz = z;
+  return zStart;
+}
+
+/* INT_FIELD (bMaybeNull 0) or INT_FIELD_MAYBE_NULL (1, default 0): 0 when
+** the line is rejected. */
+static int intField(char **pz, int bMaybeNull, sqlite3_int64 *pV){
+  char *z = *pz, *zEnd;
+  if( bMaybeNull && *z==0 ) return 0;
+  *pV = strtou32(z, &zEnd);
+  if( zEnd==z ){
+    if( !bMaybeNull ) return 0;
+    *pV = 0;
+  }
+  if( *zEnd==':' ) zEnd++;
+  else if( *zEnd ) return 0;
+  *pz = zEnd;
+  return 1;
+}
+
+/* glibc's passwd line parser (pwd/fgetpwent_r.c LINE_PARSER) on zLine,
+** which has no newline and no leading blanks.  NIS compat lines ("+",
+** "+name", "-name", "+:") give NULL fields and uid/gid 0.  Returns 1 if
+** the line is an entry. */
+static int parsePasswd(char *zLine, OsqPasswd *p){
+  char *z = zLine;
+  int bNis;
+  memset(p, 0, sizeof(*p));
+  p->zName = stringField(&z);
+  bNis = p->zName[0]=='+' || p->zName[0]=='-';
+  if( *z==0 && bNis ) return 1;
+  p->zPasswd = stringField(&z);
+  if( !intField(&z, bNis, &p->uid) || !intField(&z, bNis, &p->gid) ) return 0;
+  p->zGecos = stringField(&z);
+  p->zDir = stringField(&z);
+  p->zShell = z;
+  return 1;
+}
+
+int osq_read_passwd_ex(OsqCursor *pCur, int flags, OsqPasswd **paOut){
   char zPath[4096];
-  char *zBuf = 0, *zCursor, *zLine;
+  char *zBuf = 0, *z, *zEnd;
   ssize_t nBuf;
+  size_t nMaxLine = 0;
   int n = 0, nLine = 0;
   OsqPasswd *a;
   char *zStr;
@@ -47,8 +117,13 @@ int osq_read_passwd(OsqCursor *pCur, OsqPasswd **paOut){
   if( osq_path(pCur, zPath, sizeof(zPath), "/etc/passwd")==0 ) return -1;
   nBuf = osq_slurp(zPath, PASSWD_MAX, &zBuf);
   if( nBuf<0 ) return (int)nBuf;
-  nBuf = (ssize_t)osq_strip_nul(zBuf, (size_t)nBuf);  /* NUL ends a line only */
-  for(zLine=zBuf; *zLine; zLine++) if( *zLine=='\n' ) nLine++;
+  if( flags & OSQ_PASSWD_BUFSTOP ){
+    /* osquery's buffer: sysconf(_SC_GETPW_R_SIZE_MAX), 16384 when that
+    ** is indeterminate or larger. */
+    long k = sysconf(_SC_GETPW_R_SIZE_MAX);
+    nMaxLine = (k<=0 || k>16384) ? 16384 : (size_t)k;
+  }
+  for(z=zBuf; z<zBuf+nBuf; z++) if( *z=='\n' ) nLine++;
   nLine++;
   /* One block: the array, then a copy of the file for the strings. */
   a = sqlite3_malloc64(sizeof(OsqPasswd)*nLine + (size_t)nBuf + 1);
@@ -56,24 +131,30 @@ int osq_read_passwd(OsqCursor *pCur, OsqPasswd **paOut){
   zStr = (char*)&a[nLine];
   memcpy(zStr, zBuf, (size_t)nBuf+1);
   sqlite3_free(zBuf);
-  zCursor = zStr;
-  while( (zLine = osq_next_line(&zCursor))!=0 ){
-    char *az[7];
-    OsqPasswd *p;
-    /* Skip comments, NIS "+"/"-" entries and malformed lines. */
-    if( zLine[0]==0 || zLine[0]=='#' || zLine[0]=='+' || zLine[0]=='-' ) continue;
-    if( osq_split_colon(zLine, az, 7)!=7 || az[0][0]==0 ) continue;
-    p = &a[n];
-    p->uid = osq_parse_id(az[2]);
-    p->gid = osq_parse_id(az[3]);
-    if( p->uid<0 || p->gid<0 ) continue;
-    p->zName = az[0];
-    p->zPasswd = az[1];
-    p->zGecos = az[4];
-    p->zDir = az[5];
-    p->zShell = az[6];
+  zEnd = zStr + nBuf;
+  for(z=zStr; z<zEnd; ){
+    char *zNl = memchr(z, '\n', (size_t)(zEnd-z));
+    size_t nRaw = zNl ? (size_t)(zNl-z)+1 : (size_t)(zEnd-z);
+    char *zLine = z;
+    z += nRaw;
+    /* fgets() into that buffer: a line (newline included) that fills it
+    ** is ERANGE, and osquery's loop stops there. */
+    if( nMaxLine && nRaw+1>=nMaxLine ) break;
+    if( zNl ) *zNl = 0;
+    /* __nss_readline: leading white space skipped, then blank and '#'
+    ** lines; a NUL byte ends the line for the parser's string functions. */
+    while( isspace((unsigned char)*zLine) ) zLine++;
+    if( *zLine==0 || *zLine=='#' ) continue;
+    if( !parsePasswd(zLine, &a[n]) ) continue;
+    if( (a[n].zName[0]=='+' || a[n].zName[0]=='-') && !(flags & OSQ_PASSWD_NIS) ){
+      continue;
+    }
     n++;
   }
   *paOut = a;
   return n;
+}
+
+int osq_read_passwd(OsqCursor *pCur, OsqPasswd **paOut){
+  return osq_read_passwd_ex(pCur, 0, paOut);
 }

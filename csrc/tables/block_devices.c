@@ -3,19 +3,26 @@
 **
 **     SELECT name, parent, size, block_size, type, uuid FROM block_devices;
 **
-** Enumeration, parent, uuid/label/type: see blockdev.c.  Per device:
-** name        "/dev/" + DEVNAME of the sysfs uevent
-** parent      the containing disk's node for partitions, else NULL
-** size        the sysfs "size" attribute: 512-byte sectors, as osquery
+** (osquery: osquery/tables/system/linux/block_devices.cpp and osquery/
+** utils/linux/block_device/block_device_enumeration.cpp; enumeration,
+** parents, the sysfs files and the probe are described in blockdev.c.)
+** One row per /sys/class/block device, sorted by name.  Every TEXT column
+** is '' when sysfs (or the probe) has nothing for it, as osquery's string
+** rows give:
+** name        "/dev/" + the kernel's device name
+** parent      the disk of a partition, the first slave of a dm/md device
+** vendor      device/vendor or device/device/vendor ("ATA", "0x1af4" for
+**             virtio); model device/model; serial device/wwid or
+**             device/serial; a child device shows its parent's three
+** size        the "size" file: 512-byte sectors, as osquery
 ** block_size  queue/logical_block_size (NULL for partitions, which have no
-**             queue directory, as in osquery)
-** vendor, model  the "vendor"/"model" attributes of the SCSI ancestor
-**             (device/ of the disk), trimmed; NULL for non-SCSI disks
-**             (virtio, nvme, loop...)
-** serial      NULL (osquery's Linux generator does not set it)
-** (osquery: osquery/tables/system/linux/block_devices.cpp; osquery also
-** maps LVM logical volumes to their physical volume as parent through
-** liblvm2app, which osqlite does not do.)
+**             queue directory)
+** uuid, type, label  from the superblock probe
+** A name = / IN constraint limits the rows (parents are still read for
+** what children inherit).
+** Deliberate difference: when the device node cannot be opened (not
+** root), uuid and label come from the /dev/disk/by-uuid and by-label
+** links; osquery's libblkid probe leaves them '' then.
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -23,57 +30,39 @@
 
 #include <string.h>
 
-/* vendor/model of the SCSI device behind sysfs entry zEnt (or its disk). */
-static void scsiAttrs(OsqCursor *pCur, const char *zEnt, int bPart){
-  char zDev[4096], zSub[256], z[256];
-  sqlite3_snprintf(sizeof(zDev), zDev, bPart ? "%s/../device" : "%s/device",
-                   zEnt);
-  if( osq_hw_link_base(zDev, "subsystem", zSub, sizeof(zSub))<=0
-   || strcmp(zSub, "scsi")!=0 ){
-    return;
+static int wanted(OsqCursor *pCur, const char *zName){
+  int n = osq_eq_count(pCur, COL_BLOCK_DEVICES_NAME), i;
+  if( n==0 ) return 1;
+  for(i=0; i<n; i++){
+    const char *z = osq_eq_text(pCur, COL_BLOCK_DEVICES_NAME, i);
+    if( z && strcmp(z, zName)==0 ) return 1;
   }
-  if( osq_hw_attr(zDev, "model", z, sizeof(z))>=0 ){
-    osq_text(pCur, COL_BLOCK_DEVICES_MODEL, z, -1);
-  }
-  if( osq_hw_attr(zDev, "vendor", z, sizeof(z))>=0 ){
-    osq_text(pCur, COL_BLOCK_DEVICES_VENDOR, z, -1);
-  }
+  return 0;
 }
 
 int osq_gen_block_devices(OsqCursor *pCur){
   OsqBlockDev *a = 0;
-  char zDir[4096];
   int n, i, rc = SQLITE_OK;
   int bProbe = osq_used(pCur, COL_BLOCK_DEVICES_UUID)
             || osq_used(pCur, COL_BLOCK_DEVICES_TYPE)
             || osq_used(pCur, COL_BLOCK_DEVICES_LABEL);
-  if( osq_path(pCur, zDir, sizeof(zDir), "/sys/class/block")==0 ){
-    return SQLITE_OK;
-  }
   n = osq_block_devices(pCur, bProbe, &a);
   if( n==-12 ) return SQLITE_NOMEM;
   for(i=0; i<n && rc==SQLITE_OK; i++){
-    char zEnt[4096], z[64];
+    const OsqBlockDev *d = &a[i];
+    if( !wanted(pCur, d->zName) ) continue;
     rc = osq_row(pCur);
     if( rc ) break;
-    sqlite3_snprintf(sizeof(zEnt), zEnt, "%s/%s", zDir, a[i].zSysName);
-    osq_text(pCur, COL_BLOCK_DEVICES_NAME, a[i].zName, -1);
-    if( a[i].zParent ) osq_text(pCur, COL_BLOCK_DEVICES_PARENT, a[i].zParent, -1);
-    if( osq_hw_attr(zEnt, "size", z, sizeof(z))>=0 ){
-      osq_text(pCur, COL_BLOCK_DEVICES_SIZE, z, -1);
-    }
-    if( osq_hw_attr(zEnt, "queue/logical_block_size", z, sizeof(z))>=0 ){
-      osq_text(pCur, COL_BLOCK_DEVICES_BLOCK_SIZE, z, -1);
-    }
-    if( osq_used(pCur, COL_BLOCK_DEVICES_MODEL)
-     || osq_used(pCur, COL_BLOCK_DEVICES_VENDOR) ){
-      scsiAttrs(pCur, zEnt, a[i].zParent!=0);
-    }
-    if( a[i].zUuid ) osq_text(pCur, COL_BLOCK_DEVICES_UUID, a[i].zUuid, -1);
-    if( a[i].zType ) osq_text(pCur, COL_BLOCK_DEVICES_TYPE, a[i].zType, -1);
-    if( a[i].zLabel ){
-      rc = osq_text(pCur, COL_BLOCK_DEVICES_LABEL, a[i].zLabel, -1);
-    }
+    osq_text(pCur, COL_BLOCK_DEVICES_NAME, d->zName, -1);
+    osq_text(pCur, COL_BLOCK_DEVICES_PARENT, d->zParent ? d->zParent : "", -1);
+    osq_text(pCur, COL_BLOCK_DEVICES_VENDOR, d->zVendor ? d->zVendor : "", -1);
+    osq_text(pCur, COL_BLOCK_DEVICES_MODEL, d->zModel ? d->zModel : "", -1);
+    osq_text(pCur, COL_BLOCK_DEVICES_SERIAL, d->zSerial ? d->zSerial : "", -1);
+    if( d->zSize ) osq_text(pCur, COL_BLOCK_DEVICES_SIZE, d->zSize, -1);
+    if( d->zBlockSize ) osq_text(pCur, COL_BLOCK_DEVICES_BLOCK_SIZE, d->zBlockSize, -1);
+    osq_text(pCur, COL_BLOCK_DEVICES_UUID, d->zUuid ? d->zUuid : "", -1);
+    osq_text(pCur, COL_BLOCK_DEVICES_TYPE, d->zType ? d->zType : "", -1);
+    rc = osq_text(pCur, COL_BLOCK_DEVICES_LABEL, d->zLabel ? d->zLabel : "", -1);
   }
   sqlite3_free(a);
   return rc;

@@ -20,7 +20,8 @@
 **             ("install ok installed", "deinstall ok config-files")
 ** size        the raw Installed-Size field (KiB, not bytes, as osquery)
 ** source      the raw Source field, which may carry "(version)"
-** maintainer, section   raw fields; NULL when missing
+** maintainer, section   raw fields; source, maintainer and section are ''
+**             when missing (osquery's empty std::string), size is NULL
 ** priority    required/important/standard/optional/extra matched without
 **             case, another value as written, "unknown" when missing
 ** admindir    the database directory
@@ -211,11 +212,21 @@ static int emitPkg(OsqCursor *pCur, const DebPkg *p, const char *zAdmin){
   osq_textf(pCur, COL_DEB_PACKAGES_STATUS, "%s %s %s", azWant[p->iWant],
             azEflag[p->iEflag], azStat[p->iStat]);
   if( p->az[F_SIZE] ) osq_text(pCur, COL_DEB_PACKAGES_SIZE, p->az[F_SIZE], (int)p->an[F_SIZE]);
-  if( p->az[F_SOURCE] ) osq_text(pCur, COL_DEB_PACKAGES_SOURCE, p->az[F_SOURCE], (int)p->an[F_SOURCE]);
-  if( p->az[F_MAINTAINER] ){
-    osq_text(pCur, COL_DEB_PACKAGES_MAINTAINER, p->az[F_MAINTAINER], (int)p->an[F_MAINTAINER]);
+  /* osquery copies these into std::strings that stay '' when libdpkg has
+  ** no value (dpkgquery.cpp), so a missing field is '', not NULL. */
+  {
+    static const struct { int f, iCol; } aStr[] = {
+      { F_SOURCE, COL_DEB_PACKAGES_SOURCE },
+      { F_MAINTAINER, COL_DEB_PACKAGES_MAINTAINER },
+      { F_SECTION, COL_DEB_PACKAGES_SECTION },
+    };
+    size_t k;
+    for(k=0; k<sizeof(aStr)/sizeof(aStr[0]); k++){
+      int f = aStr[k].f;
+      osq_text(pCur, aStr[k].iCol, p->az[f] ? p->az[f] : "",
+               p->az[f] ? (int)p->an[f] : 0);
+    }
   }
-  if( p->az[F_SECTION] ) osq_text(pCur, COL_DEB_PACKAGES_SECTION, p->az[F_SECTION], (int)p->an[F_SECTION]);
   if( p->az[F_PRIORITY]==0 ){
     osq_text(pCur, COL_DEB_PACKAGES_PRIORITY, "unknown", -1);
   }else{

@@ -4,15 +4,16 @@
 **     SELECT name, uuid, encrypted, type, encryption_status
 **       FROM disk_encryption;
 **
-** One row per block_devices row, in the same order (osquery: osquery/
-** tables/system/linux/disk_encryption.cpp, which walks block_devices and
-** asks libcryptsetup about each).  Like osquery, no rows unless running as
-** root.
+** One row per block_devices row, in the same (name) order (osquery:
+** osquery/tables/system/linux/disk_encryption.cpp, which walks the same
+** block device enumeration and asks libcryptsetup about each).  Like
+** osquery, no rows unless running as root.
 **
 ** name               the block device node (/dev/dm-0, /dev/sda1...)
 ** uuid               the block device's filesystem UUID ('' if none)
-** encrypted          1 for an active dm-crypt mapping, else 0; a device
-**                    whose parent disk is encrypted inherits 1 and the type
+** encrypted          1 for an active dm-crypt mapping, else 0; any other
+**                    device takes its parent's values (a partition its
+**                    disk's, a dm/md device its slave's), up the chain
 ** encryption_status  "encrypted" / "not encrypted"
 ** type               libcryptsetup's "<type>-<cipher>-<mode>", e.g.
 **                    "LUKS2-aes-xts-plain64".  <type> is taken from the
@@ -20,14 +21,15 @@
 **                    cipher and mode from the live crypt target line, read
 **                    with the DM_TABLE_STATUS ioctl on /dev/mapper/control
 **                    (root + CAP_SYS_ADMIN).  When the ioctl is not
-**                    permitted or the mapping is gone, type is NULL, as
-**                    when osquery's crypt_init_by_name fails.
+**                    permitted or the mapping is gone, type is '', as
+**                    when osquery's crypt_init_by_name fails; '' too for
+**                    a device that is not encrypted (osquery's row).
 ** uid, user_uuid, filevault_status  macOS only: NULL.
 **
 ** A dm device counts as dm-crypt when /sys/block/dm-N/dm/uuid starts with
 ** "CRYPT-" (cryptsetup's prefix).  Difference: libcryptsetup's
 ** crypt_status() only checks that a mapping exists, so osquery may also
-** report non-crypt mappings (LVM) as encrypted with a NULL type; osqlite
+** report non-crypt mappings (LVM) as encrypted with an empty type; osqlite
 ** does not reproduce that.
 */
 #include "osqlite.h"
@@ -101,7 +103,7 @@ int osq_gen_disk_encryption(OsqCursor *pCur){
   char zDir[4096];
   char **azType = 0;        /* per device: type string if encrypted */
   unsigned char *aEnc = 0;
-  int n, i, j, rc = SQLITE_OK;
+  int n, i, rc = SQLITE_OK;
 
   if( getuid()!=0 || geteuid()!=0 ) return SQLITE_OK;
   if( osq_path(pCur, zDir, sizeof(zDir), "/sys/class/block")==0 ){
@@ -141,20 +143,31 @@ int osq_gen_disk_encryption(OsqCursor *pCur){
           break;
         }
       }
-    }else if( a[i].zParent ){
-      /* Inherit from an encrypted parent listed earlier. */
-      for(j=0; j<i; j++){
-        if( aEnc[j] && strcmp(a[j].zName, a[i].zParent)==0 ){
-          aEnc[i] = 2;
-          if( azType[j] ){
-            azType[i] = sqlite3_mprintf("%s", azType[j]);
-            if( azType[i]==0 ) rc = SQLITE_NOMEM;
-          }
-          break;
-        }
-      }
     }
     if( rc ) break;
+  }
+  /* A device that is not a crypt mapping takes its parent's status, which
+  ** may itself come from its parent (osquery's recursion); a parent loop
+  ** in a hostile tree ends after n steps. */
+  for(i=0; i<n && rc==SQLITE_OK; i++){
+    const char *zParent = a[i].zParent;
+    int k, hops = 0;
+    if( aEnc[i]==1 ) continue;
+    while( zParent && hops++<n ){
+      for(k=0; k<n && strcmp(a[k].zName, zParent)!=0; k++){}
+      if( k==n ) break;
+      if( aEnc[k]==1 ){
+        aEnc[i] = 2;
+        if( azType[k] ){
+          azType[i] = sqlite3_mprintf("%s", azType[k]);
+          if( azType[i]==0 ) rc = SQLITE_NOMEM;
+        }
+        break;
+      }
+      zParent = a[k].zParent;
+    }
+  }
+  for(i=0; i<n && rc==SQLITE_OK; i++){
     rc = osq_row(pCur);
     if( rc ) break;
     osq_text(pCur, COL_DISK_ENCRYPTION_NAME, a[i].zName, -1);
@@ -162,7 +175,7 @@ int osq_gen_disk_encryption(OsqCursor *pCur){
     osq_int(pCur, COL_DISK_ENCRYPTION_ENCRYPTED, aEnc[i] ? 1 : 0);
     osq_text(pCur, COL_DISK_ENCRYPTION_ENCRYPTION_STATUS,
              aEnc[i] ? "encrypted" : "not encrypted", -1);
-    if( azType[i] ) rc = osq_text(pCur, COL_DISK_ENCRYPTION_TYPE, azType[i], -1);
+    rc = osq_text(pCur, COL_DISK_ENCRYPTION_TYPE, azType[i] ? azType[i] : "", -1);
   }
 
 done:

@@ -39,10 +39,13 @@
 ** std::set), then the directory listings follow.
 **
 ** The walker is our own: opendir/readdir on private DIR handles and
-** fnmatch(3) per path component, no glob(3).  The %% recursion never
-** follows symbolic links to directories (it lists the link itself, marked
-** with '/' when it points to a directory), skips a directory that is one
-** of its own ancestors (bind-mount loops) and stops at depth 64.
+** fnmatch(3) per path component, no glob(3).  The %% recursion is
+** osquery's (filesystem.cpp dfsTraverseDirectories): it follows symbolic
+** links to directories (listing "link/" and then its contents under the
+** link's name), walks each directory once per pattern (osquery's
+** (device, inode) loop check, so a link loop or a second way to the same
+** directory is not walked twice; which path gets listed then follows
+** directory order), and stops at depth 64.
 **
 ** file columns:
 **   path, directory, filename  as above (boost::filesystem parent_path and
@@ -211,14 +214,50 @@ static void plSortUnique(PathList *p){
 ** The walker.  zBuf holds prefix + the path being built; every filesystem
 ** call uses zBuf, results are stored with the prefix (stripped on output).
 */
+typedef struct DirId { dev_t dev; ino_t ino; } DirId;
+
 typedef struct Walk {
   PathList *pList;
   unsigned limits;          /* LIMIT_* */
   int bRecurse;             /* add everything below matched directories */
+  PathList *pBase;          /* %%: collect the one-level matches here first */
   char zBuf[WALK_PATH_MAX];
-  struct { dev_t dev; ino_t ino; } aAnc[WALK_MAX_DEPTH+2];
-  int nAnc;
+  /* Directories the %% recursion has walked, as a hash set of (device,
+  ** inode): osquery's loop check (filesystem.cpp isDirVisited). */
+  DirId *aSeen;             /* nSeenSlot slots; ino 0 and dev 0 = empty */
+  size_t nSeen, nSeenSlot;
 } Walk;
+
+/* Add the directory (dev, ino) to the walked set; 1 if it was there
+** already (or memory ran out: then the walk stops here too). */
+static int walkSeen(Walk *w, dev_t dev, ino_t ino){
+  size_t h, i;
+  if( w->nSeen*2>=w->nSeenSlot ){
+    size_t nNew = w->nSeenSlot ? w->nSeenSlot*2 : 1024, k;
+    DirId *aNew = sqlite3_malloc64(sizeof(DirId)*nNew);
+    if( aNew==0 ){ w->pList->rc = SQLITE_NOMEM; return 1; }
+    memset(aNew, 0, sizeof(DirId)*nNew);
+    for(k=0; k<w->nSeenSlot; k++){
+      DirId *p = &w->aSeen[k];
+      if( p->dev==0 && p->ino==0 ) continue;
+      h = ((size_t)p->ino*0x9E3779B97F4A7C15ULL ^ (size_t)p->dev) & (nNew-1);
+      while( aNew[h].dev || aNew[h].ino ) h = (h+1) & (nNew-1);
+      aNew[h] = *p;
+    }
+    sqlite3_free(w->aSeen);
+    w->aSeen = aNew;
+    w->nSeenSlot = nNew;
+  }
+  if( dev==0 && ino==0 ) ino = 1;         /* keep the empty marker free */
+  h = ((size_t)ino*0x9E3779B97F4A7C15ULL ^ (size_t)dev) & (w->nSeenSlot-1);
+  for(i=h; w->aSeen[i].dev || w->aSeen[i].ino; i=(i+1)&(w->nSeenSlot-1)){
+    if( w->aSeen[i].dev==dev && w->aSeen[i].ino==ino ) return 1;
+  }
+  w->aSeen[i].dev = dev;
+  w->aSeen[i].ino = ino;
+  w->nSeen++;
+  return 0;
+}
 
 static int hasMagic(const char *z, size_t n){
   size_t i;
@@ -250,28 +289,36 @@ static void walkEmit(Walk *w, size_t n, int bDirOnly, int isDirKnown){
 
 static void walkTree(Walk *w, size_t n, int depth);
 
-/* A one-level match at zBuf[0..n): record it and, for %%, descend. */
+/* A one-level match at zBuf[0..n): record it and, for %%, descend into
+** it when it is a directory, through a symbolic link too (osquery's
+** fs::is_directory follows links). */
 static void walkMatch(Walk *w, size_t n, int bDirOnly){
   struct stat st;
-  int isDir = -1, isRealDir = 0;
+  int isDir;
   if( lstat(w->zBuf, &st)!=0 ) return;
   if( S_ISDIR(st.st_mode) ){
-    isDir = isRealDir = 1;
+    isDir = 1;
   }else if( S_ISLNK(st.st_mode) ){
     struct stat st2;
     isDir = stat(w->zBuf, &st2)==0 && S_ISDIR(st2.st_mode);
   }else{
     isDir = 0;
   }
+  if( w->pBase ){
+    /* %%: glob(3) sorts its matches (marked with '/') before osquery walks
+    ** them, and with the walked-once rule the order decides which path
+    ** shows a directory's contents, so collect them first. */
+    plAdd(w->pBase, w->zBuf, n, isDir);
+    return;
+  }
   walkEmit(w, n, bDirOnly, isDir);
-  if( w->bRecurse && isRealDir ){
+  if( w->bRecurse && isDir ){
     size_t m = n;
     if( m==0 || w->zBuf[m-1]!='/' ){
       if( m+1>=sizeof(w->zBuf) ) return;
       w->zBuf[m++] = '/';
       w->zBuf[m] = 0;
     }
-    w->nAnc = 0;
     walkTree(w, m, 0);
     w->zBuf[n] = 0;
   }
@@ -279,66 +326,46 @@ static void walkMatch(Walk *w, size_t n, int bDirOnly){
 
 /*
 ** Everything below the directory zBuf[0..n) (which ends in '/'), depth
-** first, without following symbolic links.
+** first in directory order, as osquery's dfsTraverseDirectories: links to
+** directories are followed, and a directory already walked for this
+** pattern (by device and inode: a link loop, a bind mount, a second link
+** to the same place) is not walked again.
 */
 static void walkTree(Walk *w, size_t n, int depth){
   DIR *d;
   struct dirent *e;
   struct stat st;
-  int i;
   if( depth>=WALK_MAX_DEPTH || w->pList->rc ) return;
+  if( stat(w->zBuf, &st)!=0 || !S_ISDIR(st.st_mode) ) return;
+  if( walkSeen(w, st.st_dev, st.st_ino) ) return;
   d = opendir(w->zBuf);
   if( d==0 ) return;
-  if( fstat(dirfd(d), &st)==0 ){
-    for(i=0; i<w->nAnc; i++){
-      if( w->aAnc[i].dev==st.st_dev && w->aAnc[i].ino==st.st_ino ){
-        closedir(d);
-        return;
-      }
-    }
-    w->aAnc[w->nAnc].dev = st.st_dev;
-    w->aAnc[w->nAnc].ino = st.st_ino;
-    w->nAnc++;
-  }else{
-    w->aAnc[w->nAnc].dev = 0;
-    w->aAnc[w->nAnc].ino = 0;
-    w->nAnc++;
-  }
-  while( (e = readdir(d))!=0 ){
+  while( (e = readdir(d))!=0 && w->pList->rc==SQLITE_OK ){
     const char *zName = e->d_name;
     size_t k = strlen(zName);
-    int isDir = 0, isRealDir = 0;
+    int isDir = 0;
     if( zName[0]=='.' && (k==1 || (k==2 && zName[1]=='.')) ) continue;
     if( n+k+2>=sizeof(w->zBuf) ) continue;
     memcpy(w->zBuf+n, zName, k+1);
     switch( e->d_type ){
-      case DT_DIR: isDir = isRealDir = 1; break;
+      case DT_DIR: isDir = 1; break;
       case DT_REG: case DT_FIFO: case DT_SOCK: case DT_CHR: case DT_BLK:
         break;
-      case DT_LNK:
+      default:      /* DT_LNK, DT_UNKNOWN: what the name leads to */
         isDir = stat(w->zBuf, &st)==0 && S_ISDIR(st.st_mode);
-        break;
-      default:
-        if( lstat(w->zBuf, &st)!=0 ) continue;
-        if( S_ISDIR(st.st_mode) ){
-          isDir = isRealDir = 1;
-        }else if( S_ISLNK(st.st_mode) ){
-          struct stat st2;
-          isDir = stat(w->zBuf, &st2)==0 && S_ISDIR(st2.st_mode);
-        }
+        if( !isDir && e->d_type==DT_UNKNOWN && lstat(w->zBuf, &st)!=0 ) continue;
         break;
     }
     if( isDir ? (w->limits & LIMIT_FOLDERS) : (w->limits & LIMIT_FILES) ){
       plAdd(w->pList, w->zBuf, n+k, isDir);
     }
-    if( isRealDir ){
+    if( isDir ){
       w->zBuf[n+k] = '/';
       w->zBuf[n+k+1] = 0;
       walkTree(w, n+k+1, depth+1);
     }
   }
   closedir(d);
-  w->nAnc--;
   w->zBuf[n] = 0;
 }
 
@@ -418,6 +445,7 @@ static void expandPattern(PathList *pList, const char *zPrefix,
     sqlite3_free(zGlob);
     return;
   }
+  memset(w, 0, sizeof(*w));
   n = 0;
   if( !bAbs ){
     /* relative: against the working directory, like osquery */
@@ -427,7 +455,6 @@ static void expandPattern(PathList *pList, const char *zPrefix,
   }
   for(i=0; i<nPat; i++) zGlob[n++] = (bLike && zPat[i]=='%') ? '*' : zPat[i];
   zGlob[n] = 0;
-  memset(w, 0, sizeof(*w) - sizeof(w->aAnc));
   w->pList = pList;
   w->limits = limits;
   if( n>=2 && zGlob[n-1]=='*' && zGlob[n-2]=='*' ){
@@ -438,8 +465,28 @@ static void expandPattern(PathList *pList, const char *zPrefix,
   if( nPre+1>=sizeof(w->zBuf) ) goto done;
   memcpy(w->zBuf, zPrefix, nPre);
   w->zBuf[nPre] = 0;
-  walkGlob(w, nPre, zGlob, 0);
+  if( w->bRecurse ){
+    PathList base;
+    memset(&base, 0, sizeof(base));
+    w->pBase = &base;
+    walkGlob(w, nPre, zGlob, 0);
+    w->pBase = 0;
+    if( base.rc ) pList->rc = base.rc;
+    plSortUnique(&base);
+    for(i=0; pList->rc==SQLITE_OK && i<base.nPath; i++){
+      const char *z = plGet(&base, i);
+      size_t k = strlen(z);
+      if( k>0 && z[k-1]=='/' && k>nPre+1 ) k--;
+      memcpy(w->zBuf, z, k);
+      w->zBuf[k] = 0;
+      walkMatch(w, k, 0);
+    }
+    plFree(&base);
+  }else{
+    walkGlob(w, nPre, zGlob, 0);
+  }
 done:
+  sqlite3_free(w->aSeen);
   sqlite3_free(w);
   sqlite3_free(zGlob);
 }

@@ -44,8 +44,9 @@
 **
 ** time (osquery: osquery/tables/utility/time.cpp): every field is UTC
 **   (gmtime_r); timezone is the literal 'UTC'; local_timezone is strftime
-**   %Z of localtime_r, or 'UTC' when that is empty or longer than four
-**   characters (osquery's 5-byte buffer); timestamp is asctime without the
+**   %Z of localtime_r, or 'UTC' when that is empty or longer than seven
+**   characters (osquery's 8-byte buffer: "+0530" and other 5-7 character
+**   abbreviations come through); timestamp is asctime without the
 **   newline plus " UTC"; datetime = iso_8601 = %FT%TZ; weekday is %A in the
 **   C locale.  date_time is a hidden alias of datetime.
 **
@@ -365,7 +366,7 @@ int osq_gen_time(OsqCursor *pCur){
   };
   time_t now = time(0);
   struct tm gmt, local;
-  char zTz[5], zIso[64];
+  char zTz[8], zIso[64];
   int rc;
   if( gmtime_r(&now, &gmt)==0 ) return osq_error(pCur, "time: gmtime failed");
   rc = osq_row(pCur);

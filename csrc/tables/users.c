@@ -17,14 +17,17 @@
 **   directory, shell    home directory and login shell
 **   uuid                never set on Linux (NULL)
 **   pid_with_namespace  0; namespace re-rooting is not implemented
-**   include_remote      accepted: osquery switches to NSS for 1, which
-**                       osqlite never uses, so the result is the same
-**                       /etc/passwd scan; the column echoes the pushed
-**                       value (0 when not constrained)
+**   include_remote      osquery switches to NSS for 1; osqlite answers
+**                       from the same file with getpwuid_r/getpwnam_r's
+**                       rule (first entry per pushed value); the column
+**                       echoes the pushed value (0 when not constrained)
 **   type, is_hidden     other platforms' placeholders (NULL)
-**   An equality on uid (or else username) returns the first passwd entry
-**   with that value, as getpwuid_r/getpwnam_r do; a full scan returns
-**   every entry in file order, duplicates included.
+**   The file is read as glibc's fgetpwent_r reads it (users.c), NIS
+**   compat lines included ("+" gives a row with uid 0 and NULL
+**   description/directory/shell), and, as osquery's loop does, the scan
+**   ends at the first line too long for fgetpwent_r's 1024-byte buffer.
+**   Rows are in file order, duplicates included; an equality/IN on
+**   username (or else uid) keeps the entries that match it.
 **
 ** groups (osquery: osquery/tables/system/linux/groups.cpp)
 **   gid, gid_signed, groupname from /etc/group.  A full scan keeps the
@@ -99,27 +102,56 @@ int osq_gen_users(OsqCursor *pCur){
   if( osq_eq_count(pCur, COL_USERS_INCLUDE_REMOTE)>0 ){
     osq_eq_int64(pCur, COL_USERS_INCLUDE_REMOTE, 0, &iRemote);
   }
-  n = osq_read_passwd(pCur, &a);
+  if( iRemote==1 ){
+    /* osquery's NSS path: getpwuid_r/getpwnam_r give the first entry per
+    ** value; osqlite answers from the files, as a files-only NSS does. */
+    n = osq_read_passwd_ex(pCur, OSQ_PASSWD_NIS, &a);
+    if( n<0 ) return SQLITE_OK;
+    if( nUid>0 ){
+      for(k=0; rc==SQLITE_OK && k<nUid; k++){
+        sqlite3_int64 v;
+        if( osq_eq_int64(pCur, COL_USERS_UID, k, &v) ) continue;
+        if( seenEqInt(pCur, COL_USERS_UID, k, v) ) continue;
+        for(i=0; i<n; i++){
+          if( a[i].uid==v ){ rc = userRow(pCur, &a[i], iRemote); break; }
+        }
+      }
+    }else if( nName>0 ){
+      for(k=0; rc==SQLITE_OK && k<nName; k++){
+        const char *z = osq_eq_text(pCur, COL_USERS_USERNAME, k);
+        if( z==0 || seenEqText(pCur, COL_USERS_USERNAME, k, z) ) continue;
+        for(i=0; i<n; i++){
+          if( strcmp(a[i].zName, z)==0 ){ rc = userRow(pCur, &a[i], iRemote); break; }
+        }
+      }
+    }else{
+      for(i=0; rc==SQLITE_OK && i<n; i++) rc = userRow(pCur, &a[i], iRemote);
+    }
+    sqlite3_free(a);
+    return rc;
+  }
+  /* osquery's local path (genUsersImplLocal): one fgetpwent_r scan of the
+  ** file, keeping every entry whose name (when names are given) or else
+  ** uid is among the pushed values. */
+  n = osq_read_passwd_ex(pCur, OSQ_PASSWD_NIS|OSQ_PASSWD_BUFSTOP, &a);
   if( n<0 ) return SQLITE_OK;   /* no passwd file: no rows */
-  if( nUid>0 ){
-    for(k=0; rc==SQLITE_OK && k<nUid; k++){
-      sqlite3_int64 v;
-      if( osq_eq_int64(pCur, COL_USERS_UID, k, &v) ) continue;
-      if( seenEqInt(pCur, COL_USERS_UID, k, v) ) continue;
-      for(i=0; i<n; i++){
-        if( a[i].uid==v ){ rc = userRow(pCur, &a[i], iRemote); break; }
+  for(i=0; rc==SQLITE_OK && i<n; i++){
+    int bKeep = 1;
+    if( nName>0 ){
+      bKeep = 0;
+      for(k=0; k<nName && !bKeep; k++){
+        const char *z = osq_eq_text(pCur, COL_USERS_USERNAME, k);
+        bKeep = z && strcmp(z, a[i].zName)==0;
+      }
+    }else if( nUid>0 ){
+      bKeep = 0;
+      for(k=0; k<nUid && !bKeep; k++){
+        sqlite3_int64 v;
+        bKeep = osq_eq_int64(pCur, COL_USERS_UID, k, &v)==0
+             && (sqlite3_int64)(uint32_t)v==a[i].uid;
       }
     }
-  }else if( nName>0 ){
-    for(k=0; rc==SQLITE_OK && k<nName; k++){
-      const char *z = osq_eq_text(pCur, COL_USERS_USERNAME, k);
-      if( z==0 || seenEqText(pCur, COL_USERS_USERNAME, k, z) ) continue;
-      for(i=0; i<n; i++){
-        if( strcmp(a[i].zName, z)==0 ){ rc = userRow(pCur, &a[i], iRemote); break; }
-      }
-    }
-  }else{
-    for(i=0; rc==SQLITE_OK && i<n; i++) rc = userRow(pCur, &a[i], iRemote);
+    if( bKeep ) rc = userRow(pCur, &a[i], iRemote);
   }
   sqlite3_free(a);
   return rc;
