@@ -1,9 +1,8 @@
 """osqlite.diff: osquery's typed multiset diff and escaping, as pure functions."""
 from __future__ import annotations
 
-import random
-
 import json
+import random
 
 from osqlite.diff import (
     Renderer,
@@ -16,8 +15,8 @@ from osqlite.diff import (
     normalise,
     numerics_columns,
     render_row,
-    rows_from_cursor,
     row_key,
+    rows_from_cursor,
 )
 from osqlite.logger import FileSink
 from osqlite.outbox import Outbox
