@@ -32,7 +32,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import ujson
@@ -220,17 +219,16 @@ class Renderer:
     def __init__(self, names: Sequence[str], nullvalue: str = "", escaped: bool = True) -> None:
         last = {n: i for i, n in enumerate(names)}     # a repeated name keeps its last value
         self.columns: tuple[str, ...] = tuple(sorted(last))
-        src = tuple(last[c] for c in self.columns)
-        self._pick: Callable[[Sequence[Any]], tuple] | None = None
-        if src != tuple(range(len(names))):
-            self._pick = itemgetter(*src) if len(src) > 1 else (lambda r, i=src[0]: (r[i],))
+        # Source position of each sorted column: rows are transposed as they
+        # come and the column tuples picked in that order (no per-row work).
+        self._src = [last[c] for c in self.columns]
         self._names = [dumps(c).replace("%", "%%") for c in self.columns]
         self.nullvalue = nullvalue
         self.escaped = escaped
 
     def _transpose(self, rows: Sequence[Sequence[Any]]) -> list[tuple]:
-        picked = rows if self._pick is None else list(map(self._pick, rows))
-        return list(zip(*picked))
+        cols = list(zip(*rows))
+        return [cols[i] for i in self._src]
 
     def _column(self, col: tuple, numerics: bool) -> tuple[str, Any, str, Any, Any]:
         """(plain piece, plain args, numerics piece, numerics args, types):
