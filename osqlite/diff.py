@@ -257,11 +257,26 @@ class Renderer:
     def render(self, rows: Sequence[Sequence[Any]], numerics: bool = False,
                keys: bool = True) -> tuple[list[str], list[str] | None, list[str] | None]:
         """(columns texts, keys or None, numerics columns texts or None) of a chunk."""
+        cols, out_keys, body = self._render(rows, numerics, "list" if keys else None)
+        return cols, out_keys, body      # type: ignore[return-value]
+
+    def render_stored(self, rows: Sequence[Sequence[Any]],
+                      numerics: bool = False) -> tuple[list[str], str, list[str] | None]:
+        """(columns texts, the chunk's keys as stored text, numerics texts):
+        for runs that need no per-row key (first runs), one join builds the
+        stored chunk."""
+        cols, text, body = self._render(rows, numerics, "text")
+        return cols, text, body          # type: ignore[return-value]
+
+    def _render(self, rows: Sequence[Sequence[Any]], numerics: bool,
+                keys: str | None) -> tuple[list[str], Any, list[str] | None]:
         n = len(rows)
         if not n:
-            return [], ([] if keys else None), ([] if numerics else None)
+            return [], ("" if keys == "text" else [] if keys else None), ([] if numerics else None)
         if not self.columns:
-            return ["{}"] * n, (["\t{}"] * n if keys else None), (["{}"] * n if numerics else None)
+            k = ["\t{}"] * n
+            return ["{}"] * n, ("\n".join(k) if keys == "text" else k if keys else None), \
+                (["{}"] * n if numerics else None)
         plain_t, plain_a, num_t, num_a, types = [], [], [], [], []
         for name, col in zip(self._names, self._transpose(rows)):
             pp, pa, npc, na, ty = self._column(col, numerics)
@@ -277,14 +292,19 @@ class Renderer:
             ntemplate = "{" + ",".join(num_t) + "}"
             body = cols if ntemplate == template and num_a == plain_a else \
                 list(map(ntemplate.__mod__, zip(*num_a)))
-        out_keys = None
+        out_keys: Any = None
         if keys:
             varying = [t for t in types if t.__class__ is not str]
             if not varying:
-                out_keys = list(map((",".join(types) + "\t").__add__, cols))
+                sig = ",".join(types) + "\t"
+                if keys == "text":
+                    out_keys = sig + ("\n" + sig).join(cols)
+                else:
+                    out_keys = list(map(sig.__add__, cols))
             else:
                 sig = ",".join(t if t.__class__ is str else "%s" for t in types) + "\t"
-                out_keys = list(map(operator.add, map(sig.__mod__, zip(*varying)), cols))
+                it = map(operator.add, map(sig.__mod__, zip(*varying)), cols)
+                out_keys = "\n".join(it) if keys == "text" else list(it)
         return cols, out_keys, body
 
 

@@ -130,7 +130,7 @@ class LineShape:
                 out.append(dumps(line))
             return ("\n".join(out) + "\n").encode("utf-8")
         suffix = f',"action":"{action}"}}'
-        return (self._prefix + (suffix + "\n" + self._prefix).join(cols) + suffix + "\n").encode("utf-8")
+        return "".join((self._prefix, (suffix + "\n" + self._prefix).join(cols), suffix, "\n")).encode("utf-8")
 
     def _around(self, key: str, value: Any, first: dict[str, Any]) -> tuple[str, str]:
         """(text before, text after) the value of ``key`` in a one-line shape."""

@@ -177,7 +177,7 @@ class ResultStep:
         staged = self.outbox.stage()
         lines = _Lines(staged, shape, run.event_format, run.numerics)
         gen = state.next_gen(prev)
-        kept: list[tuple[int, list[str]]] = []     # (chunk index, keys) not yet in the database
+        kept: list[tuple[int, str]] = []     # (chunk index, stored text) not yet in the database
         kept_size = 0
         spilled = False
         nrows = 0
@@ -187,17 +187,22 @@ class ResultStep:
                 assert prev is not None
                 old = Multiset(state.keys(run.name, prev), prev.nrows)
             for idx, chunk in enumerate(chunks):
-                cols, keys, body = renderer.render(chunk, numerics=run.numerics, keys=not run.events)
-                nrows += len(cols)
-                texts = body if run.numerics else cols
-                if old is None:
-                    lines.rows("added", texts)
-                else:
-                    lines.rows("added", old.added(texts, keys))     # type: ignore[arg-type]
-                if run.events or keys is None:
+                if run.events:
+                    cols, _, body = renderer.render(chunk, numerics=run.numerics, keys=False)
+                    nrows += len(cols)
+                    lines.rows("added", body if run.numerics else cols)
                     continue
-                kept.append((idx, keys))
-                kept_size += sum(map(len, keys))
+                if old is None:
+                    # A first run: every row is added, no per-row key is needed.
+                    cols, text, body = renderer.render_stored(chunk, numerics=run.numerics)
+                    lines.rows("added", body if run.numerics else cols)
+                else:
+                    cols, keys, body = renderer.render(chunk, numerics=run.numerics)
+                    lines.rows("added", old.added(body if run.numerics else cols, keys))  # type: ignore[arg-type]
+                    text = "\n".join(keys)      # type: ignore[arg-type]
+                nrows += len(cols)
+                kept.append((idx, text))
+                kept_size += len(text)
                 if kept_size > KEYS_IN_MEMORY:
                     for i, k in kept:
                         state.spill_chunk(run.name, gen, i, k)

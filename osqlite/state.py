@@ -298,12 +298,13 @@ class StateDB:
                 if data:
                     yield from data.split("\n")
 
-    def spill_chunk(self, name: str, gen: int, idx: int, keys: Sequence[str]) -> None:
-        """Write part of a large new result before its run commits (the
-        chunks count only once ``save_result`` commits their generation)."""
+    def spill_chunk(self, name: str, gen: int, idx: int, text: str) -> None:
+        """Write part of a large new result (its keys, newline-separated)
+        before its run commits; the chunks count only once ``save_result``
+        commits their generation."""
         with self.lock:
             self.conn.execute("INSERT INTO result_chunks(name, gen, idx, data) VALUES (?, ?, ?, ?)",
-                              (name, gen, idx, "\n".join(keys)))
+                              (name, gen, idx, text))
 
     def drop_chunks(self, name: str, gen: int) -> None:
         with self.lock:
@@ -314,12 +315,13 @@ class StateDB:
 
     @staticmethod
     def save_result(tx: sqlite3.Connection, name: str, epoch: int, counter: int, query: str,
-                    columns: Sequence[str], gen: int, nrows: int, chunks: Sequence[tuple[int, Sequence[str]]],
+                    columns: Sequence[str], gen: int, nrows: int, chunks: Sequence[tuple[int, str]],
                     executed: int) -> None:
-        """Inside a transaction: make generation ``gen`` the stored result."""
+        """Inside a transaction: make generation ``gen`` the stored result
+        (``chunks``: (index, keys joined by newlines) not yet spilled)."""
         import json
         tx.executemany("INSERT INTO result_chunks(name, gen, idx, data) VALUES (?, ?, ?, ?)",
-                       [(name, gen, idx, "\n".join(keys)) for idx, keys in chunks])
+                       [(name, gen, idx, text) for idx, text in chunks])
         tx.execute("DELETE FROM result_chunks WHERE name=? AND gen<>?", (name, gen))
         tx.execute("INSERT OR REPLACE INTO results(name, epoch, counter, query, rows, executed, columns,"
                    " gen, nrows) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",

@@ -264,7 +264,7 @@ def test_state_store_purge_and_directory(tmp_path):
     assert st.path == str(tmp_path / "osquery.db" / "osqlite.db")
     for name, when in (("kept", 0), ("old", 1000), ("recent", 1_000_000)):
         with st.transaction() as tx:
-            st.save_result(tx, name, 0, 3, "SELECT 1", ("a",), 1, 1, [(0, ['s\t{"a":"x"}'])], when)
+            st.save_result(tx, name, 0, 3, "SELECT 1", ("a",), 1, 1, [(0, 's\t{"a":"x"}')], when)
     prev = st.previous("old")
     assert (prev.epoch, prev.counter, list(st.keys("old", prev))) == (0, 3, ['s\t{"a":"x"}'])
     assert st.purge({"kept"}, now=1_000_000) == ["old"]
