@@ -962,6 +962,10 @@ class Daemon:
         if self.state is not None and self.state.check():
             if self.outbox is not None:
                 self.outbox.reopen()
+            # Query connections may have attached the old file (the event
+            # store): new ones are made on demand.
+            self._local = threading.local()
+            self._main_conn = None
             # Event publishers keep their own connection: restart them on the new file.
             for hook in self.hooks:
                 if hasattr(hook, "stop") and hasattr(hook, "start"):

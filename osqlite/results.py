@@ -176,7 +176,7 @@ class ResultStep:
                           run.decorations, run.top_level)
         staged = self.outbox.stage()
         lines = _Lines(staged, shape, run.event_format, run.numerics)
-        gen = state.next_gen(prev)
+        gen = state.next_gen(run.name)
         kept: list[tuple[int, str]] = []     # (chunk index, stored text) not yet in the database
         kept_size = 0
         spilled = False

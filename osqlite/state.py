@@ -310,8 +310,12 @@ class StateDB:
         with self.lock:
             self.conn.execute("DELETE FROM result_chunks WHERE name=? AND gen=?", (name, gen))
 
-    def next_gen(self, prev: Previous | None) -> int:
-        return (prev.gen if prev is not None and prev.gen >= 0 else 0) + 1
+    def next_gen(self, name: str) -> int:
+        """A generation no chunk of ``name`` has (not even a failed run's)."""
+        with self.lock:
+            return self.conn.execute("SELECT coalesce(max(gen), 0) + 1 FROM (SELECT gen FROM result_chunks"
+                                     " WHERE name = ? UNION ALL SELECT gen FROM results WHERE name = ?"
+                                     " AND gen IS NOT NULL)", (name, name)).fetchone()[0]
 
     @staticmethod
     def save_result(tx: sqlite3.Connection, name: str, epoch: int, counter: int, query: str,

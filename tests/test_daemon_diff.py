@@ -1,8 +1,12 @@
-"""osqlite.diff: osquery's typed multiset diff and escaping, as pure functions."""
+"""osqlite.diff and osqlite.results: osquery's typed multiset diff and escaping, and the
+daemon's store/log step held to the same answers."""
 from __future__ import annotations
 
 import json
+import os
 import random
+
+import pytest
 
 from osqlite.diff import (
     Renderer,
@@ -225,6 +229,7 @@ def test_renderer_matches_the_reference_on_hostile_values():
                     for b, kb in zip(ref, keys):
                         assert (ka == kb) == (row_key(a) == row_key(b))
                 assert numerics_columns(keys) == num
+                assert r.render_stored(rows)[1] == "\n".join(keys)
     assert Renderer(["x", "y", "x"]).render([(1, 2, 3)])[0] == ['{"x":"3","y":"2"}']
 
 
@@ -286,4 +291,28 @@ def test_results_stored_by_an_earlier_release_are_read(tmp_path):
     out, lines = p([(1, "x"), (3, "z")], ("a", "b"))
     assert [(x["counter"], x["action"], x["columns"]) for x in lines] == \
         [(5, "removed", {"a": "2.0", "b": "y"}), (5, "added", {"a": "3", "b": "z"})]
+    p.close()
+
+
+def test_large_new_results_spill_and_a_failed_run_leaves_the_stored_one(tmp_path, monkeypatch):
+    import osqlite.results
+    monkeypatch.setattr(osqlite.results, "KEYS_IN_MEMORY", 50)     # spill after a few rows
+    p = Pipeline(tmp_path)
+    p([(i,) for i in range(30)], chunk=4)
+    spilled_chunks = p.state.execute("SELECT count(*) FROM result_chunks")[0][0]
+    assert spilled_chunks == 8
+
+    def broken():
+        yield [(100,), (101,)]
+        yield [(102,)]
+        raise RuntimeError("the query failed half-way")
+
+    run = Run(**p.run_args)
+    with pytest.raises(RuntimeError):
+        p.step.differential(run, ["a"], broken())
+    assert p.state.execute("SELECT count(*) FROM result_chunks")[0][0] == spilled_chunks
+    assert os.listdir(tmp_path / "osquery.db.outbox") == []
+    out, lines = p([(i,) for i in range(2, 32)], chunk=4)
+    assert cols(lines, "removed") == [{"a": "0"}, {"a": "1"}]
+    assert cols(lines, "added") == [{"a": "30"}, {"a": "31"}]
     p.close()

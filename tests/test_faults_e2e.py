@@ -31,7 +31,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from daemon_harness import Daemon, wait_for
 
 QUERY = "hosts"
