@@ -64,7 +64,7 @@ from .logger import (
 from .outbox import Outbox, plugin_sinks
 from .packs import PackState, evaluate, machine_shard, runnable
 from .registry import PluginError
-from .results import CHUNK, ResultStep, Run
+from .results import CHUNK, ResultStep, Run, render_in_sqlite
 from .scheduler import AlignedTimer, Job, Scheduler
 from .sql import split_statements
 from .state import StateDB, resolve_path
@@ -728,8 +728,7 @@ class Daemon:
         ok = False
         try:
             with self.time_limit(conn, timeout):
-                names, chunks = stream_sql(conn, spec.query)
-                ok = self._store_and_log(job, names, chunks)
+                ok = self._store_and_log(job, conn)
         except QueryTimeout:
             until = self.clock() + flags["schedule_denylist_duration"]
             if spec.denylist:
@@ -753,12 +752,23 @@ class Daemon:
         if ok and self.outbox is not None:
             self.outbox.deliver(force=False)
 
-    def _store_and_log(self, job: Job, names: list[str], chunks: Iterator[list[tuple]]) -> bool:
-        """Diff, store and commit one run's lines (osqlite.results); False
-        when nothing was committed (the next run catches up)."""
+    def _store_and_log(self, job: Job, conn: sqlite3.Connection) -> bool:
+        """Run the query, diff, store and commit the run's lines
+        (osqlite.results); False when nothing was committed (the next run
+        catches up)."""
         assert self.state is not None and self.step is not None
         flags = self.flags
         spec = job.spec
+        events = flags["events_optimize"] and self.is_event_query(spec)
+        wrapped = None
+        stmts = split_statements(spec.query)
+        if not (spec.snapshot or events or flags["logger_numerics"]) and len(stmts) == 1:
+            # The common case: SQLite renders the rows (csrc/logline.c).
+            wrapped = render_in_sqlite(conn, stmts[0], flags["nullvalue"])
+        if wrapped is not None:
+            names, chunks = list(wrapped[0]), wrapped[1]
+        else:
+            names, chunks = stream_sql(conn, spec.query)
         rows = query_rows(chunks)
         # unixTime/calendarTime: when the first rows are in (for osqlite's
         # tables, which generate their rows when the scan starts, that is
@@ -770,14 +780,14 @@ class Daemon:
                   epoch=flags["schedule_epoch"], numerics=flags["logger_numerics"],
                   event_format=flags["logger_event_type"], removed=spec.removed,
                   snapshot=spec.snapshot, snapshot_event_type=flags["logger_snapshot_event_type"],
-                  events=flags["events_optimize"] and self.is_event_query(spec),
+                  events=events,
                   nullvalue=flags["nullvalue"], decorations=decorations,
                   top_level=flags["decorations_top_level"])
         try:
             if spec.snapshot:
                 out = self.step.snapshot(run, names, rows)
             else:
-                out = self.step.differential(run, names, rows)
+                out = self.step.differential(run, names, rows, rendered=wrapped is not None)
         except QueryError:
             raise
         except (sqlite3.Error, OSError) as exc:

@@ -72,9 +72,10 @@ def escape_invalid(text: str) -> str:
 
 
 def normalise(value: Any, nullvalue: str = "", escaped: bool = True) -> Any:
-    """One cell as osquery's row model holds it."""
+    """One cell as osquery's row model holds it (NULL is the nullvalue text,
+    escaped like any other text: osquery escapes the rows after reading them)."""
     if value is None:
-        return nullvalue
+        value = nullvalue
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)):
@@ -169,7 +170,7 @@ def render_row(row: Row, numerics: bool) -> dict[str, Any]:
 #   osquery writes it with logger_numerics off (keys sorted, every value a
 #   JSON string: ``{"name":"sshd","pid":"42"}``);
 # * its *key*: ``<types>\t<columns text>``, where <types> names each value's
-#   SQLite type in column order (``s`` text, ``i`` integer, ``f<repr>`` real,
+#   SQLite type in column order (``s`` text, ``i`` integer, ``f<hex>`` real,
 #   with the exact double), so 1, 1.0 and "1" stay distinct rows although
 #   they render alike.  The key is the row's identity in the multiset diff
 #   and what the state database stores.
@@ -208,7 +209,7 @@ def _sig(v: Any) -> str:
     if c is int:
         return "i"
     if c is float:
-        return "f" + repr(v)
+        return "f" + v.hex()
     return "s"
 
 
@@ -247,7 +248,7 @@ class Renderer:
             if not all(map(operator.contains, text, repeat("."))):
                 text = [t if "." in t else t + ".0" for t in text]
             return '"%s"', text, "%s", (list(map(_dumps_number, col)) if numerics else None), \
-                list(map("f".__add__, map(repr, col)))
+                list(map("f".__add__, map(float.hex, col)))
         # NULLs, BLOBs, mixed types: normalise each cell.
         vals = [normalise(v, self.nullvalue, self.escaped) for v in col]
         plain = [dumps(as_string(v)) for v in vals]
@@ -319,7 +320,7 @@ def key_values(key: str) -> tuple[tuple[str, ...], tuple]:
     obj = ujson.loads(text)
     out = []
     for t, v in zip(sig.split(","), obj.values()):
-        out.append(int(v) if t == "i" else float(t[1:]) if t[:1] == "f" else v)
+        out.append(int(v) if t == "i" else float.fromhex(t[1:]) if t[:1] == "f" else v)
     return tuple(obj), tuple(out)
 
 

@@ -24,11 +24,13 @@ added with counter 1, 2, ... and store no rows.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ._sqlite import sqlite3
-from .diff import Multiset, Renderer, key_columns, numerics_columns
+from .diff import Multiset, Renderer, dumps, escape, key_columns, numerics_columns
 from .logger import LineShape, batched_line, make_meta
 from .outbox import Outbox, Staged
 from .state import StateDB
@@ -36,6 +38,7 @@ from .state import StateDB
 log = logging.getLogger("osqlite.results")
 
 CHUNK = 4096                 # rows fetched and rendered at a time
+_second = itemgetter(1)
 KEYS_IN_MEMORY = 32 << 20    # new keys kept for the store before spilling to the database
 
 
@@ -111,6 +114,46 @@ class _Lines:
         return ["head", "removed", "mid", "added", "tail"]
 
 
+_RENAMED = re.compile(r":[0-9]+$")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def render_in_sqlite(conn: sqlite3.Connection, stmt: str,
+                     nullvalue: str) -> tuple[tuple[str, ...], Iterator[list[tuple[str, str]]]] | None:
+    """Run one statement wrapped so that SQLite renders each row
+    (csrc/logline.c): rows arrive as (types, columns text) pairs, the same
+    strings diff.Renderer makes, without a Python object per cell.  None
+    when the statement cannot be wrapped (not a plain query, repeated or
+    odd column names, too many columns): the caller reads it as it is.
+    Neither probe runs the query (a constant LIMIT 0 stops SQLite before
+    its first table is opened)."""
+    body = stmt.strip()
+    while body.endswith(";"):
+        body = body[:-1].rstrip()
+    if not body:
+        return None
+    try:
+        probe = conn.execute(f"SELECT * FROM (\n{body}\n) LIMIT 0")
+        names = [d[0] for d in probe.description or ()]
+        probe.close()
+        if not names or any(not n or "\x00" in n or _RENAMED.search(n) for n in names):
+            return None     # SQLite renamed a repeated column ("a:1"): read it as it is
+        columns = tuple(sorted(names))
+        refs = ["osqlite_q." + '"' + c.replace('"', '""') + '"' for c in columns]
+        sig = ", ".join(refs)
+        pairs = ", ".join(f"{_literal(dumps(c) + ':')}, {r}" for c, r in zip(columns, refs))
+        sql = (f"SELECT osqlite_logsig({sig}), osqlite_logcols({_literal(dumps(escape(nullvalue)))}, {pairs})"
+               f" FROM (\n{body}\n) AS osqlite_q")
+        conn.execute(sql + " LIMIT 0").close()      # compiles (e.g. not too many columns)
+    except sqlite3.Error:
+        return None
+    cur = conn.execute(sql)
+    return columns, iter(lambda: cur.fetchmany(CHUNK), [])
+
+
 class ResultStep:
     """Diff, store and commit one run; the daemon's store/log step."""
 
@@ -162,8 +205,10 @@ class ResultStep:
         self.outbox.committed(staged)
         return Outcome(lines=staged.lines, size=staged.size)
 
-    def differential(self, run: Run, names: Sequence[str],
-                     chunks: Iterable[Sequence[Sequence[Any]]]) -> Outcome:
+    def differential(self, run: Run, names: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]],
+                     rendered: bool = False) -> Outcome:
+        """``rendered``: chunks are (types, columns text) pairs from
+        render_in_sqlite, ``names`` its sorted columns."""
         state = self.state
         prev = state.previous(run.name)
         first = prev is None or prev.epoch != run.epoch
@@ -192,7 +237,16 @@ class ResultStep:
                     nrows += len(cols)
                     lines.rows("added", body if run.numerics else cols)
                     continue
-                if old is None:
+                if rendered:
+                    cols = list(map(_second, chunk))
+                    if old is None:
+                        lines.rows("added", cols)
+                        text = "\n".join(map("\t".join, chunk))
+                    else:
+                        keys = list(map("\t".join, chunk))
+                        lines.rows("added", old.added(cols, keys))
+                        text = "\n".join(keys)
+                elif old is None:
                     # A first run: every row is added, no per-row key is needed.
                     cols, text, body = renderer.render_stored(chunk, numerics=run.numerics)
                     lines.rows("added", body if run.numerics else cols)

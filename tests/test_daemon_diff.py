@@ -316,3 +316,85 @@ def test_large_new_results_spill_and_a_failed_run_leaves_the_stored_one(tmp_path
     assert cols(lines, "removed") == [{"a": "0"}, {"a": "1"}]
     assert cols(lines, "added") == [{"a": "30"}, {"a": "31"}]
     p.close()
+
+
+# -- rows rendered inside SQLite (csrc/logline.c) --------------------------------------
+
+def _hostile_table(conn, rng, n=400):
+    pieces = ["a", "é", "\n", "\x00", '"', "\\", "/", "\u2028", "%", "\U0001F600", "\x7f", "\t"]
+    bad = [b"\xff", b"\xe2\x82", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe2\x82\xac", b"ok"]
+    conn.execute("CREATE TEMP TABLE h(a, b, c, d)")
+    rows = []
+    for _ in range(n):
+        row = []
+        for _ in range(4):
+            kind = rng.random()
+            if kind < 0.3:
+                row.append("".join(rng.choice(pieces) for _ in range(rng.randint(0, 4))))
+            elif kind < 0.45:
+                row.append(b"".join(rng.choice(bad) for _ in range(rng.randint(0, 3))))
+            elif kind < 0.6:
+                row.append(rng.choice([0, 1, -1, 2 ** 63 - 1, -2 ** 63, 42]))
+            elif kind < 0.8:
+                row.append(rng.choice([0.0, -0.0, 2.0, 0.1, 1e20, 1e-300, 5e-324, float("inf"),
+                                       -float("inf"), rng.random() * 1000]))
+            else:
+                row.append(None)
+        rows.append(row)
+    conn.executemany("INSERT INTO h VALUES (?, ?, ?, ?)", rows)
+    # Text that is not UTF-8 (as /proc gives it): stored as TEXT, not BLOB.
+    conn.execute("INSERT INTO h VALUES (CAST(x'61ff62' AS TEXT), CAST(x'e282' AS TEXT), 'x', NULL)")
+
+
+def test_sqlite_rendering_is_the_python_rendering():
+    import osqlite
+    from osqlite.results import render_in_sqlite
+    conn = osqlite.connect()
+    conn.text_factory = decode_text
+    _hostile_table(conn, random.Random(3))
+    for sql in ("SELECT * FROM h", "SELECT d AS z, a, c AS \"q'\"\"x\", b FROM h ORDER BY rowid DESC"):
+        for nullvalue in ("", "NULL\n"):
+            columns, chunks = render_in_sqlite(conn, sql + " ;", nullvalue)
+            got = [pair for chunk in chunks for pair in chunk]
+            cur = conn.execute(sql)
+            names = [d[0] for d in cur.description]
+            r = Renderer(names, nullvalue)
+            plain, keys, _ = r.render(cur.fetchall())
+            assert columns == r.columns
+            assert [c for _, c in got] == plain                  # same columns texts, same order
+            assert ["\t".join(p) for p in got] == keys          # same identities
+
+
+def test_sqlite_rendering_falls_back_when_it_cannot_wrap():
+    import osqlite
+    from osqlite.results import render_in_sqlite
+    conn = osqlite.connect()
+    assert render_in_sqlite(conn, "SELECT 1 AS a, 2 AS a", "") is None      # SQLite would rename one
+    assert render_in_sqlite(conn, "PRAGMA user_version", "") is None
+    assert render_in_sqlite(conn, "SELECT * FROM no_such_table", "") is None
+    wide = ", ".join(f"{i} AS c{i}" for i in range(200))
+    assert render_in_sqlite(conn, f"SELECT {wide}", "") is None             # too many function arguments
+    cols, chunks = render_in_sqlite(conn, "SELECT 1 AS x -- a comment", "")
+    assert [list(c) for c in chunks] == [[("i", '{"x":"1"}')]]
+
+
+def test_wrapping_keeps_column_names_and_order_of_osquerys_pack_queries():
+    import osqlite
+    from osqlite.results import render_in_sqlite
+    from test_pack_corpus import GONE_FROM_OSQUERY, QUERIES
+    conn = osqlite.connect()
+    conn.text_factory = decode_text
+    checked = 0
+    for q in QUERIES:
+        if (q["pack"], q["name"]) in GONE_FROM_OSQUERY:
+            continue
+        cur = conn.execute(q["query"])
+        names = [d[0] for d in cur.description]
+        wrapped = render_in_sqlite(conn, q["query"], "")
+        if len(set(names)) != len(names):
+            assert wrapped is None
+            continue
+        assert wrapped is not None, q["query"]
+        assert wrapped[0] == tuple(sorted(names)), q["query"]
+        checked += 1
+    assert checked > 100
