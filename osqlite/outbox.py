@@ -509,7 +509,7 @@ class Outbox:
             if h.failing is None:
                 h.kept = 0
             log.error("Cannot write results to %s: %s; %d lines are kept in the state database "
-                      "and written when it works again (retrying with back-off)", sink.label, what, pending)
+                      "until they can be written (retrying with back-off)", sink.label, what, pending)
             h.failing = key
 
     # -- garbage -----------------------------------------------------------------------
