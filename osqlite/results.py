@@ -151,7 +151,17 @@ def render_in_sqlite(conn: sqlite3.Connection, stmt: str,
     except sqlite3.Error:
         return None
     cur = conn.execute(sql)
-    return columns, iter(lambda: cur.fetchmany(CHUNK), [])
+
+    def fetch() -> list[tuple[str, str]]:
+        # What SQLite renders is always valid UTF-8 (bytes that were not are
+        # escaped): the C decoder can take it, not the per-value one.
+        factory = conn.text_factory
+        conn.text_factory = str
+        try:
+            return cur.fetchmany(CHUNK)
+        finally:
+            conn.text_factory = factory
+    return columns, iter(fetch, [])
 
 
 class ResultStep:
