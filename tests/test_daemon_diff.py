@@ -379,9 +379,10 @@ def test_sqlite_rendering_falls_back_when_it_cannot_wrap():
 
 
 def test_wrapping_keeps_column_names_and_order_of_osquerys_pack_queries():
+    from test_pack_corpus import GONE_FROM_OSQUERY, QUERIES
+
     import osqlite
     from osqlite.results import render_in_sqlite
-    from test_pack_corpus import GONE_FROM_OSQUERY, QUERIES
     conn = osqlite.connect()
     conn.text_factory = decode_text
     checked = 0

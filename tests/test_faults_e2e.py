@@ -19,6 +19,7 @@ The figures (kills, lines checked, lost, duplicated) are printed; run with
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -29,9 +30,11 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from daemon_harness import Daemon, wait_for
+from disk_faults import fill, remount, tmpfs
 
 QUERY = "hosts"
 KILLS = int(os.environ.get("OSQLITE_FAULT_KILLS", "25"))
@@ -196,12 +199,12 @@ def test_kill_9_at_random_instants_loses_and_repeats_nothing(tmp_path, big_hosts
     rng = random.Random(7)
     d = daemon(tmp_path, tmp_path / "root")
     results = d.logs / "osqueryd.results.log"
-    rewriter = Rewriter(hosts)
-    rewriter.start()
     kills = pending = torn = 0
-    try:
-        for _ in range(KILLS):
-            d.start()
+    checker = LogChecker()
+    with scenario(d, hosts) as rewriter:
+        for i in range(KILLS):
+            if i:
+                d.start()
             aim_kill(d, rng, tmp_path / "osquery.db", results)
             d.proc.wait(10)
             d.stop()
@@ -210,19 +213,12 @@ def test_kill_9_at_random_instants_loses_and_repeats_nothing(tmp_path, big_hosts
             # a torn last line: the restart must finish those.
             pending += stored_ahead(tmp_path / "osquery.db", results)
             torn += torn_tail(results)
-        assert_clean(LogChecker().feed(results))
-        rewriter.stop.set()
-        rewriter.join()
+        assert_clean(checker.feed(results))
         d.start()
-        checker = LogChecker()
-        settle(d, hosts, checker, [results])
-        assert d.stop() == 0
-    finally:
-        rewriter.stop.set()
-        if d.proc is not None:
-            d.proc.kill()
+        finish(d, rewriter, hosts, checker, [results])
     checker.feed(results)
-    report("kill -9", checker, kills=kills, kills_with_stored_result_ahead_of_the_log=pending, kills_leaving_a_torn_line=torn)
+    report("kill -9", checker, kills=kills, kills_with_stored_result_ahead_of_the_log=pending,
+           kills_leaving_a_torn_line=torn)
     assert_clean(checker)
     assert checker.mismatch(hosts.rows()) == 0
 
@@ -296,29 +292,27 @@ def aim_kill(d: Daemon, rng: random.Random, db: Path, results: Path) -> None:
     proc.send_signal(signal.SIGKILL)
 
 
-def mount_tmpfs(path: Path, size: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    path.mkdir(exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
-                       capture_output=True, text=True)
-    if r.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-
-
-def fill(path: Path) -> Path:
-    filler = path / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+@contextlib.contextmanager
+def scenario(d: Daemon, hosts: Hosts) -> Iterator[Rewriter]:
+    """The daemon running while the file changes; always stopped after."""
+    rewriter = Rewriter(hosts)
     try:
-        for block in (65536, 4096, 1):
-            try:
-                while os.write(fd, b"\0" * block):
-                    pass
-            except OSError:
-                pass
+        d.start()
+        rewriter.start()
+        yield rewriter
     finally:
-        os.close(fd)
-    return filler
+        rewriter.stop.set()
+        if d.proc is not None:
+            d.proc.kill()
+            d.proc.wait()
+
+
+def finish(d: Daemon, rewriter: Rewriter, hosts: Hosts, checker: LogChecker, logs: list[Path]) -> None:
+    """Stop changing the file, wait until the log describes it, stop the daemon cleanly."""
+    rewriter.stop.set()
+    rewriter.join()
+    settle(d, hosts, checker, logs)
+    assert d.stop() == 0
 
 
 def stderr_text(d: Daemon) -> str:
@@ -326,39 +320,24 @@ def stderr_text(d: Daemon) -> str:
 
 
 def test_full_then_read_only_log_filesystem(tmp_path, hosts):
-    logs = tmp_path / "log"
-    mount_tmpfs(logs, "8m")
-    rewriter = Rewriter(hosts)
-    d = daemon(tmp_path, tmp_path / "root")
-    results = logs / "osqueryd.results.log"
-    checker = LogChecker()
-    try:
-        d.start()
-        rewriter.start()
-        wait_for(lambda: checker.feed(results).runs >= 2, what="two runs logged", daemon=d)
-        filler = fill(logs)
-        time.sleep(4)                                     # runs go on while the disk is full
-        assert d.proc.poll() is None, "the daemon exited on a full disk\n" + d.dump()
-        assert_clean(checker.feed(results))               # whole lines only, no torn one
-        full_errors = stderr_text(d).count("Cannot write results to")
-        os.unlink(filler)
-        wait_for(lambda: "works again: the" in stderr_text(d), what="the backlog written", daemon=d)
-        r = subprocess.run(["mount", "-o", "remount,ro", str(logs)], capture_output=True, text=True)
-        if r.returncode:
-            pytest.skip(f"cannot remount read-only: {r.stderr.strip()}")
-        time.sleep(3)
-        assert d.proc.poll() is None, "the daemon exited on a read-only log filesystem\n" + d.dump()
-        subprocess.run(["mount", "-o", "remount,rw", str(logs)], check=True)
-        rewriter.stop.set()
-        rewriter.join()
-        settle(d, hosts, checker, [results])
-        assert d.stop() == 0
-    finally:
-        rewriter.stop.set()
-        if d.proc is not None:
-            d.proc.kill()
-            d.proc.wait()
-        subprocess.run(["umount", "-l", str(logs)], capture_output=True)
+    with tmpfs(tmp_path / "log", "8m") as logs:
+        d = daemon(tmp_path, tmp_path / "root")
+        results = logs / "osqueryd.results.log"
+        checker = LogChecker()
+        with scenario(d, hosts) as rewriter:
+            wait_for(lambda: checker.feed(results).runs >= 2, what="two runs logged", daemon=d)
+            filler = fill(logs)
+            time.sleep(4)                                 # runs go on while the disk is full
+            assert d.proc.poll() is None, "the daemon exited on a full disk\n" + d.dump()
+            assert_clean(checker.feed(results))           # whole lines only, no torn one
+            full_errors = stderr_text(d).count("Cannot write results to")
+            os.unlink(filler)
+            wait_for(lambda: "works again: the" in stderr_text(d), what="the backlog written", daemon=d)
+            remount(logs, "ro")
+            time.sleep(3)
+            assert d.proc.poll() is None, "the daemon exited on a read-only log filesystem\n" + d.dump()
+            remount(logs, "rw")
+            finish(d, rewriter, hosts, checker, [results])
     report("full and read-only tmpfs", checker)
     assert_clean(checker)
     # Logged once per change of state, not once per run.
@@ -367,60 +346,50 @@ def test_full_then_read_only_log_filesystem(tmp_path, hosts):
 
 
 def test_log_directory_removed_and_restored_and_immutable_log(tmp_path, hosts):
-    rewriter = Rewriter(hosts)
     d = daemon(tmp_path, tmp_path / "root")
     logs = d.logs
     moved = tmp_path / "log.removed"
+    parts = [moved / "osqueryd.results.log", logs / "osqueryd.results.log"]
     checker = LogChecker()
+    immutable = False
     try:
-        d.start()
-        rewriter.start()
-        wait_for(lambda: checker.feed(logs / "osqueryd.results.log").runs >= 2, what="two runs", daemon=d)
-        os.rename(logs, moved)      # gone for the daemon; kept for the checker
-        time.sleep(3)
-        assert d.proc.poll() is None, "the daemon exited when logger_path was removed\n" + d.dump()
-        logs.mkdir()
-        parts = [moved / "osqueryd.results.log", logs / "osqueryd.results.log"]
-        wait_for(lambda: checker.feed(*parts).runs >= 4 and parts[1].exists(), what="logging resumed", daemon=d)
-        immutable = False
-        if shutil.which("chattr"):
-            immutable = subprocess.run(["chattr", "+i", str(parts[1])], capture_output=True).returncode == 0
-        if immutable:
-            # Runs are committed but cannot be written; the daemon is then
-            # killed with them pending: the restart writes them, once.
-            wait_for(lambda: stored_ahead(tmp_path / "osquery.db", parts[1]), what="a run kept", daemon=d)
-            time.sleep(2)
-            assert d.proc.poll() is None
-            d.proc.send_signal(signal.SIGKILL)
-            d.proc.wait(10)
-            d.stop()
-            subprocess.run(["chattr", "-i", str(parts[1])], check=True)
-            d.start()
-        rewriter.stop.set()
-        rewriter.join()
-        settle(d, hosts, checker, parts)
-        assert d.stop() == 0
+        with scenario(d, hosts) as rewriter:
+            wait_for(lambda: checker.feed(parts[1]).runs >= 2, what="two runs", daemon=d)
+            os.rename(logs, moved)      # gone for the daemon; kept for the checker
+            time.sleep(3)
+            assert d.proc.poll() is None, "the daemon exited when logger_path was removed\n" + d.dump()
+            logs.mkdir()
+            wait_for(lambda: checker.feed(*parts).runs >= 4 and parts[1].exists(), what="logging resumed",
+                     daemon=d)
+            if shutil.which("chattr"):
+                immutable = subprocess.run(["chattr", "+i", str(parts[1])], capture_output=True).returncode == 0
+            if immutable:
+                # Runs are committed but cannot be written; the daemon is then
+                # killed with them pending: the restart writes them, once.
+                wait_for(lambda: stored_ahead(tmp_path / "osquery.db", parts[1]), what="a run kept", daemon=d)
+                time.sleep(2)
+                assert d.proc.poll() is None
+                d.proc.send_signal(signal.SIGKILL)
+                d.proc.wait(10)
+                d.stop()
+                subprocess.run(["chattr", "-i", str(parts[1])], check=True)
+                d.start()
+            finish(d, rewriter, hosts, checker, parts)
     finally:
-        rewriter.stop.set()
-        if d.proc is not None:
-            d.proc.kill()
-        for p in (moved, logs):
-            subprocess.run(["chattr", "-i", str(p / "osqueryd.results.log")], capture_output=True)
+        for p in parts:
+            subprocess.run(["chattr", "-i", str(p)], capture_output=True)
     report("log directory removed, restored; chattr +i" + ("" if immutable else " (unsupported here)"), checker)
     assert_clean(checker)
     assert checker.mismatch(hosts.rows()) == 0
 
 
 def test_database_directory_removed_while_running(tmp_path, hosts):
-    rewriter = Rewriter(hosts)
     dbdir = tmp_path / "db"
     dbdir.mkdir()
     d = daemon(tmp_path, tmp_path / "root", database_path=dbdir / "osquery.db")
     results = d.logs / "osqueryd.results.log"
     checker = LogChecker()
-    try:
-        d.start()
-        rewriter.start()
+    with scenario(d, hosts) as rewriter:
         wait_for(lambda: checker.feed(results).runs >= 2, what="two runs", daemon=d)
         shutil.rmtree(dbdir)
         wait_for(lambda: "was recreated" in d.warning(), what="the database recreated", daemon=d)
@@ -430,14 +399,7 @@ def test_database_directory_removed_while_running(tmp_path, hosts):
         assert d.stop() == 0
         # After a restart nothing is logged as added again: the state survived.
         d.start()
-        rewriter.stop.set()
-        rewriter.join()
-        settle(d, hosts, checker, [results])
-        assert d.stop() == 0
-    finally:
-        rewriter.stop.set()
-        if d.proc is not None:
-            d.proc.kill()
+        finish(d, rewriter, hosts, checker, [results])
     report("database directory removed", checker)
     assert_clean(checker)
 

@@ -6,13 +6,13 @@ with the reason otherwise), a read-only remount, chattr +i.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from disk_faults import fill, remount, tmpfs
 
 from osqlite.logger import FileSink, StatusFileHandler
 from osqlite.outbox import INLINE_MAX, Outbox
@@ -38,37 +38,6 @@ def make(tmp: Path, logdir: Path | None = None):
     state = StateDB(str(tmp / "osquery.db"))
     sink = FileSink(str((logdir or tmp) / "osqueryd.results.log"))
     return state, sink, Outbox(state, [sink])
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    path.mkdir(exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
-                       capture_output=True, text=True)
-    if r.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
-def fill(path: Path) -> Path:
-    """Fill a filesystem to the last byte."""
-    filler = path / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        with contextlib.suppress(OSError):
-            while os.write(fd, b"\0" * 4096):
-                pass
-        with contextlib.suppress(OSError):
-            while os.write(fd, b"\0"):
-                pass
-    finally:
-        os.close(fd)
-    return filler
 
 
 def test_batches_are_delivered_in_order_and_once(tmp_path):
@@ -192,13 +161,11 @@ def test_read_only_remount_and_a_removed_directory(tmp_path):
         state, sink, ob = make(tmp_path, logs)
         batch(ob, state, ["one"])
         ob.deliver()
-        r = subprocess.run(["mount", "-o", "remount,ro", str(logs)], capture_output=True, text=True)
-        if r.returncode:
-            pytest.skip(f"cannot remount read-only: {r.stderr.strip()}")
+        remount(logs, "ro")
         batch(ob, state, ["two"])
         ob.deliver()
         assert ob.backlog()[sink.name] == 1
-        subprocess.run(["mount", "-o", "remount,rw", str(logs)], check=True)
+        remount(logs, "rw")
         ob.deliver()
         assert lines_of(logs / "osqueryd.results.log") == ["one", "two"]
         ob.close()
