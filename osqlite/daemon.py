@@ -3,8 +3,10 @@
 Reads the JSON config (osqlite.config), runs its scheduled queries in a pool
 of worker_threads threads, each with its own osqlite connection
 (osqlite.scheduler decides when), diffs each result against the previous one
-kept in the state database (osqlite.diff, osqlite.state) and writes osquery's
-result, snapshot and status logs (osqlite.logger).  SIGHUP re-reads the
+kept in the state database and commits the new result with its lines in one
+transaction (osqlite.results, osqlite.diff, osqlite.state), then writes
+osquery's result and snapshot logs from that outbox, exactly once across
+kills and disk faults (osqlite.outbox, osqlite.logger), and its status logs.  SIGHUP re-reads the
 config (a bad one is refused and the last good one kept), SIGTERM and SIGINT
 stop the daemon cleanly.  See docs/daemon.md.
 

@@ -262,7 +262,6 @@ class _Health:
         self.failing: str | None = None
         self.delay = 0.0
         self.next_try = 0.0
-        self.kept = 0
 
 
 class Outbox:
@@ -463,8 +462,8 @@ class Outbox:
             written += lines
         if h.failing:
             log.warning("Logging to %s works again: the %d lines kept while it failed are written",
-                        sink.label, h.kept + written)
-        h.failing, h.delay, h.kept = None, 0.0, 0
+                        sink.label, written)
+        h.failing, h.delay = None, 0.0
 
     def _payload(self, data: bytes | None, segment: str | None, pieces: str | None) -> Payload:
         if segment is None:
@@ -506,8 +505,6 @@ class Outbox:
         h.next_try = self.clock() + h.delay
         if key != h.failing:
             pending = self.backlog().get(sink.name, 0)
-            if h.failing is None:
-                h.kept = 0
             log.error("Cannot write results to %s: %s; %d lines are kept in the state database "
                       "until they can be written (retrying with back-off)", sink.label, what, pending)
             h.failing = key
