@@ -170,6 +170,16 @@ static void logColsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     sqlite3_result_error(ctx, "osqlite_logcols(nulltext, name, value, ...)", -1);
     return;
   }
+  /* One allocation for the common row: names, values and quoting. */
+  {
+    sqlite3_int64 nGuess = 2;
+    for(i=1; i<argc; i++){
+      int t = sqlite3_value_type(argv[i]);
+      /* value_bytes would turn a number into text: guess its width instead */
+      nGuess += (t==SQLITE_TEXT || t==SQLITE_BLOB ? sqlite3_value_bytes(argv[i]) : 24) + 8;
+    }
+    logReserve(&b, nGuess);
+  }
   logAppend(&b, "{", 1);
   for(i=1; i+1<argc; i+=2){
     if( i>1 ) logAppend(&b, ",", 1);
