@@ -299,6 +299,10 @@ class Outbox:
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
             raise DaemonError(f"{self.dir} is not a directory (a symbolic link?); osqlite will not "
                               "follow or remove it. Remove it if you did not put it there")
+        if st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            # Its files are deleted once delivered: only a directory of ours will do.
+            raise DaemonError(f"{self.dir} is not a private directory of this user (owner {st.st_uid}, "
+                              f"mode {st.st_mode & 0o777:o}); remove it if you did not put it there")
         fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         if self.dirfd >= 0:
             os.close(self.dirfd)

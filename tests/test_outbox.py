@@ -289,3 +289,21 @@ def test_status_logs_on_a_full_disk_print_no_traceback(tmp_path, capfd):
         for name in ("osqueryd.INFO", "osqueryd.WARNING", "osqueryd.ERROR"):
             p = logs / name
             assert not p.exists() or not p.read_bytes() or p.read_bytes().endswith(b"\n")
+
+
+def test_an_outbox_directory_that_is_not_ours_is_refused(tmp_path):
+    from osqlite.errors import DaemonError
+    state = StateDB(str(tmp_path / "osquery.db"))
+    (tmp_path / "osquery.db.outbox").mkdir(mode=0o777)
+    os.chmod(tmp_path / "osquery.db.outbox", 0o777)
+    planted = tmp_path / "osquery.db.outbox" / ("0" * 32 + ".seg")
+    planted.write_text("not ours")
+    with pytest.raises(DaemonError, match="not a private directory"):
+        Outbox(state, [FileSink(str(tmp_path / "r.log"))])
+    assert planted.exists()                     # never deleted
+    planted.unlink()
+    os.rmdir(tmp_path / "osquery.db.outbox")
+    os.symlink(tmp_path, tmp_path / "osquery.db.outbox")
+    with pytest.raises(DaemonError, match="symbolic link"):
+        Outbox(state, [FileSink(str(tmp_path / "r.log"))])
+    state.close()
