@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import stat
@@ -278,7 +279,6 @@ class StateDB:
             # Stored by an earlier release: convert once, rewritten by the next store.
             cols, keys = legacy_keys(legacy or "[]")
             return Previous(epoch, counter, cols, -1, len(keys), keys)
-        import json
         return Previous(epoch, counter, tuple(json.loads(columns)), gen, nrows)
 
     def keys(self, name: str, prev: Previous) -> Iterator[str]:
@@ -323,7 +323,6 @@ class StateDB:
                     executed: int) -> None:
         """Inside a transaction: make generation ``gen`` the stored result
         (``chunks``: (index, keys joined by newlines) not yet spilled)."""
-        import json
         tx.executemany("INSERT INTO result_chunks(name, gen, idx, data) VALUES (?, ?, ?, ?)",
                        [(name, gen, idx, text) for idx, text in chunks])
         tx.execute("DELETE FROM result_chunks WHERE name=? AND gen<>?", (name, gen))
