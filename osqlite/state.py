@@ -41,13 +41,13 @@ import fcntl
 import json
 import logging
 import os
-import stat
 import threading
 from typing import Any, Iterator, Sequence
 
 from ._sqlite import sqlite3
 from .diff import legacy_keys
 from .errors import DaemonError
+from .files import check_output_path
 
 log = logging.getLogger("osqlite.state")
 
@@ -60,23 +60,6 @@ def resolve_path(database_path: str) -> str:
     if os.path.isdir(database_path):
         return os.path.join(database_path, STATE_FILE_IN_DIR)
     return database_path
-
-
-def _refuse_odd(path: str) -> None:
-    """A state path must be a regular file or absent: a symlink planted there
-    (e.g. ``osquery.db-shm -> /etc/shadow``) is refused, not followed."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(st.st_mode):
-        what = "a symbolic link"
-    elif not stat.S_ISREG(st.st_mode):
-        what = "not a regular file"
-    else:
-        return
-    raise DaemonError(f"{path} is {what}; osqlite will not follow or remove it. "
-                      "Remove it if you did not put it there, or pass --database_path=<another path>")
 
 
 class Previous:
@@ -107,8 +90,10 @@ class StateDB:
 
     @staticmethod
     def _open_locked(path: str) -> int:
+        # A symlink planted there (e.g. osquery.db-shm -> /etc/shadow) is
+        # refused, never followed nor removed.
         for suffix in ("",) + SIDECARS:
-            _refuse_odd(path + suffix)
+            check_output_path(path + suffix, "database_path")
         # Created 0600: stored results may hold sensitive rows.
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
