@@ -307,3 +307,34 @@ def test_an_outbox_directory_that_is_not_ours_is_refused(tmp_path):
     with pytest.raises(DaemonError, match="symbolic link"):
         Outbox(state, [FileSink(str(tmp_path / "r.log"))])
     state.close()
+
+
+def test_a_plugin_with_only_log_results_gets_whole_lines_in_order(tmp_path, monkeypatch):
+    import osqlite.outbox
+    from osqlite.outbox import plugin_sinks
+    monkeypatch.setattr(osqlite.outbox, "BLOCK", 7)        # lines cut across blocks
+
+    class Collect:
+        name = "collect"
+
+        def __init__(self):
+            self.results, self.snapshots = [], []
+
+        def log_results(self, lines):
+            self.results.extend(lines)
+
+        def log_snapshot(self, lines):
+            self.snapshots.extend(lines)
+
+    state = StateDB(str(tmp_path / "osquery.db"))
+    plugin = Collect()
+    ob = Outbox(state, plugin_sinks(plugin))
+    batch(ob, state, ['{"a":"first line"}', '{"b":"é"}'])
+    batch(ob, state, ['{"snap":1}'], kind="snapshots")
+    batch(ob, state, ['{"c":3}'])
+    ob.deliver()
+    assert plugin.results == ['{"a":"first line"}', '{"b":"é"}', '{"c":3}']
+    assert plugin.snapshots == ['{"snap":1}']
+    assert state.execute("SELECT count(*) FROM outbox") == [(0,)]
+    ob.close()
+    state.close()
