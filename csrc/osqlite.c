@@ -37,6 +37,7 @@ int sqlite3_osqlite_init(sqlite3 *db, char **pzErrMsg,
   (void)pApi;
 #endif
   rc = osq_register_functions(db);
+  if( rc==SQLITE_OK ) rc = osq_register_logline(db);
   for(i=0; rc==SQLITE_OK && i<osq_nSpecTable; i++){
     const OsqTable *pTab = &osq_aSpecTable[i];
     if( pTab->xGen==0 ) continue;

@@ -321,5 +321,6 @@ int osq_host_uuid(OsqCursor*, char *zOut, size_t nOut);
 ** Functions registered on every connection (functions.c).
 */
 int osq_register_functions(sqlite3 *db);
+int osq_register_logline(sqlite3 *db);      /* logline.c: the daemon's row texts */
 
 #endif /* OSQLITE_H */

@@ -3,8 +3,10 @@
 Reads the JSON config (osqlite.config), runs its scheduled queries in a pool
 of worker_threads threads, each with its own osqlite connection
 (osqlite.scheduler decides when), diffs each result against the previous one
-kept in the state database (osqlite.diff, osqlite.state) and writes osquery's
-result, snapshot and status logs (osqlite.logger).  SIGHUP re-reads the
+kept in the state database and commits the new result with its lines in one
+transaction (osqlite.results, osqlite.diff, osqlite.state), then writes
+osquery's result and snapshot logs from that outbox, exactly once across
+kills and disk faults (osqlite.outbox, osqlite.logger), and its status logs.  SIGHUP re-reads the
 config (a bad one is refused and the last good one kept), SIGTERM and SIGINT
 stop the daemon cleanly.  See docs/daemon.md.
 
@@ -27,7 +29,9 @@ daemon's state database is ``Daemon.state`` (``.conn`` under ``.lock``).
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import itertools
 import json
 import logging
 import os
@@ -41,7 +45,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import osqlite
 
@@ -50,7 +54,7 @@ from ._sqlite import sqlite3
 from .backing import fill, flags_table
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
-from .diff import ResultSet, decode_text, differential, event_based, render_rows
+from .diff import decode_text
 from .dump import config_dump, database_dump
 from .errors import DaemonError, ExtensionLoadError, FlagError
 from .files import check_output_path, writable_dir
@@ -58,13 +62,11 @@ from .flags import DEFAULT_FLAGFILE, OSQUERY_VERSION, Flags, personality, usage,
 from .logger import (
     BufferHandler,
     GlogFormatter,
-    batched_line,
-    event_lines_columnar,
-    make_meta,
-    snapshot_lines,
 )
+from .outbox import Outbox, plugin_sinks
 from .packs import PackState, evaluate, machine_shard, runnable
 from .registry import PluginError
+from .results import CHUNK, ResultStep, Run, render_in_sqlite
 from .scheduler import AlignedTimer, Job, Scheduler
 from .sql import split_statements
 from .state import StateDB, resolve_path
@@ -90,6 +92,22 @@ class QueryTimeout(Exception):
     pass
 
 
+class QueryError(Exception):
+    """A scheduled query's own SQL failed while its rows were read (the
+    sqlite3.Error is the cause), as opposed to a state-database failure."""
+
+
+def query_rows(chunks: Iterator[list[tuple]]) -> Iterator[list[tuple]]:
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except sqlite3.Error as exc:
+            raise QueryError(str(exc)) from exc
+        yield chunk
+
+
 def run_sql(conn: sqlite3.Connection, sql: str) -> tuple[list[str], list[tuple]]:
     """All statements' rows, concatenated; the column names of the last one
     that returned columns (a query of several SELECTs should agree anyway)."""
@@ -101,6 +119,22 @@ def run_sql(conn: sqlite3.Connection, sql: str) -> tuple[list[str], list[tuple]]
             names = [d[0] for d in cur.description]
             rows.extend(cur.fetchall())
     return names, rows
+
+
+def stream_sql(conn: sqlite3.Connection, sql: str) -> tuple[list[str], Iterator[list[tuple]]]:
+    """Column names and the rows in chunks, straight from the cursor: a
+    large result is never all in memory.  Several statements (rare) are
+    read whole first, as run_sql does, since their rows share the last
+    statement's column names."""
+    stmts = split_statements(sql)
+    if len(stmts) != 1:
+        names, rows = run_sql(conn, sql)
+        return names, iter([rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)])
+    cur = conn.execute(stmts[0])
+    names = [d[0] for d in cur.description] if cur.description else []
+    if not cur.description:
+        return names, iter(())
+    return names, iter(lambda: cur.fetchmany(CHUNK), [])
 
 
 def validator(conn: sqlite3.Connection) -> Callable[[str], str | None]:
@@ -199,6 +233,38 @@ class Pidfile:
             raise DaemonError(f"Pidfile check failed: {path} keeps being replaced")
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        self._lost_logged = False
+
+    def check(self) -> None:
+        """A pidfile deleted (or replaced) while the daemon runs no longer
+        keeps a second daemon out: put a new one in place, locked, and say so.
+        (The state database is locked too, so a second daemon never shares it.)"""
+        if self._still_at_path():
+            return
+        fd = -1
+        try:
+            fd = self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (OSError, DaemonError) as exc:
+            if fd >= 0:
+                os.close(fd)
+            if not self._lost_logged:
+                holder = ""
+                with contextlib.suppress(OSError):
+                    with open(self.path, "rb") as f:
+                        holder = f.read(32).decode(errors="replace")
+                log.error("The pidfile %s was removed or replaced while the daemon was running and "
+                          "cannot be locked again (%s%s)", self.path,
+                          getattr(exc, "strerror", None) or exc, f"; held by pid {holder}" if holder else "")
+                self._lost_logged = True
+            return
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.close(self.fd)
+        self.fd = fd
+        self._lost_logged = False
+        log.warning("The pidfile %s was removed or replaced while the daemon was running; "
+                    "it is recreated and locked again", self.path)
 
     def _open(self) -> int:
         try:
@@ -242,10 +308,11 @@ class Pidfile:
         return True
 
     def release(self) -> None:
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        if self._still_at_path():
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
         os.close(self.fd)
 
 
@@ -266,13 +333,13 @@ class Loggers:
                 raise PluginError(f"Cannot activate {p.name} logger plugin: "
                                   f"{exc.filename or ''}: {exc.strerror}") from None
 
-    def log_results(self, lines: Sequence[str]) -> None:
+    def sinks(self) -> list[Any]:
+        """The outbox sinks of every plugin (osqlite.outbox): a plugin's own
+        ``sinks()`` (exactly once), else its log_results/log_snapshot."""
+        out: list[Any] = []
         for p in self.plugins:
-            p.log_results(lines)
-
-    def log_snapshot(self, lines: Sequence[str]) -> None:
-        for p in self.plugins:
-            p.log_snapshot(lines)
+            out.extend(p.sinks() if hasattr(p, "sinks") else plugin_sinks(p))
+        return out
 
     def stop(self) -> None:
         for p in self.plugins:
@@ -301,6 +368,9 @@ class Daemon:
         self.results: Loggers | None = None        # the active logger plugins
         self.config_plugin: Any = None
         self.distributed: Any = None
+        self.outbox: Outbox | None = None
+        self.step: ResultStep | None = None
+        self._store_error: str | None = None
         self.pidfile: Pidfile | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.scheduler = Scheduler()
@@ -588,9 +658,13 @@ class Daemon:
 
     # -- running queries ------------------------------------------------------------
 
-    def execute(self, conn: sqlite3.Connection, sql: str, timeout: float) -> tuple[list[str], list[tuple]]:
+    @contextlib.contextmanager
+    def time_limit(self, conn: sqlite3.Connection, timeout: float) -> Iterator[None]:
+        """Interrupt the connection's statement after ``timeout`` seconds
+        (SQLite progress handler); QueryTimeout says it was that."""
         if timeout <= 0:
-            return run_sql(conn, sql)
+            yield
+            return
         deadline = time.monotonic() + timeout
         fired = [False]
 
@@ -602,13 +676,17 @@ class Daemon:
 
         conn.set_progress_handler(progress, 1000)
         try:
-            return run_sql(conn, sql)
-        except sqlite3.OperationalError:
+            yield
+        except (sqlite3.OperationalError, QueryError):
             if fired[0]:
                 raise QueryTimeout() from None
             raise
         finally:
             conn.set_progress_handler(None, 0)
+
+    def execute(self, conn: sqlite3.Connection, sql: str, timeout: float) -> tuple[list[str], list[tuple]]:
+        with self.time_limit(conn, timeout):
+            return run_sql(conn, sql)
 
     def run_job(self, job: Job) -> None:
         try:
@@ -651,8 +729,8 @@ class Daemon:
                   if hasattr(h, "before_query")]
         ok = False
         try:
-            names, tuples = self.execute(conn, spec.query, timeout)
-            ok = True
+            with self.time_limit(conn, timeout):
+                ok = self._store_and_log(job, conn)
         except QueryTimeout:
             until = self.clock() + flags["schedule_denylist_duration"]
             if spec.denylist:
@@ -664,60 +742,81 @@ class Daemon:
             else:
                 log.warning("Scheduled query %s exceeded schedule_timeout (%ss) and was interrupted",
                             job.name, timeout)
-            return
-        except sqlite3.Error as exc:
-            log.error("Error executing scheduled query %s: %s", job.name, exc)
-            return
+        except (sqlite3.Error, QueryError) as exc:
+            err = exc.__cause__ if isinstance(exc, QueryError) else exc
+            log.error("Error executing scheduled query %s: %s", job.name, err)
         finally:
             self._record(job, t0, r0)
+            # After the store/log step: an event query's position advances only
+            # once its rows are committed (or it had none).
             for h, token in tokens:
                 h.after_query(self, conn, job, token, ok)
-        unix = int(self.clock())
-        nullvalue = flags["nullvalue"]
-        numerics = flags["logger_numerics"]
-        epoch = flags["schedule_epoch"]
-        host = self.host_identifier()
-        decorations = {} if flags["disable_decorators"] else self.decorators.current()
-        top = flags["decorations_top_level"]
-        if spec.snapshot:
-            rs = ResultSet.from_cursor(names, tuples, nullvalue, escaped=False)
-            meta = make_meta(job.name, host, unix, epoch, 0, numerics)
-            lines = snapshot_lines(meta, render_rows(rs.columns, rs.rows, numerics), decorations, top,
-                                   flags["logger_snapshot_event_type"])
-            self._log(lines, snapshot=True)
-            job.stats["output_size"] += sum(len(x) for x in lines)
-            return
-        rs = ResultSet.from_cursor(names, tuples, nullvalue, escaped=True)
-        prev = self.state.previous(job.name)
+        if ok and self.outbox is not None:
+            self.outbox.deliver(force=False)
+
+    def _store_and_log(self, job: Job, conn: sqlite3.Connection) -> bool:
+        """Run the query, diff, store and commit the run's lines
+        (osqlite.results); False when nothing was committed (the next run
+        catches up)."""
+        assert self.state is not None and self.step is not None
+        flags = self.flags
+        spec = job.spec
         events = flags["events_optimize"] and self.is_event_query(spec)
-        out = (event_based if events else differential)(prev, rs, epoch)
-        if out.first:
-            if prev is None:
-                log.info("Storing initial results for new scheduled query: %s", job.name)
+        wrapped = None
+        stmts = split_statements(spec.query)
+        if not (spec.snapshot or events or flags["logger_numerics"]) and len(stmts) == 1:
+            # The common case: SQLite renders the rows (csrc/logline.c).
+            wrapped = render_in_sqlite(conn, stmts[0], flags["nullvalue"])
+        if wrapped is not None:
+            names, chunks = list(wrapped[0]), wrapped[1]
+        else:
+            names, chunks = stream_sql(conn, spec.query)
+        rows = query_rows(chunks)
+        # unixTime/calendarTime: when the first rows are in (for osqlite's
+        # tables, which generate their rows when the scan starts, that is
+        # when the query has run, as osquery takes it).
+        head = next(rows, [])
+        rows = itertools.chain([head], rows)
+        decorations = {} if flags["disable_decorators"] else self.decorators.current()
+        run = Run(name=job.name, query=spec.query, host=self.host_identifier(), unix=int(self.clock()),
+                  epoch=flags["schedule_epoch"], numerics=flags["logger_numerics"],
+                  event_format=flags["logger_event_type"], removed=spec.removed,
+                  snapshot=spec.snapshot, snapshot_event_type=flags["logger_snapshot_event_type"],
+                  events=events,
+                  nullvalue=flags["nullvalue"], decorations=decorations,
+                  top_level=flags["decorations_top_level"])
+        try:
+            if spec.snapshot:
+                out = self.step.snapshot(run, names, rows)
             else:
-                log.info("New Epoch %s for scheduled query %s", epoch, job.name)
-        # One transaction per run: the new result with its run time, or only the run time.
-        if out.store is not None:
-            self.state.store(job.name, epoch, out.counter, spec.query, out.store, unix)
-        else:
-            self.state.executed(job.name, unix)
-        if not out.log:
-            return
-        added, removed, counter = out.added, out.removed, out.counter
-        if not spec.removed:
-            removed = []
-        if not added and not removed and counter != 0:
-            return
-        meta = make_meta(job.name, host, unix, epoch, counter, numerics)
-        if flags["logger_event_type"]:
-            lines = event_lines_columnar(meta, rs.columns, added, removed, decorations, top,
-                                         out.removed_columns)
-        else:
-            lines = [batched_line(meta, render_rows(rs.columns, added, numerics),
-                                  render_rows(out.removed_columns or rs.columns, removed, numerics),
-                                  decorations, top)]
-        self._log(lines, snapshot=False)
-        job.stats["output_size"] += sum(len(x) for x in lines)
+                out = self.step.differential(run, names, rows, rendered=wrapped is not None)
+        except QueryError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            self._store_failed(job.name, exc)
+            return False
+        self._store_ok()
+        # The unixTime/calendarTime of the lines are taken when the rows are in.
+        if out.first and not spec.snapshot:
+            if out.new_epoch:
+                log.info("New Epoch %s for scheduled query %s", run.epoch, job.name)
+            else:
+                log.info("Storing initial results for new scheduled query: %s", job.name)
+        job.stats["output_size"] += out.size
+        return not out.deferred
+
+    def _store_failed(self, name: str, exc: BaseException) -> None:
+        what = getattr(exc, "strerror", None) or str(exc)
+        if what != self._store_error:
+            log.error("Cannot store the results of %s in the state database %s: %s; nothing of "
+                      "that run is logged, the next run that can be stored logs its changes",
+                      name, self.state.path if self.state else "", what)
+            self._store_error = what
+
+    def _store_ok(self) -> None:
+        if self._store_error is not None:
+            log.warning("The state database accepts results again")
+            self._store_error = None
 
     def _record(self, job: Job, t0: float, r0: Any) -> None:
         r1 = resource.getrusage(resource.RUSAGE_THREAD)
@@ -737,21 +836,6 @@ class Daemon:
         rss = r1.ru_maxrss * 1024
         s["last_memory"] = rss
         s["average_memory"] = (s["average_memory"] * (s["executions"] - 1) + rss) // s["executions"]
-
-    def _log(self, lines: list[str], snapshot: bool) -> None:
-        if self.flags["disable_logging"] or self.results is None or not lines:
-            return
-        try:
-            if snapshot:
-                self.results.log_snapshot(lines)
-            else:
-                self.results.log_results(lines)
-        except OSError as exc:
-            # osquery shuts down (exit 78) when it cannot log results.
-            log.critical("Error logging the results of query: %s", exc)
-            self.exit_code = EXIT_CATASTROPHIC
-            self.stop_event.set()
-            self.wake.set()
 
     exit_code = EXIT_OK
 
@@ -781,10 +865,19 @@ class Daemon:
             if not flags["ephemeral"]:
                 self.pidfile = Pidfile(flags["pidfile"], flags["force"])
             self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
+            self.outbox = Outbox(self.state, self.results.sinks() if self.results is not None else [],
+                                 flags["buffered_log_max"])
         except BaseException:
             self.abort()
             raise
         setup_status_logs(flags, self.results)
+        self.step = ResultStep(self.state, self.outbox, self._in_commit)
+        # Lines committed before the last stop (a kill, a crash, a failing
+        # log) go out first, before any new run.
+        backlog = sum(self.outbox.backlog().values())
+        if backlog:
+            log.info("Writing %d result lines committed before the last stop", backlog)
+        self.outbox.deliver()
         for hook in self.hooks:
             if hasattr(hook, "start"):
                 hook.start(self)
@@ -830,6 +923,7 @@ class Daemon:
         next_refresh = self.clock() + refresh if refresh > 0 else None
         while not self.stop_event.is_set():
             self.wake.clear()
+            self.housekeeping()
             if self.reload_requested:
                 self.reload_requested = False
                 self.reload()
@@ -866,6 +960,40 @@ class Daemon:
             return now + refresh
         return now + (self.flags["config_accelerated_refresh"] or refresh)
 
+    def _in_commit(self, tx: sqlite3.Connection) -> None:
+        """Inside a run's transaction: hooks that keep state in the state
+        database (the events' per-query positions) may write it there, so it
+        commits with the run (hook method ``in_commit(daemon, tx)``)."""
+        for hook in self.hooks:
+            if hasattr(hook, "in_commit"):
+                hook.in_commit(self, tx)
+
+    def housekeeping(self) -> None:
+        """Each loop step: the state database and pidfile still where they
+        belong, failing log sinks retried once their back-off has passed."""
+        if self.state is not None and self.state.check():
+            if self.outbox is not None:
+                self.outbox.reopen()
+            # Query connections may have attached the old file (the event
+            # store): new ones are made on demand.
+            self._local = threading.local()
+            self._main_conn = None
+            # Event publishers keep their own connection: restart them on the new file.
+            for hook in self.hooks:
+                if hasattr(hook, "stop") and hasattr(hook, "start"):
+                    try:
+                        hook.stop(self)
+                        hook.start(self)
+                        if self.config is not None and hasattr(hook, "configure"):
+                            hook.configure(self, self.config)
+                    except Exception as exc:
+                        log.error("Cannot restart %s on the recreated state database: %s",
+                                  type(hook).__name__, exc)
+        if self.pidfile is not None:
+            self.pidfile.check()
+        if self.outbox is not None:
+            self.outbox.retry_due()
+
     def shutdown(self) -> None:
         log.info("osqlite daemon stopping")
         # As osquery's alarm_timeout: a shutdown that hangs is cut short (exit 78).
@@ -893,6 +1021,12 @@ class Daemon:
             for conn in conns:
                 conn.interrupt()
             self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.outbox is not None:
+            try:
+                self.outbox.deliver(force=False)
+            finally:
+                self.outbox.close()
+                self.outbox = None
         for plugin in (self.results, self.distributed, self.config_plugin):
             if plugin is not None:
                 try:

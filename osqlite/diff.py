@@ -1,13 +1,13 @@
 """Differential results: osquery's typed rows, escaping and multiset diff.
 
 Two layers.  The reference layer works on dict rows (``diff``, ``row_key``,
-``rows_from_cursor``) and states the rules plainly.  The daemon uses the fast
-layer (``ResultSet``, ``Stored``, ``differential``, ``event_based``): a result
-is a column tuple plus value tuples, and each row's identity is its compact
-JSON text (``[1]``, ``[1.0]`` and ``["1"]`` differ exactly as osquery's
-typed rows do), so storing, reloading and diffing 100,000 rows is string
-hashing and joining, not per-cell Python work.  Tests hold the two layers
-to the same answers.
+``rows_from_cursor``, ``render_rows``) and states the rules plainly.  The
+daemon uses the fast layer (``Renderer``, ``Multiset``): a result is
+rendered chunk by chunk into the ``columns`` texts of its log lines and
+type-exact row keys, so storing, reloading and diffing 100,000 rows is
+string formatting and hashing, not per-cell Python work, and no step holds
+more than one copy of a result.  Tests hold the two layers to the same
+answers.
 
 A row is a dict column-name -> value where the value keeps SQLite's dynamic
 type: int, float or str (NULL is the string "", osquery: osquery/sql/sqlite_util.cpp
@@ -25,11 +25,14 @@ on plain lists.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import operator
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from itertools import repeat
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import ujson
 
@@ -69,9 +72,10 @@ def escape_invalid(text: str) -> str:
 
 
 def normalise(value: Any, nullvalue: str = "", escaped: bool = True) -> Any:
-    """One cell as osquery's row model holds it."""
+    """One cell as osquery's row model holds it (NULL is the nullvalue text,
+    escaped like any other text: osquery escapes the rows after reading them)."""
     if value is None:
-        return nullvalue
+        value = nullvalue
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)):
@@ -158,179 +162,232 @@ def render_row(row: Row, numerics: bool) -> dict[str, Any]:
 
 
 # -- the fast layer used by the daemon ----------------------------------------------------
+#
+# A result is rendered chunk by chunk (a few thousand cursor rows at a time,
+# never the whole result at once) into two strings per row:
+#
+# * its *columns text*: the ``columns`` object of its log line, exactly as
+#   osquery writes it with logger_numerics off (keys sorted, every value a
+#   JSON string: ``{"name":"sshd","pid":"42"}``);
+# * its *key*: ``<types>\t<columns text>``, where <types> names each value's
+#   SQLite type in column order (``s`` text, ``i`` integer, ``f<hex>`` real,
+#   with the exact double), so 1, 1.0 and "1" stay distinct rows although
+#   they render alike.  The key is the row's identity in the multiset diff
+#   and what the state database stores.
+#
+# A log line is then ``prefix + columns text + suffix``: lines of added rows
+# come from the rendering, lines of removed rows from the stored keys, with
+# no per-cell work at all.  Rendering is one %-format per row built from a
+# per-column template: a text column that needs no JSON escaping is
+# substituted raw, an integer column with %d, and only columns that need it
+# (escaping, doubles, NULLs, BLOBs, mixed types) are encoded cell by cell.
 
-# In a row's JSON (ujson, ensure_ascii) a value that needs osquery's escaping
-# shows as a short escape, \u0000-\u001f, or a surrogate \udc80-\udcff; a
-# NULL shows as null.  Rows that match are normalised cell by cell; a false
-# positive (e.g. a literal backslash-n, or the text "null") only costs time.
-_SUSPECT_ESCAPED = re.compile(r'\\[nrtbf]|\\u00[01]|\\udc[89a-f]|null')
-_SUSPECT_RAW = re.compile(r'\\udc[89a-f]|null')
+# osquery's rapidjson writer leaves '/' alone and writes UTF-8 raw.
+dumps = functools.partial(ujson.dumps, ensure_ascii=False, escape_forward_slashes=False)
 
 
-# ensure_ascii keeps surrogates (bytes that were not UTF-8) visible as \udcXX;
-# unescaped '/' keeps ordinary paths free of backslashes (see from_cursor).
-_key_dumps = functools.partial(ujson.dumps, escape_forward_slashes=False)
-
-
-def row_json(row: Sequence[Any]) -> str:
-    """A row's identity: compact, type-preserving, newline-free JSON."""
-    try:
-        return _key_dumps(row)
-    except (TypeError, OverflowError, ValueError):
-        return json.dumps(list(row))
-
-
-class ResultSet:
-    """One query result: column names and typed, normalised value tuples."""
-
-    __slots__ = ("columns", "rows", "_keys")
-
-    def __init__(self, columns: Sequence[str], rows: list[tuple], keys: list[str] | None = None) -> None:
-        self.columns = tuple(columns)
-        self.rows = rows
-        self._keys = keys
-
-    @property
-    def keys(self) -> list[str]:
-        if self._keys is None:
-            self._keys = list(map(row_json, self.rows))
-        return self._keys
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def dicts(self) -> list[Row]:
-        return [dict(zip(self.columns, r)) for r in self.rows]
-
-    @classmethod
-    def from_cursor(cls, names: Sequence[str], tuples: list[Sequence[Any]], nullvalue: str = "",
-                    escaped: bool = True) -> "ResultSet":
-        names = list(names)
-        if len(set(names)) != len(names):
-            # A repeated column name keeps its last value, as osquery's map does.
-            last = {n: i for i, n in enumerate(names)}
-            idx = sorted(last.values())
-            names = [names[i] for i in idx]
-            tuples = [tuple(t[i] for i in idx) for t in tuples]
-        rows = [t if type(t) is tuple else tuple(t) for t in tuples]
-        keys: list[str] | None = None
+def _plain_text(text: str) -> bool:
+    """Does JSON take this text as it is (nothing to escape)?  One C-level
+    encode of a whole column is faster than any scan for the characters."""
+    if not text.isascii():
         try:
-            keys = list(map(_key_dumps, rows))
-        except (TypeError, OverflowError, ValueError):   # BLOBs and other odd cells
-            rows = [tuple(normalise(v, nullvalue, escaped) for v in r) for r in rows]
-        else:
-            suspect = _SUSPECT_ESCAPED if escaped else _SUSPECT_RAW
-            # One scan of the whole result (plain substring tests, which are
-            # far faster than the regex); row by row only if something matched.
-            text = "\n".join(keys)
-            if "null" in text or ("\\" in text and suspect.search(text)):
-                for i, k in enumerate(keys):
-                    if ("null" in k or "\\" in k) and suspect.search(k):
-                        rows[i] = tuple(normalise(v, nullvalue, escaped) for v in rows[i])
-                        keys[i] = row_json(rows[i])
-            if not escaped:
-                keys = None   # snapshots are never stored
-        return cls(names, rows, keys)
+            text.encode("utf-8")       # bytes that were not UTF-8 (surrogates) need \xHH
+        except UnicodeEncodeError:
+            return False
+    return len(dumps(text)) == len(text) + 2
 
 
-@dataclass
-class Stored:
-    """A query's stored previous result: columns and row identities."""
-    columns: tuple[str, ...]
-    keys: list[str]
-
-    def encode(self) -> str:
-        return "\n".join([json.dumps(list(self.columns))] + self.keys)
-
-    @classmethod
-    def decode(cls, text: str) -> "Stored":
-        lines = text.split("\n")
-        return cls(tuple(json.loads(lines[0])), lines[1:] if len(lines) > 1 else [])
-
-    @classmethod
-    def of(cls, rs: ResultSet) -> "Stored":
-        return cls(rs.columns, rs.keys)
-
-    def rows(self, keys: Iterable[str]) -> list[tuple]:
-        return [tuple(ujson.loads(k)) for k in keys]
+def _dumps_number(v: Any) -> str:
+    try:
+        return dumps(v)
+    except (OverflowError, ValueError):    # inf/nan are not JSON numbers: log their text
+        return dumps(format_double(v))
 
 
-def diff_sets(old: Stored, new: ResultSet) -> tuple[list[tuple], list[tuple], tuple[str, ...]]:
-    """(added, removed, removed's columns); same rules as diff().  Removed rows
-    are in new's column order unless the column sets differ."""
-    if old.columns != new.columns:
-        if set(old.columns) == set(new.columns):
-            # Same columns in another order: re-key the old rows in new's order.
-            pos = [old.columns.index(c) for c in new.columns]
-            old = Stored(new.columns, [row_json([r[i] for i in pos]) for r in old.rows(old.keys)])
-        else:
-            # Rows with different column sets are never equal.
-            return list(new.rows), old.rows(old.keys), old.columns
-    new_keys = new.keys
-    if old.keys == new_keys:
-        return [], [], new.columns
-    remaining = Counter(old.keys)
-    # As the reference: each new row consumes an equal old row while any is
-    # left (so surplus copies of a key are its last occurrences); old rows
-    # left over are removed.
-    added = []
-    get = remaining.get
-    for row, k in zip(new.rows, new_keys):
-        c = get(k, 0)
-        if c:
-            remaining[k] = c - 1
-        else:
-            added.append(row)
-    removed_keys = []
-    if len(old.keys) - (len(new_keys) - len(added)):
-        for k in old.keys:
-            c = get(k, 0)
-            if c:
-                remaining[k] = c - 1
-                removed_keys.append(k)
-    return added, old.rows(removed_keys), new.columns
+def _sig(v: Any) -> str:
+    c = v.__class__
+    if c is int:
+        return "i"
+    if c is float:
+        return "f" + v.hex()
+    return "s"
 
 
-@dataclass
-class Outcome:
-    """What one run of a non-snapshot query produces."""
-    added: list[tuple]
-    removed: list[tuple]
-    counter: int
-    store: Stored | None         # what to store, None: leave the stored state alone
-    first: bool = False          # first run or new epoch
-    log: bool = True             # emit a log item at all
-    removed_columns: tuple[str, ...] | None = None   # when not the new result's
+class Renderer:
+    """Renders cursor rows of one result (its column names fixed) as osquery
+    log ``columns`` texts and row keys; see the comment above."""
+
+    def __init__(self, names: Sequence[str], nullvalue: str = "", escaped: bool = True) -> None:
+        last = {n: i for i, n in enumerate(names)}     # a repeated name keeps its last value
+        self.columns: tuple[str, ...] = tuple(sorted(last))
+        # Source position of each sorted column: rows are transposed as they
+        # come and the column tuples picked in that order (no per-row work).
+        self._src = [last[c] for c in self.columns]
+        self._names = [dumps(c).replace("%", "%%") for c in self.columns]
+        self.nullvalue = nullvalue
+        self.escaped = escaped
+
+    def _transpose(self, rows: Sequence[Sequence[Any]]) -> list[tuple]:
+        cols = list(zip(*rows))
+        return [cols[i] for i in self._src]
+
+    def _column(self, col: tuple, numerics: bool) -> tuple[str, Any, str, Any, Any]:
+        """(plain piece, plain args, numerics piece, numerics args, types):
+        types is one letter for the column or a per-row list."""
+        kinds = set(map(type, col))
+        if kinds == {str}:
+            if _plain_text("".join(col)):
+                return '"%s"', col, '"%s"', col, "s"
+            fix = escape if self.escaped else escape_invalid
+            enc = list(map(dumps, map(fix, col)))
+            return "%s", enc, "%s", enc, "s"
+        if kinds == {int}:
+            return '"%d"', col, "%d", col, "i"
+        if kinds == {float}:
+            text = list(map("%.15g".__mod__, col))
+            if not all(map(operator.contains, text, repeat("."))):
+                text = [t if "." in t else t + ".0" for t in text]
+            return '"%s"', text, "%s", (list(map(_dumps_number, col)) if numerics else None), \
+                list(map("f".__add__, map(float.hex, col)))
+        # NULLs, BLOBs, mixed types: normalise each cell.
+        vals = [normalise(v, self.nullvalue, self.escaped) for v in col]
+        plain = [dumps(as_string(v)) for v in vals]
+        num = [(dumps(v) if v.__class__ is str else _dumps_number(v)) for v in vals] if numerics else None
+        return "%s", plain, "%s", num, list(map(_sig, vals))
+
+    def render(self, rows: Sequence[Sequence[Any]], numerics: bool = False,
+               keys: bool = True) -> tuple[list[str], list[str] | None, list[str] | None]:
+        """(columns texts, keys or None, numerics columns texts or None) of a chunk."""
+        cols, out_keys, body = self._render(rows, numerics, "list" if keys else None)
+        return cols, out_keys, body      # type: ignore[return-value]
+
+    def render_stored(self, rows: Sequence[Sequence[Any]],
+                      numerics: bool = False) -> tuple[list[str], str, list[str] | None]:
+        """(columns texts, the chunk's keys as stored text, numerics texts):
+        for runs that need no per-row key (first runs), one join builds the
+        stored chunk."""
+        cols, text, body = self._render(rows, numerics, "text")
+        return cols, text, body          # type: ignore[return-value]
+
+    def _render(self, rows: Sequence[Sequence[Any]], numerics: bool,
+                keys: str | None) -> tuple[list[str], Any, list[str] | None]:
+        n = len(rows)
+        if not n:
+            return [], ("" if keys == "text" else [] if keys else None), ([] if numerics else None)
+        if not self.columns:
+            k = ["\t{}"] * n
+            return ["{}"] * n, ("\n".join(k) if keys == "text" else k if keys else None), \
+                (["{}"] * n if numerics else None)
+        plain_t, plain_a, num_t, num_a, types = [], [], [], [], []
+        for name, col in zip(self._names, self._transpose(rows)):
+            pp, pa, npc, na, ty = self._column(col, numerics)
+            plain_t.append(f"{name}:{pp}")
+            plain_a.append(pa)
+            num_t.append(f"{name}:{npc}")
+            num_a.append(na)
+            types.append(ty)
+        template = "{" + ",".join(plain_t) + "}"
+        cols = list(map(template.__mod__, zip(*plain_a)))
+        body = None
+        if numerics:
+            ntemplate = "{" + ",".join(num_t) + "}"
+            body = cols if ntemplate == template and num_a == plain_a else \
+                list(map(ntemplate.__mod__, zip(*num_a)))
+        out_keys: Any = None
+        if keys:
+            varying = [t for t in types if t.__class__ is not str]
+            if not varying:
+                sig = ",".join(types) + "\t"
+                if keys == "text":
+                    out_keys = sig + ("\n" + sig).join(cols)
+                else:
+                    out_keys = list(map(sig.__add__, cols))
+            else:
+                sig = ",".join(t if t.__class__ is str else "%s" for t in types) + "\t"
+                it = map(operator.add, map(sig.__mod__, zip(*varying)), cols)
+                out_keys = "\n".join(it) if keys == "text" else list(it)
+        return cols, out_keys, body
 
 
-Previous = "tuple[int, int, Stored] | None"   # (epoch, counter, stored)
+def key_columns(key: str) -> str:
+    """The columns text of a stored key."""
+    return key[key.index("\t") + 1:]
 
 
-def differential(prev: "tuple[int, int, Stored] | None", rs: ResultSet, epoch: int) -> Outcome:
-    """osquery's addNewResults (osquery: osquery/core/query.cpp): a first run or
-    a new epoch logs every row as added with counter 0; later runs log the
-    diff with counter+1, or nothing when nothing changed."""
-    if prev is None or prev[0] != epoch:
-        return Outcome(list(rs.rows), [], 0, Stored.of(rs), first=True)
-    added, removed, removed_columns = diff_sets(prev[2], rs)
-    if not added and not removed:
-        return Outcome([], [], prev[1], None, log=False)
-    return Outcome(added, removed, prev[1] + 1, Stored.of(rs), removed_columns=removed_columns)
+def key_values(key: str) -> tuple[tuple[str, ...], tuple]:
+    """(column names, typed values) of a stored key: the inverse of rendering."""
+    sig, _, text = key.partition("\t")
+    obj = ujson.loads(text)
+    out = []
+    for t, v in zip(sig.split(","), obj.values()):
+        out.append(int(v) if t == "i" else float.fromhex(t[1:]) if t[:1] == "f" else v)
+    return tuple(obj), tuple(out)
 
 
-def event_based(prev: "tuple[int, int, Stored] | None", rs: ResultSet, epoch: int) -> Outcome:
-    """osquery's addNewEvents for queries on *_events tables: no diff, every
-    row is added, nothing removed.  A first run with rows has counter 1, later
-    runs with rows count up, empty runs log nothing.  When the first run was
-    empty (stored counter -1 here) the first non-empty run gets counter 0."""
-    empty = Stored(rs.columns, [])
-    if prev is None or prev[0] != epoch:
-        if len(rs):
-            return Outcome(list(rs.rows), [], 1, empty, first=True)
-        return Outcome([], [], -1, empty, first=True, log=False)
-    if not len(rs):
-        return Outcome([], [], prev[1], None, log=False)
-    return Outcome(list(rs.rows), [], prev[1] + 1, empty)
+def numerics_columns(keys: Sequence[str]) -> list[str]:
+    """logger_numerics columns texts of stored keys (removed rows)."""
+    out = []
+    for k in keys:
+        names, values = key_values(k)
+        out.extend(Renderer(names).render([values], numerics=True, keys=False)[2] or [])
+    return out
+
+
+def legacy_keys(text: str) -> tuple[tuple[str, ...], list[str]]:
+    """Keys of a result stored by earlier osqlite releases (a JSON array of
+    the column names, then one JSON array of typed values per line)."""
+    lines = text.split("\n")
+    names = tuple(json.loads(lines[0]))
+    r = Renderer(names)
+    rows = [tuple(ujson.loads(x)) for x in lines[1:] if x]
+    return r.columns, (r.render(rows)[1] or [])
+
+
+# Results with more stored rows than this are counted by a 128-bit digest of
+# each key rather than the key itself, so the previous result of a very large
+# query costs ~50 bytes a row in memory, not its text.
+DIGEST_ABOVE = 200_000
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class Multiset:
+    """The previous result's keys as a multiset, consumed by the new rows
+    (osquery: osquery/core/sql/diff_results.cpp): each new row takes one equal
+    old row while any is left, otherwise it is added; old rows left over are
+    removed."""
+
+    def __init__(self, keys: Iterable[str], size: int) -> None:
+        self.ident: Callable[[str], Any] = _digest if size > DIGEST_ABOVE else str
+        self.left: Counter[Any] = Counter(map(self.ident, keys)) if self.ident is _digest else Counter(keys)
+        self.leftover = sum(self.left.values())
+
+    def added(self, cols: Sequence[str], keys: Sequence[str]) -> list[str]:
+        """Columns texts of the rows of a chunk that are added."""
+        left, ident, out = self.left, self.ident, []
+        get = left.get
+        for c, k in zip(cols, map(ident, keys) if ident is _digest else keys):
+            n = get(k, 0)
+            if n:
+                left[k] = n - 1
+                self.leftover -= 1
+            else:
+                out.append(c)
+        return out
+
+    def removed(self, keys: Iterable[str]) -> Iterator[str]:
+        """The keys left over, in stored order (old keys read again)."""
+        if not self.leftover:
+            return
+        left, ident = self.left, self.ident
+        for k in keys:
+            i = ident(k)
+            n = left.get(i, 0)
+            if n:
+                left[i] = n - 1
+                yield k
 
 
 def _cell_str(v: Any) -> Any:
@@ -345,9 +402,8 @@ def _cell_str(v: Any) -> Any:
 
 
 def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], numerics: bool) -> list[dict[str, Any]]:
-    """Rows as log lines show them: keys sorted by name, values strings unless
-    numerics.  Works column by column so a 100,000-row result costs a few C
-    loops rather than a Python call per cell."""
+    """Rows as log lines show them (dicts): keys sorted by name, values
+    strings unless numerics.  The reference for Renderer's texts."""
     if not rows:
         return []
     order = sorted(range(len(columns)), key=lambda i: columns[i])

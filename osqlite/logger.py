@@ -21,10 +21,12 @@ Unlike glog the files are plain files, not symlinks to timestamped files.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import logging
 import os
-import re
+import stat
 import sys
 import threading
 import time
@@ -99,57 +101,61 @@ def event_lines(meta: dict[str, Any], added: Sequence[dict], removed: Sequence[d
     return out
 
 
-# What JSON must escape in a string (dumps also escapes U+2028/2029 for JS).
-_NEEDS_JSON_ESCAPE = re.compile("[\x00-\x1f\"\\\\\u2028\u2029\ud800-\udfff]")
+class LineShape:
+    """The result lines of one run built around columns texts
+    (diff.Renderer): everything but the columns is the same for every line
+    of a run, so it is serialised once and each line is ``prefix + columns
+    + suffix``; a block of lines is one join.  Byte for byte the lines of
+    event_lines, batched_line and snapshot_lines."""
 
+    def __init__(self, meta: dict[str, Any], decorations: dict[str, str], top_level: bool = False) -> None:
+        self.meta, self.decorations, self.top_level = meta, decorations, top_level
+        base = _header(meta, top_level, decorations, {})
+        # A top-level decoration named like a line's own key: build lines as objects.
+        self._base = base if ("columns" in base or "action" in base) else None
+        self._prefix = dumps(base)[:-1] + ',"columns":'
 
-def event_lines_columnar(meta: dict[str, Any], columns: Sequence[str], added: Sequence[Sequence[Any]],
-                         removed: Sequence[Sequence[Any]], decorations: dict[str, str],
-                         top_level: bool = False, removed_columns: Sequence[str] | None = None) -> list[str]:
-    """event_lines for value tuples, built column by column: each cell is
-    JSON-encoded by one C-level map per column and each line is one %-format,
-    so 100,000 lines cost a fraction of a second.  Same bytes as event_lines."""
-    from .diff import format_double
-    numerics = meta["numerics"]
-    base = _header(meta, top_level, decorations, {})
-    if "columns" in base or "action" in base:
-        from .diff import render_rows
-        return event_lines(meta, render_rows(columns, added, numerics),
-                           render_rows(removed_columns or columns, removed, numerics),
-                           decorations, top_level)
-    prefix = (dumps(base)[:-1] + ',"columns":').replace("%", "%%")
+    def events(self, cols: Sequence[str], action: str) -> bytes:
+        """Event-format lines (``action`` added/removed/snapshot), newline-terminated."""
+        if not cols:
+            return b""
+        if self._base is not None:
+            out = []
+            for c in cols:
+                line = dict(self._base)
+                line.pop("columns", None)
+                line["columns"] = ujson.loads(c)
+                line.pop("action", None)
+                line["action"] = action
+                out.append(dumps(line))
+            return ("\n".join(out) + "\n").encode("utf-8")
+        suffix = f',"action":"{action}"}}'
+        return "".join((self._prefix, (suffix + "\n" + self._prefix).join(cols), suffix, "\n")).encode("utf-8")
 
-    def lines(cols: Sequence[str], rows: Sequence[Sequence[Any]], action: str) -> list[str]:
-        if not rows:
-            return []
-        order = sorted(range(len(cols)), key=lambda i: cols[i])
-        template = prefix + "{" + ",".join(dumps(cols[i]).replace("%", "%%") + ":%s" for i in order) \
-            + "}" + f',"action":"{action}"}}'
-        transposed = list(zip(*rows))
-        encoded = []
-        for i in order:
-            col = transposed[i]
-            kinds = set(map(type, col))
-            if not numerics:
-                if kinds == {int}:
-                    encoded.append(['"%d"' % v for v in col])
-                    continue
-                if kinds == {float}:
-                    text = ["%.15g" % v for v in col]
-                    encoded.append([('"%s"' if "." in t else '"%s.0"') % t for t in text])
-                    continue
-                if kinds != {str}:
-                    col = [format_double(v) if type(v) is float else str(v) if type(v) is int else v
-                           for v in col]
-                    kinds = {str}
-            if kinds == {str} and not _NEEDS_JSON_ESCAPE.search("".join(col)):
-                # Nothing to escape in the whole column: quoting is all JSON adds.
-                encoded.append(['"%s"' % v for v in col])
-            else:
-                encoded.append(list(map(dumps, col)))
-        return [template % r for r in zip(*encoded)]
+    def _around(self, key: str, value: Any, first: dict[str, Any]) -> tuple[str, str]:
+        """(text before, text after) the value of ``key`` in a one-line shape."""
+        marker = "\u0000osqlite\u0000"
+        text = dumps(_header(self.meta, self.top_level, self.decorations, dict(first, **{key: marker})))
+        at = text.find(dumps(marker))
+        if at < 0:      # a top-level decoration replaced the key itself
+            return "", ""
+        return text[:at], text[at + len(dumps(marker)):]
 
-    return lines(removed_columns or columns, removed, "removed") + lines(columns, added, "added")
+    def batched(self) -> tuple[str, str, str] | None:
+        """(head, middle, tail) of the batched line: head + removed columns
+        joined by ',' + middle + added columns + tail.  None when a
+        top-level decoration named diffResults replaces the diff."""
+        before, after = self._around("diffResults", 0, {"diffResults": 0})
+        if not before:
+            return None
+        return before + '{"removed":[', '],"added":[', "]}" + after + "\n"
+
+    def snapshot(self) -> tuple[str, str] | None:
+        """(head, tail) of a snapshot line: head + rows joined by ',' + tail."""
+        before, after = self._around("snapshot", 0, {"snapshot": 0, "action": "snapshot"})
+        if not before:
+            return None
+        return before + "[", "]" + after + "\n"
 
 
 def batched_line(meta: dict[str, Any], added: Sequence[dict], removed: Sequence[dict],
@@ -187,34 +193,178 @@ def parse_mode(text: str) -> int:
 
 
 class FileSink:
-    """Appends whole batches of lines to one file, safely and atomically per batch."""
+    """One log file under logger_path, as an outbox sink (osqlite.outbox).
+
+    Opened per batch with O_APPEND and O_NOFOLLOW (a symlink planted at the
+    log path is refused, never followed), created with logger_mode and
+    chmod'ed to it on every write as osquery does, optionally size-rotated
+    first (X -> X.1 -> X.2 ...).  Because it is reopened for every batch,
+    external logrotate works in both its modes: ``create`` (the file is
+    renamed; the next batch creates a new one) and ``copytruncate``.
+
+    A write cut short (disk full part-way, I/O error) is rolled back to the
+    end of the last whole line it wrote, so no torn line stays in the file;
+    ``resume`` finds out, by comparing bytes, how much of a batch a previous
+    attempt or a killed process left in the file (or in a rotated copy), so
+    the rest is written once and never glued to a torn line."""
+
+    kinds = frozenset({"results"})
 
     def __init__(self, path: str, mode: int = 0o600, rotate: bool = False,
-                 rotate_size: int = 26214400, rotate_max_files: int = 25) -> None:
+                 rotate_size: int = 26214400, rotate_max_files: int = 25,
+                 kinds: frozenset[str] | None = None) -> None:
         self.path = path
+        self.name = "filesystem:" + os.path.basename(path)
+        self.label = path
+        if kinds is not None:
+            self.kinds = kinds
         self.mode = mode
         self.rotate = rotate
         self.rotate_size = rotate_size
         self.rotate_max_files = max(1, rotate_max_files)
         self._lock = threading.Lock()
+        self._fd = -1
+
+    def _open(self) -> int:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.path, flags, self.mode)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, f"{self.path} is not a regular file")
+            os.fchmod(fd, self.mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def touch(self) -> None:
         """Create the file now, so an unwritable logger_path fails at start."""
-        self.write([])
+        os.close(self._open())
 
-    def write(self, lines: Iterable[str]) -> None:
+    # -- the outbox sink interface ---------------------------------------------------
+
+    def begin(self) -> dict[str, Any]:
+        self.abort()
+        if self.rotate:
+            self._maybe_rotate()
+        fd = self._open()
+        st = os.fstat(fd)
+        self._fd = fd
+        return {"dev": st.st_dev, "ino": st.st_ino, "start": st.st_size}
+
+    def abort(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def send(self, mark: dict[str, Any], payload: Any, skip: int) -> None:
+        fd, self._fd = self._fd, -1
+        if fd < 0:
+            # Continuing a batch in place (resume said the file ends where it stopped).
+            fd = self._open()
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino, st.st_size) != (mark["dev"], mark["ino"], mark["start"] + skip):
+                os.close(fd)
+                raise OSError(errno.EAGAIN, f"{self.path} changed while a write was resumed")
+        pos = skip
+        try:
+            for block in payload.blocks(skip):
+                view = memoryview(block)
+                while view:
+                    n = os.write(fd, view)
+                    pos += n
+                    view = view[n:]
+        except OSError:
+            self._roll_back(fd, mark, payload, pos)
+            raise
+        finally:
+            os.close(fd)
+
+    def _roll_back(self, fd: int, mark: dict[str, Any], payload: Any, pos: int) -> None:
+        """Cut a torn last line off, only if the file still ends with our bytes."""
+        keep = payload.line_floor(pos)
+        if keep == pos:
+            return
+        try:
+            if os.fstat(fd).st_size == mark["start"] + pos:
+                os.ftruncate(fd, mark["start"] + keep)
+        except OSError:
+            pass    # resume() completes the line later instead
+
+    def resume(self, mark: dict[str, Any], payload: Any) -> tuple[int, bool]:
+        start = mark["start"]
+        best, in_place = 0, False
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            st = None
+        if st is not None and (st.st_dev, st.st_ino) == (mark["dev"], mark["ino"]) and st.st_size >= start:
+            done = self._prefix_in(self.path, start, payload)
+            if done == payload.size:
+                return done, False
+            if st.st_size == start + done:
+                return done, True
+            best = done
+        else:
+            # Rotated away (logrotate create: same inode, new name) or copied
+            # and truncated (copytruncate: a copy with the same offsets).
+            for other in self._rotated():
+                try:
+                    ost = os.lstat(other)
+                except OSError:
+                    continue
+                if ost.st_size <= start or not stat.S_ISREG(ost.st_mode):
+                    continue
+                if (ost.st_dev, ost.st_ino) != (mark["dev"], mark["ino"]) and ost.st_size < start:
+                    continue
+                best = max(best, self._prefix_in(other, start, payload))
+                if best == payload.size:
+                    return best, False
+        # Write the lines that did not arrive whole, as a new append.
+        return payload.line_floor(best) if best < payload.size else best, in_place
+
+    def _prefix_in(self, path: str, start: int, payload: Any) -> int:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return 0
+        try:
+            return payload.common_prefix(fd, start)
+        finally:
+            os.close(fd)
+
+    def _rotated(self) -> list[str]:
+        d, base = os.path.split(self.path)
+        try:
+            names = os.listdir(d or ".")
+        except OSError:
+            return []
+        return [os.path.join(d, n) for n in sorted(names)
+                if n.startswith(base + ".") and not n.endswith((".gz", ".zst", ".xz", ".bz2"))]
+
+    # -- plain appends (status logs) ------------------------------------------------------
+
+    def write(self, lines: Sequence[str]) -> None:
+        """Append lines at once (status logs; results go through the outbox).
+        A write cut short is rolled back to where it started."""
         data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape") if lines else b""
         with self._lock:
             if self.rotate and data:
                 self._maybe_rotate()
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(self.path, flags, self.mode)
+            fd = self._open()
             try:
-                os.fchmod(fd, self.mode)
+                start = os.fstat(fd).st_size
                 view = memoryview(data)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
+                try:
+                    while view:
+                        n = os.write(fd, view)
+                        view = view[n:]
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        if os.fstat(fd).st_size == start + len(data) - len(view):
+                            os.ftruncate(fd, start)
+                    raise
             finally:
                 os.close(fd)
 
@@ -237,7 +387,30 @@ class FileSink:
 
 
 class StdoutSink:
+    """The stdout logger plugin: results and snapshots on standard output.
+    A pipe cannot say what its reader got, so after a kill the lines of the
+    batch in flight are written again (at least once)."""
+
+    name = "stdout"
+    label = "standard output"
+    kinds = frozenset({"results", "snapshots"})
     _lock = threading.Lock()
+
+    def begin(self) -> dict[str, Any]:
+        return {}
+
+    def abort(self) -> None:
+        pass
+
+    def resume(self, mark: dict[str, Any], payload: Any) -> tuple[int, bool]:
+        return 0, False
+
+    def send(self, mark: dict[str, Any], payload: Any, skip: int) -> None:
+        out = sys.stdout.buffer
+        with self._lock:
+            for block in payload.blocks(skip):
+                out.write(block)
+            out.flush()
 
     def write(self, lines: Iterable[str]) -> None:
         data = "\n".join(lines) + "\n" if lines else ""
@@ -252,39 +425,43 @@ class StdoutSink:
 
 
 class ResultLogger:
-    """Fans result and snapshot lines out to the configured logger plugins."""
+    """The configured logger plugins' result and snapshot sinks."""
 
     def __init__(self, plugins: Sequence[str], logger_path: str, mode: int,
                  rotate: bool, rotate_size: int, rotate_max_files: int) -> None:
-        self.results: list[Any] = []
-        self.snapshots: list[Any] = []
+        self.sinks: list[Any] = []
         for plugin in plugins:
             if plugin == "filesystem":
-                self.results.append(FileSink(os.path.join(logger_path, RESULTS_LOG), mode,
-                                             rotate, rotate_size, rotate_max_files))
-                self.snapshots.append(FileSink(os.path.join(logger_path, SNAPSHOTS_LOG), mode,
-                                               rotate, rotate_size, rotate_max_files))
+                self.sinks.append(FileSink(os.path.join(logger_path, RESULTS_LOG), mode,
+                                           rotate, rotate_size, rotate_max_files))
+                self.sinks.append(FileSink(os.path.join(logger_path, SNAPSHOTS_LOG), mode,
+                                           rotate, rotate_size, rotate_max_files,
+                                           kinds=frozenset({"snapshots"})))
             elif plugin == "stdout":
-                sink = StdoutSink()
-                self.results.append(sink)
-                self.snapshots.append(sink)
+                self.sinks.append(StdoutSink())
             else:
                 raise ValueError(f"unknown logger plugin {plugin!r} (osqlite has filesystem, stdout)")
 
     def setup(self) -> None:
         # osquery creates the results log when the logger is set up.
-        for sink in self.results:
-            sink.touch()
+        for sink in self.sinks:
+            if "results" in sink.kinds:
+                sink.touch()
+
+    # The logger plugin interface (osqlite.registry), for callers outside the
+    # daemon: a plain append.  The daemon delivers through ``sinks`` instead.
 
     def log_results(self, lines: Sequence[str]) -> None:
-        if lines:
-            for sink in self.results:
-                sink.write(lines)
+        self._write("results", lines)
 
     def log_snapshot(self, lines: Sequence[str]) -> None:
+        self._write("snapshots", lines)
+
+    def _write(self, kind: str, lines: Sequence[str]) -> None:
         if lines:
-            for sink in self.snapshots:
-                sink.write(lines)
+            for sink in self.sinks:
+                if kind in sink.kinds:
+                    sink.write(lines)
 
 
 # -- status logs ----------------------------------------------------------------------
@@ -317,6 +494,8 @@ class StatusFileHandler(logging.Handler):
     def __init__(self, logger_path: str, mode: int, min_status: int = 0) -> None:
         super().__init__(logging.DEBUG)
         self.setFormatter(GlogFormatter())
+        self.logger_path = logger_path
+        self.failing = False
         self.min_level = (logging.DEBUG, logging.WARNING, logging.ERROR)[max(0, min(min_status, 2))]
         self.sinks = [(logging.DEBUG, FileSink(os.path.join(logger_path, "osqueryd.INFO"), mode)),
                       (logging.WARNING, FileSink(os.path.join(logger_path, "osqueryd.WARNING"), mode)),
@@ -334,8 +513,15 @@ class StatusFileHandler(logging.Handler):
             for level, sink in self.sinks:
                 if record.levelno >= level:
                     sink.write([line])
-        except Exception:  # a status log must never take the daemon down
-            self.handleError(record)
+        except Exception as exc:  # a status log must never take the daemon down
+            # (nor print a traceback per message on a full disk: glog stops too)
+            if not self.failing:
+                self.failing = True
+                with contextlib.suppress(Exception):
+                    sys.stderr.write(f"osqlite: cannot write the status logs in {self.logger_path}: "
+                                     f"{getattr(exc, 'strerror', None) or exc}\n")
+        else:
+            self.failing = False
 
 
 class StdoutStatusHandler(logging.Handler):

@@ -44,6 +44,11 @@ class _WrappedLogger(LoggerPlugin):
     results: ResultLogger
     status: logging.Handler
 
+    def sinks(self) -> list[Any]:
+        """The files (or stdout) as outbox sinks: the daemon delivers through
+        these, exactly once (osqlite.outbox)."""
+        return self.results.sinks
+
     def log_results(self, lines: Sequence[str]) -> None:
         self.results.log_results(lines)
 

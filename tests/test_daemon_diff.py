@@ -1,24 +1,31 @@
-"""osqlite.diff: osquery's typed multiset diff and escaping, as pure functions."""
+"""osqlite.diff and osqlite.results: osquery's typed multiset diff and escaping, and the
+daemon's store/log step held to the same answers."""
 from __future__ import annotations
 
+import json
+import os
 import random
 
+import pytest
+
 from osqlite.diff import (
-    ResultSet,
-    Stored,
+    Renderer,
     as_string,
     decode_text,
     diff,
-    diff_sets,
-    differential,
+    dumps,
     escape,
-    event_based,
     format_double,
     normalise,
+    numerics_columns,
     render_row,
-    render_rows,
+    row_key,
     rows_from_cursor,
 )
+from osqlite.logger import FileSink
+from osqlite.outbox import Outbox
+from osqlite.results import ResultStep, Run
+from osqlite.state import StateDB
 
 
 def test_identical_results_give_no_diff():
@@ -96,86 +103,299 @@ def test_diff_against_a_counting_oracle():
             assert sum(key(r) == k for r in d.removed) == max(0, n_old - n_new)
 
 
-def rs(rows, columns=("a",)):
-    return ResultSet.from_cursor(list(columns), [tuple(r) for r in rows])
+# -- the daemon's fast layer, against the reference ---------------------------------
 
 
-def test_differential_outcomes():
-    first = differential(None, rs([(1,)]), 0)
-    assert (first.added, first.removed, first.counter, first.first) == ([(1,)], [], 0, True)
-    stored = first.store
-    assert Stored.decode(stored.encode()) == stored
-    same = differential((0, 4, stored), rs([(1,)]), 0)
-    assert not same.log and same.store is None
-    changed = differential((0, 4, stored), rs([(2,)]), 0)
-    assert (changed.added, changed.removed, changed.counter) == ([(2,)], [(1,)], 5)
-    typed = differential((0, 4, stored), rs([(1.0,)]), 0)
-    assert (typed.added, typed.removed) == ([(1.0,)], [(1,)])
-    epoch = differential((0, 4, stored), rs([(1,)]), 1)
-    assert epoch.first and epoch.counter == 0 and epoch.added == [(1,)]
-    empty_first = differential(None, rs([]), 0)
-    assert empty_first.log and empty_first.counter == 0     # batched format logs it
+class Pipeline:
+    """The daemon's store/log step on a real state database, outbox and log file."""
+
+    def __init__(self, tmp, **run):
+        self.tmp = tmp
+        self.state = StateDB(str(tmp / "osquery.db"))
+        self.sink = FileSink(str(tmp / "osqueryd.results.log"))
+        self.outbox = Outbox(self.state, [self.sink])
+        self.step = ResultStep(self.state, self.outbox)
+        self.run_args = dict(name="q", query="SELECT", host="h", unix=0, epoch=0, numerics=False)
+        self.run_args.update(run)
+        self.seen = 0
+        self.sink.touch()
+
+    def __call__(self, rows, columns=("a",), chunk=3, **over):
+        args = dict(self.run_args, **over)
+        run = Run(**args)
+        chunks = [rows[i:i + chunk] for i in range(0, len(rows), chunk)]
+        out = (self.step.snapshot if run.snapshot else self.step.differential)(run, list(columns), iter(chunks))
+        self.outbox.deliver()
+        return out, self.new_lines()
+
+    def new_lines(self):
+        text = (self.tmp / "osqueryd.results.log").read_text()
+        lines = [json.loads(x) for x in text.splitlines()]
+        out, self.seen = lines[self.seen:], len(lines)
+        return out
+
+    def close(self):
+        self.outbox.close()
+        self.state.close()
 
 
-def test_changed_columns():
-    old = Stored.of(rs([(1, "x")], ("a", "b")))
-    reordered = differential((0, 0, old), rs([("x", 1)], ("b", "a")), 0)
-    assert not reordered.log                                 # same rows, other column order
-    other = differential((0, 0, old), rs([(1,)], ("a",)), 0)
-    assert other.added == [(1,)] and other.removed == [(1, "x")]
-    assert other.removed_columns == ("a", "b")
+def cols(lines, action):
+    return [x["columns"] for x in lines if x["action"] == action]
 
 
-def test_event_based_outcomes():
-    first = event_based(None, rs([(1,)]), 0)
-    assert (first.added, first.counter, first.store.keys) == ([(1,)], 1, [])
-    later = event_based((0, 1, first.store), rs([(2,), (2,)]), 0)
-    assert (later.added, later.removed, later.counter) == ([(2,), (2,)], [], 2)
-    assert not event_based((0, 2, first.store), rs([]), 0).log
-    empty = event_based(None, rs([]), 0)
-    assert not empty.log and empty.counter == -1
-    assert event_based((0, -1, empty.store), rs([(1,)]), 0).counter == 0
+def test_differential_outcomes(tmp_path):
+    p = Pipeline(tmp_path)
+    out, lines = p([(1,)])
+    assert out.first and out.stored and [(x["counter"], x["columns"], x["action"]) for x in lines] == \
+        [(0, {"a": "1"}, "added")]
+    out, lines = p([(1,)])
+    assert not lines and not out.added and not out.removed          # nothing changed, nothing logged
+    out, lines = p([(2,)])
+    assert [(x["counter"], x["columns"], x["action"]) for x in lines] == \
+        [(1, {"a": "1"}, "removed"), (1, {"a": "2"}, "added")]      # removed lines come first
+    out, lines = p([(2.0,)])                                          # 2 and 2.0 are different rows
+    assert cols(lines, "removed") == [{"a": "2"}] and cols(lines, "added") == [{"a": "2.0"}]
+    out, lines = p([("2.0",)])
+    assert cols(lines, "removed") == [{"a": "2.0"}] and cols(lines, "added") == [{"a": "2.0"}]
+    out, lines = p([("2.0",)], epoch=1)                               # a new epoch: all added, counter 0
+    assert out.first and out.new_epoch and [(x["counter"], x["action"]) for x in lines] == [(0, "added")]
+    p.close()
 
 
-def test_result_set_normalises_like_the_reference():
-    tuples = [(None, "a\nb", b"\xffz", 1, 2.0, "null"), ("\\n", "é/", None, 0, 0.5, "")]
-    names = ["a", "b", "c", "d", "e", "f"]
-    fast = ResultSet.from_cursor(names, tuples)
-    assert fast.dicts() == rows_from_cursor(names, tuples)
-    raw = ResultSet.from_cursor(names, tuples, escaped=False)
-    assert raw.dicts() == rows_from_cursor(names, tuples, escaped=False)
-    assert render_rows(fast.columns, fast.rows, False) == [render_row(r, False) for r in fast.dicts()]
-    dup = ResultSet.from_cursor(["x", "y", "x"], [(1, 2, 3)])
-    assert dup.dicts() == [{"y": 2, "x": 3}]
+def test_empty_first_run_and_batched_format(tmp_path):
+    p = Pipeline(tmp_path, event_format=False)
+    out, lines = p([])
+    assert lines == [{"diffResults": {"removed": [], "added": []}, "name": "q", "hostIdentifier": "h",
+                      "calendarTime": "Thu Jan  1 00:00:00 1970 UTC", "unixTime": 0, "epoch": 0,
+                      "counter": 0, "numerics": False}]
+    out, lines = p([(i,) for i in range(10)], chunk=4)
+    assert lines[0]["diffResults"] == {"removed": [], "added": [{"a": str(i)} for i in range(10)]}
+    out, lines = p([(i,) for i in range(1, 12)], chunk=4)
+    assert lines[0]["diffResults"] == {"removed": [{"a": "0"}], "added": [{"a": "10"}, {"a": "11"}]}
+    p.close()
 
 
-def test_fast_diff_agrees_with_the_reference():
+def test_changed_columns_and_removed_false(tmp_path):
+    p = Pipeline(tmp_path)
+    p([(1, "x")], ("a", "b"))
+    out, lines = p([("x", 1)], ("b", "a"))
+    assert not lines                                                  # same rows, other column order
+    out, lines = p([(1,)], ("a",))
+    assert cols(lines, "added") == [{"a": "1"}] and cols(lines, "removed") == [{"a": "1", "b": "x"}]
+    out, lines = p([], ("a",), removed=False)                         # only removed rows: no line
+    assert not lines and out.stored
+    out, lines = p([(5,)], ("a",), removed=False)
+    assert [x["action"] for x in lines] == ["added"]
+    p.close()
+
+
+def test_event_based_outcomes(tmp_path):
+    p = Pipeline(tmp_path, events=True)
+    out, lines = p([(1,)])
+    assert [x["counter"] for x in lines] == [1]
+    out, lines = p([(2,), (2,)])
+    assert [(x["counter"], x["columns"]) for x in lines] == [(2, {"a": "2"}), (2, {"a": "2"})]
+    out, lines = p([])
+    assert not lines
+    (tmp_path / "x").mkdir()
+    q = Pipeline(tmp_path / "x", events=True)
+    out, lines = q([])
+    assert not lines
+    out, lines = q([(1,)])
+    assert [x["counter"] for x in lines] == [0]      # first run was empty: the first rows get 0
+    p.close()
+    q.close()
+
+
+def test_renderer_matches_the_reference_on_hostile_values():
+    rng = random.Random(5)
+    alphabet = ["a", "é", "\n", "\x00", '"', "\\", "/", "\u2028", "\udcff", "%", "%s", "\U0001F600"]
+    values = [None, 0, 1, -5, 2.0, 0.1, 1e20, b"\xff", b"ok", "", "null", 2 ** 62]
+    for _ in range(1500):
+        ncol = rng.randint(1, 4)
+        names = [rng.choice(["a", "b", "c%", 'd"', "é"]) for _ in range(ncol)]
+        rows = [tuple("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 3)))
+                      if rng.random() < 0.5 else rng.choice(values) for _ in range(ncol))
+                for _ in range(rng.randint(1, 6))]
+        for escaped in (True, False):
+            r = Renderer(names, "N", escaped)
+            plain, keys, num = r.render(rows, numerics=True)
+            ref = rows_from_cursor(names, rows, "N", escaped)
+            assert plain == [dumps(render_row(x, False)) for x in ref]
+            assert num == [dumps(render_row(x, True)) for x in ref]
+            if escaped:
+                # Keys are equal exactly when the reference's typed rows are.
+                for a, ka in zip(ref, keys):
+                    for b, kb in zip(ref, keys):
+                        assert (ka == kb) == (row_key(a) == row_key(b))
+                assert numerics_columns(keys) == num
+                assert r.render_stored(rows)[1] == "\n".join(keys)
+    assert Renderer(["x", "y", "x"]).render([(1, 2, 3)])[0] == ['{"x":"3","y":"2"}']
+
+
+def test_pipeline_agrees_with_the_reference_diff(tmp_path):
     rng = random.Random(11)
     values = [0, 1, 1.0, "1", "", "x", None, -5, 2.5]
-    for _ in range(300):
-        cols = ("a", "b")
-        old = [(rng.choice(values), rng.choice(values)) for _ in range(rng.randint(0, 7))]
+    p = Pipeline(tmp_path)
+    old: list = []
+    for n in range(200):
         new = [(rng.choice(values), rng.choice(values)) for _ in range(rng.randint(0, 7))]
-        o, n = rs(old, cols), rs(new, cols)
-        added, removed, _ = diff_sets(Stored.decode(Stored.of(o).encode()), n)
-        ref = diff(o.dicts(), n.dicts())
-        assert [dict(zip(cols, r)) for r in added] == ref.added
-        assert sorted(map(repr, (dict(zip(cols, r)) for r in removed))) == sorted(map(repr, ref.removed))
+        out, lines = p(new, ("a", "b"), chunk=rng.randint(1, 4))
+        ref = diff(rows_from_cursor(["a", "b"], old), rows_from_cursor(["a", "b"], new))
+        if n == 0:
+            assert cols(lines, "added") == [render_row(r, False) for r in rows_from_cursor(["a", "b"], new)]
+        else:
+            assert cols(lines, "added") == [render_row(r, False) for r in ref.added]
+            assert sorted(map(repr, cols(lines, "removed"))) == \
+                sorted(repr(render_row(r, False)) for r in ref.removed)
+        old = new
+    p.close()
+
+
+def test_large_previous_results_are_counted_by_digest(tmp_path, monkeypatch):
+    import osqlite.diff
+    monkeypatch.setattr(osqlite.diff, "DIGEST_ABOVE", 5)
+    p = Pipeline(tmp_path)
+    p([(i,) for i in range(20)], chunk=7)
+    out, lines = p([(i,) for i in range(3, 25)], chunk=7)
+    assert cols(lines, "removed") == [{"a": str(i)} for i in range(3)]
+    assert cols(lines, "added") == [{"a": str(i)} for i in range(20, 25)]
+    p.close()
 
 
 def test_state_store_purge_and_directory(tmp_path):
-    from osqlite.state import StateDB
     (tmp_path / "osquery.db").mkdir()
     st = StateDB(str(tmp_path / "osquery.db"))
     assert st.path == str(tmp_path / "osquery.db" / "osqlite.db")
-    st.store("kept", 0, 0, "SELECT 1", Stored.of(rs([(1,)])))
-    st.store("old", 0, 3, "SELECT 2", Stored.of(rs([("x",)])))
-    st.store("recent", 0, 0, "SELECT 3", Stored.of(rs([])))
-    st.executed("old", 1000)
-    st.executed("recent", 1_000_000)
-    epoch, counter, stored = st.previous("old")
-    assert (epoch, counter, stored.keys) == (0, 3, ['["x"]'])
+    for name, when in (("kept", 0), ("old", 1000), ("recent", 1_000_000)):
+        with st.transaction() as tx:
+            st.save_result(tx, name, 0, 3, "SELECT 1", ("a",), 1, 1, [(0, 's\t{"a":"x"}')], when)
+    prev = st.previous("old")
+    assert (prev.epoch, prev.counter, list(st.keys("old", prev))) == (0, 3, ['s\t{"a":"x"}'])
     assert st.purge({"kept"}, now=1_000_000) == ["old"]
     assert st.stored_names() == ["kept", "recent"]
+    assert st.execute("SELECT count(*) FROM result_chunks WHERE name = 'old'") == [(0,)]
     st.close()
     assert (tmp_path / "osquery.db" / "osqlite.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_results_stored_by_an_earlier_release_are_read(tmp_path):
+    from osqlite._sqlite import sqlite3
+    db = sqlite3.connect(str(tmp_path / "osquery.db"))
+    db.execute("CREATE TABLE results(name TEXT PRIMARY KEY, epoch INTEGER, counter INTEGER, query TEXT,"
+               " rows TEXT, executed INTEGER)")
+    db.execute("INSERT INTO results VALUES ('q', 0, 4, 'SELECT', ?, 0)", ('["b","a"]\n["x",1]\n["y",2.0]',))
+    db.commit()
+    db.close()
+    p = Pipeline(tmp_path)
+    out, lines = p([(1, "x"), (3, "z")], ("a", "b"))
+    assert [(x["counter"], x["action"], x["columns"]) for x in lines] == \
+        [(5, "removed", {"a": "2.0", "b": "y"}), (5, "added", {"a": "3", "b": "z"})]
+    p.close()
+
+
+def test_large_new_results_spill_and_a_failed_run_leaves_the_stored_one(tmp_path, monkeypatch):
+    import osqlite.results
+    monkeypatch.setattr(osqlite.results, "KEYS_IN_MEMORY", 50)     # spill after a few rows
+    p = Pipeline(tmp_path)
+    p([(i,) for i in range(30)], chunk=4)
+    spilled_chunks = p.state.execute("SELECT count(*) FROM result_chunks")[0][0]
+    assert spilled_chunks == 8
+
+    def broken():
+        yield [(100,), (101,)]
+        yield [(102,)]
+        raise RuntimeError("the query failed half-way")
+
+    run = Run(**p.run_args)
+    with pytest.raises(RuntimeError):
+        p.step.differential(run, ["a"], broken())
+    assert p.state.execute("SELECT count(*) FROM result_chunks")[0][0] == spilled_chunks
+    assert os.listdir(tmp_path / "osquery.db.outbox") == []
+    out, lines = p([(i,) for i in range(2, 32)], chunk=4)
+    assert cols(lines, "removed") == [{"a": "0"}, {"a": "1"}]
+    assert cols(lines, "added") == [{"a": "30"}, {"a": "31"}]
+    p.close()
+
+
+# -- rows rendered inside SQLite (csrc/logline.c) --------------------------------------
+
+def _hostile_table(conn, rng, n=400):
+    pieces = ["a", "é", "\n", "\x00", '"', "\\", "/", "\u2028", "%", "\U0001F600", "\x7f", "\t"]
+    bad = [b"\xff", b"\xe2\x82", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe2\x82\xac", b"ok"]
+    conn.execute("CREATE TEMP TABLE h(a, b, c, d)")
+    rows = []
+    for _ in range(n):
+        row = []
+        for _ in range(4):
+            kind = rng.random()
+            if kind < 0.3:
+                row.append("".join(rng.choice(pieces) for _ in range(rng.randint(0, 4))))
+            elif kind < 0.45:
+                row.append(b"".join(rng.choice(bad) for _ in range(rng.randint(0, 3))))
+            elif kind < 0.6:
+                row.append(rng.choice([0, 1, -1, 2 ** 63 - 1, -2 ** 63, 42]))
+            elif kind < 0.8:
+                row.append(rng.choice([0.0, -0.0, 2.0, 0.1, 1e20, 1e-300, 5e-324, float("inf"),
+                                       -float("inf"), rng.random() * 1000]))
+            else:
+                row.append(None)
+        rows.append(row)
+    conn.executemany("INSERT INTO h VALUES (?, ?, ?, ?)", rows)
+    # Text that is not UTF-8 (as /proc gives it): stored as TEXT, not BLOB.
+    conn.execute("INSERT INTO h VALUES (CAST(x'61ff62' AS TEXT), CAST(x'e282' AS TEXT), 'x', NULL)")
+
+
+def test_sqlite_rendering_is_the_python_rendering():
+    import osqlite
+    from osqlite.results import render_in_sqlite
+    conn = osqlite.connect()
+    conn.text_factory = decode_text
+    _hostile_table(conn, random.Random(3))
+    for sql in ("SELECT * FROM h", "SELECT d AS z, a, c AS \"q'\"\"x\", b FROM h ORDER BY rowid DESC"):
+        for nullvalue in ("", "NULL\n"):
+            columns, chunks = render_in_sqlite(conn, sql + " ;", nullvalue)
+            got = [pair for chunk in chunks for pair in chunk]
+            cur = conn.execute(sql)
+            names = [d[0] for d in cur.description]
+            r = Renderer(names, nullvalue)
+            plain, keys, _ = r.render(cur.fetchall())
+            assert columns == r.columns
+            assert [c for _, c in got] == plain                  # same columns texts, same order
+            assert ["\t".join(p) for p in got] == keys          # same identities
+
+
+def test_sqlite_rendering_falls_back_when_it_cannot_wrap():
+    import osqlite
+    from osqlite.results import render_in_sqlite
+    conn = osqlite.connect()
+    assert render_in_sqlite(conn, "SELECT 1 AS a, 2 AS a", "") is None      # SQLite would rename one
+    assert render_in_sqlite(conn, "PRAGMA user_version", "") is None
+    assert render_in_sqlite(conn, "SELECT * FROM no_such_table", "") is None
+    wide = ", ".join(f"{i} AS c{i}" for i in range(200))
+    assert render_in_sqlite(conn, f"SELECT {wide}", "") is None             # too many function arguments
+    cols, chunks = render_in_sqlite(conn, "SELECT 1 AS x -- a comment", "")
+    assert [list(c) for c in chunks] == [[("i", '{"x":"1"}')]]
+
+
+def test_wrapping_keeps_column_names_and_order_of_osquerys_pack_queries():
+    from test_pack_corpus import GONE_FROM_OSQUERY, QUERIES
+
+    import osqlite
+    from osqlite.results import render_in_sqlite
+    conn = osqlite.connect()
+    conn.text_factory = decode_text
+    checked = 0
+    for q in QUERIES:
+        if (q["pack"], q["name"]) in GONE_FROM_OSQUERY:
+            continue
+        cur = conn.execute(q["query"])
+        names = [d[0] for d in cur.description]
+        wrapped = render_in_sqlite(conn, q["query"], "")
+        if len(set(names)) != len(names):
+            assert wrapped is None
+            continue
+        assert wrapped is not None, q["query"]
+        assert wrapped[0] == tuple(sorted(names)), q["query"]
+        checked += 1
+    assert checked > 100

@@ -165,19 +165,35 @@ def test_unwritable_paths_name_the_flag(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("numerics", [False, True])
-def test_columnar_event_lines_match_the_reference(numerics):
-    from osqlite.diff import ResultSet
-    from osqlite.logger import event_lines_columnar
+def test_line_shapes_match_the_reference(numerics):
+    """The daemon's lines (columns texts from diff.Renderer inside LineShape)
+    are byte for byte the reference functions' lines, for every format."""
+    from osqlite.diff import Renderer
+    from osqlite.logger import LineShape
     cols = ("pid", "name", "ratio", "mixed", "pct%s")
     tuples = [(1, "a/é", 0.5, 3, "x"), (2, 'q"uote\\\\', 2.0, "s", "100%"), (3, "", 1e20, 2.5, "%d")]
-    rs = ResultSet.from_cursor(cols, tuples)
     m = meta(numerics=numerics, hostIdentifier="h%s")
-    deco = {"d%": "v%s"}
-    for top in (False, True):
-        ref = event_lines(m, render_rows(cols, rs.rows[1:], numerics), render_rows(cols, rs.rows[:1], numerics),
-                          deco, top)
-        fast = event_lines_columnar(m, cols, rs.rows[1:], rs.rows[:1], deco, top)
-        assert fast == ref
-    assert event_lines_columnar(m, cols, [], [], {}) == []
-    clash = event_lines_columnar(m, cols, rs.rows, [], {"action": "x"}, top_level=True)
-    assert all(json.loads(x)["action"] == "added" for x in clash)
+    c, _, nb = Renderer(cols).render(tuples, numerics=numerics)
+    body = nb if numerics else c
+    for deco in ({}, {"d%": "v%s"}, {"action": "x", "name": "y"}, {"diffResults": "z"}, {"snapshot": "q"}):
+        for top in (False, True):
+            shape = LineShape(m, deco, top)
+            added, removed = render_rows(cols, tuples[1:], numerics), render_rows(cols, tuples[:1], numerics)
+            got = (shape.events(body[:1], "removed") + shape.events(body[1:], "added")).decode()
+            assert got.splitlines() == event_lines(m, added, removed, deco, top)
+            batched = shape.batched()
+            ref = batched_line(m, added, removed, deco, top)
+            if batched is None:     # a top-level diffResults decoration replaces the diff
+                assert "diffResults" in deco and top and json.loads(ref)["diffResults"] == "z"
+            else:
+                head, mid, tail = batched
+                assert head + ",".join(body[:1]) + mid + ",".join(body[1:]) + tail == ref + "\n"
+            snap = shape.snapshot()
+            [ref] = snapshot_lines(m, render_rows(cols, tuples, numerics), deco, top)
+            if snap is None:
+                assert "snapshot" in deco and top
+            else:
+                assert snap[0] + ",".join(body) + snap[1] == ref + "\n"
+            assert shape.events(body, "snapshot").decode().splitlines() == \
+                snapshot_lines(m, render_rows(cols, tuples, numerics), deco, top, event_type=True)
+    assert LineShape(m, {}).events([], "added") == b""

@@ -1,0 +1,242 @@
+/*
+** logline.c: a result row in osquery's log form, built inside SQLite, for
+** the daemon's differential results (osqlite/results.py).  The daemon wraps
+** a scheduled query as
+**
+**     SELECT osqlite_logsig("pid", "name"),
+**            osqlite_logcols('""', '"name":', "name", '"pid":', "pid")
+**     FROM (<the query>)
+**
+** so that each row reaches Python as two short strings instead of one
+** Python object per cell:
+**
+**   osqlite_logcols(NULLTEXT, NAME1, V1, NAME2, V2, ...)
+**       The row's "columns" object exactly as osquery writes it with
+**       logger_numerics off: {"name":"sshd","pid":"42"}.  NAMEi are the
+**       columns' JSON keys followed by ':' (the caller sorts them by name and
+**       encodes them); NULLTEXT is the JSON text that stands for NULL (the
+**       escaped nullvalue flag).  Each value is a JSON string:
+**         INTEGER  decimal;
+**         REAL     printf %.15g, plus ".0" when that has no '.'
+**                  (osquery: osquery/utils/conversions/castvariant.h);
+**         TEXT, BLOB  the bytes, with osquery's escaping of differential
+**                  results (osquery: osquery/sql/sql.cpp
+**                  escapeNonPrintableBytes): a byte below 0x20, or a byte
+**                  that is not part of a well-formed UTF-8 sequence, becomes
+**                  the four characters \xHH (uppercase hex); then JSON's
+**                  own escaping of '"' and '\'.  Valid UTF-8 passes through.
+**         NULL     NULLTEXT.
+**
+**   osqlite_logsig(V1, V2, ...)
+**       The values' types, comma-separated in the same column order: 'i'
+**       INTEGER, 's' TEXT, BLOB or NULL, 'f' REAL followed by the exact
+**       double in the form of Python's float.hex() ("f0x1.8000000000000p+1").
+**       With the columns text it makes the row's identity in the diff, so
+**       that 1, 1.0 and '1' stay different rows although they render alike.
+**
+** Both are byte for byte what osqlite.diff.Renderer produces in Python
+** (tests/test_daemon_diff.py holds them to each other).
+*/
+#include "osqlite.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A growable output buffer; on OOM it stops growing and remembers. */
+typedef struct LogBuf LogBuf;
+struct LogBuf {
+  char *z;
+  sqlite3_int64 n, nAlloc;
+  int oom;
+};
+
+static int logReserve(LogBuf *p, sqlite3_int64 nMore){
+  char *zNew;
+  sqlite3_int64 nNew;
+  if( p->oom ) return 0;
+  if( p->n + nMore <= p->nAlloc ) return 1;
+  nNew = (p->nAlloc ? p->nAlloc*2 : 256) + nMore;
+  zNew = sqlite3_realloc64(p->z, nNew);
+  if( zNew==0 ){
+    p->oom = 1;
+    return 0;
+  }
+  p->z = zNew;
+  p->nAlloc = nNew;
+  return 1;
+}
+
+static void logAppend(LogBuf *p, const char *z, sqlite3_int64 n){
+  if( n>0 && logReserve(p, n) ){
+    memcpy(p->z + p->n, z, (size_t)n);
+    p->n += n;
+  }
+}
+
+/* Length of the well-formed UTF-8 sequence at z (Unicode table 3-7), or 0. */
+static int utf8Length(const unsigned char *z, sqlite3_int64 n){
+  unsigned char c = z[0];
+  if( c<0x80 ) return 1;
+  if( c>=0xC2 && c<=0xDF ){
+    return (n>=2 && (z[1]&0xC0)==0x80) ? 2 : 0;
+  }
+  if( c>=0xE0 && c<=0xEF ){
+    unsigned char lo = c==0xE0 ? 0xA0 : 0x80, hi = c==0xED ? 0x9F : 0xBF;
+    return (n>=3 && z[1]>=lo && z[1]<=hi && (z[2]&0xC0)==0x80) ? 3 : 0;
+  }
+  if( c>=0xF0 && c<=0xF4 ){
+    unsigned char lo = c==0xF0 ? 0x90 : 0x80, hi = c==0xF4 ? 0x8F : 0xBF;
+    return (n>=4 && z[1]>=lo && z[1]<=hi && (z[2]&0xC0)==0x80
+            && (z[3]&0xC0)==0x80) ? 4 : 0;
+  }
+  return 0;
+}
+
+/* Append the bytes as an escaped JSON string (see the header). */
+static void logText(LogBuf *p, const unsigned char *z, sqlite3_int64 n){
+  static const char hex[] = "0123456789ABCDEF";
+  sqlite3_int64 i = 0, run = 0;
+  if( !logReserve(p, n + 2) ) return;
+  p->z[p->n++] = '"';
+  while( i<n ){
+    unsigned char c = z[i];
+    int len = c>=0x20 ? utf8Length(z+i, n-i) : 0;
+    if( len>0 && c!='"' && c!='\\' ){
+      i += len;
+      run += len;
+      continue;
+    }
+    logAppend(p, (const char*)z + i - run, run);
+    run = 0;
+    if( c=='"' || c=='\\' ){
+      char e[2];
+      e[0] = '\\';
+      e[1] = (char)c;
+      logAppend(p, e, 2);
+    }else{
+      char e[5];
+      e[0] = '\\'; e[1] = '\\'; e[2] = 'x';
+      e[3] = hex[c>>4]; e[4] = hex[c&15];
+      logAppend(p, e, 5);
+    }
+    i++;
+  }
+  logAppend(p, (const char*)z + i - run, run);
+  logAppend(p, "\"", 1);
+}
+
+static void logValue(LogBuf *p, sqlite3_value *v, sqlite3_value *pNull){
+  char zNum[64];
+  int n;
+  switch( sqlite3_value_type(v) ){
+    case SQLITE_INTEGER:
+      n = snprintf(zNum, sizeof(zNum), "\"%lld\"", (long long)sqlite3_value_int64(v));
+      logAppend(p, zNum, n);
+      break;
+    case SQLITE_FLOAT:
+      n = snprintf(zNum, sizeof(zNum)-4, "\"%.15g", sqlite3_value_double(v));
+      if( memchr(zNum, '.', (size_t)n)==0 ){
+        memcpy(zNum+n, ".0", 2);
+        n += 2;
+      }
+      zNum[n++] = '"';
+      logAppend(p, zNum, n);
+      break;
+    case SQLITE_NULL:
+      logAppend(p, (const char*)sqlite3_value_text(pNull), sqlite3_value_bytes(pNull));
+      break;
+    default: {
+      const unsigned char *z = sqlite3_value_blob(v);
+      logText(p, z ? z : (const unsigned char*)"", sqlite3_value_bytes(v));
+      break;
+    }
+  }
+}
+
+static void logFinish(sqlite3_context *ctx, LogBuf *p){
+  if( p->oom ){
+    sqlite3_free(p->z);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text64(ctx, p->z ? p->z : "", (sqlite3_uint64)p->n,
+                        p->z ? sqlite3_free : SQLITE_STATIC, SQLITE_UTF8);
+}
+
+static void logColsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  LogBuf b = {0, 0, 0, 0};
+  int i;
+  if( argc<1 || (argc-1)%2 ){
+    sqlite3_result_error(ctx, "osqlite_logcols(nulltext, name, value, ...)", -1);
+    return;
+  }
+  /* One allocation for the common row: names, values and quoting. */
+  {
+    sqlite3_int64 nGuess = 2;
+    for(i=1; i<argc; i++){
+      int t = sqlite3_value_type(argv[i]);
+      /* value_bytes would turn a number into text: guess its width instead */
+      nGuess += (t==SQLITE_TEXT || t==SQLITE_BLOB ? sqlite3_value_bytes(argv[i]) : 24) + 8;
+    }
+    logReserve(&b, nGuess);
+  }
+  logAppend(&b, "{", 1);
+  for(i=1; i+1<argc; i+=2){
+    if( i>1 ) logAppend(&b, ",", 1);
+    logAppend(&b, (const char*)sqlite3_value_text(argv[i]), sqlite3_value_bytes(argv[i]));
+    logValue(&b, argv[i+1], argv[0]);
+  }
+  logAppend(&b, "}", 1);
+  logFinish(ctx, &b);
+}
+
+/* x in the form of Python's float.hex(): 13 hex digits after the point. */
+static int floatHex(char *z, size_t nz, double x){
+  sqlite3_uint64 bits, mant;
+  int e, sign;
+  memcpy(&bits, &x, sizeof(bits));
+  sign = (int)(bits>>63);
+  e = (int)((bits>>52) & 0x7ff);
+  mant = bits & (((sqlite3_uint64)1<<52) - 1);
+  if( e==0x7ff ){
+    return snprintf(z, nz, "%s", mant ? "nan" : (sign ? "-inf" : "inf"));
+  }
+  if( e==0 && mant==0 ){
+    return snprintf(z, nz, "%s0x0.0p+0", sign ? "-" : "");
+  }
+  return snprintf(z, nz, "%s0x%d.%013llxp%+d", sign ? "-" : "", e ? 1 : 0,
+                  (unsigned long long)mant, e ? e-1023 : -1022);
+}
+
+static void logSigFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  LogBuf b = {0, 0, 0, 0};
+  char zNum[64];
+  int i, n;
+  for(i=0; i<argc; i++){
+    if( i ) logAppend(&b, ",", 1);
+    switch( sqlite3_value_type(argv[i]) ){
+      case SQLITE_INTEGER:
+        logAppend(&b, "i", 1);
+        break;
+      case SQLITE_FLOAT:
+        n = floatHex(zNum, sizeof(zNum), sqlite3_value_double(argv[i]));
+        logAppend(&b, "f", 1);
+        logAppend(&b, zNum, n);
+        break;
+      default:
+        logAppend(&b, "s", 1);
+        break;
+    }
+  }
+  logFinish(ctx, &b);
+}
+
+int osq_register_logline(sqlite3 *db){
+  int rc;
+  const int flags = SQLITE_UTF8|SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS;
+  rc = sqlite3_create_function(db, "osqlite_logcols", -1, flags, 0, logColsFunc, 0, 0);
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_create_function(db, "osqlite_logsig", -1, flags, 0, logSigFunc, 0, 0);
+  }
+  return rc;
+}
