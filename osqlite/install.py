@@ -81,15 +81,12 @@ def _check_dir(fd: int, path: str) -> None:
                            "install a library for root there")
 
 
-def _open_dir(path: str, create: bool, created: list[str] | None = None,
-              prefix: str | None = None) -> int:
+def _open_dir(path: str, create: bool) -> int:
     """Open directory ``path`` component by component (O_NOFOLLOW).
 
     A symlink on the way is followed only when root or we own it (merged
     /usr's /lib -> usr/lib); anything else is an error.  With ``create``,
-    missing directories are made (0755) and, when they are among
-    CREATABLE below ``prefix``, their relative names appended to
-    ``created``."""
+    missing directories are made (0755)."""
     if not os.path.isabs(path):
         path = os.path.abspath(path)
     todo = [c for c in path.split("/") if c]
@@ -119,10 +116,6 @@ def _open_dir(path: str, create: bool, created: list[str] | None = None,
                     os.mkdir(comp, 0o755, dir_fd=fd)
                 except OSError as exc:
                     raise InstallError(f"cannot create {where}: {_strerror(exc)}") from exc
-                if prefix is not None and created is not None:
-                    rel = os.path.relpath(where, prefix)
-                    if rel in CREATABLE:
-                        created.append(rel)
                 nfd = os.open(comp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
             except OSError as exc:
                 if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
@@ -154,10 +147,9 @@ def _open_dir(path: str, create: bool, created: list[str] | None = None,
 
 
 @contextlib.contextmanager
-def _dir(path: str, create: bool = False, created: list[str] | None = None,
-         prefix: str | None = None) -> Iterator[int]:
+def _dir(path: str, create: bool = False) -> Iterator[int]:
     try:
-        fd = _open_dir(path, create, created, prefix)
+        fd = _open_dir(path, create)
     except FileNotFoundError:
         raise
     except PermissionError as exc:
@@ -197,6 +189,23 @@ def _write_atomic(dfd: int, name: str, data: bytes, mode: int) -> os.stat_result
             os.unlink(tmp, dir_fd=dfd)
         raise
     return st
+
+
+def _is_ours(dfd: int, st: os.stat_result, record: dict) -> bool:
+    """The library install wrote, unchanged: same file (device, inode) and
+    same bytes (a file made after ours was deleted may reuse its inode)."""
+    if not stat.S_ISREG(st.st_mode) or [st.st_dev, st.st_ino] != [record.get("dev"),
+                                                                   record.get("ino")]:
+        return False
+    try:
+        fd = os.open(LIBRARY, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd)
+    except OSError:
+        return False
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest() == record.get("sha256")
 
 
 def _read_manifest(prefix: str) -> dict:
@@ -305,16 +314,19 @@ def install(prefix: str = DEFAULT_PREFIX, library: str | None = None) -> list[st
     if not data.startswith(b"\x7fELF") or b"sqlite3_osqlite_init" not in data:
         raise InstallError(f"{src} is not osqlite's extension library")
     manifest = _read_manifest(prefix)
-    created: list[str] = list(manifest.get("created_dirs") or [])
+    created: list[str] = [d for d in manifest.get("created_dirs") or [] if d in CREATABLE]
+    for rel in sorted(CREATABLE):
+        try:
+            with _dir(os.path.join(prefix, rel)):
+                pass
+        except FileNotFoundError:
+            if rel not in created:
+                created.append(rel)
     libdir = os.path.join(prefix, "lib")
-    with _dir(prefix, create=True, created=created, prefix=prefix):
-        pass
-    with _dir(libdir, create=True, created=created, prefix=prefix) as dfd:
+    with _dir(libdir, create=True) as dfd:
         _check_dir(dfd, libdir)
-        old = manifest.get("library") or {}
         st = _lstat(LIBRARY, dfd)
-        if st is not None and not (stat.S_ISREG(st.st_mode)
-                                   and [st.st_dev, st.st_ino] == [old.get("dev"), old.get("ino")]):
+        if st is not None and not _is_ours(dfd, st, manifest.get("library") or {}):
             raise InstallError(
                 f"{libdir}/{LIBRARY} exists and was not installed by osqlite: "
                 "remove it, or choose another --prefix")
@@ -341,8 +353,7 @@ def install(prefix: str = DEFAULT_PREFIX, library: str | None = None) -> list[st
         "created_dirs": created,
     }
     try:
-        with _dir(mdir, create=True, created=created, prefix=prefix) as mfd:
-            record["created_dirs"] = created
+        with _dir(mdir, create=True) as mfd:
             _write_atomic(mfd, MANIFEST, json.dumps(record, indent=1).encode() + b"\n", 0o644)
     except OSError as exc:
         raise InstallError(f"cannot write {mdir}/{MANIFEST}: {_strerror(exc)}") from exc
@@ -386,8 +397,7 @@ def uninstall(prefix: str = DEFAULT_PREFIX) -> list[str]:
         with _dir(libdir) as dfd:
             st = _lstat(LIBRARY, dfd)
             if st is not None:
-                if stat.S_ISREG(st.st_mode) and [st.st_dev, st.st_ino] == [lib.get("dev"),
-                                                                           lib.get("ino")]:
+                if _is_ours(dfd, st, lib):
                     os.unlink(LIBRARY, dir_fd=dfd)
                     lines.append(f"removed {libdir}/{LIBRARY}")
                 else:
