@@ -164,6 +164,31 @@ def load(conn: sqlite3.Connection) -> None:
             "osqlite.extension.prepare() before opening it")
 
 
+def prepare_early() -> str | None:
+    """:func:`prepare` for a plugin, imported by its host (Datasette,
+    sqlite-utils) before the host opens connections: the reason osqlite
+    cannot be registered, or None.  Never raises, so the host still starts."""
+    try:
+        prepare()
+    except ExtensionLoadError as exc:
+        return str(exc)
+    return None
+
+
+def ensure(conn: sqlite3.Connection, early_error: str | None = None) -> str | None:
+    """Give ``conn`` osqlite's tables unless it has them: None on success,
+    else the reason (``early_error``, from :func:`prepare_early`, first)."""
+    if has_osqlite(conn):
+        return None
+    if early_error is not None:
+        return early_error
+    try:
+        load(conn)
+    except ExtensionLoadError as exc:
+        return str(exc)
+    return None
+
+
 def has_osqlite(conn: sqlite3.Connection) -> bool:
     """True if osqlite's tables and functions are on this connection."""
     try:

@@ -21,25 +21,14 @@ from typing import Any
 from sqlite_utils import hookimpl
 
 from . import extension
-from .errors import ExtensionLoadError
 
 log = logging.getLogger("osqlite.sqlite_utils")
 
-_load_error: str | None = None
-try:
-    extension.prepare()
-except ExtensionLoadError as exc:
-    _load_error = str(exc)
+_load_error = extension.prepare_early()
 
 
 @hookimpl
 def prepare_connection(conn: Any) -> None:
-    if extension.has_osqlite(conn):
-        return
-    if _load_error is not None:
-        log.error("osqlite: %s", _load_error)
-        return
-    try:
-        extension.load(conn)
-    except ExtensionLoadError as exc:
-        log.error("osqlite: %s", exc)
+    why = extension.ensure(conn, _load_error)
+    if why is not None:
+        log.error("osqlite: %s", why)

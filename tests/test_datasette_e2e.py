@@ -68,7 +68,7 @@ class Server:
         self.log = tmp / "datasette.log"
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
-        for attempt in range(3):
+        for _attempt in range(3):
             self.port = _free_port()
             self.url = f"http://127.0.0.1:{self.port}"
             with open(self.log, "wb") as log:

@@ -51,7 +51,6 @@ from datasette.utils import tilde_decode, to_css_class
 from datasette.utils.asgi import Response
 
 from .. import __version__, extension, schema
-from ..errors import ExtensionLoadError
 
 log = logging.getLogger("osqlite.datasette")
 
@@ -64,11 +63,7 @@ REQUIRED_OPS = (("exact", "="), ("like", "like"), ("glob", "glob"),
 
 # The auto-extension must be registered before Datasette opens its first
 # connection; plugins are imported before that.
-_load_error: str | None = None
-try:
-    extension.prepare()
-except ExtensionLoadError as exc:
-    _load_error = str(exc)
+_load_error = extension.prepare_early()
 
 
 @dataclass
@@ -143,13 +138,11 @@ def _state(datasette: Any) -> HostState | None:
 
 @hookimpl
 def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
-    if _load_error is not None or extension.has_osqlite(conn):
-        return
-    try:
-        extension.load(conn)
-    except ExtensionLoadError as exc:
-        # Datasette keeps serving the database, without osqlite's tables.
-        log.error("osqlite: database %s: %s", database, exc)
+    why = extension.ensure(conn, _load_error)
+    if why is not None and why != _load_error:
+        # Datasette keeps serving the database, without osqlite's tables
+        # (startup has said why already when the extension cannot load).
+        log.error("osqlite: database %s: %s", database, why)
 
 
 @hookimpl
