@@ -2,7 +2,9 @@
 ** engine.c: the one generic virtual-table module behind every osqlite table.
 **
 ** Each registered table is an eponymous virtual table whose pAux is its
-** const OsqTable descriptor (schema.c).  osq_dynamic_module serves tables
+** const OsqTable descriptor (schema.c); xCreate is xConnect, so it can
+** also be declared under any name with CREATE VIRTUAL TABLE (see
+** checkArgs for its optional arguments).  osq_dynamic_module serves tables
 ** whose descriptor is built by CREATE VIRTUAL TABLE from its arguments
 ** (auto_table_construction's, see OsqDynamic in osqlite.h).  The engine declares the schema,
 ** plans constraint push-down in xBestIndex, calls the table's generator in
