@@ -177,8 +177,10 @@ def _shell_load(shell: str, cwd: Path, libdir: Path | None, sql: str):
 
 
 def _install_cli(*args: str) -> subprocess.CompletedProcess:
+    # From another directory: `python -m` would otherwise import the osqlite
+    # of the current directory, not the installed one this test imported (tox).
     return subprocess.run([sys.executable, "-m", "osqlite.extension", *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd="/")
 
 
 def test_install_into_a_prefix_then_load_by_bare_name(tmp_path):
