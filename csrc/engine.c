@@ -593,9 +593,8 @@ static int osqConnect(sqlite3 *db, void *pAux, int argc,
   OsqVtab *pNew;
   char *zSql;
   int rc;
+  (void)argc; (void)argv;
 
-  rc = checkArgs(pTab, argc, argv, pzErr);
-  if( rc!=SQLITE_OK ) return rc;
   zSql = osq_schema_sql(pTab);
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_declare_vtab(db, zSql);
@@ -612,6 +611,16 @@ static int osqConnect(sqlite3 *db, void *pAux, int argc,
   pNew->pTab = pTab;
   *ppVtab = &pNew->base;
   return SQLITE_OK;
+}
+
+/* xCreate and xConnect of the tables of this build: eponymous, or
+** declared by CREATE VIRTUAL TABLE with column declarations as arguments. */
+static int osqConnectDeclared(sqlite3 *db, void *pAux, int argc,
+                              const char *const *argv, sqlite3_vtab **ppVtab,
+                              char **pzErr){
+  int rc = checkArgs((const OsqTable*)pAux, argc, argv, pzErr);
+  if( rc!=SQLITE_OK ) return rc;
+  return osqConnect(db, pAux, argc, argv, ppVtab, pzErr);
 }
 
 static int osqDisconnect(sqlite3_vtab *pVtab){
@@ -912,8 +921,8 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
 
 const sqlite3_module osq_module = {
   0,                /* iVersion */
-  osqConnect,       /* xCreate: the same function, so still eponymous */
-  osqConnect,       /* xConnect */
+  osqConnectDeclared, /* xCreate: the same function, so still eponymous */
+  osqConnectDeclared, /* xConnect */
   osqBestIndex,     /* xBestIndex */
   osqDisconnect,    /* xDisconnect */
   osqDisconnect,    /* xDestroy: nothing to remove but the declaration */
