@@ -32,9 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("OSQLITE_METADATA_ENDPOINT", "127.0.0.1:9")
 
-import osqlite  # noqa: E402
 from datasette.app import Datasette  # noqa: E402
 
+import osqlite  # noqa: E402
 from osqlite.datasette_plugin import HostDatabase  # noqa: E402
 
 SQL = "SELECT rowid, * FROM processes ORDER BY rowid LIMIT 101"
