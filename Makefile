@@ -15,7 +15,7 @@ all: $(LIB)
 $(LIB): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -fPIC -shared -fvisibility=hidden \
-	    -Icsrc -Icsrc/lib -o $@ $(SRC) -lm -ldl
+	    -Wl,-soname,osqlite.so -Icsrc -Icsrc/lib -o $@ $(SRC) -lm -ldl
 
 schema:
 	python3 tools/gen_schema.py

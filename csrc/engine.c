@@ -2,7 +2,9 @@
 ** engine.c: the one generic virtual-table module behind every osqlite table.
 **
 ** Each registered table is an eponymous virtual table whose pAux is its
-** const OsqTable descriptor (schema.c).  osq_dynamic_module serves tables
+** const OsqTable descriptor (schema.c); xCreate is xConnect, so it can
+** also be declared under any name with CREATE VIRTUAL TABLE (see
+** checkArgs for its optional arguments).  osq_dynamic_module serves tables
 ** whose descriptor is built by CREATE VIRTUAL TABLE from its arguments
 ** (auto_table_construction's, see OsqDynamic in osqlite.h).  The engine declares the schema,
 ** plans constraint push-down in xBestIndex, calls the table's generator in
@@ -486,6 +488,104 @@ char *osq_schema_sql(const OsqTable *pTab){
 
 const char *osq_type_name(int eType){ return typeName(eType); }
 
+/*
+** CREATE VIRTUAL TABLE arguments.  "CREATE VIRTUAL TABLE t USING processes"
+** declares a table in a database file, so tools that list sqlite_master
+** (the shell's .tables, sqlite-utils, Datasette) see it; the table is the
+** same as the eponymous one.  Arguments, when given, repeat column
+** declarations exactly as osq_schema_sql() writes them, quotes around the
+** name optional and case and spacing free:
+**
+**     CREATE VIRTUAL TABLE processes USING processes(`pid` BIGINT, `name` TEXT)
+**
+** so that .schema shows the columns without osqlite loaded.  They may
+** name a subset (a file written by an older osqlite stays valid when a
+** table gains columns), but one that is not a column of this table as
+** this build declares it is an error: the file is stale.
+*/
+
+static int isBlank(char c){
+  return c==' ' || c=='\t' || c=='\n' || c=='\r';
+}
+
+/* Length of the name at the start of z (quoted or not) and, in *pzName /
+** *pnName, the name without its quotes (a doubled quote is not
+** unescaped; no osquery column name contains one). */
+static int argName(const char *z, const char **pzName, int *pnName){
+  char cClose = 0;
+  int i = 0;
+  switch( z[0] ){
+    case '"': case '\'': case '`': cClose = z[0]; break;
+    case '[': cClose = ']'; break;
+  }
+  if( cClose ){
+    for(i=1; z[i] && z[i]!=cClose; i++){}
+    if( z[i]!=cClose ) return -1;
+    *pzName = z+1;
+    *pnName = i-1;
+    return i+1;
+  }
+  while( z[i] && !isBlank(z[i]) ) i++;
+  *pzName = z;
+  *pnName = i;
+  return i;
+}
+
+/* Compare two declarations word by word, ignoring case and spacing. */
+static int declEqual(const char *z1, const char *z2){
+  while( 1 ){
+    while( isBlank(*z1) ) z1++;
+    while( isBlank(*z2) ) z2++;
+    if( *z1==0 || *z2==0 ) return *z1==*z2;
+    while( *z1 && !isBlank(*z1) && *z2 && !isBlank(*z2) ){
+      if( sqlite3_strnicmp(z1, z2, 1)!=0 ) return 0;
+      z1++; z2++;
+    }
+    if( (*z1 && !isBlank(*z1)) || (*z2 && !isBlank(*z2)) ) return 0;
+  }
+}
+
+/* The declaration of column pCol after its name, as osq_schema_sql()
+** writes it: "TYPE[ HIDDEN][ COLLATE x]" (sqlite3_free it). */
+static char *columnDecl(const OsqColumn *pCol){
+  return sqlite3_mprintf("%s%s%s%s", typeName(pCol->eType),
+                         (pCol->flags & OSQ_HIDDEN) ? " HIDDEN" : "",
+                         pCol->zCollate ? " COLLATE " : "",
+                         pCol->zCollate ? pCol->zCollate : "");
+}
+
+/* Check the arguments of CREATE VIRTUAL TABLE (argv[3] on) against pTab. */
+static int checkArgs(const OsqTable *pTab, int argc, const char *const *argv,
+                     char **pzErr){
+  int i, j, rc = SQLITE_OK;
+  for(i=3; rc==SQLITE_OK && i<argc; i++){
+    const char *z = argv[i], *zName = 0;
+    int nName = 0, n;
+    while( isBlank(*z) ) z++;
+    n = argName(z, &zName, &nName);
+    for(j=0; n>0 && j<pTab->nCol; j++){
+      const OsqColumn *pCol = &pTab->aCol[j];
+      char *zDecl;
+      if( (int)strlen(pCol->zName)!=nName
+       || sqlite3_strnicmp(pCol->zName, zName, nName)!=0 ) continue;
+      zDecl = columnDecl(pCol);
+      if( zDecl==0 ) rc = SQLITE_NOMEM;
+      else if( !declEqual(z+n, zDecl) ) j = pTab->nCol;
+      sqlite3_free(zDecl);
+      break;
+    }
+    if( rc==SQLITE_OK && (n<=0 || j>=pTab->nCol) ){
+      *pzErr = sqlite3_mprintf("%s: \"%s\" is not a column of %s as this "
+          "osqlite declares it (SELECT sql FROM osqlite_tables WHERE name='%s' "
+          "shows them); regenerate the database file with "
+          "python -m osqlite.schema FILE", argv[2], argv[i], pTab->zName,
+          pTab->zName);
+      rc = SQLITE_ERROR;
+    }
+  }
+  return rc;
+}
+
 static int osqConnect(sqlite3 *db, void *pAux, int argc,
                       const char *const *argv, sqlite3_vtab **ppVtab,
                       char **pzErr){
@@ -511,6 +611,16 @@ static int osqConnect(sqlite3 *db, void *pAux, int argc,
   pNew->pTab = pTab;
   *ppVtab = &pNew->base;
   return SQLITE_OK;
+}
+
+/* xCreate and xConnect of the tables of this build: eponymous, or
+** declared by CREATE VIRTUAL TABLE with column declarations as arguments. */
+static int osqConnectDeclared(sqlite3 *db, void *pAux, int argc,
+                              const char *const *argv, sqlite3_vtab **ppVtab,
+                              char **pzErr){
+  int rc = checkArgs((const OsqTable*)pAux, argc, argv, pzErr);
+  if( rc!=SQLITE_OK ) return rc;
+  return osqConnect(db, pAux, argc, argv, ppVtab, pzErr);
 }
 
 static int osqDisconnect(sqlite3_vtab *pVtab){
@@ -811,11 +921,11 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
 
 const sqlite3_module osq_module = {
   0,                /* iVersion */
-  0,                /* xCreate: eponymous only */
-  osqConnect,       /* xConnect */
+  osqConnectDeclared, /* xCreate: the same function, so still eponymous */
+  osqConnectDeclared, /* xConnect */
   osqBestIndex,     /* xBestIndex */
   osqDisconnect,    /* xDisconnect */
-  0,                /* xDestroy */
+  osqDisconnect,    /* xDestroy: nothing to remove but the declaration */
   osqOpen,          /* xOpen */
   osqClose,         /* xClose */
   osqFilter,        /* xFilter */

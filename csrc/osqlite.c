@@ -5,7 +5,8 @@
 **                      "SELECT name FROM processes"
 **
 ** sqlite3_osqlite_init() registers osquery's SQL functions and collations,
-** one eponymous virtual table per implemented table, the meta tables and
+** one eponymous virtual table per implemented table (which CREATE VIRTUAL
+** TABLE can also declare in a database file), the meta tables and
 ** osqlite_enable_foreign() (meta.c), and the osqlite_atc module for
 ** auto_table_construction tables (tables/atc.c) on the connection.
 ** Nothing is shared between connections: every table descriptor is const

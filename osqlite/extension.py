@@ -16,10 +16,13 @@ When neither can work (a sqlite3 module with SQLite linked in statically and
 no ``enable_load_extension``) :class:`ExtensionLoadError` says what to do.
 
 Run ``python -m osqlite.extension`` to print the library's path, e.g. for
-``sqlite3 :memory: ".load PATH sqlite3_osqlite_init"``.
+``sqlite3 :memory: ".load PATH sqlite3_osqlite_init"``, and
+``python -m osqlite.extension --install`` to make ``.load osqlite`` work
+from any directory (osqlite/install.py).
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -134,10 +137,13 @@ def prepare() -> None:
 def load(conn: sqlite3.Connection) -> None:
     """Add osqlite's tables to an open connection.
 
-    With the auto_extension route a connection opened before :func:`prepare`
-    cannot be extended; open a new one after it (``osqlite.connect`` does).
+    The route is chosen for the connection's own class, so a connection of
+    another binding (pysqlite3, which Datasette and sqlite-utils prefer when
+    it is installed) that can load extensions gets them that way.  With the
+    auto_extension route a connection opened before :func:`prepare` cannot
+    be extended; open a new one after it (``osqlite.connect`` does).
     """
-    if load_route() == "load_extension":
+    if hasattr(conn, "enable_load_extension"):
         conn.enable_load_extension(True)
         try:
             # Connection.load_extension, not "SELECT load_extension()": inside
@@ -145,26 +151,87 @@ def load(conn: sqlite3.Connection) -> None:
             # ceil, floor, log... replace its built-ins.  The entry point is
             # derived from the file name libosqlite.so.
             conn.load_extension(extension_path())
-        except sqlite3.OperationalError as exc:
+        except Exception as exc:   # the OperationalError of conn's own binding
             raise ExtensionLoadError(f"cannot load {extension_path()}: {exc}") from exc
         finally:
             conn.enable_load_extension(False)
         return
     prepare()
-    try:
-        conn.execute("SELECT osqlite_version()").fetchone()
-    except sqlite3.OperationalError as exc:
+    if not has_osqlite(conn):
         raise ExtensionLoadError(
             "this connection was opened before osqlite was registered as an "
-            "auto-extension; open it with osqlite.connect() instead") from exc
+            "auto-extension; open it with osqlite.connect() instead, or call "
+            "osqlite.extension.prepare() before opening it")
+
+
+def prepare_early() -> str | None:
+    """:func:`prepare` for a plugin, imported by its host (Datasette,
+    sqlite-utils) before the host opens connections: the reason osqlite
+    cannot be registered, or None.  Never raises, so the host still starts."""
+    try:
+        prepare()
+    except ExtensionLoadError as exc:
+        return str(exc)
+    return None
+
+
+def ensure(conn: sqlite3.Connection, early_error: str | None = None) -> str | None:
+    """Give ``conn`` osqlite's tables unless it has them: None on success,
+    else the reason (``early_error``, from :func:`prepare_early`, first)."""
+    if has_osqlite(conn):
+        return None
+    if early_error is not None:
+        return early_error
+    try:
+        load(conn)
+    except ExtensionLoadError as exc:
+        return str(exc)
+    return None
+
+
+def has_osqlite(conn: sqlite3.Connection) -> bool:
+    """True if osqlite's tables and functions are on this connection."""
+    try:
+        conn.execute("SELECT osqlite_version()").fetchone()
+    except Exception:   # OperationalError of whichever binding conn is from
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m osqlite.extension",
+        description="Print the path of osqlite's SQLite extension, or install it "
+                    "where the dynamic loader finds it, so `.load osqlite` works "
+                    "in the sqlite3 shell (and load_extension('osqlite') in any "
+                    "SQLite host) from any directory.")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--install", action="store_true",
+                        help="copy the library to PREFIX/lib as libosqlite.so with the "
+                             "link osqlite.so, then run ldconfig when PREFIX/lib is one "
+                             "of the loader's directories (safe to re-run after an upgrade)")
+    action.add_argument("--uninstall", action="store_true",
+                        help="remove what --install created under PREFIX, and only that")
+    parser.add_argument("--prefix", default=None, metavar="PREFIX",
+                        help="installation prefix (default /usr/local)")
+    args = parser.parse_args(argv)
+    if args.prefix is not None and not (args.install or args.uninstall):
+        parser.error("--prefix goes with --install or --uninstall")
+    from . import install
+
+    prefix = args.prefix or install.DEFAULT_PREFIX
     try:
-        print(extension_path())
-    except ExtensionLoadError as exc:
+        if args.install:
+            lines = install.install(prefix)
+        elif args.uninstall:
+            lines = install.uninstall(prefix)
+        else:
+            lines = [extension_path()]
+    except (ExtensionLoadError, install.InstallError) as exc:
         print(f"osqlite: {exc}", file=sys.stderr)
         return 1
+    for line in lines:
+        print(line)
     return 0
 
 

@@ -71,8 +71,12 @@ def test_daemon_backed_tables_are_empty_until_provided(conn):
 def test_tables_are_read_only(conn):
     with pytest.raises(sqlite3.Error):
         conn.execute("DELETE FROM etc_hosts")
+    # Declared under another name (test_sqltools.py), still read-only.
+    conn.execute("CREATE VIRTUAL TABLE x USING etc_hosts")
     with pytest.raises(sqlite3.Error):
-        conn.execute("CREATE VIRTUAL TABLE x USING etc_hosts")
+        conn.execute("DELETE FROM x")
+    with pytest.raises(sqlite3.Error):
+        conn.execute("INSERT INTO x(address) VALUES ('127.0.0.2')")
 
 
 def test_pid_with_namespace_reads_through_that_process_root(conn):

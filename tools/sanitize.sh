@@ -46,6 +46,14 @@ dynamic=(
   "SELECT osqlite_enable_foreign()"
   "SELECT * FROM osqlite_tables" "SELECT * FROM osqlite_columns" "SELECT * FROM osquery_registry"
   "SELECT * FROM apps" "SELECT * FROM ntfs_acl_permissions WHERE path = 'x'"
+  # Tables declared by CREATE VIRTUAL TABLE, with and without arguments,
+  # and arguments the engine refuses (argument parsing, engine.c).
+  "CREATE VIRTUAL TABLE temp.p USING processes"
+  "CREATE VIRTUAL TABLE temp.u USING users(\`uid\` BIGINT, \"username\" text, [uuid] TEXT COLLATE NOCASE, 'type' TEXT HIDDEN)"
+  "CREATE VIRTUAL TABLE temp.bad1 USING users(uid TEXT)"
+  "CREATE VIRTUAL TABLE temp.bad2 USING users(nosuch)"
+  "CREATE VIRTUAL TABLE temp.bad3 USING users(\"\", x)"
+  "SELECT * FROM p" "SELECT * FROM u WHERE uid = 0" "DROP TABLE temp.u"
 )
 
 echo "== live system"
