@@ -449,18 +449,26 @@ def test_stdout_logger_space_separated_flags_and_sigint(tmp_path):
             "--logger_plugin", "stdout", "--database_path", str(tmp_path / "db"),
             "--pidfile", str(tmp_path / "pid"), "--schedule_splay_percent", "101", "--nologger_stderr"]
     proc = subprocess.Popen(argv, cwd=REPO, env=d.environ(), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL)
     try:
         import selectors
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         got = None
+        pending = b""
         end = time.monotonic() + 30
+        # Raw reads: a status line and a result line may arrive in one write,
+        # and a buffered readline would hide the second from select().
         while got is None and time.monotonic() < end:
             if sel.select(timeout=1):
-                line = proc.stdout.readline()
-                if line.startswith("{"):
-                    got = json.loads(line)
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if got is None and line.startswith(b"{"):
+                        got = json.loads(line)
         assert got is not None, "no result line on stdout"
         assert got["name"] == "q" and got["columns"] == {"three": "3"}
         proc.send_signal(signal.SIGINT)
