@@ -62,26 +62,31 @@ static int fakeOpen(void){
   return fakeFd;
 }
 
-int open(const char *z, int flags, ...){
-  int (*real)(const char*, int, ...) = dlsym(RTLD_NEXT, "open");
+/* open and open64: the mei path answered here, anything else passed on. */
+static int openVia(const char *zReal, const char *z, int flags, va_list ap){
+  int (*real)(const char*, int, ...) = dlsym(RTLD_NEXT, zReal);
   mode_t m = 0;
-  va_list ap;
   if( isMei(z) ) return fakeOpen();
-  va_start(ap, flags);
   if( flags & (O_CREAT|O_TMPFILE) ) m = va_arg(ap, mode_t);
-  va_end(ap);
   return real(z, flags, m);
 }
 
-int open64(const char *z, int flags, ...){
-  int (*real)(const char*, int, ...) = dlsym(RTLD_NEXT, "open64");
-  mode_t m = 0;
+int open(const char *z, int flags, ...){
   va_list ap;
-  if( isMei(z) ) return fakeOpen();
+  int fd;
   va_start(ap, flags);
-  if( flags & (O_CREAT|O_TMPFILE) ) m = va_arg(ap, mode_t);
+  fd = openVia("open", z, flags, ap);
   va_end(ap);
-  return real(z, flags, m);
+  return fd;
+}
+
+int open64(const char *z, int flags, ...){
+  va_list ap;
+  int fd;
+  va_start(ap, flags);
+  fd = openVia("open64", z, flags, ap);
+  va_end(ap);
+  return fd;
 }
 
 int ioctl(int fd, unsigned long req, ...){
