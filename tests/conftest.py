@@ -82,6 +82,34 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(
             f"osquery pack corpus: {passed} ran, {failed} failed, "
             f"{xfailed} expected failure (table gone from osquery)")
+    _spec_example_summary(terminalreporter)
+
+
+def _spec_example_summary(terminalreporter) -> None:
+    """osquery's spec examples (test_spec_examples.py): total, run, skipped
+    by reason, failed."""
+    ran = failed = 0
+    skipped: dict[str, int] = {}
+    for status in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(status, []):
+            if "test_spec_example[" not in getattr(report, "nodeid", ""):
+                continue
+            if status == "skipped":
+                longrepr = report.longrepr
+                reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+                reason = reason.removeprefix("Skipped: ")
+                reason = reason.split(":")[0] if reason.startswith("system library") else reason
+                skipped[reason] = skipped.get(reason, 0) + 1
+            elif report.when == "call" and status == "passed":
+                ran += 1
+            elif status in ("failed", "error"):
+                failed += 1
+    total = ran + failed + sum(skipped.values())
+    if total:
+        why = ", ".join(f"{n} {r}" for r, n in sorted(skipped.items(), key=lambda x: -x[1]))
+        terminalreporter.write_line(
+            f"osquery spec examples: {total} total, {ran} ran, {failed} failed, "
+            f"{sum(skipped.values())} skipped ({why or 'none'})")
 
 
 

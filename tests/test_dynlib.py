@@ -40,7 +40,12 @@ def setup_cap(tmp_path: Path) -> str:
     return f"SELECT * FROM extended_attributes WHERE path = '{f}'"
 
 
+def setup_device(tmp_path: Path) -> str:
+    return f"SELECT * FROM device_partitions WHERE device = '{tmp_path / 'none.img'}'"
+
+
 CASES = {
+    "device_partitions": ("libtsk.so.19", "libtsk19", setup_device),
     "user_ssh_keys": ("libcrypto.so.3", "libssl3", setup_key),
     "jetbrains_plugins": ("libz.so.1", "zlib1g", setup_jar),
     "extended_attributes": ("libcap.so.2", "libcap2", setup_cap),

@@ -30,6 +30,10 @@ REQUIRED_INPUT = {
     "yara_process": "pid = 1 AND sigrule = 'rule r { condition: true }'",
     "lxd_instance_devices": "name = 'x'",
     "extended_attributes": "path LIKE '/usr/bin/%'",
+    # Disk images are built by test_device_tables.py; here no device exists.
+    "device_file": "device = '/nonexistent.img' AND partition = '2'",
+    "device_hash": "device = '/nonexistent.img' AND partition = '2' AND inode = 12",
+    "device_partitions": "device = '/nonexistent.img'",
 }
 
 PY_TYPES = {

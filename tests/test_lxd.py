@@ -1,8 +1,8 @@
 """lxd_* tables against a server that speaks the LXD REST API on a UNIX
 socket.  The responses are the shapes of LXD 5's documented REST API (the
 "sync" envelope with "metadata"), as the LXD API reference shows them for
-each endpoint; a real LXD daemon is not started by the tests.  Hostile
-servers too."""
+each endpoint.  Hostile servers too.  The same tables against a real LXD
+daemon: test_lxd_e2e.py."""
 from __future__ import annotations
 
 import copy

@@ -56,7 +56,7 @@ class _ForeignKey:
 
 def evaluate(path: Path) -> dict[str, Any]:
     """Run one .table file with recording stand-ins for osquery's DSL."""
-    state: dict[str, Any] = {"schema": [], "aliases": [], "attributes": {}}
+    state: dict[str, Any] = {"schema": [], "aliases": [], "attributes": {}, "examples": []}
 
     def table_name(name: str, aliases: list[str] | None = None) -> None:
         state["name"] = name
@@ -78,10 +78,13 @@ def evaluate(path: Path) -> dict[str, Any]:
     def ignore(*args: Any, **kwargs: Any) -> None:
         return None
 
+    def examples(items: list[str]) -> None:
+        state["examples"] = list(items)
+
     env: dict[str, Any] = {
         "table_name": table_name, "schema": schema, "extended_schema": extended_schema,
         "attributes": attributes, "description": ignore, "implementation": ignore,
-        "examples": ignore, "fuzz_paths": ignore, "notes": ignore, "select_all": ignore,
+        "examples": examples, "fuzz_paths": ignore, "notes": ignore, "select_all": ignore,
         "Column": _Column, "ForeignKey": _ForeignKey,
         "WINDOWS": ["windows", "win32", "cygwin"], "LINUX": ["linux"],
         "POSIX": ["linux", "darwin"], "DARWIN": ["darwin"],

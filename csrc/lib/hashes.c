@@ -416,11 +416,38 @@ static void hash_clear(char *zMd5, char *zSha1, char *zSha256, unsigned w){
   if( (w & OSQ_HASH_SHA256) && zSha256 ) zSha256[0] = 0;
 }
 
+void osq_mhash_init(OsqMultiHash *h, unsigned which){
+  h->which = which;
+  if( which & OSQ_HASH_MD5 ) osq_md5_init(&h->m);
+  if( which & OSQ_HASH_SHA1 ) osq_sha1_init(&h->s1);
+  if( which & OSQ_HASH_SHA256 ) osq_sha256_init(&h->s2);
+}
+
+void osq_mhash_update(OsqMultiHash *h, const void *p, size_t n){
+  if( h->which & OSQ_HASH_MD5 ) osq_md5_update(&h->m, p, n);
+  if( h->which & OSQ_HASH_SHA1 ) osq_sha1_update(&h->s1, p, n);
+  if( h->which & OSQ_HASH_SHA256 ) osq_sha256_update(&h->s2, p, n);
+}
+
+void osq_mhash_final(OsqMultiHash *h, char zMd5[33], char zSha1[41],
+                     char zSha256[65]){
+  unsigned char d[OSQ_SHA256_LEN];
+  if( (h->which & OSQ_HASH_MD5) && zMd5 ){
+    osq_md5_final(&h->m, d); osq_hex(d, OSQ_MD5_LEN, zMd5);
+  }
+  if( (h->which & OSQ_HASH_SHA1) && zSha1 ){
+    osq_sha1_final(&h->s1, d); osq_hex(d, OSQ_SHA1_LEN, zSha1);
+  }
+  if( (h->which & OSQ_HASH_SHA256) && zSha256 ){
+    osq_sha256_final(&h->s2, d); osq_hex(d, OSQ_SHA256_LEN, zSha256);
+  }
+}
+
 int64_t osq_hash_fd(int fd, int64_t nLimit,
                     char zMd5[33], char zSha1[41], char zSha256[65],
                     unsigned which){
-  OsqMd5 m; OsqSha1 s1; OsqSha256 s2;
-  unsigned char *buf, d[OSQ_SHA256_LEN];
+  OsqMultiHash h;
+  unsigned char *buf;
   int64_t nTotal = 0;
   if( !zMd5 ) which &= ~OSQ_HASH_MD5;
   if( !zSha1 ) which &= ~OSQ_HASH_SHA1;
@@ -430,7 +457,7 @@ int64_t osq_hash_fd(int fd, int64_t nLimit,
     hash_clear(zMd5, zSha1, zSha256, which);
     return -ENOMEM;
   }
-  osq_md5_init(&m); osq_sha1_init(&s1); osq_sha256_init(&s2);
+  osq_mhash_init(&h, which);
 #ifdef POSIX_FADV_SEQUENTIAL
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
@@ -450,21 +477,11 @@ int64_t osq_hash_fd(int fd, int64_t nLimit,
       return -e;
     }
     if( n==0 ) break;
-    if( which & OSQ_HASH_MD5 ) osq_md5_update(&m, buf, (size_t)n);
-    if( which & OSQ_HASH_SHA1 ) osq_sha1_update(&s1, buf, (size_t)n);
-    if( which & OSQ_HASH_SHA256 ) osq_sha256_update(&s2, buf, (size_t)n);
+    osq_mhash_update(&h, buf, (size_t)n);
     nTotal += n;
   }
   sqlite3_free(buf);
-  if( which & OSQ_HASH_MD5 ){
-    osq_md5_final(&m, d); osq_hex(d, OSQ_MD5_LEN, zMd5);
-  }
-  if( which & OSQ_HASH_SHA1 ){
-    osq_sha1_final(&s1, d); osq_hex(d, OSQ_SHA1_LEN, zSha1);
-  }
-  if( which & OSQ_HASH_SHA256 ){
-    osq_sha256_final(&s2, d); osq_hex(d, OSQ_SHA256_LEN, zSha256);
-  }
+  osq_mhash_final(&h, zMd5, zSha1, zSha256);
   return nTotal;
 }
 

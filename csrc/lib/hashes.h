@@ -64,6 +64,19 @@ void osq_sha256_hex(const void *p, size_t n, char zOut[2*OSQ_SHA256_LEN+1]);
 #define OSQ_HASH_SHA1    0x02
 #define OSQ_HASH_SHA256  0x04
 
+/* The digests named in `which`, streamed together. */
+typedef struct OsqMultiHash {
+  unsigned which;
+  OsqMd5 m;
+  OsqSha1 s1;
+  OsqSha256 s2;
+} OsqMultiHash;
+void osq_mhash_init(OsqMultiHash*, unsigned which);
+void osq_mhash_update(OsqMultiHash*, const void *p, size_t n);
+/* Lowercase hex of each digest computed into its buffer (NULL: skipped). */
+void osq_mhash_final(OsqMultiHash*, char zMd5[33], char zSha1[41],
+                     char zSha256[65]);
+
 /*
 ** Hash the file zPath (a full path, not prefixed with any root), reading
 ** it in fixed 64 KiB chunks so memory stays constant for any file size.

@@ -1,8 +1,10 @@
 /*
-** certificates and curl_certificate: X.509 certificates read with
-** OpenSSL's libcrypto (loaded on first use, see ossl.h for why OpenSSL).
+** certificates, secureboot_certificates and curl_certificate: X.509
+** certificates read with OpenSSL's libcrypto (loaded on first use, see
+** ossl.h for why OpenSSL).
 **
 **     SELECT common_name, not_valid_after FROM certificates;
+**     SELECT common_name, revoked FROM secureboot_certificates;
 **     SELECT common_name, valid_to FROM curl_certificate
 **       WHERE hostname = 'example.com:443';
 **
@@ -20,6 +22,16 @@
 ** key_usage osquery's list of names; unset values ''.  Only regular files
 ** are read (64 MiB at most); a file that is not PEM gives no rows.
 **
+** secureboot_certificates (osquery: tables/system/linux/
+** secureboot_certificates.cpp): the X.509 certificates of the UEFI Secure
+** Boot databases, from the efivarfs variables db-* (revoked 0) and dbx-*
+** (revoked 1) in name order, each an EFI_SIGNATURE_LIST sequence walked
+** with osquery's rules (efivars.h); path is the variable's file.  The
+** certificate columns are the certificates table's, is_ca its ca;
+** validity times 0 when unreadable.  Hash entries (SHA-256 lists in dbx)
+** and signatures that are not DER certificates give no row.  No efivarfs
+** (BIOS boot, a container): no rows.
+**
 ** curl_certificate (osquery: tables/networking/curl_certificate.cpp): a
 ** TLS handshake with each hostname constraint ("host" or "host:port",
 ** port 443), SNI set, the chain not verified (the table reports what the
@@ -35,6 +47,7 @@
 #include "ossl.h"
 #include "http.h"
 #include "hashes.h"
+#include "efivars.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +112,7 @@ static void nameCells(OsqCursor *pCur, const OsqCrypto *c, const void *pName,
     osq_text(pCur, iOld, z, -1);
     c->CRYPTO_free(z, "", 0);
   }
+  if( iNew<0 ) return;
   b = c->BIO_new(c->BIO_s_mem());
   if( b && c->X509_NAME_print_ex(b, pName, 0, OSQ_XN_FLAG_ONELINE)<0 ){
     c->BIO_free(b);
@@ -134,7 +148,29 @@ static int timeCell(OsqCursor *pCur, const OsqCrypto *c, const void *t, int iCol
   return 1;
 }
 
-static void keyCells(OsqCursor *pCur, const OsqCrypto *c, void *x){
+/* Where each certificate value goes in a table's row: certificates and
+** secureboot_certificates share these columns under their own numbers
+** (-1: the table has no such column). */
+typedef struct CertCols {
+  int iCommonName, iSubject, iSubject2, iIssuer, iIssuer2, iCa, iSelfSigned;
+  int iNotBefore, iNotAfter, iSigningAlg, iKeyAlg, iKeyStrength, iKeyUsage;
+  int iSubjectKeyId, iAuthorityKeyId, iSha1, iSerial;
+} CertCols;
+
+static const CertCols certificatesCols = {
+  COL_CERTIFICATES_COMMON_NAME, COL_CERTIFICATES_SUBJECT,
+  COL_CERTIFICATES_SUBJECT2, COL_CERTIFICATES_ISSUER,
+  COL_CERTIFICATES_ISSUER2, COL_CERTIFICATES_CA,
+  COL_CERTIFICATES_SELF_SIGNED, COL_CERTIFICATES_NOT_VALID_BEFORE,
+  COL_CERTIFICATES_NOT_VALID_AFTER, COL_CERTIFICATES_SIGNING_ALGORITHM,
+  COL_CERTIFICATES_KEY_ALGORITHM, COL_CERTIFICATES_KEY_STRENGTH,
+  COL_CERTIFICATES_KEY_USAGE, COL_CERTIFICATES_SUBJECT_KEY_ID,
+  COL_CERTIFICATES_AUTHORITY_KEY_ID, COL_CERTIFICATES_SHA1,
+  COL_CERTIFICATES_SERIAL,
+};
+
+static void keyCells(OsqCursor *pCur, const OsqCrypto *c, void *x,
+                     const CertCols *k){
   void *pub = c->X509_get_X509_PUBKEY(x), *pkey;
   void *pObj = 0;
   int nid;
@@ -145,25 +181,26 @@ static void keyCells(OsqCursor *pCur, const OsqCrypto *c, void *x){
   nid = c->OBJ_obj2nid(pObj);
   if( nid==0 ) return;
   zLn = c->OBJ_nid2ln(nid);
-  if( zLn ) osq_text(pCur, COL_CERTIFICATES_KEY_ALGORITHM, zLn, -1);
+  if( zLn ) osq_text(pCur, k->iKeyAlg, zLn, -1);
   pkey = c->X509_get_pubkey(x);
   if( pkey==0 ) return;
   if( nid==OSQ_NID_rsaEncryption || nid==OSQ_NID_dsa ){
-    int k = c->EVP_PKEY_get_size(pkey);
-    if( k>0 ) osq_textf(pCur, COL_CERTIFICATES_KEY_STRENGTH, "%d", k*8);
+    int n = c->EVP_PKEY_get_size(pkey);
+    if( n>0 ) osq_textf(pCur, k->iKeyStrength, "%d", n*8);
   }else if( nid==OSQ_NID_X9_62_id_ecPublicKey ){
     char zGroup[80];
     size_t n = 0;
     if( c->EVP_PKEY_get_group_name(pkey, zGroup, sizeof(zGroup), &n) ){
       int gnid = c->OBJ_sn2nid(zGroup);
       const char *z = gnid ? c->OBJ_nid2ln(gnid) : 0;
-      if( z ) osq_text(pCur, COL_CERTIFICATES_KEY_STRENGTH, z, -1);
+      if( z ) osq_text(pCur, k->iKeyStrength, z, -1);
     }
   }
   c->EVP_PKEY_free(pkey);
 }
 
-static void keyUsageCell(OsqCursor *pCur, const OsqCrypto *c, void *x){
+static void keyUsageCell(OsqCursor *pCur, const OsqCrypto *c, void *x,
+                         int iCol){
   static const struct { uint32_t bit; const char *zName; } aUse[] = {
     { 0x0001, "Encipher Only" }, { 0x0002, "CRL Sign" },
     { 0x0004, "Key Cert Sign" }, { 0x0008, "Key Agreement" },
@@ -181,7 +218,7 @@ static void keyUsageCell(OsqCursor *pCur, const OsqCrypto *c, void *x){
     k += (size_t)snprintf(buf+k, sizeof(buf)-k, "%s%s", k ? ", " : "",
                           aUse[i].zName);
   }
-  osq_text(pCur, COL_CERTIFICATES_KEY_USAGE, buf, -1);
+  osq_text(pCur, iCol, buf, -1);
 }
 
 static void keyIdCell(OsqCursor *pCur, const OsqCrypto *c, const void *s,
@@ -190,9 +227,41 @@ static void keyIdCell(OsqCursor *pCur, const OsqCrypto *c, const void *s,
   hexCell(pCur, iCol, c->ASN1_STRING_get0_data(s), c->ASN1_STRING_length(s), "");
 }
 
+/* The certificate's values into the current row (osquery's
+** openssl_utils.cpp getters); text columns not set stay as they are. */
+static void certCells(OsqCursor *pCur, const OsqCrypto *c, void *x,
+                      const CertCols *k){
+  const void *pSubj = c->X509_get_subject_name(x);
+  if( pSubj ){
+    int i = c->X509_NAME_get_index_by_NID(pSubj, OSQ_NID_commonName, -1);
+    void *e = i>=0 ? c->X509_NAME_get_entry(pSubj, i) : 0;
+    void *d = e ? c->X509_NAME_ENTRY_get_data(e) : 0;
+    if( d && c->ASN1_STRING_length(d)>0 ){
+      osq_text(pCur, k->iCommonName,
+               (const char*)c->ASN1_STRING_get0_data(d), c->ASN1_STRING_length(d));
+    }
+  }
+  nameCells(pCur, c, pSubj, k->iSubject, k->iSubject2);
+  nameCells(pCur, c, c->X509_get_issuer_name(x), k->iIssuer, k->iIssuer2);
+  osq_int(pCur, k->iCa, c->X509_check_ca(x)>0);
+  osq_int(pCur, k->iSelfSigned, c->X509_check_issued(x, x)==0);
+  timeCell(pCur, c, c->X509_get0_notBefore(x), k->iNotBefore);
+  timeCell(pCur, c, c->X509_get0_notAfter(x), k->iNotAfter);
+  {
+    int nid = c->X509_get_signature_nid(x);
+    const char *z = nid ? c->OBJ_nid2ln(nid) : 0;
+    if( z ) osq_text(pCur, k->iSigningAlg, z, -1);
+  }
+  keyCells(pCur, c, x, k);
+  keyUsageCell(pCur, c, x, k->iKeyUsage);
+  keyIdCell(pCur, c, c->X509_get0_subject_key_id(x), k->iSubjectKeyId);
+  keyIdCell(pCur, c, c->X509_get0_authority_key_id(x), k->iAuthorityKeyId);
+  digestCell(pCur, c, x, c->EVP_sha1(), k->iSha1);
+  serialCell(pCur, c, x, k->iSerial);
+}
+
 static int certRow(OsqCursor *pCur, const OsqCrypto *c, void *x,
                    const char *zPath){
-  const void *pSubj = c->X509_get_subject_name(x);
   int rc = osq_row(pCur), i;
   if( rc ) return rc;
   /* Every text column is '' unless set (osquery's row defaults). */
@@ -203,34 +272,7 @@ static int certRow(OsqCursor *pCur, const OsqCrypto *c, void *x,
     }
   }
   osq_text(pCur, COL_CERTIFICATES_PATH, zPath, -1);
-  if( pSubj ){
-    int k = c->X509_NAME_get_index_by_NID(pSubj, OSQ_NID_commonName, -1);
-    void *e = k>=0 ? c->X509_NAME_get_entry(pSubj, k) : 0;
-    void *d = e ? c->X509_NAME_ENTRY_get_data(e) : 0;
-    if( d && c->ASN1_STRING_length(d)>0 ){
-      osq_text(pCur, COL_CERTIFICATES_COMMON_NAME,
-               (const char*)c->ASN1_STRING_get0_data(d), c->ASN1_STRING_length(d));
-    }
-  }
-  nameCells(pCur, c, pSubj, COL_CERTIFICATES_SUBJECT, COL_CERTIFICATES_SUBJECT2);
-  nameCells(pCur, c, c->X509_get_issuer_name(x), COL_CERTIFICATES_ISSUER,
-            COL_CERTIFICATES_ISSUER2);
-  osq_int(pCur, COL_CERTIFICATES_CA, c->X509_check_ca(x)>0);
-  osq_int(pCur, COL_CERTIFICATES_SELF_SIGNED, c->X509_check_issued(x, x)==0);
-  timeCell(pCur, c, c->X509_get0_notBefore(x), COL_CERTIFICATES_NOT_VALID_BEFORE);
-  timeCell(pCur, c, c->X509_get0_notAfter(x), COL_CERTIFICATES_NOT_VALID_AFTER);
-  {
-    int nid = c->X509_get_signature_nid(x);
-    const char *z = nid ? c->OBJ_nid2ln(nid) : 0;
-    if( z ) osq_text(pCur, COL_CERTIFICATES_SIGNING_ALGORITHM, z, -1);
-  }
-  keyCells(pCur, c, x);
-  keyUsageCell(pCur, c, x);
-  keyIdCell(pCur, c, c->X509_get0_subject_key_id(x), COL_CERTIFICATES_SUBJECT_KEY_ID);
-  keyIdCell(pCur, c, c->X509_get0_authority_key_id(x),
-            COL_CERTIFICATES_AUTHORITY_KEY_ID);
-  digestCell(pCur, c, x, c->EVP_sha1(), COL_CERTIFICATES_SHA1);
-  serialCell(pCur, c, x, COL_CERTIFICATES_SERIAL);
+  certCells(pCur, c, x, &certificatesCols);
   return SQLITE_OK;
 }
 
@@ -280,6 +322,93 @@ int osq_gen_certificates(OsqCursor *pCur){
     if( osq_path(pCur, zFile, sizeof(zFile), "%s", azDefault[i]) ){
       rc = bundleRows(pCur, &c, zFile, azDefault[i]);
     }
+  }
+  return rc;
+}
+
+/* ---- secureboot_certificates ------------------------------------------------- */
+
+static const CertCols securebootCols = {
+  COL_SECUREBOOT_CERTIFICATES_COMMON_NAME, COL_SECUREBOOT_CERTIFICATES_SUBJECT,
+  -1, COL_SECUREBOOT_CERTIFICATES_ISSUER, -1,
+  COL_SECUREBOOT_CERTIFICATES_IS_CA, COL_SECUREBOOT_CERTIFICATES_SELF_SIGNED,
+  COL_SECUREBOOT_CERTIFICATES_NOT_VALID_BEFORE,
+  COL_SECUREBOOT_CERTIFICATES_NOT_VALID_AFTER,
+  COL_SECUREBOOT_CERTIFICATES_SIGNING_ALGORITHM,
+  COL_SECUREBOOT_CERTIFICATES_KEY_ALGORITHM,
+  COL_SECUREBOOT_CERTIFICATES_KEY_STRENGTH,
+  COL_SECUREBOOT_CERTIFICATES_KEY_USAGE,
+  COL_SECUREBOOT_CERTIFICATES_SUBJECT_KEY_ID,
+  COL_SECUREBOOT_CERTIFICATES_AUTHORITY_KEY_ID,
+  COL_SECUREBOOT_CERTIFICATES_SHA1, COL_SECUREBOOT_CERTIFICATES_SERIAL,
+};
+
+typedef struct SbCtx {
+  OsqCursor *pCur;
+  const OsqCrypto *c;
+  const char *zPath;
+  int bRevoked;
+} SbCtx;
+
+static int sbSig(void *pArg, const OsqEfiSig *pSig){
+  SbCtx *p = pArg;
+  OsqCursor *pCur = p->pCur;
+  const unsigned char *z = pSig->p;
+  void *x;
+  int rc, i;
+  if( pSig->n > 0x7fffffff ) return 0;
+  x = p->c->d2i_X509(0, &z, (long)pSig->n);
+  if( x==0 ){
+    /* Not a certificate: osquery logs it and goes on to the next one. */
+    p->c->ERR_clear_error();
+    return 0;
+  }
+  rc = osq_row(pCur);
+  if( rc==SQLITE_OK ){
+    for(i=0; i<COL_SECUREBOOT_CERTIFICATES__COUNT; i++) osq_text(pCur, i, "", 0);
+    osq_int(pCur, COL_SECUREBOOT_CERTIFICATES_NOT_VALID_BEFORE, 0);
+    osq_int(pCur, COL_SECUREBOOT_CERTIFICATES_NOT_VALID_AFTER, 0);
+    certCells(pCur, p->c, x, &securebootCols);
+    osq_int(pCur, COL_SECUREBOOT_CERTIFICATES_REVOKED, p->bRevoked);
+    osq_text(pCur, COL_SECUREBOOT_CERTIFICATES_PATH, p->zPath, -1);
+  }
+  p->c->X509_free(x);
+  return rc;
+}
+
+int osq_gen_secureboot_certificates(OsqCursor *pCur){
+  /* The allowed (db) and forbidden (dbx) signature databases, osquery's
+  ** two stores; KEK and PK hold the keys that sign updates to them and are
+  ** not listed (osquery's kEfiDbGlobs). */
+  static const char *const azStore[] = { "db", "dbx" };
+  OsqCrypto c;
+  int k, rc = SQLITE_OK, bLoaded = 0;
+  for(k=0; k<2 && rc==SQLITE_OK; k++){
+    char **az = 0;
+    int i, n = osq_efivar_glob(pCur, azStore[k], &az);
+    for(i=0; i<n && rc==SQLITE_OK; i++){
+      char *zData = 0;
+      ssize_t nData = osq_efivar_read(pCur, az[i], &zData);
+      if( nData>OSQ_EFIVAR_ATTR_SIZE ){
+        SbCtx x;
+        if( !bLoaded ){
+          if( osq_crypto_load(pCur, &c, 0, 0, 0) ){
+            sqlite3_free(zData);
+            sqlite3_free(az);
+            return SQLITE_ERROR;
+          }
+          bLoaded = 1;
+        }
+        x.pCur = pCur;
+        x.c = &c;
+        x.zPath = az[i];
+        x.bRevoked = k==1;
+        rc = osq_efi_x509_sigs((const unsigned char*)zData, (size_t)nData,
+                               sbSig, &x);
+      }
+      sqlite3_free(zData);
+    }
+    sqlite3_free(az);
   }
   return rc;
 }

@@ -58,6 +58,7 @@
 #include "osqlite.h"
 #include "schema.h"
 #include "smbios.h"
+#include "efivars.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -206,14 +207,13 @@ static int listFilesRecursive(const char *zDir, StrList *pOut){
 /* ---- secureboot ---------------------------------------------------------- */
 
 static void efiBoolCell(OsqCursor *pCur, int iCol, const char *zName){
-  char zPath[4096];
+  char zPath[512];
   char *z = 0;
   ssize_t n;
-  if( osq_path(pCur, zPath, sizeof(zPath),
-               "/sys/firmware/efi/efivars/%s-8be4df61-93ca-11d2-aa0d-00e098032b8c",
-               zName)==0 ) return;
-  n = osq_slurp(zPath, SEC_FILE_MAX, &z);
-  if( n==5 ){
+  sqlite3_snprintf(sizeof(zPath), zPath, "%s/%s-%s", OSQ_EFIVARS_DIR, zName,
+                   OSQ_EFI_GLOBAL_GUID);
+  n = osq_efivar_read(pCur, zPath, &z);
+  if( n==OSQ_EFIVAR_ATTR_SIZE+1 ){
     unsigned char v = (unsigned char)z[4];
     osq_int(pCur, iCol, v==0 ? 0 : (v==1 ? 1 : -1));
   }
