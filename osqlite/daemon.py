@@ -530,7 +530,8 @@ class Daemon:
 
     # -- extensions -----------------------------------------------------------------
 
-    def start_extensions(self, paths: list[str] | None = None, path: str = "") -> None:
+    def start_extensions(self, paths: list[str] | None = None, path: str = "",
+                         unchecked: str = "") -> None:
         """The extension manager on --extensions_socket (osqlite/extensions),
         with the autoloaded extensions registered (or --extensions_timeout
         spent).  As osquery, a manager that cannot start is an error in the
@@ -540,18 +541,17 @@ class Daemon:
             paths = extensions.managed(self.flags)
         try:
             manager = extensions.start(self, path or self.flags["extensions_socket"], paths,
-                                       self.flags["extension"])
+                                       unchecked)
         except extensions.SocketError as exc:
             log.error("An error occurred during extension manager startup: %s", exc)
             return
+        # Rebound, not changed in place: the shell starts this on a thread of
+        # its own while its connection may be refreshed.  The connections pick
+        # up the tables at their next refresh (bump), on their own threads.
+        self.backing = {**self.backing, "osquery_extensions": lambda: (
+            extensions.EXTENSIONS_COLUMNS, list(extensions.iter_rows(manager)))}
+        self.hooks = self.hooks + [manager.tables]
         self.extensions = manager
-        self.backing["osquery_extensions"] = lambda: (extensions.EXTENSIONS_COLUMNS,
-                                                      list(extensions.iter_rows(manager)))
-        with self._version_lock:
-            conns = [c for c, _ in self._conns.values()]
-        for conn in conns:
-            manager.tables.prepare_connection(self, conn)
-        self.hooks.append(manager.tables)
         problem = extensions.require(manager)
         if problem:
             log.error("An error occurred during extension manager startup: %s", problem)

@@ -201,12 +201,18 @@ class Autoloader:
         return [c.proc.pid for c in self.children if c.proc is not None and c.proc.poll() is None]
 
     def wait_registered(self, timeout: float) -> bool:
-        """Wait until every started extension has registered (or exited)."""
+        """Wait until every started extension has registered (or exited),
+        and serves its plugins."""
         def ready() -> bool:
             registered = {e.pid for e in self.manager.extensions().values()}
             return all(c.proc is None or c.proc.poll() is not None or c.proc.pid in registered
                        for c in self.children)
-        return self.manager.wait(ready, timeout)
+        deadline = time.monotonic() + timeout
+        ok = self.manager.wait(ready, timeout)
+        for ext in self.manager.extensions().values():
+            if ext.pid in self.pids() and time.monotonic() < deadline:
+                ok = self.manager.until_serving(ext) and ok
+        return ok
 
     def _supervise(self, child: Child) -> None:
         while not self._stop.is_set():

@@ -366,8 +366,22 @@ class Manager:
     def call(self, ext: Extension, kind: str, item: str, request: dict[str, str],
              timeout: float | None = None) -> ExtensionResponse:
         """The extension's answer; CallError when it cannot be had."""
-        return client.call(ext.path, self.timeout if timeout is None else timeout, "call",
-                           kind, item, request, string_limit=self.string_limit)
+        if not ext.seen:
+            self.until_serving(ext)
+        answer = client.call(ext.path, self.timeout if timeout is None else timeout, "call",
+                             kind, item, request, string_limit=self.string_limit)
+        ext.seen = True
+        return answer
+
+    def until_serving(self, ext: Extension) -> bool:
+        """An extension starts serving just after it registered: allow it
+        --extensions_timeout for its socket to answer."""
+        deadline = time.monotonic() + self.timeout
+        while not sockets.answers(ext.path, 0.2):
+            if time.monotonic() >= deadline or self._stop.wait(0.02):
+                return False
+        ext.seen = True
+        return True
 
     def call_plugin(self, kind: str, item: str, request: dict[str, str]) -> ExtensionResponse:
         """Call the plugin ``item`` wherever it is now (an extension restarted
@@ -416,12 +430,7 @@ class Manager:
 
     def _check(self, ext: Extension) -> None:
         if not ext.seen:
-            # A new extension starts serving just after it registered: allow it
-            # --extensions_timeout to appear.
-            deadline = time.monotonic() + self.timeout
-            while not sockets.answers(ext.path, 0.2) and time.monotonic() < deadline:
-                if self._stop.wait(0.02):
-                    return
+            self.until_serving(ext)
         try:
             # A single-threaded extension answers after the call it is serving.
             answer = client.call(ext.path, 2 * self.timeout, "ping")

@@ -8,8 +8,8 @@ harness passes --extensions_socket=/dev/null as root.  osqlite removes only
 a *socket* at that path, and only one nobody answers on (left by a process
 that died); anything else there is an error that deletes nothing:
 
-* nothing there: the parent directory must exist (osquery: "Extension
-  socket directory missing");
+* nothing there: the parent directory is created (0750) when missing, as
+  for the daemon's other paths, and must be writable;
 * a socket a live process answers on: an error (another daemon or shell
   serves extensions there; osquery would take it over);
 * a stale socket: removed, after checking it is still the same inode;
@@ -30,7 +30,14 @@ import os
 import socket
 import stat
 
+from ..errors import DaemonError
+from ..files import writable_dir
+
 log = logging.getLogger("osqlite.extensions")
+
+
+# sun_path holds 107 bytes and a NUL; an extension adds ".65535".
+MAX_PATH = 107 - 6
 
 
 class SocketError(Exception):
@@ -85,6 +92,9 @@ def bind(path: str, flag: str = "extensions_socket") -> tuple[socket.socket, tup
     """A listening socket at path, and its (st_dev, st_ino)."""
     if not path:
         raise SocketError(f"--{flag} is empty: pass --{flag}=<a path for the socket>")
+    if len(os.fsencode(path)) > MAX_PATH:
+        raise SocketError(f"--{flag}={path} is too long for a UNIX socket: at most {MAX_PATH} "
+                          "bytes, so that the extensions' <path>.<uuid> fit too")
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -105,9 +115,10 @@ def bind(path: str, flag: str = "extensions_socket") -> tuple[socket.socket, tup
             raise SocketError(f"the extension socket {path} changed while it was being "
                               "replaced; it was left as it is")
     parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise SocketError(f"Extension socket directory missing: {path} (create {parent} "
-                          f"or pass --{flag}=<another path>)")
+    try:
+        writable_dir(parent, flag, True)
+    except DaemonError as exc:
+        raise SocketError(f"Extension socket directory unusable: {exc}") from None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         os.fchmod(sock.fileno(), 0o600)
@@ -117,7 +128,8 @@ def bind(path: str, flag: str = "extensions_socket") -> tuple[socket.socket, tup
         if exc.errno == errno.EADDRINUSE:
             raise SocketError(f"the extension socket {path} appeared while osqlite was "
                               "creating it; it was left as it is") from None
-        raise SocketError(f"Cannot create the extension socket {path}: {exc.strerror}") from None
+        raise SocketError(f"Cannot create the extension socket {path}: "
+                          f"{exc.strerror or exc}") from None
     try:
         mine = os.lstat(path)
         sock.listen(64)

@@ -133,16 +133,19 @@ class ExtensionTables:
         self._made: dict[int, dict[str, list[tuple[str, str, str]]]] = {}
         self._warned: set[str] = set()
 
-    # The daemon's hook methods (daemon may be None: the shell).
+    # The daemon's hook methods (daemon may be None: the shell).  Both run on
+    # the thread that uses the connection.
     def prepare_connection(self, daemon: Any, conn: sqlite3.Connection) -> None:
-        conn.create_function("osqlite_extension_generate", 2, self.generate)
         self.install(conn)
 
     def refresh_connection(self, daemon: Any, conn: sqlite3.Connection) -> None:
         self.install(conn)
 
     def install(self, conn: sqlite3.Connection) -> None:
-        made = self._made.setdefault(id(conn), {})
+        made = self._made.get(id(conn))
+        if made is None:
+            conn.create_function("osqlite_extension_generate", 2, self.generate)
+            made = self._made[id(conn)] = {}
         wanted = {name: spec.statements() for name, spec in self.specs().items()}
         for name in list(made):
             if wanted.get(name) != made[name]:
