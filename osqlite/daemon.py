@@ -607,6 +607,8 @@ class Daemon:
                 if hasattr(hook, "declare"):
                     hook.declare(self, conn, cfg)
 
+        if validate and self._main_conn is not None:
+            self.refresh_backing(self._main_conn)     # extension tables current
         check = validator(self._main_conn) if validate and self._main_conn else None
         self._missing_tables = set()
 

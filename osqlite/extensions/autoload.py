@@ -25,7 +25,7 @@ osquery/process/posix/process.cpp launchExtension)::
 with OSQUERY_EXTENSION=<its pid> in the environment, standard input
 /dev/null, in a session of its own (Ctrl-C in the shell interrupts the
 query, not the extensions).  When one exits it is deregistered at once and
-started again, after 1 s, doubling up to 60 s while it keeps dying within
+started again (one that stops answering pings is killed first), after 1 s, doubling up to 60 s while it keeps dying within
 a minute of its start; the checks are made again each time.  At stop each
 gets SIGTERM, and SIGKILL after 2 s.
 """
@@ -234,6 +234,17 @@ class Autoloader:
             while not self._launch(child):
                 if self._stop.wait(RESTART_MAX):
                     return
+
+    def kill(self, pid: int) -> None:
+        """SIGKILL the autoloaded extension with that pid (its supervisor
+        starts it again)."""
+        for c in self.children:
+            if pid and c.proc is not None and c.proc.pid == pid and c.proc.poll() is None:
+                log.warning("Stopping the unresponsive extension %s (pid %d)", c.path, pid)
+                try:
+                    c.proc.kill()
+                except OSError:
+                    pass
 
     def stop(self) -> None:
         self._stop.set()

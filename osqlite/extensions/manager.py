@@ -438,6 +438,10 @@ class Manager:
             if ext.uuid in self._exts:
                 log.info("Extension UUID %d has gone away", ext.uuid)
                 self.deregister(ext.uuid, f"its ping failed: it {exc}")
+                if self.autoloader is not None:
+                    # Hung, not dead: an autoloaded one is stopped, so that it is
+                    # started again rather than left running unregistered.
+                    self.autoloader.kill(ext.pid)
             return
         ext.seen = True
         if getattr(answer, "code", 0) != 0:
