@@ -924,8 +924,11 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
     pIdx->aConstraintUsage[i].argvIndex = ++nArg;
     pIdx->aConstraintUsage[i].omit = 0;
     sqlite3_str_appendf(pStr, ",%d:%c:%d", iCol, op, bIn);
+    /* osquery counts any pushed comparison of an extension's required
+    ** column (osquery: virtual_table.cpp xFilter). */
     if( (pCol->flags & OSQ_REQUIRED)
-     && (op==OSQ_OP_EQ || op==OSQ_OP_LIKE || op==OSQ_OP_GLOB) ){
+     && (op==OSQ_OP_EQ || op==OSQ_OP_LIKE || op==OSQ_OP_GLOB
+         || (pTab->tflags & OSQ_TABLE_EXTENSION)) ){
       requiredMet = 1;
     }
     if( op==OSQ_OP_EQ ) nKey++;
