@@ -35,7 +35,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import ConfigError
 from ..logger import calendar_time
-from ..registry import ConfigPlugin, LoggerPlugin, PackSource
+from ..registry import ConfigPlugin, DistributedPlugin, LoggerPlugin, PackSource
 from .client import CallError
 
 log = logging.getLogger("osqlite.extensions")
@@ -210,22 +210,15 @@ class ExtensionLogger(LoggerPlugin):
             self._sender = None
 
 
-class ExtensionDistributed:
+class ExtensionDistributed(DistributedPlugin):
     """A distributed plugin in an extension: get_queries/write_results as
     osquery's ``{"action": "getQueries"}`` and ``{"action": "writeResults",
     "results": JSON}`` (osquery: osquery/distributed/distributed.cpp)."""
 
     def __init__(self, manager: Any, name: str, daemon: Any) -> None:
-        self.manager, self.name, self.daemon = manager, name, daemon
-
-    def describe(self) -> str:
-        return self.name
-
-    def setup(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
+        super().__init__(daemon)
+        self.manager = manager
+        self.name = name
 
     def get_queries(self) -> str:
         resp = self.manager.call_plugin("distributed", self.name, {"action": "getQueries"})

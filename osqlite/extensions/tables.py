@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from .._sqlite import sqlite3
+from ..config_tables import _ident, _literal
 
 log = logging.getLogger("osqlite.extensions")
 
@@ -37,14 +38,6 @@ TYPES = ("TEXT", "INTEGER", "BIGINT", "UNSIGNED BIGINT", "DOUBLE", "BLOB")
 OPT_INDEX = 1
 OPT_HIDDEN = 16
 OPT_MASK = 0xFFF    # osquery's ColumnOptions bits (INDEX ... COLLATEVERSION_RHEL)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
