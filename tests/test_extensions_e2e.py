@@ -218,6 +218,33 @@ def test_config_and_logger_plugins_from_an_extension(tmp_path):
         assert d.stop() == 0
 
 
+def test_logger_extension_restart_loses_no_line(tmp_path):
+    psutil = pytest.importorskip("psutil", reason="psutil (test extra) is not installed")
+    body = CONFIG_AND_LOGGER.replace('"interval": 1}', '"interval": 1, "snapshot": True}')
+    ext = python_extension(tmp_path / "zoo.ext", body, start_call("zoo"))
+    (tmp_path / "extensions.load").write_text(f"{ext}\n")
+    zoo_log = tmp_path / "zoo.log"
+    d = daemon_with(tmp_path, None, extensions_autoload=tmp_path / "extensions.load",
+                    config_plugin="zoo_config", logger_plugin="filesystem,zoo_logger")
+    d.env["ZOO_LOG"] = str(zoo_log)
+    d.start()
+
+    def received() -> list[str]:
+        return zoo_log.read_text().splitlines() if zoo_log.exists() else []
+    try:
+        wait_for(lambda: len(received()) >= 2, what="two lines in the extension", daemon=d)
+        [child] = [p for p in psutil.Process(d.proc.pid).children()
+                   if any("zoo.ext" in a for a in p.cmdline())]
+        child.kill()
+        n = len(d.snapshots("from_extension"))
+        d.wait_snapshots("from_extension", n + 4)
+        # Every line the file logger wrote reaches the restarted extension too.
+        want = d.text("osqueryd.snapshots.log").splitlines()[:n + 3]
+        wait_for(lambda: set(want) <= set(received()), what="the kept lines", daemon=d)
+    finally:
+        assert d.stop() == 0
+
+
 def _extension_pid(d: Daemon) -> int:
     r = em_query(d, "SELECT pid FROM pets LIMIT 1")
     assert r.status.code == 0, r.status.message

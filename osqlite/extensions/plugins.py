@@ -19,13 +19,14 @@ osquery/core/plugins/logger.cpp):
 
 Status lines are sent by a thread of their own, as osquery relays them
 asynchronously: a slow extension never holds up the thread that logged.
-Result lines are sent as the query's run ends; while the extension is away
-(restarting, hung) they are kept in memory, at most MAX_PENDING lines, and
-sent first when it answers again.
+Result lines go through the daemon's outbox (osqlite/outbox.py): while the
+extension is away (restarting, hung) ``log_results`` raises OSError, the
+lines stay committed in the state database and are delivered, in order,
+when it answers again (at least once: a batch cut short is sent whole).
 """
 from __future__ import annotations
 
-import collections
+import errno
 import json
 import logging
 import os
@@ -40,7 +41,6 @@ from .client import CallError
 
 log = logging.getLogger("osqlite.extensions")
 
-MAX_PENDING = 10000
 FEATURE_LOGSTATUS = 1          # osquery: LOGGER_FEATURE_LOGSTATUS
 
 
@@ -105,9 +105,6 @@ class ExtensionLogger(LoggerPlugin):
         self.manager = manager
         self.name = name
         self.forward_status = False
-        self._pending: collections.deque[tuple[str, str]] = collections.deque()
-        self._lock = threading.Lock()
-        self._away = False
         self._status: queue.Queue[Any] = queue.Queue(maxsize=10000)
         self._sender: threading.Thread | None = None
 
@@ -132,33 +129,19 @@ class ExtensionLogger(LoggerPlugin):
                                             name=f"osqlite-logger-{self.name}")
             self._sender.start()
 
-    def _send(self, key: str, line: str) -> None:
-        request = {key: line, "category": "event"} if key == "string" else {key: line}
-        resp = self.manager.call_plugin("logger", self.name, request)
-        code, message = _ok(resp)
-        if code != 0:
-            raise CallError(f"the extension refused the line (status {code}: {message})")
-
     def _log(self, key: str, lines: Sequence[str]) -> None:
-        with self._lock:
-            self._pending.extend((key, line) for line in lines)
-            while self._pending:
-                k, line = self._pending[0]
-                try:
-                    self._send(k, line)
-                except CallError as exc:
-                    if not self._away:
-                        self._away = True
-                        log.error("Logger plugin %s: %s; result lines are kept (at most %d) "
-                                  "until it answers again", self.name, exc, MAX_PENDING)
-                    while len(self._pending) > MAX_PENDING:
-                        self._pending.popleft()
-                    return
-                self._pending.popleft()
-            if self._away:
-                self._away = False
-                log.info("Logger plugin %s answers again; the kept result lines were sent",
-                         self.name)
+        """Send each line; OSError when the extension cannot take them, so the
+        daemon's outbox keeps the batch and delivers it again later."""
+        for line in lines:
+            request = {key: line, "category": "event"} if key == "string" else {key: line}
+            try:
+                resp = self.manager.call_plugin("logger", self.name, request)
+            except CallError as exc:
+                raise OSError(errno.EAGAIN, f"logger plugin {self.name}: {exc}") from None
+            code, message = _ok(resp)
+            if code != 0:
+                raise OSError(errno.EIO, f"logger plugin {self.name}: the extension refused a "
+                                         f"line (status {code}: {message})")
 
     def log_results(self, lines: Sequence[str]) -> None:
         self._log("string", lines)
