@@ -543,7 +543,8 @@ class Daemon:
             manager = extensions.start(self, path or self.flags["extensions_socket"], paths,
                                        unchecked)
         except extensions.SocketError as exc:
-            log.error("An error occurred during extension manager startup: %s", exc)
+            (log.info if exc.quiet else log.error)(
+                "An error occurred during extension manager startup: %s", exc)
             return
         # Rebound, not changed in place: the shell starts this on a thread of
         # its own while its connection may be refreshed.  The connections pick

@@ -14,6 +14,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -353,7 +354,13 @@ def test_readme_daemon_quickstart_logs_where_it_says(tmp_path):
     argv = command.split()
     assert argv[0] == "osqlited"
     logs = tmp_path / "osq"
-    text = run_until_started(daemon_cmd() + argv[1:], tmp_path)
+    # Not the default /var/osquery/osquery.em: a test leaves the machine as it was.
+    sockets = tempfile.mkdtemp(prefix="osqem-")
+    try:
+        text = run_until_started(daemon_cmd() + argv[1:] + [f"--extensions_socket={sockets}/em"],
+                                 tmp_path)
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     n = len(json.loads("\n".join(ln for ln in (REPO / "conf" / "linux.conf").read_text().split("\n")
                                  if not ln.strip().startswith("//")))["schedule"])
     assert f"config conf/linux.conf (filesystem), logging to {logs} (filesystem), {n} scheduled queries" in text

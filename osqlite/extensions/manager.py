@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import socket
 import struct
@@ -181,7 +182,11 @@ class Manager:
     def start(self) -> None:
         """Bind the socket and start serving; SocketError when it cannot."""
         self._reserved = sockets.clean_extension_sockets(self.path)
-        self._sock, self._ident = sockets.bind(self.path)
+        # The default path's directory is made by root only (as the daemon's
+        # other default paths under /var/osquery would be).
+        create = (self.path != self.flags["extensions_socket"]
+                  or not self.flags.is_default("extensions_socket") or os.geteuid() == 0)
+        self._sock, self._ident = sockets.bind(self.path, create_parent=create)
         self.running = True
         self._spawn(self._accept_loop, "osqlite-em")
         self._spawn(self._watch, "osqlite-em-watch")

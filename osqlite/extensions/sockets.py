@@ -9,7 +9,9 @@ a *socket* at that path, and only one nobody answers on (left by a process
 that died); anything else there is an error that deletes nothing:
 
 * nothing there: the parent directory is created (0750) when missing, as
-  for the daemon's other paths, and must be writable;
+  for the daemon's other paths (for the default /var/osquery only by root:
+  for anyone else extensions are then off, said at INFO), and must be
+  writable;
 * a socket a live process answers on: an error (another daemon or shell
   serves extensions there; osquery would take it over);
 * a stale socket: removed, after checking it is still the same inode;
@@ -41,7 +43,11 @@ MAX_PATH = 107 - 6
 
 
 class SocketError(Exception):
-    """The socket cannot be made; str() is the one-line reason."""
+    """The socket cannot be made; str() is the one-line reason.  ``quiet``:
+    the default path's directory is missing and this process may not create
+    it (not worth an error: the user asked for nothing)."""
+
+    quiet = False
 
 
 _KINDS = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"),
@@ -88,8 +94,10 @@ def remove_stale(path: str, st: os.stat_result) -> bool:
     return True
 
 
-def bind(path: str, flag: str = "extensions_socket") -> tuple[socket.socket, tuple[int, int]]:
-    """A listening socket at path, and its (st_dev, st_ino)."""
+def bind(path: str, flag: str = "extensions_socket",
+         create_parent: bool = True) -> tuple[socket.socket, tuple[int, int]]:
+    """A listening socket at path, and its (st_dev, st_ino).  A missing
+    parent directory is created (0750) when create_parent."""
     if not path:
         raise SocketError(f"--{flag} is empty: pass --{flag}=<a path for the socket>")
     if len(os.fsencode(path)) > MAX_PATH:
@@ -115,6 +123,11 @@ def bind(path: str, flag: str = "extensions_socket") -> tuple[socket.socket, tup
             raise SocketError(f"the extension socket {path} changed while it was being "
                               "replaced; it was left as it is")
     parent = os.path.dirname(os.path.abspath(path))
+    if not create_parent and not os.path.lexists(parent):
+        err = SocketError(f"Extension socket directory missing: {path}; extensions are off "
+                          f"(create {parent}, or pass --{flag}=<a path>)")
+        err.quiet = True
+        raise err
     try:
         writable_dir(parent, flag, True)
     except DaemonError as exc:
