@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -182,8 +183,11 @@ def test_shell_loads_an_extension(tmp_path, zoo):
     ext, _, contexts = zoo
     sockets = short_dir()
     env = {"PETS_CONTEXTS": str(contexts), "HOME": str(tmp_path)}
-    out = osqueryi(f"--extension={ext}", f"--extensions_socket={sockets}/shell.em", "--json",
-                   "SELECT name, legs FROM pets WHERE legs >= 2 ORDER BY name", env=env)
+    try:
+        out = osqueryi(f"--extension={ext}", f"--extensions_socket={sockets}/shell.em", "--json",
+                       "SELECT name, legs FROM pets WHERE legs >= 2 ORDER BY name", env=env)
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [{"name": "rex", "legs": "4"}, {"name": "tweety", "legs": "2"}]
     # .tables lists it, and the default socket is ~/.osquery/shell.em.
