@@ -630,6 +630,23 @@ static int osqDisconnect(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
+size_t osq_dequote(const char *z, char *zOut){
+  size_t n = strlen(z), i, j = 0;
+  char q = n>=2 ? z[0] : 0;
+  if( (q=='\'' || q=='"') && z[n-1]==q ){
+    for(i=1; i+1<n; i++){
+      if( zOut ) zOut[j] = z[i];
+      j++;
+      if( z[i]==q && z[i+1]==q ) i++;
+    }
+  }else{
+    if( zOut ) memcpy(zOut, z, n);
+    j = n;
+  }
+  if( zOut ) zOut[j] = 0;
+  return j;
+}
+
 /*
 ** Dynamic tables: "CREATE VIRTUAL TABLE t USING <module>(args)" where the
 ** module's pAux is an OsqDynamic whose xBuild makes the descriptor from the
@@ -659,7 +676,7 @@ static int osqOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor){
   memset(pCur, 0, sizeof(*pCur));
   pCur->pVtab = p;
   pCur->iNsCol = -1;
-  for(int i=0; i<p->pTab->nCol; i++){
+  for(int i=0; i<p->pTab->nCol && !(p->pTab->tflags & OSQ_TABLE_EXTENSION); i++){
     if( strcmp(p->pTab->aCol[i].zName, "pid_with_namespace")==0 ) pCur->iNsCol = i;
   }
   pCur->aSlot = sqlite3_malloc64(sizeof(int)*(p->pTab->nCol+1));
@@ -844,11 +861,23 @@ static int osqFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   return rc;
 }
 
-static int pushedOp(int op, int eType){
+static int pushedOp(int op, int eType, int tflags){
   switch( op ){
     case SQLITE_INDEX_CONSTRAINT_EQ:   return OSQ_OP_EQ;
     case SQLITE_INDEX_CONSTRAINT_LIKE: return OSQ_OP_LIKE;
     case SQLITE_INDEX_CONSTRAINT_GLOB: return OSQ_OP_GLOB;
+  }
+  /* osquery hands an extension every operator with a value (osquery:
+  ** osquery/sql/virtual_table.cpp xBestIndex); IS NULL and IS NOT NULL
+  ** carry none and are left to SQLite. */
+  if( tflags & OSQ_TABLE_EXTENSION ){
+    switch( op ){
+      case SQLITE_INDEX_CONSTRAINT_MATCH:  return OSQ_OP_MATCH;
+      case SQLITE_INDEX_CONSTRAINT_REGEXP: return OSQ_OP_REGEXP;
+      case SQLITE_INDEX_CONSTRAINT_NE:     return OSQ_OP_NE;
+      case SQLITE_INDEX_CONSTRAINT_IS:     return OSQ_OP_IS;
+      case SQLITE_INDEX_CONSTRAINT_ISNOT:  return OSQ_OP_ISNOT;
+    }
   }
   /* osquery never pushes range comparisons on TEXT columns. */
   if( eType==OSQ_TEXT ) return 0;
@@ -882,7 +911,7 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
     if( (pCol->flags & (OSQ_INDEX|OSQ_REQUIRED|OSQ_ADDITIONAL|OSQ_OPTIMIZED))==0 ){
       continue;
     }
-    op = pushedOp(pC->op, pCol->eType);
+    op = pushedOp(pC->op, pCol->eType, pTab->tflags);
     if( op==0 ) continue;
     /* As in osquery, only "optimized" columns take a whole IN list in one
     ** call; others get one xFilter per value (pid_with_namespace relies on
@@ -895,8 +924,11 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
     pIdx->aConstraintUsage[i].argvIndex = ++nArg;
     pIdx->aConstraintUsage[i].omit = 0;
     sqlite3_str_appendf(pStr, ",%d:%c:%d", iCol, op, bIn);
+    /* osquery counts any pushed comparison of an extension's required
+    ** column (osquery: virtual_table.cpp xFilter). */
     if( (pCol->flags & OSQ_REQUIRED)
-     && (op==OSQ_OP_EQ || op==OSQ_OP_LIKE || op==OSQ_OP_GLOB) ){
+     && (op==OSQ_OP_EQ || op==OSQ_OP_LIKE || op==OSQ_OP_GLOB
+         || (pTab->tflags & OSQ_TABLE_EXTENSION)) ){
       requiredMet = 1;
     }
     if( op==OSQ_OP_EQ ) nKey++;

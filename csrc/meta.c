@@ -8,9 +8,10 @@
 ** osqlite_tables lists every table of this connection: osquery's tables
 ** that this build implements and their aliases, these two, the foreign
 ** tables once osqlite_enable_foreign() has been called, the tables made by
-** the osqlite_atc module (auto_table_construction) and the views of the
-** main and temp schemas (a config's "views").  origin says which:
-** 'osquery', 'osqlite', 'foreign', 'atc' or 'view'.  osqlite_columns lists
+** the osqlite_atc module (auto_table_construction), those of the
+** osqlite_extension module (osquery extensions' tables) and the views of
+** the main and temp schemas (a config's "views").  origin says which:
+** 'osquery', 'osqlite', 'foreign', 'atc', 'extension' or 'view'.  osqlite_columns lists
 ** each table's columns in declaration order with osquery's type and flags
 ** (for atc tables and views, as PRAGMA table_xinfo reports them).  The
 ** shell, docs/tables.md and the generic tests all read these, so there is
@@ -18,8 +19,9 @@
 **
 ** osquery_registry has one row per table (registry 'table', internal 1
 ** for osqlite's own and atc tables, as osquery marks its ATC plugins),
-** after the rows of any other registries a daemon provides through
-** osqlite_data_osquery_registry (osquery: osquery/tables/utility/osquery.cpp).
+** after the rows a daemon provides through osqlite_data_osquery_registry:
+** its other registries, and the extensions' tables with their owner's
+** uuid (osquery: osquery/tables/utility/osquery.cpp).
 **
 ** osqlite_enable_foreign() registers osquery's tables of the other
 ** platforms on the connection it runs on: empty tables with their
@@ -138,7 +140,8 @@ static int forEachTable(OsqCursor *pCur, OsqMeta *pMeta,
 ** where osqlite creates them) and the views of main and temp. */
 static const char zDynamicSql[] =
   "SELECT name, type, sql, 'temp' FROM temp.sqlite_schema"
-  " WHERE (type='table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING%osqlite_atc%')"
+  " WHERE (type='table' AND (sql LIKE 'CREATE VIRTUAL TABLE%USING%osqlite_atc%'"
+  "                       OR sql LIKE 'CREATE VIRTUAL TABLE%USING%osqlite_extension%'))"
   "    OR type='view'"
   " UNION ALL "
   "SELECT name, type, sql, 'main' FROM main.sqlite_schema WHERE type='view'"
@@ -229,18 +232,24 @@ static char *dynamicSchemaSql(OsqCursor *pCur, const char *zName,
   return sqlite3_str_finish(pStr);
 }
 
+/* True for a table of the osqlite_extension module (else osqlite_atc). */
+static int isExtensionSql(const char *zSql){
+  return zSql && sqlite3_strlike("%USING%osqlite_extension%", zSql, 0)==0;
+}
+
 static int oneDynamic(OsqCursor *pCur, const char *zName, int bView,
                       const char *zSql, const char *zSchema){
-  int rc;
+  int rc, bExt = !bView && isExtensionSql(zSql);
   if( excluded(pCur, COL_OSQLITE_TABLES_NAME, zName) ) return SQLITE_OK;
   rc = osq_row(pCur);
   if( rc ) return rc;
   osq_text(pCur, COL_OSQLITE_TABLES_NAME, zName, -1);
   osq_text(pCur, COL_OSQLITE_TABLES_DESCRIPTION, bView ? "A view."
+           : bExt ? "A table provided by an osquery extension."
            : "A table over SQLite database files (auto_table_construction).", -1);
   osq_int(pCur, COL_OSQLITE_TABLES_EVENTED, 0);
   osq_int(pCur, COL_OSQLITE_TABLES_USER_DATA, 0);
-  osq_text(pCur, COL_OSQLITE_TABLES_ORIGIN, bView ? "view" : "atc", -1);
+  osq_text(pCur, COL_OSQLITE_TABLES_ORIGIN, bView ? "view" : bExt ? "extension" : "atc", -1);
   if( osq_used(pCur, COL_OSQLITE_TABLES_SQL) ){
     char *z;
     if( bView ) return osq_text(pCur, COL_OSQLITE_TABLES_SQL, zSql, -1);
@@ -322,7 +331,8 @@ static int genColumns(OsqCursor *pCur){
 */
 int osq_gen_osquery_registry(OsqCursor *pCur){
   sqlite3_stmt *pStmt = 0;
-  int rc = osq_prepare_backing(pCur, " WHERE registry IS NOT 'table'", &pStmt);
+  int rc = osq_prepare_backing(pCur,
+      " WHERE registry IS NOT 'table' OR owner_uuid IS NOT 0", &pStmt);
   if( rc ) return rc;
   if( pStmt ){
     rc = osq_rows_from_stmt(pCur, pStmt, 0);
@@ -330,7 +340,7 @@ int osq_gen_osquery_registry(OsqCursor *pCur){
   }
   rc = sqlite3_prepare_v2(osq_db(pCur),
       "SELECT name, origin IN ('osqlite', 'atc') FROM osqlite_tables"
-      " WHERE origin <> 'view'", -1, &pStmt, 0);
+      " WHERE origin NOT IN ('view', 'extension')", -1, &pStmt, 0);
   if( rc!=SQLITE_OK ){
     return osq_error(pCur, "osquery_registry: %s", sqlite3_errmsg(osq_db(pCur)));
   }

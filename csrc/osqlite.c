@@ -7,8 +7,10 @@
 ** sqlite3_osqlite_init() registers osquery's SQL functions and collations,
 ** one eponymous virtual table per implemented table (which CREATE VIRTUAL
 ** TABLE can also declare in a database file), the meta tables and
-** osqlite_enable_foreign() (meta.c), and the osqlite_atc module for
-** auto_table_construction tables (tables/atc.c) on the connection.
+** osqlite_enable_foreign() (meta.c), the osqlite_atc module for
+** auto_table_construction tables (tables/atc.c) and the osqlite_extension
+** module for osquery extensions' tables (tables/extension.c) on the
+** connection.
 ** Nothing is shared between connections: every table descriptor is const
 ** or belongs to one connection, so connections in different threads may
 ** query at the same time.
@@ -23,6 +25,7 @@ SQLITE_EXTENSION_INIT1
 extern const sqlite3_module osq_module;
 extern const sqlite3_module osq_dynamic_module;
 extern const OsqDynamic osq_atc_module;
+extern const OsqDynamic osq_extension_module;
 int osq_register_meta(sqlite3*);
 
 #ifdef _WIN32
@@ -48,6 +51,10 @@ int sqlite3_osqlite_init(sqlite3 *db, char **pzErrMsg,
   if( rc==SQLITE_OK ){
     rc = sqlite3_create_module_v2(db, "osqlite_atc", &osq_dynamic_module,
                                   (void*)&osq_atc_module, 0);
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_create_module_v2(db, "osqlite_extension", &osq_dynamic_module,
+                                  (void*)&osq_extension_module, 0);
   }
   if( rc!=SQLITE_OK && pzErrMsg ){
     *pzErrMsg = sqlite3_mprintf("osqlite: %s", sqlite3_errmsg(db));

@@ -55,6 +55,10 @@
 #define OSQ_TABLE_USER_DATA  0x02  /* per-user data, scoped by uid */
 #define OSQ_TABLE_UTILITY    0x04
 #define OSQ_TABLE_OSQLITE    0x08  /* osqlite's own table, not osquery's */
+#define OSQ_TABLE_EXTENSION  0x10  /* served by an osquery extension: every
+                                   ** comparison osquery pushes down reaches
+                                   ** the generator (MATCH, REGEXP, !=, IS,
+                                   ** IS NOT as well) */
 
 typedef struct OsqCursor OsqCursor;
 
@@ -86,6 +90,11 @@ typedef struct OsqDynamic {
                 OsqTable **ppTab, char **pzErr);
 } OsqDynamic;
 
+/* Length of a CREATE VIRTUAL TABLE argument z once dequoted ('...' and
+** "..." lose their quotes, doubled quotes inside become one); writes the
+** dequoted text and a NUL to zOut when zOut is not NULL. */
+size_t osq_dequote(const char *z, char *zOut);
+
 /* Pushed-down constraint operators (a subset of SQLITE_INDEX_CONSTRAINT_*). */
 #define OSQ_OP_EQ    'e'
 #define OSQ_OP_LIKE  'l'
@@ -94,6 +103,12 @@ typedef struct OsqDynamic {
 #define OSQ_OP_GE    ']'
 #define OSQ_OP_LT    '<'
 #define OSQ_OP_LE    '['
+/* Only for OSQ_TABLE_EXTENSION tables: */
+#define OSQ_OP_MATCH   'm'
+#define OSQ_OP_REGEXP  'r'
+#define OSQ_OP_NE      '!'
+#define OSQ_OP_IS      'i'
+#define OSQ_OP_ISNOT   'n'
 
 /*
 ** Generator interface (engine.c).

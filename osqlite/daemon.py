@@ -390,6 +390,8 @@ class Daemon:
         self._event_pattern: re.Pattern[str] | None = None
         self._ephemeral_id = str(uuid.uuid4())
         self._host_uuid: str | None = None
+        self.extensions: Any = None                # osqlite.extensions.Manager when serving
+        self._missing_tables: set[str] = set()     # tables skipped queries named
 
     # -- connections --------------------------------------------------------------
 
@@ -464,8 +466,9 @@ class Daemon:
         return rows
 
     def info_row(self) -> tuple:
+        active = "active" if self.extensions is not None and self.extensions.running else "inactive"
         return (os.getpid(), self.instance_id(), OSQUERY_VERSION, self.config.hash if self.config else "",
-                int(self.config_valid), "inactive", self.start_time, -1)
+                int(self.config_valid), active, self.start_time, -1)
 
     # -- identity -------------------------------------------------------------------
 
@@ -525,12 +528,59 @@ class Daemon:
                 self.state.put("host_uuid_v3", stored)
         return stored
 
+    # -- extensions -----------------------------------------------------------------
+
+    def start_extensions(self, paths: list[str] | None = None, path: str = "",
+                         unchecked: str = "") -> None:
+        """The extension manager on --extensions_socket (osqlite/extensions),
+        with the autoloaded extensions registered (or --extensions_timeout
+        spent).  As osquery, a manager that cannot start is an error in the
+        log, and the daemon runs on without extensions."""
+        from . import extensions
+        if paths is None:
+            paths = extensions.managed(self.flags)
+        try:
+            manager = extensions.start(self, path or self.flags["extensions_socket"], paths,
+                                       unchecked)
+        except extensions.SocketError as exc:
+            (log.info if exc.quiet else log.error)(
+                "An error occurred during extension manager startup: %s", exc)
+            return
+        # Rebound, not changed in place: the shell starts this on a thread of
+        # its own while its connection may be refreshed.  The connections pick
+        # up the tables at their next refresh (bump), on their own threads.
+        self.backing = {**self.backing, "osquery_extensions": lambda: (
+            extensions.EXTENSIONS_COLUMNS, list(extensions.iter_rows(manager)))}
+        self.hooks = self.hooks + [manager.tables]
+        self.extensions = manager
+        problem = extensions.require(manager)
+        if problem:
+            log.error("An error occurred during extension manager startup: %s", problem)
+        self.bump()
+
+    def extension_tables_added(self, names: Sequence[str]) -> None:
+        """Queries skipped at load for naming a table nobody had: now that an
+        extension provides one, load the config again."""
+        if self._started and {n.lower() for n in names} & self._missing_tables:
+            log.info("Reloading the config: an extension now provides %s",
+                     ", ".join(sorted(n for n in names if n.lower() in self._missing_tables)))
+            self.reload_requested = True
+            self.wake.set()
+
+    def _wait_plugin(self, kind: str, name: str) -> None:
+        """osquery's initActivePlugin: with autoloaded extensions, a plugin
+        not known yet may still come from one, for --extensions_timeout."""
+        m = self.extensions
+        if m is not None and m.autoloader is not None and name not in registry.names(kind):
+            m.wait(lambda: name in registry.names(kind), m.timeout)
+
     # -- config ---------------------------------------------------------------------
 
     def activate_config_plugin(self) -> None:
         """osquery's initActivePlugin("config", --config_plugin); PluginError if unknown."""
         if self.config_plugin is None:
             registry.load_builtins()
+            self._wait_plugin("config", self.flags["config_plugin"])
             self.config_plugin = registry.create("config", self.flags["config_plugin"], self)
             registry.REGISTRY.set_active("config", [self.config_plugin.name])
 
@@ -558,8 +608,20 @@ class Daemon:
                 if hasattr(hook, "declare"):
                     hook.declare(self, conn, cfg)
 
+        if validate and self._main_conn is not None:
+            self.refresh_backing(self._main_conn)     # extension tables current
+        check = validator(self._main_conn) if validate and self._main_conn else None
+        self._missing_tables = set()
+
+        def validate_sql(sql: str) -> str | None:
+            assert check is not None
+            problem = check(sql)
+            if problem and problem.startswith("no such table: "):
+                self._missing_tables.add(problem[len("no such table: "):].split(".")[-1].lower())
+            return problem
+
         loader = Loader(default_interval=self.flags["schedule_default_interval"],
-                        validate=validator(self._main_conn) if validate and self._main_conn else None,
+                        validate=validate_sql if check is not None else None,
                         gen_pack=gen_pack, declare=declare,
                         applies=lambda pl, ver, sh: runnable(pl, ver, sh, self.shard))
         return loader.load_sources(sources)
@@ -850,6 +912,8 @@ class Daemon:
         registry.load_builtins()
         loggers = []
         if not flags["disable_logging"]:
+            for name in registry.plugin_names(flags["logger_plugin"]):
+                self._wait_plugin("logger", name)
             loggers = [registry.create("logger", name, self)
                        for name in registry.plugin_names(flags["logger_plugin"])]
         if not flags["disable_distributed"]:
@@ -1033,6 +1097,8 @@ class Daemon:
                     plugin.stop()
                 except Exception:
                     log.exception("Error stopping %r", plugin)
+        if self.extensions is not None:
+            self.extensions.stop()
         self.abort()
 
     def _force_exit(self) -> None:
@@ -1175,6 +1241,38 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
     from .events import EventsHook
     daemon.hooks.append(ConfigTables())
     daemon.hooks.append(EventsHook())
+    # osquery: init.cpp Initializer::start -- the extension manager (and the
+    # autoloaded extensions) come before the config plugin, which may be
+    # one of theirs; a config check or dump does without them unless
+    # extensions are autoloaded.
+    quick = flags["config_check"] or flags["config_check_strict"] or flags["config_dump"]
+    managed: list[str] = []
+    if not flags["disable_extensions"]:
+        from .extensions import managed as managed_extensions
+        managed = managed_extensions(flags)
+    daemonized = False
+    if not flags["disable_extensions"] and (managed or not quick):
+        if flags["daemonize"] and not quick:
+            # Threads and children must belong to the detached process.
+            try:
+                check_paths(flags)
+            except DaemonError as exc:
+                print(f"{program}: {exc}", file=sys.stderr)
+                return EXIT_FAILURE
+            daemonize(flags)
+            daemonized = True
+        daemon.start_extensions(managed)
+    try:
+        return _serve(daemon, program, daemonized)
+    finally:
+        if daemon.extensions is not None:
+            daemon.extensions.stop()     # a no-op after a normal shutdown
+
+
+def _serve(daemon: Daemon, program: str, daemonized: bool) -> int:
+    """main() once the extension manager runs: the config plugin, the
+    config, the loggers, then the schedule until a signal stops it."""
+    flags = daemon.flags
     try:
         daemon.activate_config_plugin()
     except PluginError as exc:
@@ -1192,7 +1290,7 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
     flags.apply_options(cfg.options, cfg.options_source)
     warn_inert(flags)
     try:
-        if flags["daemonize"]:
+        if flags["daemonize"] and not daemonized:
             check_paths(flags)       # while the message can still reach the terminal
             daemonize(flags)
         daemon.start()

@@ -300,10 +300,12 @@ IMPLEMENTED: dict[str, set[str]] = {
                "audit_allow_failed_socket_events", "audit_allow_unix", "audit_backlog_limit",
                "disable_hardware_events", "read_max"},
     "tls": set(),
-    "extensions": set(),
+    "extensions": {"disable_extensions", "extensions_socket", "extensions_autoload",
+                   "extensions_timeout", "extensions_interval", "extensions_require",
+                   "extensions_default_index", "extension", "connect", "allow_unsafe",
+                   "thrift_timeout", "thrift_string_size_limit"},
     "watchdog": set(),
-    # osqlite.shell (osqueryi's output modes and one-shot modes); --connect and
-    # --extension are refused there with a message until extensions exist.
+    # osqlite.shell (osqueryi's output modes and one-shot modes).
     "shell": {"csv", "json", "json_pretty", "line", "list", "separator", "header", "pack",
               "L", "A", "query", "query_file", "output", "planner", "profile"},
     "tables": {"enable_foreign"},
@@ -311,10 +313,10 @@ IMPLEMENTED: dict[str, set[str]] = {
 }
 
 #: Inert flags whose given value asks for exactly what osqlite does anyway
-#: (e.g. --disable_extensions=true where there is no extension manager):
-#: those values are not named in the start-up warning.
+#: (e.g. --disable_watchdog=true where there is no watchdog): those values
+#: are not named in the start-up warning.
 HONORED_VALUES: dict[str, Any] = {
-    "disable_extensions": True, "disable_watchdog": True, "enable_monitor": False,
+    "disable_watchdog": True, "enable_monitor": False,
     "disable_carver": True, "carver_disable_function": True,
     "enable_extensions_watchdog": False, "enable_watchdog_debug": False,
 }

@@ -41,7 +41,9 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 log = logging.getLogger("osqlite.registry")
 
-KINDS = ("config", "logger", "distributed")
+# "table" holds only extensions' tables (osquery_registry lists them with
+# their owner); the extension's own tables come from osqlite_tables.
+KINDS = ("config", "logger", "distributed", "table")
 
 #: Plugin names osquery 5 has, for a clearer message when this build lacks one.
 OSQUERY_PLUGINS = {
@@ -49,6 +51,7 @@ OSQUERY_PLUGINS = {
     "logger": ("filesystem", "tls", "syslog", "stdout", "kinesis", "firehose",
                "kafka_producer", "windows_event_log"),
     "distributed": ("tls",),
+    "table": (),
 }
 
 Factory = Callable[[Any], Any]
@@ -180,8 +183,9 @@ class Registry:
             for kind in KINDS:
                 for name in sorted(self._entries[kind]):
                     e = self._entries[kind][name]
-                    out.append((kind, name, e.owner, int(e.internal),
-                                int(name in self.active[kind])))
+                    # Tables have no active selection: all are (osquery: isActive).
+                    active = kind == "table" or name in self.active[kind]
+                    out.append((kind, name, e.owner, int(e.internal), int(active)))
             return out
 
 

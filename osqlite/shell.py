@@ -48,7 +48,7 @@ from ._sqlite import sqlite3
 from .errors import ConfigError, ExtensionLoadError, FlagError
 from .flags import FLAGS, SHELL_ONLY, Flags, render
 from .printer import Printer, Settings
-from .sql import blank, complete, split_statements
+from .sql import blank, complete, query_columns, split_statements
 
 log = logging.getLogger("osqlite.shell")
 
@@ -90,8 +90,6 @@ You are connected to a transient 'in-memory' virtual database.
 .timer ON|OFF      Turn the CPU timer measurement on or off
 """
 
-NO_EXTENSIONS = ("osqlite does not load osquery extensions yet: "
-                 "--connect, --extension and .connect are not available")
 
 # osquery: osquery/utils/conversions/tryto.cpp stringToBool
 _BOOLS = {"1": True, "0": False, "y": True, "yes": True, "n": False, "no": False,
@@ -328,6 +326,10 @@ class Shell:
         self.settings.widths = [0] * 100
         self.real = RealText()
         self.daemon: Any = None
+        self.host: Any = None              # osqlite.extensions.shell.ShellHost, no config
+        self.extensions: Any = None        # the shell's extension manager
+        self.remote: Any = None            # --connect / .connect: the daemon's manager
+        self._ext_thread: threading.Thread | None = None
         self.conn: sqlite3.Connection | None = None
         self.completer: Completer | None = None
         prompt_color = "xterm-256color" in os.environ.get("TERM", "")
@@ -416,13 +418,121 @@ class Shell:
         self.daemon.bump()
 
     def refresh(self) -> None:
-        """osquery_schedule, osquery_flags... and the config tables, current
-        (a no-op unless the daemon state changed)."""
-        if self.daemon is not None and self.conn is not None:
+        """osquery_schedule, osquery_flags... the config tables and the
+        extension tables, current (a no-op unless that state changed)."""
+        if self.conn is None:
+            return
+        if self.daemon is not None:
             self.daemon.refresh_backing(self.conn)
+        elif self.host is not None:
+            self.host.refresh_backing(self.conn)
+
+    # -- extensions -------------------------------------------------------------
+
+    def extension_mode(self, positional: Sequence[str]) -> str:
+        """'off', 'background' (the prompt does not wait for the manager) or
+        'wait' (one-shot: extensions registered before the query runs).  As
+        osquery (osquery: osquery/main/main.cpp startShell), a one-shot shell
+        has no manager unless it loads extensions or --disable_extensions=false
+        says so."""
+        f = self.flags
+        if f["disable_extensions"] or f["connect"]:
+            return "off"
+        one_shot = (bool(positional) or bool(f["A"]) or f["L"] or bool(f["pack"])
+                    or bool(f["query"]) or bool(f["query_file"]) or f["profile"] > 0
+                    or not self.interactive)
+        if not one_shot:
+            return "background"
+        from .extensions import managed
+        if managed(f, shell=True) or not f.is_default("disable_extensions"):
+            return "wait"
+        return "off"
+
+    def start_extensions(self) -> None:
+        """The shell's extension manager, and --extension / --extensions_autoload."""
+        from . import extensions
+        from .extensions.shell import ShellHost, socket_path
+        path = socket_path(self.flags)
+        if path is None:
+            return
+        self.flags.set("extensions_socket", path)
+        paths = extensions.managed(self.flags, shell=True)
+        unchecked = self.flags["extension"]
+        if self.daemon is not None:
+            self.daemon.start_extensions(paths, path, unchecked)
+            self.extensions = self.daemon.extensions
+            return
+        host = ShellHost(self.flags)
+        try:
+            manager = extensions.start(host, path, paths, unchecked)
+        except extensions.SocketError as exc:
+            log.error("An error occurred during extension manager startup: %s", exc)
+            return
+        host.manager = manager
+        host.bump()
+        self.extensions = manager
+        self.host = host
+        problem = extensions.require(manager)
+        if problem:
+            log.error("An error occurred during extension manager startup: %s", problem)
+
+    def start_extensions_in_background(self) -> None:
+        self._ext_thread = threading.Thread(target=self.start_extensions, daemon=True,
+                                            name="osqlite-shell-extensions")
+        self._ext_thread.start()
+
+    def stop_extensions(self) -> None:
+        if self._ext_thread is not None:
+            self._ext_thread.join(timeout=30)
+        if self.extensions is not None:
+            self.extensions.stop()
+
+    def connect_socket(self, path: str) -> None:
+        """osquery: shell.cpp connect_socket -- SQL goes to the manager at path."""
+        from .extensions.shell import Remote
+        self.flags.set("connect", path)
+        self.remote = Remote(path, float(self.flags["thrift_timeout"]) or 300.0)
+        self.write_stdout(self.bold(f"Connected to extension socket {path} for debugging\n"))
+        self.prompt, self.cont_prompt = "[*]" + self.prompt, "[*]" + self.cont_prompt
+
+    def disconnect_socket(self) -> None:
+        path = self.flags["connect"]
+        self.write_stdout(self.bold(f"Disconnected from extension socket {path}\n"))
+        self.flags.set("connect", "")
+        self.remote = None
+        self.prompt, self.cont_prompt = self.prompt[3:], self.cont_prompt[3:]
+
+    def run_remote(self, sql: str, printer: Printer | None) -> tuple[int, str | None]:
+        """osquery: shell.cpp shell_exec_remote, one statement at a time."""
+        from .extensions.shell import RemoteError
+        try:
+            for stmt in split_statements(sql):
+                if self.echo:
+                    self.write_out(stmt + "\n")
+                try:
+                    columns, rows = self.remote.run(stmt)
+                except RemoteError as exc:
+                    return SQLITE_ERROR, str(exc)
+                if printer is None or not columns:
+                    continue
+                names = [c[0] for c in columns]
+                printer.statement(names)
+                for row in rows:
+                    printer.row([None if row.get(n) is None
+                                 else row[n].encode("utf-8", "surrogateescape") for n in names])
+            return 0, None
+        finally:
+            if printer is not None:
+                printer.finish()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """An internal query's rows, text decoded."""
+        """An internal query's rows, text decoded (the daemon's, when connected)."""
+        if self.remote is not None and not params:
+            from .extensions.shell import RemoteError
+            try:
+                return self.remote.typed_rows(sql)
+            except RemoteError as exc:
+                raise sqlite3.OperationalError(str(exc)) from None
         assert self.conn is not None
         self.refresh()
         out = []
@@ -501,7 +611,10 @@ class Shell:
 
         def work() -> None:
             try:
-                result.append(self.run_statements(sql, printer))
+                if self.remote is not None:
+                    result.append(self.run_remote(sql, printer))
+                else:
+                    result.append(self.run_statements(sql, printer))
             except BrokenPipeError:
                 result.append((SQLITE_ERROR, None))
             except Exception as exc:    # never a traceback for a query
@@ -574,14 +687,22 @@ class Shell:
                 return 1
             return 0
         if c == "s" and is_("socket") and n_arg == 1:
-            self.write_out(self.flag("extensions_socket", "/var/osquery/osquery.em") + "\n")
+            connected = f" (connected to {self.flags['connect']})" if self.remote else ""
+            self.write_out(self.flag("extensions_socket", "/var/osquery/osquery.em")
+                           + connected + "\n")
             return 0
         if c == "c" and is_("connect") and n_arg == 2:
-            self.err(f"Error: {NO_EXTENSIONS}\n")
-            return 1
+            if self.remote is not None:
+                self.err("Error: Please disconnect from the current socket\n")
+                return 1
+            self.connect_socket(args[1])
+            return 0
         if c == "d" and is_("disconnect") and n_arg == 1:
-            self.err("Error: Not connected to a socket\n")
-            return 1
+            if self.remote is None:
+                self.err("Error: Not connected to a socket\n")
+                return 1
+            self.disconnect_socket()
+            return 0
         rc = 0
         if c == "b" and n >= 3 and is_("bail") and 1 < n_arg < 3:
             self.bail = boolean_value(args[1], self.err)
@@ -865,9 +986,13 @@ class Shell:
         s.nullvalue = f["nullvalue"].encode("utf-8", "surrogateescape")[:19]
         s.flag_nullvalue = f["nullvalue"].encode("utf-8", "surrogateescape")
         try:
-            if f["connect"] or f["extension"]:
-                self.err(f"Error: {NO_EXTENSIONS}\n")
-                return 1
+            mode = self.extension_mode(positional)
+            if mode == "wait":
+                self.start_extensions()
+            elif mode == "background":
+                self._start_in_repl = True
+            if f["connect"]:
+                self.connect_socket(f["connect"])
             if f["profile"] > 0:
                 return self.profile(f["profile"], positional)
             if f["L"] or f["A"]:
@@ -937,6 +1062,8 @@ class Shell:
                     return rc
         return rc
 
+    _start_in_repl = False
+
     def repl(self) -> int:
         self.write_stdout("Using a " + self.bold("virtual database")
                           + ". Need help, type '.help'\n")
@@ -944,6 +1071,9 @@ class Shell:
         history = History(self.err)
         self.completer = Completer(self)
         history.load()
+        if self._start_in_repl:
+            # After the prompt's set-up: the manager starts while the user types.
+            self.start_extensions_in_background()
         try:
             return self.process_input(None)
         finally:
@@ -977,60 +1107,6 @@ def column_definition(columns: Sequence[tuple]) -> str:
     if pkeys:
         out += " WITHOUT ROWID"
     return out
-
-
-# osquery: osquery/sql/sqlite_util.cpp kSQLOpcodes -- the register an opcode
-# writes and the type it gives.
-_ARITH = {op: ("p3", "BIGINT") for op in ("BitAnd", "BitOr", "ShiftLeft", "ShiftRight", "Add",
-                                          "Subtract", "Multiply", "Divide", "Remainder")}
-_COMPARE = {op: ("p2", "INTEGER") for op in ("Not", "IsNull", "NotNull", "Ne", "Eq", "Gt", "Le",
-                                             "Lt", "Ge", "IfNeg", "IfNotZero")}
-_OPCODES = {"Concat": ("p3", "TEXT"), "AggStep": ("p3", "BIGINT"), "AggStep0": ("p3", "BIGINT"),
-            "Integer": ("p2", "INTEGER"), "Int64": ("p2", "BIGINT"), "String": ("p2", "TEXT"),
-            "String8": ("p2", "TEXT"), "Or": ("p3", "INTEGER"), "And": ("p3", "INTEGER"),
-            **_ARITH, **_COMPARE}
-_CASTS = {65: "BLOB", 66: "TEXT", 68: "BIGINT", 69: "DOUBLE"}
-_TYPE_NAMES = ("TEXT", "INTEGER", "BIGINT", "UNSIGNED BIGINT", "DOUBLE", "BLOB")
-
-
-def query_columns(conn: sqlite3.Connection | None, sql: str) -> list[tuple[str, str]]:
-    """osquery: sqlite_util.cpp getQueryColumnsInternal -- declared types
-    (through a temporary view's table_info), and for columns without one the
-    types osquery's QueryPlanner infers from the program's opcodes."""
-    assert conn is not None
-    view = f"osqlite_types_{os.getpid()}"
-    conn.execute(f'CREATE TEMP VIEW "{view}" AS {sql}')
-    try:
-        info = conn.execute(f'SELECT name, type FROM pragma_table_info(\'{view}\')').fetchall()
-    finally:
-        conn.execute(f'DROP VIEW IF EXISTS temp."{view}"')
-    columns = []
-    unknown = False
-    for name, ctype in info:
-        name = name.decode() if isinstance(name, bytes) else name
-        ctype = (ctype.decode() if isinstance(ctype, bytes) else ctype or "").upper()
-        if ctype not in _TYPE_NAMES:
-            ctype, unknown = "UNKNOWN", True
-        columns.append([name, ctype])
-    if unknown:
-        types: dict[int, str] = {}
-        for row in conn.execute("EXPLAIN " + sql):
-            op, p1, p2, p3 = row[1], row[2], row[3], row[4]
-            op = op.decode() if isinstance(op, bytes) else op
-            if op == "ResultRow":
-                for reg, ctype in types.items():
-                    if 0 <= reg - p1 < len(columns):
-                        columns[reg - p1][1] = ctype
-            if op == "Copy":
-                for i in range(p3 + 1):
-                    if p1 + i in types:
-                        types[p2 + i] = types.pop(p1 + i)
-            elif op == "Cast":
-                types[p1] = _CASTS.get(p2, "UNKNOWN")
-            if op in _OPCODES:
-                reg, ctype = _OPCODES[op]
-                types[{"p1": p1, "p2": p2, "p3": p3}[reg]] = ctype
-    return [(n, t) for n, t in columns]
 
 
 # -- terminal: history and completion -------------------------------------------------
@@ -1247,6 +1323,8 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 1
+    finally:
+        shell.stop_extensions()
 
 
 if __name__ == "__main__":

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -74,10 +77,17 @@ class Daemon:
             self.write_config(config)
         self.flags = {"config_path": self.config_path, "logger_path": self.logs,
                       "database_path": tmp / "osquery.db", "pidfile": tmp / "osqueryd.pid",
-                      "schedule_splay_percent": 101}
+                      "schedule_splay_percent": 101,
+                      # A short private path: sun_path holds 107 bytes.
+                      "extensions_socket": Path(self._socket_dir()) / "osquery.em"}
         self.flags.update(flags)
         self.env: dict[str, str] = {}
         self.proc: subprocess.Popen | None = None
+
+    def _socket_dir(self) -> str:
+        d = tempfile.mkdtemp(prefix="osqem-")
+        weakref.finalize(self, shutil.rmtree, d, True)
+        return d
 
     def write_config(self, config: dict | str) -> None:
         text = config if isinstance(config, str) else json.dumps(config, indent=1)

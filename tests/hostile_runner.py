@@ -372,6 +372,9 @@ def run_case(name: str, spec: dict[str, Any], work: Path) -> dict[str, Any]:
     d = work / name
     d.mkdir(parents=True)
     argv = spec["setup"](d) + (["--config_check"] if spec["check"] else [])
+    # No extension manager on the default /var/osquery/osquery.em: these
+    # cases are about flags and configs, and must not touch the machine.
+    argv = ["--disable_extensions=true"] + argv
     before = {p.name for p in d.iterdir()}
     err, out = io.StringIO(), io.StringIO()
     saved = sys.stderr, sys.stdout

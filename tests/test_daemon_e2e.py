@@ -447,7 +447,8 @@ def test_stdout_logger_space_separated_flags_and_sigint(tmp_path):
     d = Daemon(tmp_path, {"schedule": {"q": {"query": "SELECT 3 AS three", "interval": 1}}})
     argv = [sys.executable, "-m", "osqlite.daemon", "--config_path", str(d.config_path),
             "--logger_plugin", "stdout", "--database_path", str(tmp_path / "db"),
-            "--pidfile", str(tmp_path / "pid"), "--schedule_splay_percent", "101", "--nologger_stderr"]
+            "--pidfile", str(tmp_path / "pid"), "--schedule_splay_percent", "101", "--nologger_stderr",
+            "--extensions_socket", str(d.flags["extensions_socket"])]
     proc = subprocess.Popen(argv, cwd=REPO, env=d.environ(), stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
     try:

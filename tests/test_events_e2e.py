@@ -66,6 +66,7 @@ class Daemon:
             sys.executable, "-m", "osqlite.daemon", f"--config_path={self.conf}",
             f"--database_path={self.db}", f"--logger_path={self.logs}",
             f"--pidfile={tmp}/pidfile-{name}", "--disable_events=false",
+            "--disable_extensions=true",
             "--schedule_splay_percent=10"] + list(flags)
         self.proc = None
 

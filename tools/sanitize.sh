@@ -54,6 +54,17 @@ dynamic=(
   "CREATE VIRTUAL TABLE temp.bad2 USING users(nosuch)"
   "CREATE VIRTUAL TABLE temp.bad3 USING users(\"\", x)"
   "SELECT * FROM p" "SELECT * FROM u WHERE uid = 0" "DROP TABLE temp.u"
+  # Extension tables, with the driver's stand-in for the host's function.
+  "CREATE VIRTUAL TABLE temp.ext_rows USING osqlite_extension('a', 'TEXT', '0', 'n', 'BIGINT', '3', 'd', 'DOUBLE', '4128', 'n2', 'ALIAS', '1')"
+  "CREATE VIRTUAL TABLE temp.ext_echo USING osqlite_extension('a', 'TEXT', '1', 'b\"''q', 'weird type', '16')"
+  "CREATE VIRTUAL TABLE temp.ext_bad USING osqlite_extension('a', 'TEXT', '1')"
+  "CREATE VIRTUAL TABLE temp.ext_err USING osqlite_extension('a', 'TEXT', '1')"
+  "CREATE VIRTUAL TABLE temp.ext_badargs USING osqlite_extension('a', 'TEXT')"
+  "CREATE VIRTUAL TABLE temp.ext_badalias USING osqlite_extension('a', 'ALIAS', '0')"
+  "SELECT * FROM ext_rows" "SELECT a, n2 FROM ext_rows WHERE n > 1 AND a LIKE 'x%' AND a != 'y' AND n IN (1, 12)"
+  "SELECT * FROM ext_echo WHERE a = 'x' AND a GLOB '*' AND a IS NOT 'z'"
+  "SELECT * FROM ext_bad" "SELECT * FROM ext_err" "SELECT count(*) FROM ext_rows WHERE n = 12" "SELECT * FROM ext_rows WHERE n >= 0"
+  "SELECT * FROM osqlite_tables WHERE origin = 'extension'" "SELECT * FROM osqlite_columns WHERE table_name LIKE 'ext%'"
 )
 
 echo "== live system"

@@ -61,25 +61,6 @@ typedef struct AtcTable {
   const char *zPattern;
 } AtcTable;
 
-/* Length of argument z once dequoted ('...' and "..." lose their quotes and
-** doubled quotes inside become one); writes it to zOut when not NULL. */
-static size_t dequote(const char *z, char *zOut){
-  size_t n = strlen(z), i, j = 0;
-  char q = n>=2 ? z[0] : 0;
-  if( (q=='\'' || q=='"') && z[n-1]==q ){
-    for(i=1; i+1<n; i++){
-      if( zOut ) zOut[j] = z[i];
-      j++;
-      if( z[i]==q && z[i+1]==q ) i++;
-    }
-  }else{
-    if( zOut ) memcpy(zOut, z, n);
-    j = n;
-  }
-  if( zOut ) zOut[j] = 0;
-  return j;
-}
-
 static int atcBuild(sqlite3 *db, int argc, const char *const *argv,
                     OsqTable **ppTab, char **pzErr){
   int nCol = argc - 5, i;
@@ -95,7 +76,7 @@ static int atcBuild(sqlite3 *db, int argc, const char *const *argv,
     return SQLITE_ERROR;
   }
   nByte = sizeof(AtcTable) + sizeof(OsqColumn)*nCol + strlen(argv[2]) + 1;
-  for(i=3; i<argc; i++) nByte += dequote(argv[i], 0) + 1;
+  for(i=3; i<argc; i++) nByte += osq_dequote(argv[i], 0) + 1;
   p = sqlite3_malloc64(nByte);
   if( p==0 ) return SQLITE_NOMEM;
   memset(p, 0, sizeof(*p));
@@ -105,16 +86,16 @@ static int atcBuild(sqlite3 *db, int argc, const char *const *argv,
   memcpy(z, argv[2], strlen(argv[2])+1);
   z += strlen(z) + 1;
   p->zQuery = z;
-  z += dequote(argv[3], z) + 1;
+  z += osq_dequote(argv[3], z) + 1;
   p->zPattern = z;
-  z += dequote(argv[4], z) + 1;
+  z += osq_dequote(argv[4], z) + 1;
   for(i=0; i<nCol; i++){
     aCol[i].zName = z;
     aCol[i].eType = OSQ_TEXT;
     aCol[i].flags = 0;
     aCol[i].zCollate = 0;
     aCol[i].iAliasOf = -1;
-    z += dequote(argv[5+i], z) + 1;
+    z += osq_dequote(argv[5+i], z) + 1;
     if( aCol[i].zName[0]==0 || strchr(aCol[i].zName, '`') ){
       *pzErr = sqlite3_mprintf("osqlite_atc %s: invalid column name '%s'",
                                argv[2], aCol[i].zName);

@@ -10,12 +10,43 @@
 ** OSQLITE_ROOT).  A SQL error is printed and is not a failure: hostile input
 ** is allowed to produce one.  A sanitizer report aborts with a non-zero
 ** exit status.
+**
+** It also registers a stand-in for the SQL function the osqlite daemon and
+** shell give extension tables (csrc/tables/extension.c):
+** osqlite_extension_generate(table, context) answers, by table name,
+** well-formed rows (ext_rows), rows that echo the query context (ext_echo),
+** malformed JSON (ext_bad) or an error message (ext_err).
 */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 int sqlite3_osqlite_init(sqlite3*, char**, const sqlite3_api_routines*);
+
+static void fakeGenerate(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  static const char zRows[] =
+    "[{\"a\":\"x\",\"n\":\"12\",\"d\":\"2.5\"},{\"a\":\"\",\"n\":\"\",\"zz\":\"q\"},"
+    "{\"n\":\"0x7fffffffffffffff\",\"d\":\"nan?\"},{\"a\":{\"nested\":1},\"n\":[1]},"
+    "{\"a\":\"\\u00e9\\ud83d\\ude00\",\"n\":5,\"d\":null},7,\"s\",{}]";
+  const char *zName = (const char*)sqlite3_value_text(argv[0]);
+  (void)argc;
+  if( zName==0 ) zName = "";
+  if( strcmp(zName, "ext_echo")==0 ){
+    sqlite3_str *p = sqlite3_str_new(0);
+    char *z;
+    sqlite3_str_appendall(p, "[{\"a\":\"");
+    sqlite3_str_appendall(p, sqlite3_value_blob(argv[1]) ? "context" : "none");
+    sqlite3_str_appendall(p, "\"}]");
+    z = sqlite3_str_finish(p);
+    sqlite3_result_blob(ctx, z, (int)strlen(z), sqlite3_free);
+  }else if( strcmp(zName, "ext_bad")==0 ){
+    sqlite3_result_blob(ctx, "[{\"a\":", 6, SQLITE_STATIC);
+  }else if( strcmp(zName, "ext_err")==0 ){
+    sqlite3_result_text(ctx, "ext_err: the extension is not running", -1, SQLITE_STATIC);
+  }else{
+    sqlite3_result_blob(ctx, zRows, (int)sizeof(zRows)-1, SQLITE_STATIC);
+  }
+}
 
 static int runOne(sqlite3 *db, const char *zSql, int bQuiet){
   sqlite3_stmt *pStmt = 0;
@@ -49,6 +80,8 @@ int main(int argc, char **argv){
     fprintf(stderr, "cannot open a database\n");
     return 2;
   }
+  sqlite3_create_function(db, "osqlite_extension_generate", 2, SQLITE_UTF8, 0,
+                          fakeGenerate, 0, 0);
   for(i=1; i<argc; i++){
     if( strcmp(argv[i], "-q")==0 ){ bQuiet = 1; continue; }
     if( strcmp(argv[i], "-a")==0 ){
