@@ -162,9 +162,15 @@ int osq_diag_parse(const unsigned char *p, size_t n, int eKind, unsigned seq,
       const unsigned char *pData = p + off + NLMSG_HDRLEN;
       size_t nData = nMsg>NLMSG_HDRLEN ? nMsg - NLMSG_HDRLEN : 0;
       switch( h.nlmsg_type ){
-        case NLMSG_DONE:
+        case NLMSG_DONE: {
+          /* A dump that failed ends with its error code as the payload
+          ** (netlink_dump): a protocol without a diag handler (raw_diag
+          ** not built, say) reports -ENOENT there. */
+          int e = 0;
           *pbDone = 1;
-          return 0;
+          if( nData>=sizeof(e) ) memcpy(&e, pData, sizeof(e));
+          return e<0 && e>-4096 ? e : 0;
+        }
         case NLMSG_ERROR: {
           int e;
           *pbDone = 1;

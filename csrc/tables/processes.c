@@ -749,3 +749,16 @@ int osq_gen_processes(OsqCursor *pCur){
   sqlite3_free(aPid);
   return rc;
 }
+
+/*
+** Planner figures (OsqCost in osqlite.h), measured with bench/: a full
+** SELECT * costs about 45 us a process (listing /proc, then stat, status,
+** cmdline, io, cgroup and three links each); a pid is one process.
+*/
+static const OsqKeyCost aProcessesKey[] = {
+  { COL_PROCESSES_PID, 1.0, 50.0, OSQ_KEY_UNIQUE|OSQ_KEY_NARROWS },
+  { -1, 0, 0, 0 }
+};
+const OsqCost osq_cost_processes = {
+  50.0, 40.0, 1.0, OSQ_SCALE_PROCESSES, 5.0, aProcessesKey
+};

@@ -173,6 +173,7 @@ typedef struct SockCache {
   int *aHead, *aNext;         /* inode -> records, over the first nIndexed */
   size_t nHead, nIndexed;
   sqlite3_uint64 selfNs;      /* this thread's namespace (0: unknown) */
+  sqlite3_uint64 selfKey;     /* and the inode of its net/unix file */
   unsigned char *aDiag;       /* DIAG_BUF bytes for replies */
 } SockCache;
 
@@ -573,12 +574,16 @@ static int orderTcp(SockCache *p, size_t iFirst){
   return SQLITE_OK;
 }
 
-/* A sock_diag socket in pid's namespace ns, or -1 (then the files). */
-static int openDiag(SockScan *s, int pid, sqlite3_uint64 ns){
+/* A sock_diag socket in pid's namespace (ns from its link, key from its
+** net/unix file), or -1 (then the files).  A pid whose link cannot be read
+** (pid 1 seen from a container, say) is in this thread's namespace when
+** its net/unix file is this thread's. */
+static int openDiag(SockScan *s, int pid, sqlite3_uint64 ns,
+                    sqlite3_uint64 key){
   SockCache *p = s->pC;
   char zPath[4096];
   int nsFd, fd;
-  if( !p->bDiag || ns==0 ) return -1;
+  if( !p->bDiag ) return -1;
   if( p->aDiag==0 ){
     p->aDiag = sqlite3_malloc64(DIAG_BUF);
     if( p->aDiag==0 ) return -1;
@@ -586,8 +591,12 @@ static int openDiag(SockScan *s, int pid, sqlite3_uint64 ns){
   if( p->selfNs==0 ){
     struct stat st;
     if( stat("/proc/thread-self/ns/net", &st)==0 ) p->selfNs = st.st_ino;
+    if( stat("/proc/thread-self/net/unix", &st)==0 ) p->selfKey = st.st_ino;
   }
-  if( ns==p->selfNs ) return osq_diag_open(-1);
+  if( (ns && ns==p->selfNs) || (ns==0 && key && key==p->selfKey) ){
+    return osq_diag_open(-1);
+  }
+  if( ns==0 ) return -1;
   if( osq_path(s->pCur, zPath, sizeof(zPath), "/proc/%d/ns/net", pid)==0 ){
     return -1;
   }
@@ -602,7 +611,7 @@ static int openDiag(SockScan *s, int pid, sqlite3_uint64 ns){
 ** the kernel answers, else (per kind) through pid's /proc/PID/net files. */
 static int readNamespace(SockScan *s, int pid, sqlite3_uint64 ns, size_t iNs){
   SockCache *p = s->pC;
-  int fd = openDiag(s, pid, ns), rc = SQLITE_OK, bTcpDone = 0;
+  int fd = openDiag(s, pid, ns, p->aNs[iNs].key), rc = SQLITE_OK, bTcpDone = 0;
   size_t f;
   for(f=0; rc==SQLITE_OK && f<sizeof(aSockFile)/sizeof(aSockFile[0]); f++){
     const struct SockFile *pF = &aSockFile[f];
