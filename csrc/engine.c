@@ -313,6 +313,22 @@ static OsqCell *cellFor(OsqCursor *pCur, int iCol){
   return &pCur->aCell[(pCur->nRow-1)*pCur->nSlot + iSlot];
 }
 
+int osq_row_matches(OsqCursor *pCur, int iCol){
+  OsqCell *p = cellFor(pCur, iCol);
+  int i;
+  if( p==0 ) return 1;
+  for(i=0; i<pCur->nCons; i++){
+    const OsqCons *c = &pCur->aCons[i];
+    int n;
+    if( c->iCol!=iCol || c->op!=OSQ_OP_EQ ) continue;
+    if( sqlite3_value_type(c->pVal)!=SQLITE_TEXT ) continue;
+    if( p->eType!=SQLITE_TEXT ) return 0;      /* NULL never equals */
+    n = sqlite3_value_bytes(c->pVal);
+    if( n!=p->n || memcmp(p->u.z, sqlite3_value_text(c->pVal), n)!=0 ) return 0;
+  }
+  return 1;
+}
+
 static int isIntegerType(int eType){
   return eType==OSQ_INTEGER || eType==OSQ_BIGINT || eType==OSQ_UBIGINT;
 }
@@ -1101,15 +1117,22 @@ static void keyFigures(const OsqTable *pTab, const OsqCost *pC, int iCol,
   }
 }
 
-/* The column a constraint is on, its alias resolved; -1 if not pushable. */
-static int pushableColumn(const OsqTable *pTab, int iCol){
+/* The column a constraint is on, its alias resolved; -1 if not pushable:
+** osquery's flagged columns, and equalities on the table's filter columns
+** (OSQ_KEY_FILTER). */
+static int pushableColumn(const OsqTable *pTab, const OsqCost *pC, int iCol,
+                          int op){
+  const OsqKeyCost *k;
   if( iCol<0 || iCol>=pTab->nCol ) return -1;
   if( pTab->aCol[iCol].iAliasOf>=0 ) iCol = pTab->aCol[iCol].iAliasOf;
-  if( (pTab->aCol[iCol].flags
-       & (OSQ_INDEX|OSQ_REQUIRED|OSQ_ADDITIONAL|OSQ_OPTIMIZED))==0 ){
-    return -1;
+  if( pTab->aCol[iCol].flags
+      & (OSQ_INDEX|OSQ_REQUIRED|OSQ_ADDITIONAL|OSQ_OPTIMIZED) ){
+    return iCol;
   }
-  return iCol;
+  for(k=pC->aKey; op==SQLITE_INDEX_CONSTRAINT_EQ && k && k->iCol>=0; k++){
+    if( k->iCol==iCol && (k->flags & OSQ_KEY_FILTER) ) return iCol;
+  }
+  return -1;
 }
 
 /*
@@ -1145,7 +1168,7 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
     const OsqColumn *pCol;
     OsqKeyCost key;
     double r, c;
-    int iCol = pushableColumn(pTab, pCons->iColumn), op, bIn = 0;
+    int iCol = pushableColumn(pTab, pC, pCons->iColumn, pCons->op), op, bIn = 0;
     if( iCol<0 ) continue;
     pCol = &pTab->aCol[iCol];
     op = pushedOp(pCons->op, pCol->eType, pTab->tflags);
@@ -1176,7 +1199,8 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
     switch( op ){
       case OSQ_OP_EQ:
         r = key.rRows*(bIn ? OSQ_IN_VALUES : 1.0);
-        c = key.rCost*(bIn ? OSQ_IN_VALUES : 1.0);
+        c = (key.flags & OSQ_KEY_SCAN) ? pC->rSetup + key.rCost*nProc
+                                       : key.rCost*(bIn ? OSQ_IN_VALUES : 1.0);
         break;
       case OSQ_OP_LIKE: case OSQ_OP_GLOB:
         r = key.rRows*OSQ_PATTERN_FACTOR;

@@ -98,6 +98,13 @@ typedef struct OsqColumn {
                                ** OSQ_ADDITIONAL and OSQ_REQUIRED ones are
                                ** assumed to widen or change the result) */
 
+#define OSQ_KEY_FILTER   0x04  /* not a key of osquery's: an equality on
+                               ** this column reaches the generator, which
+                               ** drops rows that fail it early (see
+                               ** osq_row_matches); SQLite checks it anyway */
+#define OSQ_KEY_SCAN     0x08  /* the call still visits every process:
+                               ** rCost is per process */
+
 typedef struct OsqKeyCost {
   int iCol;                 /* the column; -1 ends the list */
   double rRows;             /* rows one value gives */
@@ -188,6 +195,12 @@ int osq_text(OsqCursor*, int iCol, const char *z, int n);  /* n<0: strlen */
 int osq_textf(OsqCursor*, int iCol, const char *zFmt, ...);
 int osq_blob(OsqCursor*, int iCol, const void *p, int n);
 int osq_nrow(OsqCursor*);
+
+/* 0 when the current row's cell of column iCol (already set) fails an
+** equality pushed down on that column with a TEXT value (an OSQ_KEY_FILTER
+** column): the generator may then discard the row before reading the
+** rest of it.  1 otherwise, including when nothing was pushed. */
+int osq_row_matches(OsqCursor*, int iCol);
 
 /* Data a helper keeps on the cursor for the rest of the statement (a join
 ** calls the generator once per outer row, on the same cursor).  pKey is
