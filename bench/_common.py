@@ -135,7 +135,7 @@ def processes(total: int) -> Iterator[int]:
 
 
 HOLDER = r"""
-import resource, socket, sys
+import resource, socket, struct, sys
 n = int(sys.argv[1])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 want = n + 64
@@ -150,6 +150,8 @@ while len(held) < n:
         s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4); held.append(s)
     lst = held[-1]
     c = socket.create_connection(lst.getsockname()); a, _ = lst.accept()
+    for s in (c, a):    # reset on close: no TIME_WAIT left for the next run
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     held += [c, a]
     for _ in range(2):
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
@@ -218,4 +220,46 @@ def join_main(doc: str, row: str, as_written: str, orders: dict[str, str]) -> No
         print(f"\n| {row} | " + " / ".join(f"{ms(w)} ({lbl})" for lbl, w, _, _ in cells)
               + " | best hand order: " + " / ".join(ms(b) for _, _, b, _ in cells)
               + " | " + " / ".join(f"{w / b:.2f}x" for _, w, b, _ in cells)
+              + " | " + " / ".join(ld for *_, ld in cells) + " |")
+
+
+def sockets_main(doc: str, row: str, sql: str, limit_mode: str,
+                 peer: list[str]) -> None:
+    """A socket table against the fd-scan + sock_diag limit and a peer
+    command, at about 50 sockets and at 10,000."""
+    import shutil
+    a = args(doc)
+    build("osq_time", "sockdiag_limit")
+    lib = library(a.lib)
+    have_peer = shutil.which(peer[0]) is not None
+    base = osq_rows(lib, "SELECT * FROM process_open_sockets")
+    cells = []
+    for want, reps in ((50, 10), (10000, 1)):
+        with sockets(max(0, want - base) if want == 50 else want):
+            n = osq_rows(lib, "SELECT * FROM process_open_sockets")
+            contenders = {
+                "osqlite": lambda: osq(lib, sql, reps),
+                f"limit (sockdiag_limit {limit_mode})":
+                    lambda: helper("sockdiag_limit", str(reps), limit_mode)["usec"],
+            }
+            if have_peer:
+                contenders[" ".join(peer) + " (whole process)"] = lambda: whole_process(peer)
+            res = rounds(contenders, a.rounds)
+            show(f"{n} sockets ({osq_rows(lib, sql)} rows)", res)
+            lim = res.med[f"limit (sockdiag_limit {limit_mode})"]
+            print(f"  ratio osqlite / limit = {res.med['osqlite'] / lim:.2f}  (target <= 1.5)")
+            pv = res.med.get(" ".join(peer) + " (whole process)")
+            if pv:
+                print(f"  ratio osqlite / {' '.join(peer)} = {res.med['osqlite'] / pv:.2f}"
+                      "  (target < 1)")
+            cells.append((n, res.med["osqlite"], lim, pv, res.load()))
+    if not have_peer:
+        print(f"({peer[0]} not installed: no peer figure)")
+    if a.markdown:
+        print(f"\n| {row} | "
+              + " / ".join(f"{ms(o)} ({n} sockets)" for n, o, *_ in cells)
+              + " | limit " + " / ".join(ms(lim) for _, _, lim, *_ in cells)
+              + (f"; `{' '.join(peer)}` " + " / ".join(ms(p) for *_, p, _ in cells)
+                 if have_peer else "")
+              + " | " + " / ".join(f"{o / lim:.2f}x" for _, o, lim, *_ in cells)
               + " | " + " / ".join(ld for *_, ld in cells) + " |")

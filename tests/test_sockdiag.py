@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from asan_helper import driver
+from asan_helper import driver, run_asan
 from conftest import rows
 
 # A child holding one socket of every kind the tables read; in "netns" mode
@@ -256,3 +256,21 @@ def test_parser_survives_hostile_replies(tmp_path):
     assert "diag rc=-2 done=1" in results                   # DONE with an error
     oversized = [line for line in out.splitlines() if "inode=9 " in line]
     assert oversized and all(len(line.split("name=")[1]) == 2 * 108 for line in oversized)
+
+
+def test_dumps_under_asan(holder):
+    """The whole netlink path (a second namespace entered by the helper
+    thread in netns mode) and the /proc fallback, under the sanitizers."""
+    pid, _, _ = holder
+    queries = ["SELECT * FROM process_open_sockets", "SELECT * FROM listening_ports",
+               f"SELECT * FROM process_open_sockets WHERE pid = {pid}",
+               "SELECT * FROM processes JOIN process_open_sockets USING (pid)",
+               "SELECT * FROM process_envs e JOIN processes p USING (pid) "
+               "WHERE p.name = 'python3'"]
+    run_asan(None, *queries)
+    env = dict(os.environ, OSQLITE_SOCK_DIAG="0")
+    r = subprocess.run([str(driver()), *queries], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert r.returncode == 0 and "AddressSanitizer" not in r.stderr \
+        and "runtime error" not in r.stderr, r.stderr[-4000:]
+    assert "rows: SELECT * FROM listening_ports" in r.stdout
