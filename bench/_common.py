@@ -238,9 +238,9 @@ def sockets_main(doc: str, row: str, sql: str, limit_mode: str,
         with sockets(max(0, want - base) if want == 50 else want):
             n = osq_rows(lib, "SELECT * FROM process_open_sockets")
             contenders = {
-                "osqlite": lambda: osq(lib, sql, reps),
+                "osqlite": lambda reps=reps: osq(lib, sql, reps),
                 f"limit (sockdiag_limit {limit_mode})":
-                    lambda: helper("sockdiag_limit", str(reps), limit_mode)["usec"],
+                    lambda reps=reps: helper("sockdiag_limit", str(reps), limit_mode)["usec"],
             }
             if have_peer:
                 contenders[" ".join(peer) + " (whole process)"] = lambda: whole_process(peer)

@@ -15,14 +15,15 @@
 ** The state masks never include TCP_BOUND_INACTIVE (Linux 6.5+): bound but
 ** unconnected TCP sockets are not in /proc/net/tcp either.
 **
-** Replies are checked before use: every nlmsg length against the datagram,
-** every payload against its struct, every attribute against its message;
-** anything malformed ends the dump with -EBADMSG (the caller then reads
-** /proc/net), never a read past the buffer.  Structs are copied out with
-** memcpy, so a reply needs no alignment.
+** Replies are checked before use: every nlmsg length against the datagram
+** (netlink.c), every payload against its struct, every attribute against
+** its message; anything malformed ends the dump with -EBADMSG (the caller
+** then reads /proc/net), never a read past the buffer.  Payload structs
+** are copied out with memcpy.
 */
 #define _GNU_SOURCE 1
 #include "sockdiag.h"
+#include "netlink.h"
 
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -36,20 +37,13 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#define DIAG_TIMEOUT_SEC  5       /* a dump that stalls this long fails */
 #define UNIX_NAME_MAX     108     /* sizeof(sun_path) */
 
 static int diagSocket(void){
-  struct timeval tv;
   int fd = socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if( fd<0 ) return -errno;
-  tv.tv_sec = DIAG_TIMEOUT_SEC;
-  tv.tv_usec = 0;
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  return fd;
+  return fd<0 ? -errno : fd;
 }
 
 typedef struct NsOpen {
@@ -146,122 +140,55 @@ static int parsePacket(const unsigned char *p, size_t n, OsqDiagRow xRow,
   return xRow(pArg, &s);
 }
 
+/* Dispatch one message of a dump to the parser of its kind. */
+typedef struct DiagMsg {
+  int eKind;
+  OsqDiagRow xRow;
+  void *pArg;
+} DiagMsg;
+
+static int diagMsg(void *pArg, const struct nlmsghdr *h){
+  const DiagMsg *d = (const DiagMsg*)pArg;
+  const unsigned char *pData = (const unsigned char*)h + NLMSG_HDRLEN;
+  size_t nData = h->nlmsg_len>NLMSG_HDRLEN ? h->nlmsg_len - NLMSG_HDRLEN : 0;
+  if( h->nlmsg_len<NLMSG_HDRLEN ) return -EBADMSG;
+  if( d->eKind==OSQ_DIAG_UNIX ) return parseUnix(pData, nData, d->xRow, d->pArg);
+  if( d->eKind==OSQ_DIAG_PACKET ) return parsePacket(pData, nData, d->xRow, d->pArg);
+  return parseInet(pData, nData, d->xRow, d->pArg);
+}
+
 int osq_diag_parse(const unsigned char *p, size_t n, int eKind, unsigned seq,
                    OsqDiagRow xRow, void *pArg, int *pbDone){
-  size_t off = 0;
-  *pbDone = 0;
-  while( off<n ){
-    struct nlmsghdr h;
-    size_t nMsg;
-    int rc = 0;
-    if( n-off<sizeof(h) ) return -EBADMSG;
-    memcpy(&h, p+off, sizeof(h));
-    nMsg = h.nlmsg_len;
-    if( nMsg<sizeof(h) || nMsg>n-off ) return -EBADMSG;
-    if( h.nlmsg_seq==seq ){
-      const unsigned char *pData = p + off + NLMSG_HDRLEN;
-      size_t nData = nMsg>NLMSG_HDRLEN ? nMsg - NLMSG_HDRLEN : 0;
-      switch( h.nlmsg_type ){
-        case NLMSG_DONE: {
-          /* A dump that failed ends with its error code as the payload
-          ** (netlink_dump): a protocol without a diag handler (raw_diag
-          ** not built, say) reports -ENOENT there. */
-          int e = 0;
-          *pbDone = 1;
-          if( nData>=sizeof(e) ) memcpy(&e, pData, sizeof(e));
-          return e<0 && e>-4096 ? e : 0;
-        }
-        case NLMSG_ERROR: {
-          int e;
-          *pbDone = 1;
-          if( nData<sizeof(e) ) return -EBADMSG;
-          memcpy(&e, pData, sizeof(e));
-          return e<0 && e>-4096 ? e : -EPROTO;
-        }
-        case NLMSG_NOOP:
-          break;
-        case NLMSG_OVERRUN:
-          *pbDone = 1;
-          return -EOVERFLOW;
-        default:
-          if( eKind==OSQ_DIAG_UNIX ) rc = parseUnix(pData, nData, xRow, pArg);
-          else if( eKind==OSQ_DIAG_PACKET ) rc = parsePacket(pData, nData, xRow, pArg);
-          else rc = parseInet(pData, nData, xRow, pArg);
-          if( rc ) return rc;
-          break;
-      }
-    }
-    off += NLMSG_ALIGN(nMsg);
-  }
-  return 0;
+  DiagMsg d;
+  d.eKind = eKind;
+  d.xRow = xRow;
+  d.pArg = pArg;
+  return osq_nl_parse(p, n, seq, diagMsg, &d, pbDone);
 }
 
-/* Send one dump request; returns 0 or -errno. */
-static int sendRequest(int fd, int type, const void *pReq, size_t nReq,
-                       unsigned seq){
-  unsigned char aMsg[NLMSG_HDRLEN + 128];
-  struct nlmsghdr h;
-  struct sockaddr_nl sa;
-  ssize_t k;
-  if( nReq>sizeof(aMsg)-NLMSG_HDRLEN ) return -EINVAL;
-  memset(&h, 0, sizeof(h));
-  h.nlmsg_len = (unsigned)(NLMSG_HDRLEN + nReq);
-  h.nlmsg_type = (unsigned short)type;
-  h.nlmsg_flags = NLM_F_REQUEST|NLM_F_DUMP;
-  h.nlmsg_seq = seq;
-  memset(aMsg, 0, sizeof(aMsg));
-  memcpy(aMsg, &h, sizeof(h));
-  memcpy(aMsg+NLMSG_HDRLEN, pReq, nReq);
-  memset(&sa, 0, sizeof(sa));
-  sa.nl_family = AF_NETLINK;
-  do{
-    k = sendto(fd, aMsg, h.nlmsg_len, 0, (struct sockaddr*)&sa, sizeof(sa));
-  }while( k<0 && errno==EINTR );
-  if( k<0 ) return -errno;
-  return k==(ssize_t)h.nlmsg_len ? 0 : -EIO;
-}
-
-/* Read replies to request seq until the dump ends. */
-static int readReplies(int fd, int eKind, unsigned seq, unsigned char *aBuf,
-                       size_t nBuf, OsqDiagRow xRow, void *pArg){
-  for(;;){
-    struct sockaddr_nl sa;
-    struct iovec iov;
-    struct msghdr m;
-    ssize_t k;
-    int rc, bDone = 0;
-    iov.iov_base = aBuf;
-    iov.iov_len = nBuf;
-    memset(&m, 0, sizeof(m));
-    m.msg_name = &sa;
-    m.msg_namelen = sizeof(sa);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    k = recvmsg(fd, &m, 0);
-    if( k<0 ){
-      if( errno==EINTR ) continue;
-      return -errno;
-    }
-    if( m.msg_flags & MSG_TRUNC ) return -EMSGSIZE;
-    if( k==0 ) return -EPROTO;
-    if( m.msg_namelen>=sizeof(sa) && sa.nl_pid!=0 ) continue;  /* not the kernel */
-    rc = osq_diag_parse(aBuf, (size_t)k, eKind, seq, xRow, pArg, &bDone);
-    if( rc || bDone ) return rc;
-  }
+/* Send a request and read its dump. */
+static int dumpOne(int fd, int type, const void *pReq, size_t nReq,
+                   unsigned seq, int eKind, unsigned char *aBuf, size_t nBuf,
+                   OsqDiagRow xRow, void *pArg){
+  DiagMsg d;
+  int rc = osq_nl_request(fd, type, pReq, nReq, seq);
+  if( rc ) return rc;
+  d.eKind = eKind;
+  d.xRow = xRow;
+  d.pArg = pArg;
+  return osq_nl_replies(fd, seq, aBuf, nBuf, diagMsg, &d);
 }
 
 static int dumpInetV2(int fd, int family, int protocol, unsigned states,
                       unsigned seq, int eKind, unsigned char *aBuf,
                       size_t nBuf, OsqDiagRow xRow, void *pArg){
   struct inet_diag_req_v2 r;
-  int rc;
   memset(&r, 0, sizeof(r));
   r.sdiag_family = (unsigned char)family;
   r.sdiag_protocol = (unsigned char)protocol;
   r.idiag_states = states;
-  rc = sendRequest(fd, SOCK_DIAG_BY_FAMILY, &r, sizeof(r), seq);
-  if( rc ) return rc;
-  return readReplies(fd, eKind, seq, aBuf, nBuf, xRow, pArg);
+  return dumpOne(fd, SOCK_DIAG_BY_FAMILY, &r, sizeof(r), seq, eKind,
+                 aBuf, nBuf, xRow, pArg);
 }
 
 /* Counts the sockets a dump has reported, for the TCP fallback. */
@@ -294,8 +221,8 @@ int osq_diag_dump(int fd, int eKind, int family, unsigned states,
       c.xRow = xRow;
       c.pArg = pArg;
       c.n = 0;
-      rc = sendRequest(fd, TCPDIAG_GETSOCK, &r, sizeof(r), seq);
-      if( rc==0 ) rc = readReplies(fd, eKind, seq, aBuf, nBuf, countRow, &c);
+      rc = dumpOne(fd, TCPDIAG_GETSOCK, &r, sizeof(r), seq, eKind,
+                   aBuf, nBuf, countRow, &c);
       if( rc>=0 || c.n>0 ) return rc;
       /* No compatibility request on this kernel: one dump per family. */
       rc = dumpInetV2(fd, AF_INET, IPPROTO_TCP, states, seq+1, eKind,
@@ -319,17 +246,15 @@ int osq_diag_dump(int fd, int eKind, int family, unsigned states,
       r.sdiag_family = AF_UNIX;
       r.udiag_states = states;
       r.udiag_show = UDIAG_SHOW_NAME;
-      rc = sendRequest(fd, SOCK_DIAG_BY_FAMILY, &r, sizeof(r), seq);
-      if( rc ) return rc;
-      return readReplies(fd, eKind, seq, aBuf, nBuf, xRow, pArg);
+      return dumpOne(fd, SOCK_DIAG_BY_FAMILY, &r, sizeof(r), seq, eKind,
+                     aBuf, nBuf, xRow, pArg);
     }
     case OSQ_DIAG_PACKET: {
       struct packet_diag_req r;
       memset(&r, 0, sizeof(r));
       r.sdiag_family = AF_PACKET;
-      rc = sendRequest(fd, SOCK_DIAG_BY_FAMILY, &r, sizeof(r), seq);
-      if( rc ) return rc;
-      return readReplies(fd, eKind, seq, aBuf, nBuf, xRow, pArg);
+      return dumpOne(fd, SOCK_DIAG_BY_FAMILY, &r, sizeof(r), seq, eKind,
+                     aBuf, nBuf, xRow, pArg);
     }
   }
   return -EINVAL;
