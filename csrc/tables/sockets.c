@@ -975,13 +975,14 @@ static int genSockets(OsqCursor *pCur, int bListen){
 /*
 ** Planner figures (OsqCost in osqlite.h).  A scan reads every process's fd
 ** directory (about 15 us a process) and one dump per namespace; it makes
-** one row per socket in use.  With a pid it reads that process's fds and,
-** once per statement, its namespace: about one socket in ten per process.
+** one row per socket in use.  With a pid it reads that process's fds (about
+** 40 us with the rest of the call) and, once per statement, its namespace:
+** a few sockets.
 ** Which holder of a shared socket a row names can follow the join order,
 ** as in osquery, so the planner may pick either (OSQ_KEY_NARROWS).
 */
 static const OsqKeyCost aPosKey[] = {
-  { COL_PROCESS_OPEN_SOCKETS_PID, 3.0, 25.0, OSQ_KEY_NARROWS },
+  { COL_PROCESS_OPEN_SOCKETS_PID, 3.0, 40.0, OSQ_KEY_NARROWS },
   { -1, 0, 0, 0 }
 };
 const OsqCost osq_cost_process_open_sockets = {
