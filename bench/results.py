@@ -53,6 +53,8 @@ def main() -> None:
     text = [f"Measured {now} on {os.cpu_count()} shared cores by "
             f"`python3 bench/results.py --rounds {a.rounds}`; every figure is the median "
             f"of {a.rounds} interleaved rounds, the limit or peer from the same rounds.",
+            "The other rows of the same table, CPU per 1000 events (bench_events.py) and the "
+            "100,000 and 1,000,000-row results (bench_daemon.py), have their own sections.",
             "", HEAD, *after]
     if before:
         text += ["", f"The same scripts on the build before this work (`--lib {a.before}`):",
