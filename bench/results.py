@@ -10,7 +10,8 @@ same machine), each with --markdown, and writes their rows between the
 perf:start and perf:end markers of RESULTS.md; the rest of the file (the
 daemon, event and large-result sections) is left as it is.  --before also
 times another build of the extension (say, main's) with the same scripts,
-for a before/after table.
+for a before/after table; without it, the before table of an earlier run is
+kept.
 """
 from __future__ import annotations
 
@@ -56,11 +57,16 @@ def main() -> None:
             "The other rows of the same table, CPU per 1000 events (bench_events.py) and the "
             "100,000 and 1,000,000-row results (bench_daemon.py), have their own sections.",
             "", HEAD, *after]
-    if before:
-        text += ["", f"The same scripts on the build before this work (`--lib {a.before}`):",
-                 "", HEAD, *before]
-    section = "<!-- perf:start -->\n" + "\n".join(text) + "\n<!-- perf:end -->"
     old = RESULTS.read_text()
+    if before:
+        text += ["", f"The same scripts on the build before this work (`--lib {a.before}`, "
+                 f"measured {now}):", "", HEAD, *before]
+    else:       # keep the before table of an earlier run
+        m = re.search(r"\n(The same scripts on the build before.*?)\n<!-- perf:end -->", old,
+                      flags=re.S)
+        if m:
+            text += ["", m.group(1)]
+    section = "<!-- perf:start -->\n" + "\n".join(text) + "\n<!-- perf:end -->"
     if "<!-- perf:start -->" in old:
         new = re.sub(r"<!-- perf:start -->.*?<!-- perf:end -->", lambda _: section, old,
                      flags=re.S)
