@@ -35,8 +35,8 @@ def rows(rounds: int, lib: str | None) -> list[str]:
     out = []
     for script in SCRIPTS:
         argv = [sys.executable, str(HERE / script), "--rounds", str(rounds), "--markdown"]
-        if lib:
-            argv += ["--lib", lib]
+        if lib:     # the build before: one run per round is plenty (seconds each)
+            argv += ["--lib", lib, "--reps", "0.1"]
         r = subprocess.run(argv, capture_output=True, text=True, check=True)
         sys.stdout.write(r.stdout)
         out.append([ln for ln in r.stdout.splitlines() if ln.startswith("| ")][-1])
@@ -52,8 +52,10 @@ def main() -> None:
     after = rows(a.rounds, None)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = [f"Measured {now} on {os.cpu_count()} shared cores by "
-            f"`python3 bench/results.py --rounds {a.rounds}`; every figure is the median "
-            f"of {a.rounds} interleaved rounds, the limit or peer from the same rounds.",
+            f"`python3 bench/results.py --rounds {a.rounds}`; every time is the median "
+            f"of {a.rounds} interleaved rounds, the limit or peer from the same rounds, and "
+            "every ratio the median of the rounds' own ratios (so that a load that changes "
+            "between rounds cancels out).",
             "The other rows of the same table, CPU per 1000 events (bench_events.py) and the "
             "100,000 and 1,000,000-row results (bench_daemon.py), have their own sections.",
             "", HEAD, *after]
