@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 sys.path.insert(0, str(ROOT))
 
+import _common as c  # noqa: E402
 import psutil  # noqa: E402
 
 import osqlite  # noqa: E402
@@ -46,12 +46,7 @@ PSUTIL_ATTRS = ["pid", "name", "cmdline", "exe", "cwd", "uids", "gids",
 
 
 def build() -> None:
-    BUILD.mkdir(exist_ok=True)
-    for src, out, libs in (("raw_procfs.c", "raw_procfs", []),
-                           ("osq_time.c", "osq_time", ["-lsqlite3"]),
-                           ("forker.c", "forker", [])):
-        subprocess.run(["gcc", "-O2", "-o", str(BUILD / out),
-                        str(ROOT / "bench" / src), *libs], check=True)
+    c.build("raw_procfs", "osq_time", "forker")
     if not LIB.exists():
         sys.exit("build the extension first: make")
 
@@ -138,28 +133,15 @@ def main() -> None:
     small = lookup(args.rounds)
     print(f"\nWHERE pid = <pid> with {n_now} processes: {small:.1f} us per query")
 
-    forker = subprocess.Popen([str(BUILD / "forker"), str(args.spawn)],
-                              stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
-    try:
-        line = forker.stdout.readline().split()
-        made = int(line[1]) if len(line) == 2 else 0
-        n_big = len(conn.execute("SELECT pid FROM processes").fetchall())
+    with c.processes(n_now + args.spawn) as n_big:
         big = lookup(args.rounds)
-        print(f"WHERE pid = <pid> with {n_big} processes ({made} spawned): "
+        print(f"WHERE pid = <pid> with {n_big} processes ({n_big - n_now} spawned): "
               f"{big:.1f} us per query (ratio {big / small:.2f})")
         report(f"Full scan with {n_big} processes",
                full_scan(conn, 3, 3, 1))
-    finally:
-        forker.send_signal(signal.SIGTERM)
-        try:
-            forker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(forker.pid, signal.SIGKILL)
-            forker.wait()
-        left = len(conn.execute("SELECT pid FROM processes").fetchall())
-        print(f"\ncleaned up: {left} processes left")
-        conn.close()
+    left = len(conn.execute("SELECT pid FROM processes").fetchall())
+    print(f"\ncleaned up: {left} processes left")
+    conn.close()
 
 
 if __name__ == "__main__":

@@ -38,12 +38,36 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define OSQ_PLAN_NO_REQUIRED 0x01
 
-/* Estimated rows for a full scan, and the divisor for a pushed-down key. */
-#define OSQ_SCAN_ROWS   1000000.0
-#define OSQ_KEY_FACTOR  10000.0
+/*
+** The planner's defaults (see OsqCost in osqlite.h).  A table without
+** figures of its own: a scan makes 100 rows at 10 us each; a key on an
+** index or required column gives one row for 20 us, one on an additional
+** column a tenth of the scan.  Patterns (LIKE, GLOB) on a key match ten
+** keys' worth, a range a third of the scan.  An IN list the generator takes
+** whole (OSQ_OPTIMIZED) is guessed at four values.
+*/
+#define OSQ_DEFAULT_ROWS       100.0
+#define OSQ_DEFAULT_ROW_COST   10.0
+#define OSQ_DEFAULT_KEY_COST   20.0
+#define OSQ_ADDITIONAL_SHARE   0.1
+#define OSQ_PATTERN_FACTOR     10.0
+#define OSQ_RANGE_SHARE        0.33
+#define OSQ_IN_VALUES          4.0
+/* A plan that leaves unused a key which changes what the table returns
+** (additional, required, a user_data uid...) is never the one meant: it
+** costs this many times more, so SQLite pushes such keys down whenever the
+** join allows, as osquery's planner does. */
+#define OSQ_WIDEN_PENALTY      1e6
+/* No required column constrained: a valid plan that fails at xFilter with
+** a message, chosen only when no order constrains one. */
+#define OSQ_MAX_COST           1e18
+/* Host sizes when they cannot be counted. */
+#define OSQ_GUESS_PROCESSES    200.0
+#define OSQ_GUESS_SOCKETS      100.0
 
 typedef struct OsqVtab {
   sqlite3_vtab base;
@@ -72,8 +96,17 @@ typedef struct OsqCons {
   sqlite3_value *pVal;
 } OsqCons;
 
+typedef struct OsqAux OsqAux;
+struct OsqAux {
+  const void *pKey;
+  void *p;
+  void (*xFree)(void*);
+  OsqAux *pNext;
+};
+
 struct OsqCursor {
   sqlite3_vtab_cursor base;
+  OsqAux *pAux;             /* helpers' per-statement data */
   OsqVtab *pVtab;
   int *aSlot;               /* column -> cell slot, or -1 when unused */
   int nSlot;                /* cells per row */
@@ -86,6 +119,10 @@ struct OsqCursor {
   char zRoot[PATH_MAX];     /* OSQLITE_ROOT, no trailing slash */
   int iNsCol;               /* column pid_with_namespace, or -1 */
   sqlite3_int64 iNsPid;     /* its constrained value, or 0 */
+  int bRows;                /* aCell holds the rows of the last xFilter */
+  int idxNum;               /* that call's plan and root, to serve the */
+  char *zIdxStr;            /* same rows again to an identical call */
+  char zRootSeen[PATH_MAX];
 };
 
 /*
@@ -115,7 +152,15 @@ static char *arenaAlloc(OsqCursor *pCur, size_t n){
   return &p->a[p->nUsed - n];
 }
 
-static void cursorReset(OsqCursor *pCur){
+static void consFree(OsqCons *aCons, int nCons){
+  while( nCons>0 ){
+    OsqCons *p = &aCons[--nCons];
+    if( p->bOwned ) sqlite3_value_free(p->pVal);
+  }
+}
+
+/* Drop the rows (the constraints stay). */
+static void rowsReset(OsqCursor *pCur){
   OsqChunk *p = pCur->pChunk;
   while( p ){
     OsqChunk *pNext = p->pNext;
@@ -127,10 +172,13 @@ static void cursorReset(OsqCursor *pCur){
   pCur->aCell = 0;
   pCur->nRow = pCur->nRowAlloc = 0;
   pCur->iRow = 0;
-  while( pCur->nCons>0 ){
-    OsqCons *p = &pCur->aCons[--pCur->nCons];
-    if( p->bOwned ) sqlite3_value_free(p->pVal);
-  }
+  pCur->bRows = 0;
+}
+
+static void cursorReset(OsqCursor *pCur){
+  rowsReset(pCur);
+  consFree(pCur->aCons, pCur->nCons);
+  pCur->nCons = 0;
 }
 
 /*
@@ -140,6 +188,42 @@ const OsqTable *osq_table(OsqCursor *pCur){ return pCur->pVtab->pTab; }
 sqlite3 *osq_db(OsqCursor *pCur){ return pCur->pVtab->db; }
 const char *osq_root(OsqCursor *pCur){ return pCur->zRoot; }
 int osq_nrow(OsqCursor *pCur){ return (int)pCur->nRow; }
+
+void *osq_cursor_aux(OsqCursor *pCur, const void *pKey){
+  OsqAux *a;
+  for(a=pCur->pAux; a; a=a->pNext) if( a->pKey==pKey ) return a->p;
+  return 0;
+}
+
+int osq_cursor_set_aux(OsqCursor *pCur, const void *pKey, void *p,
+                       void (*xFree)(void*)){
+  OsqAux *a;
+  for(a=pCur->pAux; a && a->pKey!=pKey; a=a->pNext){}
+  if( a==0 ){
+    a = sqlite3_malloc64(sizeof(*a));
+    if( a==0 ){
+      if( xFree ) xFree(p);
+      return SQLITE_NOMEM;
+    }
+    a->pKey = pKey;
+    a->pNext = pCur->pAux;
+    pCur->pAux = a;
+  }else if( a->xFree && a->p!=p ){
+    a->xFree(a->p);
+  }
+  a->p = p;
+  a->xFree = xFree;
+  return SQLITE_OK;
+}
+
+static void auxFreeAll(OsqCursor *pCur){
+  while( pCur->pAux ){
+    OsqAux *a = pCur->pAux;
+    pCur->pAux = a->pNext;
+    if( a->xFree ) a->xFree(a->p);
+    sqlite3_free(a);
+  }
+}
 
 int osq_used(OsqCursor *pCur, int iCol){
   if( iCol<0 || iCol>=pCur->pVtab->pTab->nCol ) return 0;
@@ -227,6 +311,22 @@ static OsqCell *cellFor(OsqCursor *pCur, int iCol){
   iSlot = pCur->aSlot[iCol];
   if( iSlot<0 ) return 0;
   return &pCur->aCell[(pCur->nRow-1)*pCur->nSlot + iSlot];
+}
+
+int osq_row_matches(OsqCursor *pCur, int iCol){
+  OsqCell *p = cellFor(pCur, iCol);
+  int i;
+  if( p==0 ) return 1;
+  for(i=0; i<pCur->nCons; i++){
+    const OsqCons *c = &pCur->aCons[i];
+    int n;
+    if( c->iCol!=iCol || c->op!=OSQ_OP_EQ ) continue;
+    if( sqlite3_value_type(c->pVal)!=SQLITE_TEXT ) continue;
+    if( p->eType!=SQLITE_TEXT ) return 0;      /* NULL never equals */
+    n = sqlite3_value_bytes(c->pVal);
+    if( n!=p->n || memcmp(p->u.z, sqlite3_value_text(c->pVal), n)!=0 ) return 0;
+  }
+  return 1;
 }
 
 static int isIntegerType(int eType){
@@ -688,7 +788,9 @@ static int osqOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor){
 static int osqClose(sqlite3_vtab_cursor *cur){
   OsqCursor *pCur = (OsqCursor*)cur;
   cursorReset(pCur);
+  auxFreeAll(pCur);
   sqlite3_free(pCur->aCons);
+  sqlite3_free(pCur->zIdxStr);
   sqlite3_free(pCur->aSlot);
   sqlite3_free(pCur);
   return SQLITE_OK;
@@ -733,8 +835,8 @@ static int osqEof(sqlite3_vtab_cursor *cur){
   return pCur->iRow>=pCur->nRow;
 }
 
-/* Add a pushed constraint.  IN-list values are copied: the iterator reuses
-** one sqlite3_value for every element. */
+/* Add a pushed constraint, a copy of p when bCopy (IN-list values must be
+** copied: the iterator reuses one sqlite3_value for every element). */
 static int addConstraint(OsqCursor *pCur, int iCol, int op, sqlite3_value *p,
                          int bCopy){
   if( pCur->nCons>=pCur->nConsAlloc ){
@@ -767,21 +869,110 @@ static void readRoot(OsqCursor *pCur){
   pCur->zRoot[n] = 0;
 }
 
+/* Two pushed constraint lists are the same call's: same columns,
+** operators and values, in the same order. */
+static int sameValue(sqlite3_value *a, sqlite3_value *b){
+  int t = sqlite3_value_type(a), n;
+  if( t!=sqlite3_value_type(b) ) return 0;
+  switch( t ){
+    case SQLITE_NULL:    return 1;
+    case SQLITE_INTEGER: return sqlite3_value_int64(a)==sqlite3_value_int64(b);
+    case SQLITE_FLOAT:   return sqlite3_value_double(a)==sqlite3_value_double(b);
+    case SQLITE_TEXT:
+      n = sqlite3_value_bytes(a);
+      return n==sqlite3_value_bytes(b)
+          && memcmp(sqlite3_value_text(a), sqlite3_value_text(b), n)==0;
+    default:
+      n = sqlite3_value_bytes(a);
+      return n==sqlite3_value_bytes(b)
+          && (n==0 || memcmp(sqlite3_value_blob(a), sqlite3_value_blob(b), n)==0);
+  }
+}
+
+static int sameConstraints(const OsqCons *a, int na, const OsqCons *b, int nb){
+  int i;
+  if( na!=nb ) return 0;
+  for(i=0; i<na; i++){
+    if( a[i].iCol!=b[i].iCol || a[i].op!=b[i].op ) return 0;
+    if( !sameValue(a[i].pVal, b[i].pVal) ) return 0;
+  }
+  return 1;
+}
+
+/*
+** xFilter.  A statement calls it once per row of the loops outside this
+** table; when a call repeats the previous one (same plan, same values, same
+** root) the rows it made are served again instead of reading the host
+** again: within one statement a table reads as one snapshot.  The cursor,
+** and so this cache, lives for one run of the statement.
+*/
 static int osqFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
                      int argc, sqlite3_value **argv){
   OsqCursor *pCur = (OsqCursor*)cur;
   const OsqTable *pTab = pCur->pVtab->pTab;
   sqlite3_uint64 colUsed = ~(sqlite3_uint64)0;
   const char *z = idxStr;
+  OsqCons *aOld = pCur->aCons;
+  int nOld = pCur->nCons, nOldAlloc = pCur->nConsAlloc;
   int i, rc = SQLITE_OK, iArg = 0;
 
-  cursorReset(pCur);
+  /* Collect this call's constraints in a fresh list. */
+  pCur->aCons = 0;
+  pCur->nCons = pCur->nConsAlloc = 0;
   readRoot(pCur);
 
   if( z && strlen(z)>=16 ){
     colUsed = strtoull(z, 0, 16);   /* the first 16 hex digits */
     z += 16;
   }
+  while( z && *z==',' && iArg<argc ){
+    int iCol = (int)strtol(z+1, (char**)&z, 10);
+    int op, bIn;
+    if( *z!=':' ) break;
+    op = z[1];
+    bIn = z[3]=='1';
+    z += 4;
+    if( bIn ){
+      sqlite3_value *pVal = 0;
+      int rc2;
+      for(rc2 = sqlite3_vtab_in_first(argv[iArg], &pVal);
+          rc==SQLITE_OK && rc2==SQLITE_OK && pVal;
+          rc2 = sqlite3_vtab_in_next(argv[iArg], &pVal)){
+        rc = addConstraint(pCur, iCol, op, pVal, 1);
+      }
+    }else{
+      /* Copied too: argv lives only for this call, and the next call
+      ** compares its values with these. */
+      rc = addConstraint(pCur, iCol, op, argv[iArg], 1);
+    }
+    if( rc ) break;
+    iArg++;
+  }
+
+  if( rc==SQLITE_OK && pCur->bRows && idxNum==pCur->idxNum
+   && pCur->zIdxStr && idxStr && strcmp(idxStr, pCur->zIdxStr)==0
+   && strcmp(pCur->zRoot, pCur->zRootSeen)==0
+   && sameConstraints(pCur->aCons, pCur->nCons, aOld, nOld) ){
+    /* The same call again: keep the rows and the constraints they were
+    ** made for (the new list may point at this call's argv). */
+    consFree(pCur->aCons, pCur->nCons);
+    sqlite3_free(pCur->aCons);
+    pCur->aCons = aOld;
+    pCur->nCons = nOld;
+    pCur->nConsAlloc = nOldAlloc;
+    pCur->iRow = 0;
+    return SQLITE_OK;
+  }
+  consFree(aOld, nOld);
+  sqlite3_free(aOld);
+  rowsReset(pCur);
+  if( rc ) return rc;
+  sqlite3_free(pCur->zIdxStr);
+  pCur->zIdxStr = idxStr ? sqlite3_mprintf("%s", idxStr) : 0;
+  if( idxStr && pCur->zIdxStr==0 ) return SQLITE_NOMEM;
+  pCur->idxNum = idxNum;
+  memcpy(pCur->zRootSeen, pCur->zRoot, strlen(pCur->zRoot)+1);
+
   /* Map used columns to cell slots.  Bit 63 stands for every column >= 63;
   ** an alias makes its target used. */
   for(i=0; i<pTab->nCol; i++) pCur->aSlot[i] = -1;
@@ -795,29 +986,6 @@ static int osqFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   pCur->nSlot = 0;
   for(i=0; i<pTab->nCol; i++){
     if( pCur->aSlot[i]==0 ) pCur->aSlot[i] = pCur->nSlot++;
-  }
-
-  while( z && *z==',' && iArg<argc ){
-    int iCol = (int)strtol(z+1, (char**)&z, 10);
-    int op, bIn;
-    if( *z!=':' ) break;
-    op = z[1];
-    bIn = z[3]=='1';
-    z += 4;
-    if( bIn ){
-      sqlite3_value *pVal = 0;
-      int rc2;
-      for(rc2 = sqlite3_vtab_in_first(argv[iArg], &pVal);
-          rc2==SQLITE_OK && pVal;
-          rc2 = sqlite3_vtab_in_next(argv[iArg], &pVal)){
-        rc = addConstraint(pCur, iCol, op, pVal, 1);
-        if( rc ) return rc;
-      }
-    }else{
-      rc = addConstraint(pCur, iCol, op, argv[iArg], 0);
-      if( rc ) return rc;
-    }
-    iArg++;
   }
 
   /* pid_with_namespace = N: osquery re-runs the generator inside that
@@ -858,6 +1026,7 @@ static int osqFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     osq_error_code(pCur, rc, "%s: %s", pTab->zName, sqlite3_errstr(rc));
   }
   pCur->iRow = 0;
+  pCur->bRows = rc==SQLITE_OK;
   return rc;
 }
 
@@ -890,29 +1059,124 @@ static int pushedOp(int op, int eType, int tflags){
   return 0;
 }
 
-static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
-  const OsqTable *pTab = ((OsqVtab*)pVtab)->pTab;
-  sqlite3_str *pStr = sqlite3_str_new(0);
-  int i, nArg = 0, nKey = 0, hasRequired = 0, requiredMet = 0;
-  int canIn = sqlite3_libversion_number()>=3038000;
-  double rCost = OSQ_SCAN_ROWS;
+/* The root for the planner's counts (OSQLITE_ROOT, as readRoot). */
+static void plannerPath(char *zOut, size_t nOut, const char *zRel){
+  const char *z = getenv("OSQLITE_ROOT");
+  size_t n = z ? strlen(z) : 0;
+  if( n>=PATH_MAX ) n = 0;
+  while( n>0 && z[n-1]=='/' ) n--;
+  sqlite3_snprintf((int)nOut, zOut, "%.*s%s", (int)n, z ? z : "", zRel);
+}
 
+/* Processes on the host: procfs gives its root directory one link per
+** process (plus a few of its own), so one stat counts them. */
+static double hostProcesses(void){
+  char zPath[PATH_MAX+16];
+  struct stat st;
+  plannerPath(zPath, sizeof(zPath), "/proc");
+  if( stat(zPath, &st)!=0 || st.st_nlink<=2 ) return OSQ_GUESS_PROCESSES;
+  return (double)(st.st_nlink - 2);
+}
+
+/* Sockets in use in this network namespace, from /proc/net/sockstat
+** ("sockets: used 140").  TCP connections in TIME_WAIT ("tw" on the TCP
+** line) are listed by the socket tables too, but have no inode and so no
+** process: a join by pid passes over them at no cost, and a host that
+** closes many connections would otherwise look busier than it is. */
+static double hostSockets(void){
+  char zPath[PATH_MAX+32], zBuf[1024];
+  const char *zUsed;
+  double r;
+  plannerPath(zPath, sizeof(zPath), "/proc/net/sockstat");
+  if( osq_read_file(zPath, zBuf, sizeof(zBuf))<=0 ) return OSQ_GUESS_SOCKETS;
+  zUsed = strstr(zBuf, "sockets: used ");
+  if( zUsed==0 ) return OSQ_GUESS_SOCKETS;
+  r = strtod(zUsed+14, 0);
+  return r>=1.0 ? r : 1.0;
+}
+
+/* The figures for one pushed-down key of a table. */
+static void keyFigures(const OsqTable *pTab, const OsqCost *pC, int iCol,
+                       double rScanRows, OsqKeyCost *pOut){
+  const OsqKeyCost *k;
+  for(k=pC->aKey; k && k->iCol>=0; k++){
+    if( k->iCol==iCol ){ *pOut = *k; return; }
+  }
+  pOut->iCol = iCol;
+  pOut->flags = (pTab->aCol[iCol].flags & (OSQ_REQUIRED|OSQ_ADDITIONAL))
+              ? 0 : OSQ_KEY_NARROWS;
+  if( pTab->aCol[iCol].flags & (OSQ_INDEX|OSQ_REQUIRED) ){
+    pOut->rRows = 1.0;
+    pOut->rCost = pC->rSetup + pC->rPerProcess + OSQ_DEFAULT_KEY_COST;
+  }else{
+    pOut->rRows = rScanRows*OSQ_ADDITIONAL_SHARE;
+    pOut->rCost = pC->rSetup + pC->rPerProcess
+                + (pC->rRowCost>0 ? pC->rRowCost : OSQ_DEFAULT_ROW_COST)
+                  *pOut->rRows;
+  }
+}
+
+/* The column a constraint is on, its alias resolved; -1 if not pushable:
+** osquery's flagged columns, and equalities on the table's filter columns
+** (OSQ_KEY_FILTER). */
+static int pushableColumn(const OsqTable *pTab, const OsqCost *pC, int iCol,
+                          int op){
+  const OsqKeyCost *k;
+  if( iCol<0 || iCol>=pTab->nCol ) return -1;
+  if( pTab->aCol[iCol].iAliasOf>=0 ) iCol = pTab->aCol[iCol].iAliasOf;
+  if( pTab->aCol[iCol].flags
+      & (OSQ_INDEX|OSQ_REQUIRED|OSQ_ADDITIONAL|OSQ_OPTIMIZED) ){
+    return iCol;
+  }
+  for(k=pC->aKey; op==SQLITE_INDEX_CONSTRAINT_EQ && k && k->iCol>=0; k++){
+    if( k->iCol==iCol && (k->flags & OSQ_KEY_FILTER) ) return iCol;
+  }
+  return -1;
+}
+
+/*
+** xBestIndex: push every usable constraint on a flagged column down, and
+** estimate the call from the table's figures (OsqCost): a scan, or the
+** cheapest of the pushed keys.
+*/
+static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
+  static const OsqCost defaultCost = {
+    0.0, 0.0, OSQ_DEFAULT_ROWS, OSQ_SCALE_FIXED, OSQ_DEFAULT_ROW_COST, 0
+  };
+  const OsqTable *pTab = ((OsqVtab*)pVtab)->pTab;
+  const OsqCost *pC = pTab->pCost ? pTab->pCost : &defaultCost;
+  sqlite3_str *pStr = sqlite3_str_new(0);
+  int i, nArg = 0, hasRequired = 0, requiredMet = 0, bUnique = 0, bWiden = 0;
+  int canIn = sqlite3_libversion_number()>=3038000;
+  double nProc, rScanRows, rScanCost, rRows, rCost;
+
+  nProc = pC->rPerProcess>0.0 || pC->eScale==OSQ_SCALE_PROCESSES
+        ? hostProcesses() : 0.0;
+  rScanRows = pC->rRows;
+  if( pC->eScale==OSQ_SCALE_PROCESSES ) rScanRows *= nProc;
+  if( pC->eScale==OSQ_SCALE_SOCKETS ) rScanRows *= hostSockets();
+  rScanCost = pC->rSetup + pC->rPerProcess*nProc + pC->rRowCost*rScanRows;
   for(i=0; i<pTab->nCol; i++){
     if( pTab->aCol[i].flags & OSQ_REQUIRED ) hasRequired = 1;
   }
+  rRows = rScanRows;
+  rCost = hasRequired ? OSQ_MAX_COST : rScanCost;   /* no scan without a key */
   sqlite3_str_appendf(pStr, "%016llx", (unsigned long long)pIdx->colUsed);
   for(i=0; i<pIdx->nConstraint; i++){
-    const struct sqlite3_index_constraint *pC = &pIdx->aConstraint[i];
+    const struct sqlite3_index_constraint *pCons = &pIdx->aConstraint[i];
     const OsqColumn *pCol;
-    int iCol = pC->iColumn, op, bIn = 0;
-    if( !pC->usable || iCol<0 || iCol>=pTab->nCol ) continue;
-    if( pTab->aCol[iCol].iAliasOf>=0 ) iCol = pTab->aCol[iCol].iAliasOf;
+    OsqKeyCost key;
+    double r, c;
+    int iCol = pushableColumn(pTab, pC, pCons->iColumn, pCons->op), op, bIn = 0;
+    if( iCol<0 ) continue;
     pCol = &pTab->aCol[iCol];
-    if( (pCol->flags & (OSQ_INDEX|OSQ_REQUIRED|OSQ_ADDITIONAL|OSQ_OPTIMIZED))==0 ){
+    op = pushedOp(pCons->op, pCol->eType, pTab->tflags);
+    if( op==0 ) continue;
+    keyFigures(pTab, pC, iCol, rScanRows, &key);
+    if( !pCons->usable ){
+      if( (key.flags & OSQ_KEY_NARROWS)==0 ) bWiden = 1;
       continue;
     }
-    op = pushedOp(pC->op, pCol->eType, pTab->tflags);
-    if( op==0 ) continue;
     /* As in osquery, only "optimized" columns take a whole IN list in one
     ** call; others get one xFilter per value (pid_with_namespace relies on
     ** that: one namespace per call). */
@@ -931,20 +1195,46 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
          || (pTab->tflags & OSQ_TABLE_EXTENSION)) ){
       requiredMet = 1;
     }
-    if( op==OSQ_OP_EQ ) nKey++;
-    else if( op==OSQ_OP_LIKE || op==OSQ_OP_GLOB ) rCost /= 10.0;
+    switch( op ){
+      case OSQ_OP_EQ:
+        r = key.rRows*(bIn ? OSQ_IN_VALUES : 1.0);
+        c = (key.flags & OSQ_KEY_SCAN) ? pC->rSetup + key.rCost*nProc
+                                       : key.rCost*(bIn ? OSQ_IN_VALUES : 1.0);
+        break;
+      case OSQ_OP_LIKE: case OSQ_OP_GLOB:
+        r = key.rRows*OSQ_PATTERN_FACTOR;
+        c = key.rCost*OSQ_PATTERN_FACTOR;
+        break;
+      default:
+        r = rScanRows*OSQ_RANGE_SHARE;
+        c = (pCol->flags & OSQ_ADDITIONAL) ? rScanCost*OSQ_RANGE_SHARE
+                                           : rScanCost;
+        break;
+    }
+    if( c<rCost || (c==rCost && r<rRows) ){
+      rCost = c;
+      rRows = r;
+      bUnique = op==OSQ_OP_EQ && !bIn && (key.flags & OSQ_KEY_UNIQUE);
+    }else if( r<rRows ){
+      rRows = r;
+    }
   }
-  if( nKey ) rCost /= OSQ_KEY_FACTOR;
   pIdx->idxNum = 0;
+  if( bWiden ) rCost *= OSQ_WIDEN_PENALTY;
   if( hasRequired && !requiredMet ){
     /* Still a valid plan, so a query that cannot constrain the column gets
     ** a message naming it rather than "no query solution"; the cost makes
     ** SQLite prefer any join order that does constrain it. */
     pIdx->idxNum |= OSQ_PLAN_NO_REQUIRED;
-    rCost = 1e18;
+    rCost = OSQ_MAX_COST;
+    bUnique = 0;
   }
-  pIdx->estimatedCost = rCost;
-  pIdx->estimatedRows = (sqlite3_int64)(rCost<1.0 ? 1.0 : rCost);
+  if( bUnique ){
+    pIdx->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+    rRows = 1.0;
+  }
+  pIdx->estimatedCost = rCost<1.0 ? 1.0 : rCost;
+  pIdx->estimatedRows = (sqlite3_int64)(rRows<1.0 ? 1.0 : rRows);
   pIdx->idxStr = sqlite3_str_finish(pStr);
   if( pIdx->idxStr==0 ) return SQLITE_NOMEM;
   pIdx->needToFreeIdxStr = 1;

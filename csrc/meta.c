@@ -93,10 +93,10 @@ extern const int osq_nForeignTable;
 static const OsqTable osq_aMetaTable[] = {
   { "osqlite_tables", "The tables this osqlite build provides.",
     aColTables, sizeof(aColTables)/sizeof(aColTables[0]), OSQ_TABLE_OSQLITE,
-    genTables },
+    genTables, 0 },
   { "osqlite_columns", "The columns of every osqlite table, with osquery's types and flags.",
     aColColumns, sizeof(aColColumns)/sizeof(aColColumns[0]), OSQ_TABLE_OSQLITE,
-    genColumns },
+    genColumns, 0 },
 };
 
 #define OSQ_META_TABLES 0

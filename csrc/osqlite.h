@@ -70,6 +70,57 @@ typedef struct OsqColumn {
   int iAliasOf;             /* >=0: a hidden alias of that column */
 } OsqColumn;
 
+/*
+** Planner figures of a table.  engine.c's xBestIndex turns them into
+** estimatedRows, estimatedCost and SQLITE_INDEX_SCAN_UNIQUE, and SQLite
+** multiplies an inner table's cost by the rows of the loops around it, so
+** these decide the join order.  Costs are microseconds of work for one
+** generator call on a typical host.  A table file that knows its costs
+** defines "const OsqCost osq_cost_<table>" (schema.c refers to it through
+** a weak symbol, like the generator); every other table gets the engine's
+** defaults, which make a pushed-down key far cheaper than a scan, as
+** osquery's planner assumes (osquery: osquery/sql/virtual_table.cpp).
+**
+** A full scan makes rRows rows (per process or per socket in use when
+** eScale says so: the engine counts them with one stat of /proc or one read
+** of /proc/net/sockstat) and costs
+**     rSetup + rPerProcess * processes + rRowCost * rows.
+*/
+#define OSQ_SCALE_FIXED      0   /* rRows is for the whole host */
+#define OSQ_SCALE_PROCESSES  1   /* rRows per process */
+#define OSQ_SCALE_SOCKETS    2   /* rRows per socket in use */
+
+/* OsqKeyCost.flags */
+#define OSQ_KEY_UNIQUE   0x01  /* one value gives at most one row */
+#define OSQ_KEY_NARROWS  0x02  /* the key only selects rows, so a plan
+                               ** that cannot push it down gives the same
+                               ** rows (the default for OSQ_INDEX columns;
+                               ** OSQ_ADDITIONAL and OSQ_REQUIRED ones are
+                               ** assumed to widen or change the result) */
+
+#define OSQ_KEY_FILTER   0x04  /* not a key of osquery's: an equality on
+                               ** this column reaches the generator, which
+                               ** drops rows that fail it early (see
+                               ** osq_row_matches); SQLite checks it anyway */
+#define OSQ_KEY_SCAN     0x08  /* the call still visits every process:
+                               ** rCost is per process */
+
+typedef struct OsqKeyCost {
+  int iCol;                 /* the column; -1 ends the list */
+  double rRows;             /* rows one value gives */
+  double rCost;             /* cost of a call with one value */
+  int flags;                /* OSQ_KEY_* */
+} OsqKeyCost;
+
+typedef struct OsqCost {
+  double rSetup;            /* any call: whole-host reads, listings */
+  double rPerProcess;       /* a scan's cost per process */
+  double rRows;             /* rows of a full scan, per eScale unit */
+  int eScale;               /* OSQ_SCALE_* */
+  double rRowCost;          /* cost of each row made */
+  const OsqKeyCost *aKey;   /* pushed-down keys; NULL: defaults */
+} OsqCost;
+
 typedef struct OsqTable {
   const char *zName;
   const char *zDesc;
@@ -77,6 +128,7 @@ typedef struct OsqTable {
   int nCol;
   int tflags;                     /* OSQ_TABLE_* */
   int (*xGen)(OsqCursor*);        /* NULL: not implemented, not registered */
+  const OsqCost *pCost;           /* NULL: the engine's default figures */
 } OsqTable;
 
 /* A module whose tables are declared by CREATE VIRTUAL TABLE (module pAux):
@@ -143,6 +195,22 @@ int osq_text(OsqCursor*, int iCol, const char *z, int n);  /* n<0: strlen */
 int osq_textf(OsqCursor*, int iCol, const char *zFmt, ...);
 int osq_blob(OsqCursor*, int iCol, const void *p, int n);
 int osq_nrow(OsqCursor*);
+
+/* 0 when the current row's cell of column iCol (already set) fails an
+** equality pushed down on that column with a TEXT value (an OSQ_KEY_FILTER
+** column): the generator may then discard the row before reading the
+** rest of it.  1 otherwise, including when nothing was pushed. */
+int osq_row_matches(OsqCursor*, int iCol);
+
+/* Data a helper keeps on the cursor for the rest of the statement (a join
+** calls the generator once per outer row, on the same cursor).  pKey is
+** the address of a static const object of the helper.  osq_cursor_aux
+** returns NULL when nothing is stored; osq_cursor_set_aux replaces (and
+** frees with its xFree) what was stored; p is freed with xFree when the
+** cursor closes, or at once when storing fails (SQLITE_NOMEM). */
+void *osq_cursor_aux(OsqCursor*, const void *pKey);
+int osq_cursor_set_aux(OsqCursor*, const void *pKey, void *p,
+                       void (*xFree)(void*));
 
 /* Fail the query with a message; returns SQLITE_ERROR (or the code given
 ** through osq_error_code). */

@@ -8,6 +8,7 @@ static const OsqColumn aCol_acpi_tables[] = {
   { "md5", OSQ_TEXT, 0, "NOCASE", -1 },
 };
 int osq_gen_acpi_tables(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_acpi_tables __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_apparmor_events[] = {
   { "type", OSQ_TEXT, 0, 0, -1 },
@@ -34,6 +35,7 @@ static const OsqColumn aCol_apparmor_events[] = {
   { "label", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_apparmor_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_apparmor_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_apparmor_profiles[] = {
   { "path", OSQ_TEXT, OSQ_INDEX, 0, -1 },
@@ -44,6 +46,7 @@ static const OsqColumn aCol_apparmor_profiles[] = {
   { "sha256", OSQ_TEXT, 0, "NOCASE", -1 },
 };
 int osq_gen_apparmor_profiles(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_apparmor_profiles __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_apt_sources[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -57,6 +60,7 @@ static const OsqColumn aCol_apt_sources[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_apt_sources(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_apt_sources __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_arp_cache[] = {
   { "address", OSQ_TEXT, 0, 0, -1 },
@@ -65,6 +69,7 @@ static const OsqColumn aCol_arp_cache[] = {
   { "permanent", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_arp_cache(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_arp_cache __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_augeas[] = {
   { "node", OSQ_TEXT, OSQ_INDEX, 0, -1 },
@@ -73,6 +78,7 @@ static const OsqColumn aCol_augeas[] = {
   { "path", OSQ_TEXT, OSQ_ADDITIONAL, 0, -1 },
 };
 int osq_gen_augeas(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_augeas __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_authorized_keys[] = {
   { "uid", OSQ_BIGINT, OSQ_ADDITIONAL, 0, -1 },
@@ -84,6 +90,7 @@ static const OsqColumn aCol_authorized_keys[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_authorized_keys(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_authorized_keys __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_azure_instance_metadata[] = {
   { "location", OSQ_TEXT, 0, 0, -1 },
@@ -104,6 +111,7 @@ static const OsqColumn aCol_azure_instance_metadata[] = {
   { "zone", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_azure_instance_metadata(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_azure_instance_metadata __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_azure_instance_tags[] = {
   { "vm_id", OSQ_TEXT, 0, 0, -1 },
@@ -111,6 +119,7 @@ static const OsqColumn aCol_azure_instance_tags[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_azure_instance_tags(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_azure_instance_tags __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_block_devices[] = {
   { "name", OSQ_TEXT, OSQ_INDEX, 0, -1 },
@@ -125,6 +134,7 @@ static const OsqColumn aCol_block_devices[] = {
   { "label", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_block_devices(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_block_devices __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_carbon_black_info[] = {
   { "sensor_id", OSQ_INTEGER, 0, 0, -1 },
@@ -150,6 +160,7 @@ static const OsqColumn aCol_carbon_black_info[] = {
   { "binary_queue", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_carbon_black_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_carbon_black_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_carves[] = {
   { "time", OSQ_BIGINT, 0, 0, -1 },
@@ -162,6 +173,7 @@ static const OsqColumn aCol_carves[] = {
   { "carve", OSQ_INTEGER, OSQ_ADDITIONAL, 0, -1 },
 };
 int osq_gen_carves(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_carves __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_certificates[] = {
   { "common_name", OSQ_TEXT, 0, 0, -1 },
@@ -189,6 +201,7 @@ static const OsqColumn aCol_certificates[] = {
   { "store_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_certificates(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_certificates __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_chrome_extension_content_scripts[] = {
   { "browser_type", OSQ_TEXT, 0, 0, -1 },
@@ -202,6 +215,7 @@ static const OsqColumn aCol_chrome_extension_content_scripts[] = {
   { "referenced", OSQ_BIGINT, 0, 0, -1 },
 };
 int osq_gen_chrome_extension_content_scripts(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_chrome_extension_content_scripts __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_chrome_extensions[] = {
   { "browser_type", OSQ_TEXT, 0, 0, -1 },
@@ -234,6 +248,7 @@ static const OsqColumn aCol_chrome_extensions[] = {
   { "locale", OSQ_TEXT, OSQ_HIDDEN, 0, 9 },
 };
 int osq_gen_chrome_extensions(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_chrome_extensions __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_cpu_info[] = {
   { "device_id", OSQ_TEXT, 0, 0, -1 },
@@ -253,6 +268,7 @@ static const OsqColumn aCol_cpu_info[] = {
   { "number_of_performance_cores", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_cpu_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_cpu_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_cpu_time[] = {
   { "core", OSQ_INTEGER, 0, 0, -1 },
@@ -268,6 +284,7 @@ static const OsqColumn aCol_cpu_time[] = {
   { "guest_nice", OSQ_BIGINT, 0, 0, -1 },
 };
 int osq_gen_cpu_time(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_cpu_time __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_cpuid[] = {
   { "feature", OSQ_TEXT, 0, 0, -1 },
@@ -277,6 +294,7 @@ static const OsqColumn aCol_cpuid[] = {
   { "input_eax", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_cpuid(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_cpuid __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_crontab[] = {
   { "event", OSQ_TEXT, 0, 0, -1 },
@@ -290,6 +308,7 @@ static const OsqColumn aCol_crontab[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_crontab(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_crontab __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_curl[] = {
   { "url", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -301,6 +320,7 @@ static const OsqColumn aCol_curl[] = {
   { "result", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_curl(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_curl __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_curl_certificate[] = {
   { "hostname", OSQ_TEXT, OSQ_REQUIRED|OSQ_OPTIMIZED, 0, -1 },
@@ -337,6 +357,7 @@ static const OsqColumn aCol_curl_certificate[] = {
   { "pem", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_curl_certificate(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_curl_certificate __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_deb_package_files[] = {
   { "package", OSQ_TEXT, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -344,6 +365,7 @@ static const OsqColumn aCol_deb_package_files[] = {
   { "admindir", OSQ_TEXT, OSQ_OPTIMIZED|OSQ_ADDITIONAL, 0, -1 },
 };
 int osq_gen_deb_package_files(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_deb_package_files __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_deb_packages[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -361,6 +383,7 @@ static const OsqColumn aCol_deb_packages[] = {
   { "mount_namespace_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_deb_packages(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_deb_packages __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_device_file[] = {
   { "device", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX, 0, -1 },
@@ -380,6 +403,7 @@ static const OsqColumn aCol_device_file[] = {
   { "type", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_device_file(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_device_file __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_device_hash[] = {
   { "device", OSQ_TEXT, OSQ_REQUIRED, 0, -1 },
@@ -390,6 +414,7 @@ static const OsqColumn aCol_device_hash[] = {
   { "sha256", OSQ_TEXT, 0, "NOCASE", -1 },
 };
 int osq_gen_device_hash(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_device_hash __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_device_partitions[] = {
   { "device", OSQ_TEXT, OSQ_REQUIRED, 0, -1 },
@@ -403,6 +428,7 @@ static const OsqColumn aCol_device_partitions[] = {
   { "flags", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_device_partitions(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_device_partitions __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_disk_encryption[] = {
   { "name", OSQ_TEXT, OSQ_INDEX, 0, -1 },
@@ -415,6 +441,7 @@ static const OsqColumn aCol_disk_encryption[] = {
   { "filevault_status", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_disk_encryption(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_disk_encryption __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_dns_resolvers[] = {
   { "id", OSQ_INTEGER, 0, 0, -1 },
@@ -425,6 +452,7 @@ static const OsqColumn aCol_dns_resolvers[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_dns_resolvers(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_dns_resolvers __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_container_envs[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -432,6 +460,7 @@ static const OsqColumn aCol_docker_container_envs[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_container_envs(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_container_envs __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_container_fs_changes[] = {
   { "id", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX, "NOCASE", -1 },
@@ -439,6 +468,7 @@ static const OsqColumn aCol_docker_container_fs_changes[] = {
   { "change_type", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_container_fs_changes(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_container_fs_changes __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_container_labels[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -446,6 +476,7 @@ static const OsqColumn aCol_docker_container_labels[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_container_labels(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_container_labels __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_container_mounts[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -459,6 +490,7 @@ static const OsqColumn aCol_docker_container_mounts[] = {
   { "propagation", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_container_mounts(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_container_mounts __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_container_networks[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -474,6 +506,7 @@ static const OsqColumn aCol_docker_container_networks[] = {
   { "mac_address", OSQ_TEXT, 0, "NOCASE", -1 },
 };
 int osq_gen_docker_container_networks(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_container_networks __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_container_ports[] = {
   { "id", OSQ_TEXT, OSQ_ADDITIONAL, "NOCASE", -1 },
@@ -483,6 +516,7 @@ static const OsqColumn aCol_docker_container_ports[] = {
   { "host_port", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_docker_container_ports(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_container_ports __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_container_processes[] = {
   { "id", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX, "NOCASE", -1 },
@@ -510,6 +544,7 @@ static const OsqColumn aCol_docker_container_processes[] = {
   { "mem", OSQ_DOUBLE, 0, 0, -1 },
 };
 int osq_gen_docker_container_processes(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_container_processes __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_container_stats[] = {
   { "id", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX, "NOCASE", -1 },
@@ -541,6 +576,7 @@ static const OsqColumn aCol_docker_container_stats[] = {
   { "network_tx_bytes", OSQ_BIGINT, 0, 0, -1 },
 };
 int osq_gen_docker_container_stats(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_container_stats __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_containers[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -569,6 +605,7 @@ static const OsqColumn aCol_docker_containers[] = {
   { "uts_namespace", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_containers(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_containers __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_image_history[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -579,6 +616,7 @@ static const OsqColumn aCol_docker_image_history[] = {
   { "comment", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_image_history(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_image_history __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_image_labels[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -586,6 +624,7 @@ static const OsqColumn aCol_docker_image_labels[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_image_labels(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_image_labels __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_image_layers[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -593,6 +632,7 @@ static const OsqColumn aCol_docker_image_layers[] = {
   { "layer_order", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_docker_image_layers(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_image_layers __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_images[] = {
   { "id", OSQ_TEXT, 0, "NOCASE", -1 },
@@ -601,6 +641,7 @@ static const OsqColumn aCol_docker_images[] = {
   { "tags", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_images(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_images __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_info[] = {
   { "id", OSQ_TEXT, 0, "NOCASE", -1 },
@@ -637,6 +678,7 @@ static const OsqColumn aCol_docker_info[] = {
   { "root_dir", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_network_labels[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -644,6 +686,7 @@ static const OsqColumn aCol_docker_network_labels[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_network_labels(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_network_labels __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_networks[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -655,6 +698,7 @@ static const OsqColumn aCol_docker_networks[] = {
   { "gateway", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_networks(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_networks __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_version[] = {
   { "version", OSQ_TEXT, 0, "VERSION", -1 },
@@ -668,6 +712,7 @@ static const OsqColumn aCol_docker_version[] = {
   { "build_time", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_version(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_version __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_volume_labels[] = {
   { "name", OSQ_TEXT, OSQ_INDEX, 0, -1 },
@@ -675,6 +720,7 @@ static const OsqColumn aCol_docker_volume_labels[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_volume_labels(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_volume_labels __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_docker_volumes[] = {
   { "name", OSQ_TEXT, OSQ_INDEX, 0, -1 },
@@ -683,6 +729,7 @@ static const OsqColumn aCol_docker_volumes[] = {
   { "type", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_docker_volumes(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_docker_volumes __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_ec2_instance_metadata[] = {
   { "instance_id", OSQ_TEXT, 0, 0, -1 },
@@ -701,6 +748,7 @@ static const OsqColumn aCol_ec2_instance_metadata[] = {
   { "ssh_public_key", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_ec2_instance_metadata(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_ec2_instance_metadata __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_ec2_instance_tags[] = {
   { "instance_id", OSQ_TEXT, 0, 0, -1 },
@@ -708,6 +756,7 @@ static const OsqColumn aCol_ec2_instance_tags[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_ec2_instance_tags(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_ec2_instance_tags __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_etc_hosts[] = {
   { "address", OSQ_TEXT, 0, 0, -1 },
@@ -715,6 +764,7 @@ static const OsqColumn aCol_etc_hosts[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_etc_hosts(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_etc_hosts __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_etc_protocols[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -723,6 +773,7 @@ static const OsqColumn aCol_etc_protocols[] = {
   { "comment", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_etc_protocols(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_etc_protocols __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_etc_services[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -732,6 +783,7 @@ static const OsqColumn aCol_etc_services[] = {
   { "comment", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_etc_services(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_etc_services __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_extended_attributes[] = {
   { "path", OSQ_TEXT, OSQ_REQUIRED|OSQ_OPTIMIZED, 0, -1 },
@@ -741,6 +793,7 @@ static const OsqColumn aCol_extended_attributes[] = {
   { "base64", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_extended_attributes(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_extended_attributes __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_file[] = {
   { "path", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -778,6 +831,7 @@ static const OsqColumn aCol_file[] = {
   { "bsd_flags", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_file(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_file __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_file_events[] = {
   { "target_path", OSQ_TEXT, 0, 0, -1 },
@@ -800,6 +854,7 @@ static const OsqColumn aCol_file_events[] = {
   { "eid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_file_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_file_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_firefox_addons[] = {
   { "uid", OSQ_BIGINT, OSQ_OPTIMIZED|OSQ_ADDITIONAL, 0, -1 },
@@ -818,6 +873,7 @@ static const OsqColumn aCol_firefox_addons[] = {
   { "path", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_firefox_addons(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_firefox_addons __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_groups[] = {
   { "gid", OSQ_BIGINT, OSQ_INDEX, 0, -1 },
@@ -829,6 +885,7 @@ static const OsqColumn aCol_groups[] = {
   { "is_hidden", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_groups(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_groups __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_hardware_events[] = {
   { "action", OSQ_TEXT, 0, 0, -1 },
@@ -845,6 +902,7 @@ static const OsqColumn aCol_hardware_events[] = {
   { "eid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_hardware_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_hardware_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_hash[] = {
   { "path", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -856,11 +914,13 @@ static const OsqColumn aCol_hash[] = {
   { "mount_namespace_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_hash(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_hash __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_intel_me_info[] = {
   { "version", OSQ_TEXT, 0, "VERSION", -1 },
 };
 int osq_gen_intel_me_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_intel_me_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_interface_addresses[] = {
   { "interface", OSQ_TEXT, 0, 0, -1 },
@@ -872,6 +932,7 @@ static const OsqColumn aCol_interface_addresses[] = {
   { "friendly_name", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_interface_addresses(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_interface_addresses __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_interface_details[] = {
   { "interface", OSQ_TEXT, 0, 0, -1 },
@@ -911,6 +972,7 @@ static const OsqColumn aCol_interface_details[] = {
   { "dns_server_search_order", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_interface_details(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_interface_details __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_interface_ipv6[] = {
   { "interface", OSQ_TEXT, 0, 0, -1 },
@@ -920,6 +982,7 @@ static const OsqColumn aCol_interface_ipv6[] = {
   { "rtadv_accept", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_interface_ipv6(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_interface_ipv6 __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_iptables[] = {
   { "filter_name", OSQ_TEXT, 0, 0, -1 },
@@ -942,6 +1005,7 @@ static const OsqColumn aCol_iptables[] = {
   { "bytes", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_iptables(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_iptables __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_jetbrains_plugins[] = {
   { "product_type", OSQ_TEXT, 0, 0, -1 },
@@ -952,6 +1016,7 @@ static const OsqColumn aCol_jetbrains_plugins[] = {
   { "path", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_jetbrains_plugins(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_jetbrains_plugins __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_kernel_info[] = {
   { "version", OSQ_TEXT, 0, "VERSION", -1 },
@@ -960,6 +1025,7 @@ static const OsqColumn aCol_kernel_info[] = {
   { "device", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_kernel_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_kernel_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_kernel_keys[] = {
   { "serial_number", OSQ_TEXT, 0, 0, -1 },
@@ -973,6 +1039,7 @@ static const OsqColumn aCol_kernel_keys[] = {
   { "description", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_kernel_keys(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_kernel_keys __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_kernel_modules[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -982,6 +1049,7 @@ static const OsqColumn aCol_kernel_modules[] = {
   { "address", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_kernel_modules(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_kernel_modules __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_known_hosts[] = {
   { "uid", OSQ_BIGINT, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -989,6 +1057,7 @@ static const OsqColumn aCol_known_hosts[] = {
   { "key_file", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_known_hosts(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_known_hosts __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_last[] = {
   { "username", OSQ_TEXT, 0, 0, -1 },
@@ -1000,6 +1069,7 @@ static const OsqColumn aCol_last[] = {
   { "host", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_last(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_last __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_listening_ports[] = {
   { "pid", OSQ_INTEGER, 0, 0, -1 },
@@ -1013,12 +1083,14 @@ static const OsqColumn aCol_listening_ports[] = {
   { "net_namespace", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_listening_ports(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_listening_ports __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_load_average[] = {
   { "period", OSQ_TEXT, 0, 0, -1 },
   { "average", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_load_average(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_load_average __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_logged_in_users[] = {
   { "type", OSQ_TEXT, 0, 0, -1 },
@@ -1031,6 +1103,7 @@ static const OsqColumn aCol_logged_in_users[] = {
   { "registry_hive", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_logged_in_users(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_logged_in_users __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_lxd_certificates[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1039,6 +1112,7 @@ static const OsqColumn aCol_lxd_certificates[] = {
   { "certificate", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_lxd_certificates(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_lxd_certificates __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_lxd_cluster[] = {
   { "server_name", OSQ_TEXT, 0, 0, -1 },
@@ -1050,6 +1124,7 @@ static const OsqColumn aCol_lxd_cluster[] = {
   { "member_config_description", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_lxd_cluster(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_lxd_cluster __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_lxd_cluster_members[] = {
   { "server_name", OSQ_TEXT, 0, 0, -1 },
@@ -1059,6 +1134,7 @@ static const OsqColumn aCol_lxd_cluster_members[] = {
   { "message", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_lxd_cluster_members(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_lxd_cluster_members __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_lxd_images[] = {
   { "id", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
@@ -1082,6 +1158,7 @@ static const OsqColumn aCol_lxd_images[] = {
   { "update_source_alias", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_lxd_images(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_lxd_images __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_lxd_instance_config[] = {
   { "name", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX, 0, -1 },
@@ -1089,6 +1166,7 @@ static const OsqColumn aCol_lxd_instance_config[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_lxd_instance_config(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_lxd_instance_config __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_lxd_instance_devices[] = {
   { "name", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX, 0, -1 },
@@ -1098,6 +1176,7 @@ static const OsqColumn aCol_lxd_instance_devices[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_lxd_instance_devices(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_lxd_instance_devices __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_lxd_instances[] = {
   { "name", OSQ_TEXT, OSQ_INDEX, 0, -1 },
@@ -1113,6 +1192,7 @@ static const OsqColumn aCol_lxd_instances[] = {
   { "processes", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_lxd_instances(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_lxd_instances __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_lxd_networks[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1130,6 +1210,7 @@ static const OsqColumn aCol_lxd_networks[] = {
   { "mtu", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_lxd_networks(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_lxd_networks __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_lxd_storage_pools[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1142,6 +1223,7 @@ static const OsqColumn aCol_lxd_storage_pools[] = {
   { "inodes_total", OSQ_BIGINT, 0, 0, -1 },
 };
 int osq_gen_lxd_storage_pools(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_lxd_storage_pools __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_magic[] = {
   { "path", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX, 0, -1 },
@@ -1151,6 +1233,7 @@ static const OsqColumn aCol_magic[] = {
   { "mime_encoding", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_magic(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_magic __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_md_devices[] = {
   { "device_name", OSQ_TEXT, 0, 0, -1 },
@@ -1186,6 +1269,7 @@ static const OsqColumn aCol_md_devices[] = {
   { "other", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_md_devices(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_md_devices __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_md_drives[] = {
   { "md_device_name", OSQ_TEXT, 0, 0, -1 },
@@ -1194,11 +1278,13 @@ static const OsqColumn aCol_md_drives[] = {
   { "state", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_md_drives(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_md_drives __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_md_personalities[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_md_personalities(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_md_personalities __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_memory_array_mapped_addresses[] = {
   { "handle", OSQ_TEXT, 0, 0, -1 },
@@ -1208,6 +1294,7 @@ static const OsqColumn aCol_memory_array_mapped_addresses[] = {
   { "partition_width", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_memory_array_mapped_addresses(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_memory_array_mapped_addresses __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_memory_arrays[] = {
   { "handle", OSQ_TEXT, 0, 0, -1 },
@@ -1219,6 +1306,7 @@ static const OsqColumn aCol_memory_arrays[] = {
   { "number_memory_devices", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_memory_arrays(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_memory_arrays __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_memory_device_mapped_addresses[] = {
   { "handle", OSQ_TEXT, 0, 0, -1 },
@@ -1231,6 +1319,7 @@ static const OsqColumn aCol_memory_device_mapped_addresses[] = {
   { "interleave_data_depth", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_memory_device_mapped_addresses(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_memory_device_mapped_addresses __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_memory_devices[] = {
   { "handle", OSQ_TEXT, 0, 0, -1 },
@@ -1255,6 +1344,7 @@ static const OsqColumn aCol_memory_devices[] = {
   { "configured_voltage", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_memory_devices(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_memory_devices __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_memory_error_info[] = {
   { "handle", OSQ_TEXT, 0, 0, -1 },
@@ -1267,6 +1357,7 @@ static const OsqColumn aCol_memory_error_info[] = {
   { "error_resolution", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_memory_error_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_memory_error_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_memory_info[] = {
   { "memory_total", OSQ_BIGINT, 0, 0, -1 },
@@ -1281,6 +1372,7 @@ static const OsqColumn aCol_memory_info[] = {
   { "swap_free", OSQ_BIGINT, 0, 0, -1 },
 };
 int osq_gen_memory_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_memory_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_memory_map[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1288,6 +1380,7 @@ static const OsqColumn aCol_memory_map[] = {
   { "end", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_memory_map(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_memory_map __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_mounts[] = {
   { "device", OSQ_TEXT, 0, 0, -1 },
@@ -1303,6 +1396,7 @@ static const OsqColumn aCol_mounts[] = {
   { "flags", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_mounts(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_mounts __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_msr[] = {
   { "processor_number", OSQ_BIGINT, 0, 0, -1 },
@@ -1317,6 +1411,7 @@ static const OsqColumn aCol_msr[] = {
   { "rapl_power_units", OSQ_BIGINT, 0, 0, -1 },
 };
 int osq_gen_msr(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_msr __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_npm_packages[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1333,6 +1428,7 @@ static const OsqColumn aCol_npm_packages[] = {
   { "mount_namespace_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_npm_packages(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_npm_packages __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_oem_strings[] = {
   { "handle", OSQ_TEXT, 0, 0, -1 },
@@ -1340,6 +1436,7 @@ static const OsqColumn aCol_oem_strings[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_oem_strings(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_oem_strings __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_os_version[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1359,6 +1456,7 @@ static const OsqColumn aCol_os_version[] = {
   { "revision", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_os_version(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_os_version __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_osquery_events[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1370,6 +1468,7 @@ static const OsqColumn aCol_osquery_events[] = {
   { "active", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_osquery_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_osquery_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_osquery_extensions[] = {
   { "uuid", OSQ_BIGINT, 0, 0, -1 },
@@ -1380,6 +1479,7 @@ static const OsqColumn aCol_osquery_extensions[] = {
   { "type", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_osquery_extensions(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_osquery_extensions __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_osquery_flags[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1390,6 +1490,7 @@ static const OsqColumn aCol_osquery_flags[] = {
   { "shell_only", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_osquery_flags(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_osquery_flags __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_osquery_info[] = {
   { "pid", OSQ_INTEGER, 0, 0, -1 },
@@ -1407,6 +1508,7 @@ static const OsqColumn aCol_osquery_info[] = {
   { "osqlite_version", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_osquery_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_osquery_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_osquery_packs[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1418,6 +1520,7 @@ static const OsqColumn aCol_osquery_packs[] = {
   { "active", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_osquery_packs(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_osquery_packs __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_osquery_registry[] = {
   { "registry", OSQ_TEXT, 0, 0, -1 },
@@ -1427,6 +1530,7 @@ static const OsqColumn aCol_osquery_registry[] = {
   { "active", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_osquery_registry(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_osquery_registry __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_osquery_schedule[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1448,6 +1552,7 @@ static const OsqColumn aCol_osquery_schedule[] = {
   { "blacklisted", OSQ_INTEGER, OSQ_HIDDEN, 0, 5 },
 };
 int osq_gen_osquery_schedule(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_osquery_schedule __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_pci_devices[] = {
   { "pci_slot", OSQ_TEXT, 0, 0, -1 },
@@ -1466,6 +1571,7 @@ static const OsqColumn aCol_pci_devices[] = {
   { "subsystem_model", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_pci_devices(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_pci_devices __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_platform_info[] = {
   { "vendor", OSQ_TEXT, 0, 0, -1 },
@@ -1479,6 +1585,7 @@ static const OsqColumn aCol_platform_info[] = {
   { "volume_size", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_platform_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_platform_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_portage_keywords[] = {
   { "package", OSQ_TEXT, 0, 0, -1 },
@@ -1488,6 +1595,7 @@ static const OsqColumn aCol_portage_keywords[] = {
   { "unmask", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_portage_keywords(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_portage_keywords __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_portage_packages[] = {
   { "package", OSQ_TEXT, 0, 0, -1 },
@@ -1500,6 +1608,7 @@ static const OsqColumn aCol_portage_packages[] = {
   { "world", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_portage_packages(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_portage_packages __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_portage_use[] = {
   { "package", OSQ_TEXT, 0, 0, -1 },
@@ -1507,6 +1616,7 @@ static const OsqColumn aCol_portage_use[] = {
   { "use", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_portage_use(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_portage_use __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_process_envs[] = {
   { "pid", OSQ_INTEGER, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -1514,6 +1624,7 @@ static const OsqColumn aCol_process_envs[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_process_envs(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_process_envs __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_process_events[] = {
   { "pid", OSQ_BIGINT, 0, 0, -1 },
@@ -1556,6 +1667,7 @@ static const OsqColumn aCol_process_events[] = {
   { "create_time", OSQ_BIGINT, OSQ_HIDDEN, 0, 19 },
 };
 int osq_gen_process_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_process_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_process_file_events[] = {
   { "operation", OSQ_TEXT, 0, 0, -1 },
@@ -1580,6 +1692,7 @@ static const OsqColumn aCol_process_file_events[] = {
   { "eid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_process_file_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_process_file_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_process_memory_map[] = {
   { "pid", OSQ_INTEGER, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -1593,6 +1706,7 @@ static const OsqColumn aCol_process_memory_map[] = {
   { "pseudo", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_process_memory_map(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_process_memory_map __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_process_namespaces[] = {
   { "pid", OSQ_INTEGER, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -1605,6 +1719,7 @@ static const OsqColumn aCol_process_namespaces[] = {
   { "uts_namespace", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_process_namespaces(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_process_namespaces __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_process_open_files[] = {
   { "pid", OSQ_BIGINT, OSQ_INDEX, 0, -1 },
@@ -1612,6 +1727,7 @@ static const OsqColumn aCol_process_open_files[] = {
   { "path", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_process_open_files(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_process_open_files __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_process_open_pipes[] = {
   { "pid", OSQ_BIGINT, 0, 0, -1 },
@@ -1624,6 +1740,7 @@ static const OsqColumn aCol_process_open_pipes[] = {
   { "partner_mode", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_process_open_pipes(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_process_open_pipes __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_process_open_sockets[] = {
   { "pid", OSQ_INTEGER, OSQ_ADDITIONAL, 0, -1 },
@@ -1640,6 +1757,7 @@ static const OsqColumn aCol_process_open_sockets[] = {
   { "net_namespace", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_process_open_sockets(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_process_open_sockets __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_processes[] = {
   { "pid", OSQ_BIGINT, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -1683,6 +1801,7 @@ static const OsqColumn aCol_processes[] = {
   { "translated", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_processes(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_processes __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_prometheus_metrics[] = {
   { "target_name", OSQ_TEXT, 0, 0, -1 },
@@ -1691,6 +1810,7 @@ static const OsqColumn aCol_prometheus_metrics[] = {
   { "timestamp_ms", OSQ_BIGINT, 0, 0, -1 },
 };
 int osq_gen_prometheus_metrics(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_prometheus_metrics __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_python_packages[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1704,6 +1824,7 @@ static const OsqColumn aCol_python_packages[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_python_packages(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_python_packages __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_routes[] = {
   { "destination", OSQ_TEXT, 0, 0, -1 },
@@ -1718,6 +1839,7 @@ static const OsqColumn aCol_routes[] = {
   { "hopcount", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_routes(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_routes __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_rpm_package_files[] = {
   { "package", OSQ_TEXT, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -1729,6 +1851,7 @@ static const OsqColumn aCol_rpm_package_files[] = {
   { "sha256", OSQ_TEXT, 0, "NOCASE", -1 },
 };
 int osq_gen_rpm_package_files(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_rpm_package_files __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_rpm_packages[] = {
   { "name", OSQ_TEXT, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
@@ -1746,6 +1869,7 @@ static const OsqColumn aCol_rpm_packages[] = {
   { "mount_namespace_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_rpm_packages(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_rpm_packages __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_seccomp_events[] = {
   { "time", OSQ_BIGINT, OSQ_ADDITIONAL, 0, -1 },
@@ -1765,6 +1889,7 @@ static const OsqColumn aCol_seccomp_events[] = {
   { "code", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_seccomp_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_seccomp_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_secureboot[] = {
   { "secure_boot", OSQ_INTEGER, 0, 0, -1 },
@@ -1775,6 +1900,7 @@ static const OsqColumn aCol_secureboot[] = {
   { "mdm_operations", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_secureboot(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_secureboot __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_secureboot_certificates[] = {
   { "common_name", OSQ_TEXT, 0, 0, -1 },
@@ -1796,6 +1922,7 @@ static const OsqColumn aCol_secureboot_certificates[] = {
   { "key_strength", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_secureboot_certificates(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_secureboot_certificates __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_selinux_events[] = {
   { "type", OSQ_TEXT, 0, 0, -1 },
@@ -1805,6 +1932,7 @@ static const OsqColumn aCol_selinux_events[] = {
   { "eid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_selinux_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_selinux_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_selinux_settings[] = {
   { "scope", OSQ_TEXT, 0, 0, -1 },
@@ -1812,6 +1940,7 @@ static const OsqColumn aCol_selinux_settings[] = {
   { "value", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_selinux_settings(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_selinux_settings __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_shadow[] = {
   { "password_status", OSQ_TEXT, 0, 0, -1 },
@@ -1826,6 +1955,7 @@ static const OsqColumn aCol_shadow[] = {
   { "username", OSQ_TEXT, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
 };
 int osq_gen_shadow(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_shadow __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_shared_memory[] = {
   { "shmid", OSQ_INTEGER, 0, 0, -1 },
@@ -1843,6 +1973,7 @@ static const OsqColumn aCol_shared_memory[] = {
   { "locked", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_shared_memory(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_shared_memory __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_shell_history[] = {
   { "uid", OSQ_BIGINT, OSQ_OPTIMIZED|OSQ_ADDITIONAL, 0, -1 },
@@ -1851,6 +1982,7 @@ static const OsqColumn aCol_shell_history[] = {
   { "history_file", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_shell_history(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_shell_history __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_smbios_tables[] = {
   { "number", OSQ_INTEGER, 0, 0, -1 },
@@ -1862,6 +1994,7 @@ static const OsqColumn aCol_smbios_tables[] = {
   { "md5", OSQ_TEXT, 0, "NOCASE", -1 },
 };
 int osq_gen_smbios_tables(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_smbios_tables __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_socket_events[] = {
   { "action", OSQ_TEXT, 0, 0, -1 },
@@ -1883,6 +2016,7 @@ static const OsqColumn aCol_socket_events[] = {
   { "status", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_socket_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_socket_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_ssh_configs[] = {
   { "uid", OSQ_BIGINT, OSQ_OPTIMIZED|OSQ_ADDITIONAL, 0, -1 },
@@ -1891,6 +2025,7 @@ static const OsqColumn aCol_ssh_configs[] = {
   { "ssh_config_file", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_ssh_configs(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_ssh_configs __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_startup_items[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -1902,6 +2037,7 @@ static const OsqColumn aCol_startup_items[] = {
   { "username", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_startup_items(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_startup_items __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_sudoers[] = {
   { "source", OSQ_TEXT, 0, 0, -1 },
@@ -1909,6 +2045,7 @@ static const OsqColumn aCol_sudoers[] = {
   { "rule_details", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_sudoers(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_sudoers __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_suid_bin[] = {
   { "path", OSQ_TEXT, 0, 0, -1 },
@@ -1918,6 +2055,7 @@ static const OsqColumn aCol_suid_bin[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_suid_bin(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_suid_bin __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_syslog_events[] = {
   { "time", OSQ_BIGINT, OSQ_ADDITIONAL, 0, -1 },
@@ -1930,6 +2068,7 @@ static const OsqColumn aCol_syslog_events[] = {
   { "eid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_syslog_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_syslog_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_system_controls[] = {
   { "name", OSQ_TEXT, OSQ_INDEX, 0, -1 },
@@ -1941,6 +2080,7 @@ static const OsqColumn aCol_system_controls[] = {
   { "field_name", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_system_controls(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_system_controls __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_system_info[] = {
   { "hostname", OSQ_TEXT, 0, 0, -1 },
@@ -1966,6 +2106,7 @@ static const OsqColumn aCol_system_info[] = {
   { "emulated_cpu_type", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_system_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_system_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_systemd_units[] = {
   { "id", OSQ_TEXT, 0, 0, -1 },
@@ -1984,6 +2125,7 @@ static const OsqColumn aCol_systemd_units[] = {
   { "source_path", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_systemd_units(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_systemd_units __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_time[] = {
   { "weekday", OSQ_TEXT, 0, 0, -1 },
@@ -2003,6 +2145,7 @@ static const OsqColumn aCol_time[] = {
   { "date_time", OSQ_TEXT, OSQ_HIDDEN, 0, 11 },
 };
 int osq_gen_time(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_time __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_ulimit_info[] = {
   { "type", OSQ_TEXT, 0, 0, -1 },
@@ -2010,6 +2153,7 @@ static const OsqColumn aCol_ulimit_info[] = {
   { "hard_limit", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_ulimit_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_ulimit_info __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_uptime[] = {
   { "days", OSQ_INTEGER, 0, 0, -1 },
@@ -2019,6 +2163,7 @@ static const OsqColumn aCol_uptime[] = {
   { "total_seconds", OSQ_BIGINT, 0, 0, -1 },
 };
 int osq_gen_uptime(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_uptime __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_usb_devices[] = {
   { "usb_address", OSQ_INTEGER, 0, 0, -1 },
@@ -2035,6 +2180,7 @@ static const OsqColumn aCol_usb_devices[] = {
   { "removable", OSQ_INTEGER, 0, 0, -1 },
 };
 int osq_gen_usb_devices(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_usb_devices __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_user_events[] = {
   { "uid", OSQ_BIGINT, 0, 0, -1 },
@@ -2050,12 +2196,14 @@ static const OsqColumn aCol_user_events[] = {
   { "eid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_user_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_user_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_user_groups[] = {
   { "uid", OSQ_BIGINT, OSQ_INDEX|OSQ_OPTIMIZED, 0, -1 },
   { "gid", OSQ_BIGINT, OSQ_INDEX, 0, -1 },
 };
 int osq_gen_user_groups(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_user_groups __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_user_ssh_keys[] = {
   { "uid", OSQ_BIGINT, OSQ_OPTIMIZED|OSQ_ADDITIONAL, 0, -1 },
@@ -2068,6 +2216,7 @@ static const OsqColumn aCol_user_ssh_keys[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_user_ssh_keys(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_user_ssh_keys __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_users[] = {
   { "uid", OSQ_BIGINT, OSQ_INDEX, 0, -1 },
@@ -2085,6 +2234,7 @@ static const OsqColumn aCol_users[] = {
   { "is_hidden", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_users(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_users __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_vscode_extensions[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -2099,6 +2249,7 @@ static const OsqColumn aCol_vscode_extensions[] = {
   { "vscode_edition", OSQ_TEXT, 0, 0, -1 },
 };
 int osq_gen_vscode_extensions(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_vscode_extensions __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_yara_events[] = {
   { "target_path", OSQ_TEXT, 0, 0, -1 },
@@ -2113,6 +2264,7 @@ static const OsqColumn aCol_yara_events[] = {
   { "transaction_id", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_yara_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_yara_events __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_yara_file[] = {
   { "path", OSQ_TEXT, OSQ_REQUIRED|OSQ_INDEX, 0, -1 },
@@ -2127,6 +2279,7 @@ static const OsqColumn aCol_yara_file[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_yara_file(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_yara_file __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_yara_process[] = {
   { "pid", OSQ_INTEGER, OSQ_REQUIRED|OSQ_INDEX, 0, -1 },
@@ -2141,6 +2294,7 @@ static const OsqColumn aCol_yara_process[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_yara_process(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_yara_process __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_ycloud_instance_metadata[] = {
   { "instance_id", OSQ_TEXT, OSQ_INDEX, 0, -1 },
@@ -2155,6 +2309,7 @@ static const OsqColumn aCol_ycloud_instance_metadata[] = {
   { "metadata_endpoint", OSQ_TEXT, OSQ_INDEX, 0, -1 },
 };
 int osq_gen_ycloud_instance_metadata(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_ycloud_instance_metadata __attribute__((weak, visibility("hidden")));
 
 static const OsqColumn aCol_yum_sources[] = {
   { "name", OSQ_TEXT, 0, 0, -1 },
@@ -2168,169 +2323,170 @@ static const OsqColumn aCol_yum_sources[] = {
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
 };
 int osq_gen_yum_sources(OsqCursor*) __attribute__((weak, visibility("hidden")));
+extern const OsqCost osq_cost_yum_sources __attribute__((weak, visibility("hidden")));
 
 /* Every osquery Linux table (aliases included), sorted by name. */
 const OsqTable osq_aSpecTable[] = {
-  { "acpi_tables", "Raw ACPI firmware tables exposed by the kernel, with size and MD5 of each table.", aCol_acpi_tables, 3, 0, osq_gen_acpi_tables },
-  { "apparmor_events", "Event stream of AppArmor audit messages collected via the Linux audit subsystem.", aCol_apparmor_events, 22, OSQ_TABLE_EVENTED, osq_gen_apparmor_events },
-  { "apparmor_profiles", "AppArmor profiles currently loaded in the kernel and their enforcement mode.", aCol_apparmor_profiles, 6, 0, osq_gen_apparmor_profiles },
-  { "apt_sources", "APT repository entries configured in sources.list and sources.list.d.", aCol_apt_sources, 9, 0, osq_gen_apt_sources },
-  { "arp_cache", "Neighbour (ARP) table entries: IP address, MAC and interface, with a permanent flag.", aCol_arp_cache, 4, 0, osq_gen_arp_cache },
-  { "augeas", "Configuration files parsed into node/label/value triples with the Augeas library.", aCol_augeas, 4, 0, osq_gen_augeas },
-  { "configurations", "Configuration files parsed into node/label/value triples with the Augeas library.", aCol_augeas, 4, 0, osq_gen_augeas },
-  { "authorized_keys", "One row per key line in each user's ~/.ssh/authorized_keys(2) files.", aCol_authorized_keys, 7, OSQ_TABLE_USER_DATA, osq_gen_authorized_keys },
-  { "azure_instance_metadata", "Instance metadata returned by the Azure instance metadata service.", aCol_azure_instance_metadata, 16, 0, osq_gen_azure_instance_metadata },
-  { "azure_instance_tags", "Key/value tags attached to the Azure VM, from the metadata service.", aCol_azure_instance_tags, 3, 0, osq_gen_azure_instance_tags },
-  { "block_devices", "Block devices (disks, partitions, loop and dm devices) with size, model and filesystem identifiers.", aCol_block_devices, 10, 0, osq_gen_block_devices },
-  { "carbon_black_info", "Configuration and state of an installed Carbon Black sensor, if present.", aCol_carbon_black_info, 21, 0, osq_gen_carbon_black_info },
-  { "cb_info", "Configuration and state of an installed Carbon Black sensor, if present.", aCol_carbon_black_info, 21, 0, osq_gen_carbon_black_info },
-  { "carves", "Status of osquery file-carving requests; inserting carve=1 starts a new carve.", aCol_carves, 8, 0, osq_gen_carves },
-  { "certificates", "X.509 certificates from the distribution CA bundle files (Linux) or keychains (macOS).", aCol_certificates, 23, 0, osq_gen_certificates },
-  { "chrome_extension_content_scripts", "Content-script match patterns declared by Chromium-family browser extensions.", aCol_chrome_extension_content_scripts, 9, OSQ_TABLE_USER_DATA, osq_gen_chrome_extension_content_scripts },
-  { "chrome_extensions", "Extensions installed in Chromium-family browser profiles for each user.", aCol_chrome_extensions, 28, OSQ_TABLE_USER_DATA, osq_gen_chrome_extensions },
-  { "cpu_info", "Per-socket processor details taken from SMBIOS processor records.", aCol_cpu_info, 15, 0, osq_gen_cpu_info },
-  { "cpu_time", "Per-core cumulative CPU time counters (user, system, idle, iowait, ...) from /proc/stat.", aCol_cpu_time, 11, 0, osq_gen_cpu_time },
-  { "cpuid", "CPU feature flags and identification strings obtained with the CPUID instruction (x86_64 only).", aCol_cpuid, 5, 0, osq_gen_cpuid },
-  { "crontab", "Scheduled cron entries parsed from the system crontab, /etc/cron.d and per-user spool files.", aCol_crontab, 9, 0, osq_gen_crontab },
-  { "curl", "Performs an HTTP request to a given URL and reports status, timing and response body.", aCol_curl, 7, 0, osq_gen_curl },
-  { "curl_certificate", "Connects to a host over TLS and reports details of the presented certificate chain.", aCol_curl_certificate, 32, 0, osq_gen_curl_certificate },
-  { "deb_package_files", "Files owned by each installed Debian package (from the dpkg info/*.list files).", aCol_deb_package_files, 3, 0, osq_gen_deb_package_files },
-  { "deb_packages", "Packages recorded in the dpkg status database with version, arch, size and status.", aCol_deb_packages, 13, 0, osq_gen_deb_packages },
-  { "device_file", "File metadata read directly from a block device via The Sleuth Kit.", aCol_device_file, 15, 0, osq_gen_device_file },
-  { "device_hash", "Hashes of files read directly from a block device via The Sleuth Kit.", aCol_device_hash, 6, 0, osq_gen_device_hash },
-  { "device_partitions", "Partition layout of a block device discovered with The Sleuth Kit.", aCol_device_partitions, 9, 0, osq_gen_device_partitions },
-  { "disk_encryption", "Encryption status of block devices (dm-crypt/LUKS on Linux).", aCol_disk_encryption, 8, 0, osq_gen_disk_encryption },
-  { "dns_resolvers", "Name servers, search domains and options configured for the system resolver.", aCol_dns_resolvers, 6, 0, osq_gen_dns_resolvers },
-  { "docker_container_envs", "Environment variables of Docker containers (Docker API).", aCol_docker_container_envs, 3, 0, osq_gen_docker_container_envs },
-  { "docker_container_fs_changes", "Files added, modified or deleted inside a Docker container's filesystem.", aCol_docker_container_fs_changes, 3, 0, osq_gen_docker_container_fs_changes },
-  { "docker_container_labels", "Labels attached to Docker containers.", aCol_docker_container_labels, 3, 0, osq_gen_docker_container_labels },
-  { "docker_container_mounts", "Volumes and bind mounts of Docker containers.", aCol_docker_container_mounts, 9, 0, osq_gen_docker_container_mounts },
-  { "docker_container_networks", "Networks each Docker container is attached to, with addresses.", aCol_docker_container_networks, 11, 0, osq_gen_docker_container_networks },
-  { "docker_container_ports", "Port mappings published by Docker containers.", aCol_docker_container_ports, 5, 0, osq_gen_docker_container_ports },
-  { "docker_container_processes", "Processes running inside a Docker container (docker top).", aCol_docker_container_processes, 23, 0, osq_gen_docker_container_processes },
-  { "docker_container_stats", "Resource-usage statistics of a Docker container (slow: samples for about a second).", aCol_docker_container_stats, 27, 0, osq_gen_docker_container_stats },
-  { "docker_containers", "Docker containers known to the local daemon with state and metadata.", aCol_docker_containers, 24, 0, osq_gen_docker_containers },
-  { "docker_image_history", "Layer build history of Docker images.", aCol_docker_image_history, 6, 0, osq_gen_docker_image_history },
-  { "docker_image_labels", "Labels attached to Docker images.", aCol_docker_image_labels, 3, 0, osq_gen_docker_image_labels },
-  { "docker_image_layers", "Layer digests that make up each Docker image.", aCol_docker_image_layers, 3, 0, osq_gen_docker_image_layers },
-  { "docker_images", "Docker images stored by the local daemon.", aCol_docker_images, 4, 0, osq_gen_docker_images },
-  { "docker_info", "System-wide information reported by the Docker daemon.", aCol_docker_info, 32, 0, osq_gen_docker_info },
-  { "docker_network_labels", "Labels attached to Docker networks.", aCol_docker_network_labels, 3, 0, osq_gen_docker_network_labels },
-  { "docker_networks", "Networks defined in the Docker daemon.", aCol_docker_networks, 7, 0, osq_gen_docker_networks },
-  { "docker_version", "Version details of the Docker daemon and its components.", aCol_docker_version, 9, 0, osq_gen_docker_version },
-  { "docker_volume_labels", "Labels attached to Docker volumes.", aCol_docker_volume_labels, 3, 0, osq_gen_docker_volume_labels },
-  { "docker_volumes", "Volumes managed by the Docker daemon.", aCol_docker_volumes, 4, 0, osq_gen_docker_volumes },
-  { "ec2_instance_metadata", "Instance metadata from the AWS EC2 metadata endpoint.", aCol_ec2_instance_metadata, 14, 0, osq_gen_ec2_instance_metadata },
-  { "ec2_instance_tags", "Tags of the EC2 instance fetched through the AWS API.", aCol_ec2_instance_tags, 3, 0, osq_gen_ec2_instance_tags },
-  { "etc_hosts", "Static host-name mappings parsed line by line from /etc/hosts.", aCol_etc_hosts, 3, 0, osq_gen_etc_hosts },
-  { "hosts", "Static host-name mappings parsed line by line from /etc/hosts.", aCol_etc_hosts, 3, 0, osq_gen_etc_hosts },
-  { "etc_protocols", "IP protocol numbers and names parsed from /etc/protocols.", aCol_etc_protocols, 4, 0, osq_gen_etc_protocols },
-  { "etc_services", "Service name to port/protocol mappings parsed from /etc/services.", aCol_etc_services, 5, 0, osq_gen_etc_services },
-  { "extended_attributes", "Extended attributes (xattrs) set on files under a given path or directory.", aCol_extended_attributes, 5, 0, osq_gen_extended_attributes },
-  { "file", "stat() metadata for paths or directory listings given in the WHERE clause (LIKE globs allowed).", aCol_file, 33, OSQ_TABLE_UTILITY, osq_gen_file },
-  { "file_events", "Event stream of file changes on configured paths (inotify based).", aCol_file_events, 18, OSQ_TABLE_EVENTED, osq_gen_file_events },
-  { "firefox_addons", "Add-ons and extensions installed in each user's Firefox profiles.", aCol_firefox_addons, 14, OSQ_TABLE_USER_DATA, osq_gen_firefox_addons },
-  { "groups", "Local groups with numeric group IDs (signed and unsigned forms).", aCol_groups, 7, 0, osq_gen_groups },
-  { "hardware_events", "Event stream of device add/remove notifications from udev.", aCol_hardware_events, 12, OSQ_TABLE_EVENTED, osq_gen_hardware_events },
-  { "hash", "MD5, SHA-1 and SHA-256 digests of files selected by path or directory.", aCol_hash, 7, 0, osq_gen_hash },
-  { "intel_me_info", "Firmware version information of the Intel Management Engine (via the MEI device).", aCol_intel_me_info, 1, 0, osq_gen_intel_me_info },
-  { "interface_addresses", "IPv4/IPv6 addresses assigned to each network interface, with masks and broadcast/peer addresses.", aCol_interface_addresses, 7, 0, osq_gen_interface_addresses },
-  { "interface_details", "Per-interface link properties and traffic counters (MAC, MTU, flags, packets, bytes, errors).", aCol_interface_details, 35, 0, osq_gen_interface_details },
-  { "interface_ipv6", "Per-interface IPv6 kernel settings such as hop limit and forwarding.", aCol_interface_ipv6, 5, 0, osq_gen_interface_ipv6 },
-  { "iptables", "Rules of the legacy iptables filter tables with match criteria and counters.", aCol_iptables, 18, 0, osq_gen_iptables },
-  { "jetbrains_plugins", "Plugins installed for JetBrains IDEs in each user's profile.", aCol_jetbrains_plugins, 6, OSQ_TABLE_USER_DATA, osq_gen_jetbrains_plugins },
-  { "kernel_info", "Running kernel version plus boot image path, root device and command-line arguments.", aCol_kernel_info, 4, 0, osq_gen_kernel_info },
-  { "kernel_keys", "Keys held in the kernel keyring (from /proc/keys).", aCol_kernel_keys, 9, 0, osq_gen_kernel_keys },
-  { "kernel_modules", "Loaded kernel modules with size, users, state and load address (from /proc/modules).", aCol_kernel_modules, 5, 0, osq_gen_kernel_modules },
-  { "known_hosts", "One row per entry in users' SSH known_hosts files.", aCol_known_hosts, 3, OSQ_TABLE_USER_DATA, osq_gen_known_hosts },
-  { "last", "Login and logout records read from the wtmp accounting file.", aCol_last, 7, 0, osq_gen_last },
-  { "listening_ports", "Sockets bound for incoming traffic (remote port 0) and named UNIX sockets, with owning pid.", aCol_listening_ports, 9, 0, osq_gen_listening_ports },
-  { "load_average", "System load averages over 1, 5 and 15 minutes.", aCol_load_average, 2, 0, osq_gen_load_average },
-  { "logged_in_users", "Current entries of the utmp login-records file (terminal sessions and related records).", aCol_logged_in_users, 8, 0, osq_gen_logged_in_users },
-  { "lxd_certificates", "Trusted client certificates configured in LXD.", aCol_lxd_certificates, 4, 0, osq_gen_lxd_certificates },
-  { "lxd_cluster", "Cluster configuration of the local LXD server.", aCol_lxd_cluster, 7, 0, osq_gen_lxd_cluster },
-  { "lxd_cluster_members", "Members of the LXD cluster and their status.", aCol_lxd_cluster_members, 5, 0, osq_gen_lxd_cluster_members },
-  { "lxd_images", "Images stored by LXD.", aCol_lxd_images, 19, 0, osq_gen_lxd_images },
-  { "lxd_instance_config", "Configuration keys of LXD instances.", aCol_lxd_instance_config, 3, 0, osq_gen_lxd_instance_config },
-  { "lxd_instance_devices", "Devices attached to LXD instances.", aCol_lxd_instance_devices, 5, 0, osq_gen_lxd_instance_devices },
-  { "lxd_instances", "Containers and virtual machines managed by LXD.", aCol_lxd_instances, 11, 0, osq_gen_lxd_instances },
-  { "lxd_networks", "Networks managed by LXD.", aCol_lxd_networks, 13, 0, osq_gen_lxd_networks },
-  { "lxd_storage_pools", "Storage pools configured in LXD.", aCol_lxd_storage_pools, 8, 0, osq_gen_lxd_storage_pools },
-  { "magic", "File-type identification of a given path using libmagic.", aCol_magic, 5, 0, osq_gen_magic },
-  { "md_devices", "Linux software-RAID arrays and their state (parsed from /proc/mdstat).", aCol_md_devices, 31, 0, osq_gen_md_devices },
-  { "md_drives", "Member drives of Linux software-RAID arrays and their slot/state.", aCol_md_drives, 4, 0, osq_gen_md_drives },
-  { "md_personalities", "RAID levels (personalities) supported by the running md driver.", aCol_md_personalities, 1, 0, osq_gen_md_personalities },
-  { "memory_array_mapped_addresses", "Address ranges mapped to physical memory arrays (SMBIOS type 19).", aCol_memory_array_mapped_addresses, 5, 0, osq_gen_memory_array_mapped_addresses },
-  { "memory_arrays", "Physical memory arrays / banks on the board (SMBIOS type 16).", aCol_memory_arrays, 7, 0, osq_gen_memory_arrays },
-  { "memory_device_mapped_addresses", "Address ranges mapped to individual memory devices (SMBIOS type 20).", aCol_memory_device_mapped_addresses, 8, 0, osq_gen_memory_device_mapped_addresses },
-  { "memory_devices", "Installed memory modules / DIMM slots (SMBIOS type 17).", aCol_memory_devices, 20, 0, osq_gen_memory_devices },
-  { "memory_error_info", "Memory error information records (SMBIOS type 18).", aCol_memory_error_info, 8, 0, osq_gen_memory_error_info },
-  { "memory_info", "System-wide memory and swap totals in bytes (from /proc/meminfo).", aCol_memory_info, 10, 0, osq_gen_memory_info },
-  { "memory_map", "Physical address-space regions and their owners as listed in /proc/iomem.", aCol_memory_map, 3, 0, osq_gen_memory_map },
-  { "mounts", "Mounted filesystems with mount options and statfs capacity figures.", aCol_mounts, 11, 0, osq_gen_mounts },
-  { "msr", "Selected model-specific register values per CPU (requires the msr module and root).", aCol_msr, 10, 0, osq_gen_msr },
-  { "npm_packages", "Node.js packages found in global and per-directory node_modules trees.", aCol_npm_packages, 12, 0, osq_gen_npm_packages },
-  { "oem_strings", "OEM-defined strings from the SMBIOS type 11 record.", aCol_oem_strings, 3, 0, osq_gen_oem_strings },
-  { "os_version", "Distribution name, version components, codename and architecture of the running OS.", aCol_os_version, 15, 0, osq_gen_os_version },
-  { "osquery_events", "Registered event publishers and subscribers and their event counts.", aCol_osquery_events, 7, OSQ_TABLE_UTILITY, osq_gen_osquery_events },
-  { "osquery_extensions", "Extensions attached to the running osquery instance.", aCol_osquery_extensions, 6, OSQ_TABLE_UTILITY, osq_gen_osquery_extensions },
-  { "osquery_flags", "Command-line/configuration flags and their current values.", aCol_osquery_flags, 6, OSQ_TABLE_UTILITY, osq_gen_osquery_flags },
-  { "osquery_info", "Identity, version and runtime state of the running osquery process.", aCol_osquery_info, 13, OSQ_TABLE_UTILITY, osq_gen_osquery_info },
-  { "osquery_packs", "Query packs currently loaded from configuration.", aCol_osquery_packs, 7, OSQ_TABLE_UTILITY, osq_gen_osquery_packs },
-  { "osquery_registry", "Plugins registered in osquery's internal registries.", aCol_osquery_registry, 5, OSQ_TABLE_UTILITY, osq_gen_osquery_registry },
-  { "osquery_schedule", "Scheduled queries with execution statistics.", aCol_osquery_schedule, 17, OSQ_TABLE_UTILITY, osq_gen_osquery_schedule },
-  { "pci_devices", "PCI devices with vendor/model IDs, class and bound driver.", aCol_pci_devices, 14, 0, osq_gen_pci_devices },
-  { "platform_info", "Firmware (BIOS/UEFI) vendor, version and related platform details.", aCol_platform_info, 9, 0, osq_gen_platform_info },
-  { "portage_keywords", "Gentoo portage keyword, mask and unmask settings per package.", aCol_portage_keywords, 5, 0, osq_gen_portage_keywords },
-  { "portage_packages", "Packages installed through Gentoo portage.", aCol_portage_packages, 8, 0, osq_gen_portage_packages },
-  { "portage_use", "USE flags enabled for installed Gentoo packages.", aCol_portage_use, 3, 0, osq_gen_portage_use },
-  { "process_envs", "Environment variables of each process, one key/value per row.", aCol_process_envs, 3, 0, osq_gen_process_envs },
-  { "process_events", "Event stream of process executions captured from the Linux audit subsystem.", aCol_process_events, 38, OSQ_TABLE_EVENTED, osq_gen_process_events },
-  { "process_file_events", "Event stream of file operations attributed to processes, via audit.", aCol_process_file_events, 20, OSQ_TABLE_EVENTED, osq_gen_process_file_events },
-  { "process_memory_map", "Memory mappings of each process (from /proc/<pid>/maps).", aCol_process_memory_map, 9, 0, osq_gen_process_memory_map },
-  { "process_namespaces", "Namespace inode numbers (cgroup, ipc, mnt, net, pid, user, uts) for each process.", aCol_process_namespaces, 8, 0, osq_gen_process_namespaces },
-  { "process_open_files", "Open file descriptors of each process that refer to filesystem paths.", aCol_process_open_files, 3, 0, osq_gen_process_open_files },
-  { "process_open_pipes", "Pipe and FIFO descriptors of processes, linked to the process at the other end.", aCol_process_open_pipes, 8, 0, osq_gen_process_open_pipes },
-  { "process_open_sockets", "Network and UNIX sockets, correlated with the process and descriptor that own them.", aCol_process_open_sockets, 12, 0, osq_gen_process_open_sockets },
-  { "processes", "One row per running process with identity, credentials, memory, CPU time and I/O counters.", aCol_processes, 39, 0, osq_gen_processes },
-  { "prometheus_metrics", "Metrics scraped from configured Prometheus endpoints.", aCol_prometheus_metrics, 4, 0, osq_gen_prometheus_metrics },
-  { "python_packages", "Python distributions installed in system and user site-packages directories.", aCol_python_packages, 9, OSQ_TABLE_USER_DATA, osq_gen_python_packages },
-  { "routes", "Kernel routing table entries (IPv4 and IPv6) obtained over netlink.", aCol_routes, 10, 0, osq_gen_routes },
-  { "rpm_package_files", "Files owned by each installed RPM package, with digests and ownership.", aCol_rpm_package_files, 7, 0, osq_gen_rpm_package_files },
-  { "rpm_packages", "Packages in the RPM database with version, release, arch and install time.", aCol_rpm_packages, 13, 0, osq_gen_rpm_packages },
-  { "seccomp_events", "Event stream of seccomp violation audit records.", aCol_seccomp_events, 15, OSQ_TABLE_EVENTED, osq_gen_seccomp_events },
-  { "secureboot", "Whether UEFI Secure Boot and setup mode are enabled.", aCol_secureboot, 6, 0, osq_gen_secureboot },
-  { "secureboot_certificates", "Certificates stored in the UEFI Secure Boot db/dbx variables.", aCol_secureboot_certificates, 17, 0, osq_gen_secureboot_certificates },
-  { "selinux_events", "Event stream of SELinux audit records.", aCol_selinux_events, 5, OSQ_TABLE_EVENTED, osq_gen_selinux_events },
-  { "selinux_settings", "Current SELinux settings and booleans read from the selinuxfs mount.", aCol_selinux_settings, 3, 0, osq_gen_selinux_settings },
-  { "shadow", "Password-aging and hash-status information from /etc/shadow (root only).", aCol_shadow, 10, 0, osq_gen_shadow },
-  { "shared_memory", "System V shared-memory segments enumerated with shmctl (same data as /proc/sysvipc/shm).", aCol_shared_memory, 13, 0, osq_gen_shared_memory },
-  { "shell_history", "Commands recorded in users' shell history files, with timestamps where present.", aCol_shell_history, 4, OSQ_TABLE_USER_DATA, osq_gen_shell_history },
-  { "smbios_tables", "Header summary of each SMBIOS/DMI structure in the firmware table.", aCol_smbios_tables, 7, 0, osq_gen_smbios_tables },
-  { "socket_events", "Event stream of socket bind/connect/accept calls captured via audit.", aCol_socket_events, 17, OSQ_TABLE_EVENTED, osq_gen_socket_events },
-  { "ssh_configs", "Options parsed from system and per-user ssh_config files.", aCol_ssh_configs, 4, OSQ_TABLE_USER_DATA, osq_gen_ssh_configs },
-  { "startup_items", "Programs configured to start at boot or login (init scripts, systemd units, XDG autostart).", aCol_startup_items, 7, 0, osq_gen_startup_items },
-  { "sudoers", "Rules parsed from sudoers and its included files.", aCol_sudoers, 3, 0, osq_gen_sudoers },
-  { "suid_bin", "Set-user-ID / set-group-ID binaries found in standard binary directories.", aCol_suid_bin, 5, 0, osq_gen_suid_bin },
-  { "syslog_events", "Event stream of syslog messages received through a named pipe from rsyslog.", aCol_syslog_events, 8, OSQ_TABLE_EVENTED, osq_gen_syslog_events },
-  { "syslog", "Event stream of syslog messages received through a named pipe from rsyslog.", aCol_syslog_events, 8, OSQ_TABLE_EVENTED, osq_gen_syslog_events },
-  { "system_controls", "Kernel tunables (sysctl) with current value and any value configured in sysctl files.", aCol_system_controls, 7, 0, osq_gen_system_controls },
-  { "system_info", "Single-row host summary: hostnames, hardware UUID, CPU, memory and board/system identifiers.", aCol_system_info, 21, 0, osq_gen_system_info },
-  { "systemd_units", "systemd units with load/active/sub state, fetched over D-Bus.", aCol_systemd_units, 14, 0, osq_gen_systemd_units },
-  { "time", "Single row with the current UTC date/time in several formats plus local time zone.", aCol_time, 15, OSQ_TABLE_UTILITY, osq_gen_time },
-  { "ulimit_info", "Soft and hard resource limits (getrlimit) of the querying process.", aCol_ulimit_info, 3, 0, osq_gen_ulimit_info },
-  { "uptime", "Time since boot, split into days/hours/minutes/seconds and as total seconds.", aCol_uptime, 5, 0, osq_gen_uptime },
-  { "usb_devices", "USB devices currently attached, with vendor/model IDs, class and serial.", aCol_usb_devices, 12, 0, osq_gen_usb_devices },
-  { "user_events", "Event stream of user-related audit messages (logins, authentication, account changes).", aCol_user_events, 11, OSQ_TABLE_EVENTED, osq_gen_user_events },
-  { "user_groups", "Membership pairs (uid, gid) for each local user, including the primary group.", aCol_user_groups, 2, 0, osq_gen_user_groups },
-  { "user_ssh_keys", "Private key files found in users' ~/.ssh directories and whether they are encrypted.", aCol_user_ssh_keys, 8, OSQ_TABLE_USER_DATA, osq_gen_user_ssh_keys },
-  { "users", "Local user accounts with IDs, home directory and login shell.", aCol_users, 13, 0, osq_gen_users },
-  { "vscode_extensions", "Extensions installed for Visual Studio Code in each user's profile.", aCol_vscode_extensions, 10, OSQ_TABLE_USER_DATA, osq_gen_vscode_extensions },
-  { "yara_events", "Event stream of YARA rule matches on files changed under monitored paths.", aCol_yara_events, 10, OSQ_TABLE_EVENTED, osq_gen_yara_events },
-  { "yara_file", "On-demand YARA scan of files at a given path.", aCol_yara_file, 10, 0, osq_gen_yara_file },
-  { "yara", "On-demand YARA scan of files at a given path.", aCol_yara_file, 10, 0, osq_gen_yara_file },
-  { "yara_process", "On-demand YARA scan of a process's memory.", aCol_yara_process, 10, 0, osq_gen_yara_process },
-  { "ycloud_instance_metadata", "Instance metadata from the Yandex.Cloud metadata service.", aCol_ycloud_instance_metadata, 10, 0, osq_gen_ycloud_instance_metadata },
-  { "yum_sources", "Yum/DNF repository definitions from yum.conf and yum.repos.d.", aCol_yum_sources, 9, 0, osq_gen_yum_sources },
+  { "acpi_tables", "Raw ACPI firmware tables exposed by the kernel, with size and MD5 of each table.", aCol_acpi_tables, 3, 0, osq_gen_acpi_tables, &osq_cost_acpi_tables },
+  { "apparmor_events", "Event stream of AppArmor audit messages collected via the Linux audit subsystem.", aCol_apparmor_events, 22, OSQ_TABLE_EVENTED, osq_gen_apparmor_events, &osq_cost_apparmor_events },
+  { "apparmor_profiles", "AppArmor profiles currently loaded in the kernel and their enforcement mode.", aCol_apparmor_profiles, 6, 0, osq_gen_apparmor_profiles, &osq_cost_apparmor_profiles },
+  { "apt_sources", "APT repository entries configured in sources.list and sources.list.d.", aCol_apt_sources, 9, 0, osq_gen_apt_sources, &osq_cost_apt_sources },
+  { "arp_cache", "Neighbour (ARP) table entries: IP address, MAC and interface, with a permanent flag.", aCol_arp_cache, 4, 0, osq_gen_arp_cache, &osq_cost_arp_cache },
+  { "augeas", "Configuration files parsed into node/label/value triples with the Augeas library.", aCol_augeas, 4, 0, osq_gen_augeas, &osq_cost_augeas },
+  { "configurations", "Configuration files parsed into node/label/value triples with the Augeas library.", aCol_augeas, 4, 0, osq_gen_augeas, &osq_cost_augeas },
+  { "authorized_keys", "One row per key line in each user's ~/.ssh/authorized_keys(2) files.", aCol_authorized_keys, 7, OSQ_TABLE_USER_DATA, osq_gen_authorized_keys, &osq_cost_authorized_keys },
+  { "azure_instance_metadata", "Instance metadata returned by the Azure instance metadata service.", aCol_azure_instance_metadata, 16, 0, osq_gen_azure_instance_metadata, &osq_cost_azure_instance_metadata },
+  { "azure_instance_tags", "Key/value tags attached to the Azure VM, from the metadata service.", aCol_azure_instance_tags, 3, 0, osq_gen_azure_instance_tags, &osq_cost_azure_instance_tags },
+  { "block_devices", "Block devices (disks, partitions, loop and dm devices) with size, model and filesystem identifiers.", aCol_block_devices, 10, 0, osq_gen_block_devices, &osq_cost_block_devices },
+  { "carbon_black_info", "Configuration and state of an installed Carbon Black sensor, if present.", aCol_carbon_black_info, 21, 0, osq_gen_carbon_black_info, &osq_cost_carbon_black_info },
+  { "cb_info", "Configuration and state of an installed Carbon Black sensor, if present.", aCol_carbon_black_info, 21, 0, osq_gen_carbon_black_info, &osq_cost_carbon_black_info },
+  { "carves", "Status of osquery file-carving requests; inserting carve=1 starts a new carve.", aCol_carves, 8, 0, osq_gen_carves, &osq_cost_carves },
+  { "certificates", "X.509 certificates from the distribution CA bundle files (Linux) or keychains (macOS).", aCol_certificates, 23, 0, osq_gen_certificates, &osq_cost_certificates },
+  { "chrome_extension_content_scripts", "Content-script match patterns declared by Chromium-family browser extensions.", aCol_chrome_extension_content_scripts, 9, OSQ_TABLE_USER_DATA, osq_gen_chrome_extension_content_scripts, &osq_cost_chrome_extension_content_scripts },
+  { "chrome_extensions", "Extensions installed in Chromium-family browser profiles for each user.", aCol_chrome_extensions, 28, OSQ_TABLE_USER_DATA, osq_gen_chrome_extensions, &osq_cost_chrome_extensions },
+  { "cpu_info", "Per-socket processor details taken from SMBIOS processor records.", aCol_cpu_info, 15, 0, osq_gen_cpu_info, &osq_cost_cpu_info },
+  { "cpu_time", "Per-core cumulative CPU time counters (user, system, idle, iowait, ...) from /proc/stat.", aCol_cpu_time, 11, 0, osq_gen_cpu_time, &osq_cost_cpu_time },
+  { "cpuid", "CPU feature flags and identification strings obtained with the CPUID instruction (x86_64 only).", aCol_cpuid, 5, 0, osq_gen_cpuid, &osq_cost_cpuid },
+  { "crontab", "Scheduled cron entries parsed from the system crontab, /etc/cron.d and per-user spool files.", aCol_crontab, 9, 0, osq_gen_crontab, &osq_cost_crontab },
+  { "curl", "Performs an HTTP request to a given URL and reports status, timing and response body.", aCol_curl, 7, 0, osq_gen_curl, &osq_cost_curl },
+  { "curl_certificate", "Connects to a host over TLS and reports details of the presented certificate chain.", aCol_curl_certificate, 32, 0, osq_gen_curl_certificate, &osq_cost_curl_certificate },
+  { "deb_package_files", "Files owned by each installed Debian package (from the dpkg info/*.list files).", aCol_deb_package_files, 3, 0, osq_gen_deb_package_files, &osq_cost_deb_package_files },
+  { "deb_packages", "Packages recorded in the dpkg status database with version, arch, size and status.", aCol_deb_packages, 13, 0, osq_gen_deb_packages, &osq_cost_deb_packages },
+  { "device_file", "File metadata read directly from a block device via The Sleuth Kit.", aCol_device_file, 15, 0, osq_gen_device_file, &osq_cost_device_file },
+  { "device_hash", "Hashes of files read directly from a block device via The Sleuth Kit.", aCol_device_hash, 6, 0, osq_gen_device_hash, &osq_cost_device_hash },
+  { "device_partitions", "Partition layout of a block device discovered with The Sleuth Kit.", aCol_device_partitions, 9, 0, osq_gen_device_partitions, &osq_cost_device_partitions },
+  { "disk_encryption", "Encryption status of block devices (dm-crypt/LUKS on Linux).", aCol_disk_encryption, 8, 0, osq_gen_disk_encryption, &osq_cost_disk_encryption },
+  { "dns_resolvers", "Name servers, search domains and options configured for the system resolver.", aCol_dns_resolvers, 6, 0, osq_gen_dns_resolvers, &osq_cost_dns_resolvers },
+  { "docker_container_envs", "Environment variables of Docker containers (Docker API).", aCol_docker_container_envs, 3, 0, osq_gen_docker_container_envs, &osq_cost_docker_container_envs },
+  { "docker_container_fs_changes", "Files added, modified or deleted inside a Docker container's filesystem.", aCol_docker_container_fs_changes, 3, 0, osq_gen_docker_container_fs_changes, &osq_cost_docker_container_fs_changes },
+  { "docker_container_labels", "Labels attached to Docker containers.", aCol_docker_container_labels, 3, 0, osq_gen_docker_container_labels, &osq_cost_docker_container_labels },
+  { "docker_container_mounts", "Volumes and bind mounts of Docker containers.", aCol_docker_container_mounts, 9, 0, osq_gen_docker_container_mounts, &osq_cost_docker_container_mounts },
+  { "docker_container_networks", "Networks each Docker container is attached to, with addresses.", aCol_docker_container_networks, 11, 0, osq_gen_docker_container_networks, &osq_cost_docker_container_networks },
+  { "docker_container_ports", "Port mappings published by Docker containers.", aCol_docker_container_ports, 5, 0, osq_gen_docker_container_ports, &osq_cost_docker_container_ports },
+  { "docker_container_processes", "Processes running inside a Docker container (docker top).", aCol_docker_container_processes, 23, 0, osq_gen_docker_container_processes, &osq_cost_docker_container_processes },
+  { "docker_container_stats", "Resource-usage statistics of a Docker container (slow: samples for about a second).", aCol_docker_container_stats, 27, 0, osq_gen_docker_container_stats, &osq_cost_docker_container_stats },
+  { "docker_containers", "Docker containers known to the local daemon with state and metadata.", aCol_docker_containers, 24, 0, osq_gen_docker_containers, &osq_cost_docker_containers },
+  { "docker_image_history", "Layer build history of Docker images.", aCol_docker_image_history, 6, 0, osq_gen_docker_image_history, &osq_cost_docker_image_history },
+  { "docker_image_labels", "Labels attached to Docker images.", aCol_docker_image_labels, 3, 0, osq_gen_docker_image_labels, &osq_cost_docker_image_labels },
+  { "docker_image_layers", "Layer digests that make up each Docker image.", aCol_docker_image_layers, 3, 0, osq_gen_docker_image_layers, &osq_cost_docker_image_layers },
+  { "docker_images", "Docker images stored by the local daemon.", aCol_docker_images, 4, 0, osq_gen_docker_images, &osq_cost_docker_images },
+  { "docker_info", "System-wide information reported by the Docker daemon.", aCol_docker_info, 32, 0, osq_gen_docker_info, &osq_cost_docker_info },
+  { "docker_network_labels", "Labels attached to Docker networks.", aCol_docker_network_labels, 3, 0, osq_gen_docker_network_labels, &osq_cost_docker_network_labels },
+  { "docker_networks", "Networks defined in the Docker daemon.", aCol_docker_networks, 7, 0, osq_gen_docker_networks, &osq_cost_docker_networks },
+  { "docker_version", "Version details of the Docker daemon and its components.", aCol_docker_version, 9, 0, osq_gen_docker_version, &osq_cost_docker_version },
+  { "docker_volume_labels", "Labels attached to Docker volumes.", aCol_docker_volume_labels, 3, 0, osq_gen_docker_volume_labels, &osq_cost_docker_volume_labels },
+  { "docker_volumes", "Volumes managed by the Docker daemon.", aCol_docker_volumes, 4, 0, osq_gen_docker_volumes, &osq_cost_docker_volumes },
+  { "ec2_instance_metadata", "Instance metadata from the AWS EC2 metadata endpoint.", aCol_ec2_instance_metadata, 14, 0, osq_gen_ec2_instance_metadata, &osq_cost_ec2_instance_metadata },
+  { "ec2_instance_tags", "Tags of the EC2 instance fetched through the AWS API.", aCol_ec2_instance_tags, 3, 0, osq_gen_ec2_instance_tags, &osq_cost_ec2_instance_tags },
+  { "etc_hosts", "Static host-name mappings parsed line by line from /etc/hosts.", aCol_etc_hosts, 3, 0, osq_gen_etc_hosts, &osq_cost_etc_hosts },
+  { "hosts", "Static host-name mappings parsed line by line from /etc/hosts.", aCol_etc_hosts, 3, 0, osq_gen_etc_hosts, &osq_cost_etc_hosts },
+  { "etc_protocols", "IP protocol numbers and names parsed from /etc/protocols.", aCol_etc_protocols, 4, 0, osq_gen_etc_protocols, &osq_cost_etc_protocols },
+  { "etc_services", "Service name to port/protocol mappings parsed from /etc/services.", aCol_etc_services, 5, 0, osq_gen_etc_services, &osq_cost_etc_services },
+  { "extended_attributes", "Extended attributes (xattrs) set on files under a given path or directory.", aCol_extended_attributes, 5, 0, osq_gen_extended_attributes, &osq_cost_extended_attributes },
+  { "file", "stat() metadata for paths or directory listings given in the WHERE clause (LIKE globs allowed).", aCol_file, 33, OSQ_TABLE_UTILITY, osq_gen_file, &osq_cost_file },
+  { "file_events", "Event stream of file changes on configured paths (inotify based).", aCol_file_events, 18, OSQ_TABLE_EVENTED, osq_gen_file_events, &osq_cost_file_events },
+  { "firefox_addons", "Add-ons and extensions installed in each user's Firefox profiles.", aCol_firefox_addons, 14, OSQ_TABLE_USER_DATA, osq_gen_firefox_addons, &osq_cost_firefox_addons },
+  { "groups", "Local groups with numeric group IDs (signed and unsigned forms).", aCol_groups, 7, 0, osq_gen_groups, &osq_cost_groups },
+  { "hardware_events", "Event stream of device add/remove notifications from udev.", aCol_hardware_events, 12, OSQ_TABLE_EVENTED, osq_gen_hardware_events, &osq_cost_hardware_events },
+  { "hash", "MD5, SHA-1 and SHA-256 digests of files selected by path or directory.", aCol_hash, 7, 0, osq_gen_hash, &osq_cost_hash },
+  { "intel_me_info", "Firmware version information of the Intel Management Engine (via the MEI device).", aCol_intel_me_info, 1, 0, osq_gen_intel_me_info, &osq_cost_intel_me_info },
+  { "interface_addresses", "IPv4/IPv6 addresses assigned to each network interface, with masks and broadcast/peer addresses.", aCol_interface_addresses, 7, 0, osq_gen_interface_addresses, &osq_cost_interface_addresses },
+  { "interface_details", "Per-interface link properties and traffic counters (MAC, MTU, flags, packets, bytes, errors).", aCol_interface_details, 35, 0, osq_gen_interface_details, &osq_cost_interface_details },
+  { "interface_ipv6", "Per-interface IPv6 kernel settings such as hop limit and forwarding.", aCol_interface_ipv6, 5, 0, osq_gen_interface_ipv6, &osq_cost_interface_ipv6 },
+  { "iptables", "Rules of the legacy iptables filter tables with match criteria and counters.", aCol_iptables, 18, 0, osq_gen_iptables, &osq_cost_iptables },
+  { "jetbrains_plugins", "Plugins installed for JetBrains IDEs in each user's profile.", aCol_jetbrains_plugins, 6, OSQ_TABLE_USER_DATA, osq_gen_jetbrains_plugins, &osq_cost_jetbrains_plugins },
+  { "kernel_info", "Running kernel version plus boot image path, root device and command-line arguments.", aCol_kernel_info, 4, 0, osq_gen_kernel_info, &osq_cost_kernel_info },
+  { "kernel_keys", "Keys held in the kernel keyring (from /proc/keys).", aCol_kernel_keys, 9, 0, osq_gen_kernel_keys, &osq_cost_kernel_keys },
+  { "kernel_modules", "Loaded kernel modules with size, users, state and load address (from /proc/modules).", aCol_kernel_modules, 5, 0, osq_gen_kernel_modules, &osq_cost_kernel_modules },
+  { "known_hosts", "One row per entry in users' SSH known_hosts files.", aCol_known_hosts, 3, OSQ_TABLE_USER_DATA, osq_gen_known_hosts, &osq_cost_known_hosts },
+  { "last", "Login and logout records read from the wtmp accounting file.", aCol_last, 7, 0, osq_gen_last, &osq_cost_last },
+  { "listening_ports", "Sockets bound for incoming traffic (remote port 0) and named UNIX sockets, with owning pid.", aCol_listening_ports, 9, 0, osq_gen_listening_ports, &osq_cost_listening_ports },
+  { "load_average", "System load averages over 1, 5 and 15 minutes.", aCol_load_average, 2, 0, osq_gen_load_average, &osq_cost_load_average },
+  { "logged_in_users", "Current entries of the utmp login-records file (terminal sessions and related records).", aCol_logged_in_users, 8, 0, osq_gen_logged_in_users, &osq_cost_logged_in_users },
+  { "lxd_certificates", "Trusted client certificates configured in LXD.", aCol_lxd_certificates, 4, 0, osq_gen_lxd_certificates, &osq_cost_lxd_certificates },
+  { "lxd_cluster", "Cluster configuration of the local LXD server.", aCol_lxd_cluster, 7, 0, osq_gen_lxd_cluster, &osq_cost_lxd_cluster },
+  { "lxd_cluster_members", "Members of the LXD cluster and their status.", aCol_lxd_cluster_members, 5, 0, osq_gen_lxd_cluster_members, &osq_cost_lxd_cluster_members },
+  { "lxd_images", "Images stored by LXD.", aCol_lxd_images, 19, 0, osq_gen_lxd_images, &osq_cost_lxd_images },
+  { "lxd_instance_config", "Configuration keys of LXD instances.", aCol_lxd_instance_config, 3, 0, osq_gen_lxd_instance_config, &osq_cost_lxd_instance_config },
+  { "lxd_instance_devices", "Devices attached to LXD instances.", aCol_lxd_instance_devices, 5, 0, osq_gen_lxd_instance_devices, &osq_cost_lxd_instance_devices },
+  { "lxd_instances", "Containers and virtual machines managed by LXD.", aCol_lxd_instances, 11, 0, osq_gen_lxd_instances, &osq_cost_lxd_instances },
+  { "lxd_networks", "Networks managed by LXD.", aCol_lxd_networks, 13, 0, osq_gen_lxd_networks, &osq_cost_lxd_networks },
+  { "lxd_storage_pools", "Storage pools configured in LXD.", aCol_lxd_storage_pools, 8, 0, osq_gen_lxd_storage_pools, &osq_cost_lxd_storage_pools },
+  { "magic", "File-type identification of a given path using libmagic.", aCol_magic, 5, 0, osq_gen_magic, &osq_cost_magic },
+  { "md_devices", "Linux software-RAID arrays and their state (parsed from /proc/mdstat).", aCol_md_devices, 31, 0, osq_gen_md_devices, &osq_cost_md_devices },
+  { "md_drives", "Member drives of Linux software-RAID arrays and their slot/state.", aCol_md_drives, 4, 0, osq_gen_md_drives, &osq_cost_md_drives },
+  { "md_personalities", "RAID levels (personalities) supported by the running md driver.", aCol_md_personalities, 1, 0, osq_gen_md_personalities, &osq_cost_md_personalities },
+  { "memory_array_mapped_addresses", "Address ranges mapped to physical memory arrays (SMBIOS type 19).", aCol_memory_array_mapped_addresses, 5, 0, osq_gen_memory_array_mapped_addresses, &osq_cost_memory_array_mapped_addresses },
+  { "memory_arrays", "Physical memory arrays / banks on the board (SMBIOS type 16).", aCol_memory_arrays, 7, 0, osq_gen_memory_arrays, &osq_cost_memory_arrays },
+  { "memory_device_mapped_addresses", "Address ranges mapped to individual memory devices (SMBIOS type 20).", aCol_memory_device_mapped_addresses, 8, 0, osq_gen_memory_device_mapped_addresses, &osq_cost_memory_device_mapped_addresses },
+  { "memory_devices", "Installed memory modules / DIMM slots (SMBIOS type 17).", aCol_memory_devices, 20, 0, osq_gen_memory_devices, &osq_cost_memory_devices },
+  { "memory_error_info", "Memory error information records (SMBIOS type 18).", aCol_memory_error_info, 8, 0, osq_gen_memory_error_info, &osq_cost_memory_error_info },
+  { "memory_info", "System-wide memory and swap totals in bytes (from /proc/meminfo).", aCol_memory_info, 10, 0, osq_gen_memory_info, &osq_cost_memory_info },
+  { "memory_map", "Physical address-space regions and their owners as listed in /proc/iomem.", aCol_memory_map, 3, 0, osq_gen_memory_map, &osq_cost_memory_map },
+  { "mounts", "Mounted filesystems with mount options and statfs capacity figures.", aCol_mounts, 11, 0, osq_gen_mounts, &osq_cost_mounts },
+  { "msr", "Selected model-specific register values per CPU (requires the msr module and root).", aCol_msr, 10, 0, osq_gen_msr, &osq_cost_msr },
+  { "npm_packages", "Node.js packages found in global and per-directory node_modules trees.", aCol_npm_packages, 12, 0, osq_gen_npm_packages, &osq_cost_npm_packages },
+  { "oem_strings", "OEM-defined strings from the SMBIOS type 11 record.", aCol_oem_strings, 3, 0, osq_gen_oem_strings, &osq_cost_oem_strings },
+  { "os_version", "Distribution name, version components, codename and architecture of the running OS.", aCol_os_version, 15, 0, osq_gen_os_version, &osq_cost_os_version },
+  { "osquery_events", "Registered event publishers and subscribers and their event counts.", aCol_osquery_events, 7, OSQ_TABLE_UTILITY, osq_gen_osquery_events, &osq_cost_osquery_events },
+  { "osquery_extensions", "Extensions attached to the running osquery instance.", aCol_osquery_extensions, 6, OSQ_TABLE_UTILITY, osq_gen_osquery_extensions, &osq_cost_osquery_extensions },
+  { "osquery_flags", "Command-line/configuration flags and their current values.", aCol_osquery_flags, 6, OSQ_TABLE_UTILITY, osq_gen_osquery_flags, &osq_cost_osquery_flags },
+  { "osquery_info", "Identity, version and runtime state of the running osquery process.", aCol_osquery_info, 13, OSQ_TABLE_UTILITY, osq_gen_osquery_info, &osq_cost_osquery_info },
+  { "osquery_packs", "Query packs currently loaded from configuration.", aCol_osquery_packs, 7, OSQ_TABLE_UTILITY, osq_gen_osquery_packs, &osq_cost_osquery_packs },
+  { "osquery_registry", "Plugins registered in osquery's internal registries.", aCol_osquery_registry, 5, OSQ_TABLE_UTILITY, osq_gen_osquery_registry, &osq_cost_osquery_registry },
+  { "osquery_schedule", "Scheduled queries with execution statistics.", aCol_osquery_schedule, 17, OSQ_TABLE_UTILITY, osq_gen_osquery_schedule, &osq_cost_osquery_schedule },
+  { "pci_devices", "PCI devices with vendor/model IDs, class and bound driver.", aCol_pci_devices, 14, 0, osq_gen_pci_devices, &osq_cost_pci_devices },
+  { "platform_info", "Firmware (BIOS/UEFI) vendor, version and related platform details.", aCol_platform_info, 9, 0, osq_gen_platform_info, &osq_cost_platform_info },
+  { "portage_keywords", "Gentoo portage keyword, mask and unmask settings per package.", aCol_portage_keywords, 5, 0, osq_gen_portage_keywords, &osq_cost_portage_keywords },
+  { "portage_packages", "Packages installed through Gentoo portage.", aCol_portage_packages, 8, 0, osq_gen_portage_packages, &osq_cost_portage_packages },
+  { "portage_use", "USE flags enabled for installed Gentoo packages.", aCol_portage_use, 3, 0, osq_gen_portage_use, &osq_cost_portage_use },
+  { "process_envs", "Environment variables of each process, one key/value per row.", aCol_process_envs, 3, 0, osq_gen_process_envs, &osq_cost_process_envs },
+  { "process_events", "Event stream of process executions captured from the Linux audit subsystem.", aCol_process_events, 38, OSQ_TABLE_EVENTED, osq_gen_process_events, &osq_cost_process_events },
+  { "process_file_events", "Event stream of file operations attributed to processes, via audit.", aCol_process_file_events, 20, OSQ_TABLE_EVENTED, osq_gen_process_file_events, &osq_cost_process_file_events },
+  { "process_memory_map", "Memory mappings of each process (from /proc/<pid>/maps).", aCol_process_memory_map, 9, 0, osq_gen_process_memory_map, &osq_cost_process_memory_map },
+  { "process_namespaces", "Namespace inode numbers (cgroup, ipc, mnt, net, pid, user, uts) for each process.", aCol_process_namespaces, 8, 0, osq_gen_process_namespaces, &osq_cost_process_namespaces },
+  { "process_open_files", "Open file descriptors of each process that refer to filesystem paths.", aCol_process_open_files, 3, 0, osq_gen_process_open_files, &osq_cost_process_open_files },
+  { "process_open_pipes", "Pipe and FIFO descriptors of processes, linked to the process at the other end.", aCol_process_open_pipes, 8, 0, osq_gen_process_open_pipes, &osq_cost_process_open_pipes },
+  { "process_open_sockets", "Network and UNIX sockets, correlated with the process and descriptor that own them.", aCol_process_open_sockets, 12, 0, osq_gen_process_open_sockets, &osq_cost_process_open_sockets },
+  { "processes", "One row per running process with identity, credentials, memory, CPU time and I/O counters.", aCol_processes, 39, 0, osq_gen_processes, &osq_cost_processes },
+  { "prometheus_metrics", "Metrics scraped from configured Prometheus endpoints.", aCol_prometheus_metrics, 4, 0, osq_gen_prometheus_metrics, &osq_cost_prometheus_metrics },
+  { "python_packages", "Python distributions installed in system and user site-packages directories.", aCol_python_packages, 9, OSQ_TABLE_USER_DATA, osq_gen_python_packages, &osq_cost_python_packages },
+  { "routes", "Kernel routing table entries (IPv4 and IPv6) obtained over netlink.", aCol_routes, 10, 0, osq_gen_routes, &osq_cost_routes },
+  { "rpm_package_files", "Files owned by each installed RPM package, with digests and ownership.", aCol_rpm_package_files, 7, 0, osq_gen_rpm_package_files, &osq_cost_rpm_package_files },
+  { "rpm_packages", "Packages in the RPM database with version, release, arch and install time.", aCol_rpm_packages, 13, 0, osq_gen_rpm_packages, &osq_cost_rpm_packages },
+  { "seccomp_events", "Event stream of seccomp violation audit records.", aCol_seccomp_events, 15, OSQ_TABLE_EVENTED, osq_gen_seccomp_events, &osq_cost_seccomp_events },
+  { "secureboot", "Whether UEFI Secure Boot and setup mode are enabled.", aCol_secureboot, 6, 0, osq_gen_secureboot, &osq_cost_secureboot },
+  { "secureboot_certificates", "Certificates stored in the UEFI Secure Boot db/dbx variables.", aCol_secureboot_certificates, 17, 0, osq_gen_secureboot_certificates, &osq_cost_secureboot_certificates },
+  { "selinux_events", "Event stream of SELinux audit records.", aCol_selinux_events, 5, OSQ_TABLE_EVENTED, osq_gen_selinux_events, &osq_cost_selinux_events },
+  { "selinux_settings", "Current SELinux settings and booleans read from the selinuxfs mount.", aCol_selinux_settings, 3, 0, osq_gen_selinux_settings, &osq_cost_selinux_settings },
+  { "shadow", "Password-aging and hash-status information from /etc/shadow (root only).", aCol_shadow, 10, 0, osq_gen_shadow, &osq_cost_shadow },
+  { "shared_memory", "System V shared-memory segments enumerated with shmctl (same data as /proc/sysvipc/shm).", aCol_shared_memory, 13, 0, osq_gen_shared_memory, &osq_cost_shared_memory },
+  { "shell_history", "Commands recorded in users' shell history files, with timestamps where present.", aCol_shell_history, 4, OSQ_TABLE_USER_DATA, osq_gen_shell_history, &osq_cost_shell_history },
+  { "smbios_tables", "Header summary of each SMBIOS/DMI structure in the firmware table.", aCol_smbios_tables, 7, 0, osq_gen_smbios_tables, &osq_cost_smbios_tables },
+  { "socket_events", "Event stream of socket bind/connect/accept calls captured via audit.", aCol_socket_events, 17, OSQ_TABLE_EVENTED, osq_gen_socket_events, &osq_cost_socket_events },
+  { "ssh_configs", "Options parsed from system and per-user ssh_config files.", aCol_ssh_configs, 4, OSQ_TABLE_USER_DATA, osq_gen_ssh_configs, &osq_cost_ssh_configs },
+  { "startup_items", "Programs configured to start at boot or login (init scripts, systemd units, XDG autostart).", aCol_startup_items, 7, 0, osq_gen_startup_items, &osq_cost_startup_items },
+  { "sudoers", "Rules parsed from sudoers and its included files.", aCol_sudoers, 3, 0, osq_gen_sudoers, &osq_cost_sudoers },
+  { "suid_bin", "Set-user-ID / set-group-ID binaries found in standard binary directories.", aCol_suid_bin, 5, 0, osq_gen_suid_bin, &osq_cost_suid_bin },
+  { "syslog_events", "Event stream of syslog messages received through a named pipe from rsyslog.", aCol_syslog_events, 8, OSQ_TABLE_EVENTED, osq_gen_syslog_events, &osq_cost_syslog_events },
+  { "syslog", "Event stream of syslog messages received through a named pipe from rsyslog.", aCol_syslog_events, 8, OSQ_TABLE_EVENTED, osq_gen_syslog_events, &osq_cost_syslog_events },
+  { "system_controls", "Kernel tunables (sysctl) with current value and any value configured in sysctl files.", aCol_system_controls, 7, 0, osq_gen_system_controls, &osq_cost_system_controls },
+  { "system_info", "Single-row host summary: hostnames, hardware UUID, CPU, memory and board/system identifiers.", aCol_system_info, 21, 0, osq_gen_system_info, &osq_cost_system_info },
+  { "systemd_units", "systemd units with load/active/sub state, fetched over D-Bus.", aCol_systemd_units, 14, 0, osq_gen_systemd_units, &osq_cost_systemd_units },
+  { "time", "Single row with the current UTC date/time in several formats plus local time zone.", aCol_time, 15, OSQ_TABLE_UTILITY, osq_gen_time, &osq_cost_time },
+  { "ulimit_info", "Soft and hard resource limits (getrlimit) of the querying process.", aCol_ulimit_info, 3, 0, osq_gen_ulimit_info, &osq_cost_ulimit_info },
+  { "uptime", "Time since boot, split into days/hours/minutes/seconds and as total seconds.", aCol_uptime, 5, 0, osq_gen_uptime, &osq_cost_uptime },
+  { "usb_devices", "USB devices currently attached, with vendor/model IDs, class and serial.", aCol_usb_devices, 12, 0, osq_gen_usb_devices, &osq_cost_usb_devices },
+  { "user_events", "Event stream of user-related audit messages (logins, authentication, account changes).", aCol_user_events, 11, OSQ_TABLE_EVENTED, osq_gen_user_events, &osq_cost_user_events },
+  { "user_groups", "Membership pairs (uid, gid) for each local user, including the primary group.", aCol_user_groups, 2, 0, osq_gen_user_groups, &osq_cost_user_groups },
+  { "user_ssh_keys", "Private key files found in users' ~/.ssh directories and whether they are encrypted.", aCol_user_ssh_keys, 8, OSQ_TABLE_USER_DATA, osq_gen_user_ssh_keys, &osq_cost_user_ssh_keys },
+  { "users", "Local user accounts with IDs, home directory and login shell.", aCol_users, 13, 0, osq_gen_users, &osq_cost_users },
+  { "vscode_extensions", "Extensions installed for Visual Studio Code in each user's profile.", aCol_vscode_extensions, 10, OSQ_TABLE_USER_DATA, osq_gen_vscode_extensions, &osq_cost_vscode_extensions },
+  { "yara_events", "Event stream of YARA rule matches on files changed under monitored paths.", aCol_yara_events, 10, OSQ_TABLE_EVENTED, osq_gen_yara_events, &osq_cost_yara_events },
+  { "yara_file", "On-demand YARA scan of files at a given path.", aCol_yara_file, 10, 0, osq_gen_yara_file, &osq_cost_yara_file },
+  { "yara", "On-demand YARA scan of files at a given path.", aCol_yara_file, 10, 0, osq_gen_yara_file, &osq_cost_yara_file },
+  { "yara_process", "On-demand YARA scan of a process's memory.", aCol_yara_process, 10, 0, osq_gen_yara_process, &osq_cost_yara_process },
+  { "ycloud_instance_metadata", "Instance metadata from the Yandex.Cloud metadata service.", aCol_ycloud_instance_metadata, 10, 0, osq_gen_ycloud_instance_metadata, &osq_cost_ycloud_instance_metadata },
+  { "yum_sources", "Yum/DNF repository definitions from yum.conf and yum.repos.d.", aCol_yum_sources, 9, 0, osq_gen_yum_sources, &osq_cost_yum_sources },
 };
 const int osq_nSpecTable = sizeof(osq_aSpecTable)/sizeof(osq_aSpecTable[0]);

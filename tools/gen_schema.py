@@ -8,7 +8,10 @@ self-description tables, the docs and the generic tests cannot drift apart.
 
 A table is *registered* only when its generator ``osq_gen_<table>`` is linked
 into the library: the registry refers to each generator through a weak symbol,
-so an unimplemented table resolves to NULL and is skipped at load time.
+so an unimplemented table resolves to NULL and is skipped at load time.  Its
+planner figures ``osq_cost_<table>`` (see OsqCost in csrc/osqlite.h) are
+referred to the same way: a table file that does not define them leaves
+NULL, and the engine's defaults apply.
 
 The foreign tables (the other platforms' tables, tools/gen_foreign.py) get
 descriptors of the same shape in csrc/foreign.c, all served by one
@@ -115,10 +118,11 @@ def table_flags(spec: dict) -> str:
     return "|".join(sorted(set(tflags)) or ["0"])
 
 
-def table_entries(name: str, spec: dict, ncols: int, gen: str) -> list[str]:
+def table_entries(name: str, spec: dict, ncols: int, gen: str,
+                  cost: str = "0") -> list[str]:
     """The registry lines of one table and its aliases."""
     return [f"  {{ {c_string(tname)}, {c_string(spec['description'])}, aCol_{name}, "
-            f"{ncols}, {table_flags(spec)}, {gen} }},"
+            f"{ncols}, {table_flags(spec)}, {gen}, {cost} }},"
             for tname in [name] + list(spec.get("table_aliases", []))]
 
 
@@ -181,8 +185,10 @@ def generate() -> tuple[str, str]:
         h.append("")
         column_array(c, f"aCol_{name}", cols)
         c.append(f"int osq_gen_{name}(OsqCursor*) __attribute__((weak, visibility(\"hidden\")));")
+        c.append(f"extern const OsqCost osq_cost_{name} __attribute__((weak, visibility(\"hidden\")));")
         c.append("")
-        entries.extend(table_entries(name, spec, len(cols), f"osq_gen_{name}"))
+        entries.extend(table_entries(name, spec, len(cols), f"osq_gen_{name}",
+                                     f"&osq_cost_{name}"))
     c.append("/* Every osquery Linux table (aliases included), sorted by name. */")
     c.append("const OsqTable osq_aSpecTable[] = {")
     c.extend(entries)

@@ -27,6 +27,8 @@ extra=(
   "SELECT * FROM extended_attributes WHERE path LIKE '/usr/bin/%'"
   "SELECT * FROM users JOIN user_ssh_keys USING (uid)"
   "SELECT * FROM users JOIN vscode_extensions USING (uid)"
+  "SELECT * FROM processes JOIN process_open_sockets USING (pid)"
+  "SELECT * FROM process_envs e JOIN processes p USING (pid) WHERE p.name = 'python3'"
 )
 
 # auto_table_construction over a database file made here, the foreign

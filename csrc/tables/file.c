@@ -1007,3 +1007,28 @@ done:
   sqlite3_free(x.zList);
   return rc;
 }
+
+/*
+** Planner figures (OsqCost in osqlite.h).  Neither table can be scanned
+** (path or directory is required).  file: one path is one lstat and a few
+** lookups (about 25 us); a directory about 30 entries at 4 us.  hash: one
+** path reads the whole file and runs three digests, about 1 ms for a
+** typical file (a large binary costs far more); a directory hashes all of
+** its files.
+*/
+static const OsqKeyCost aFileKey[] = {
+  { COL_FILE_PATH, 1.0, 25.0, OSQ_KEY_UNIQUE },
+  { COL_FILE_DIRECTORY, 30.0, 150.0, 0 },
+  { -1, 0, 0, 0 }
+};
+const OsqCost osq_cost_file = {
+  0.0, 0.0, 1000.0, OSQ_SCALE_FIXED, 25.0, aFileKey
+};
+static const OsqKeyCost aHashKey[] = {
+  { COL_HASH_PATH, 1.0, 1000.0, OSQ_KEY_UNIQUE },
+  { COL_HASH_DIRECTORY, 30.0, 30000.0, 0 },
+  { -1, 0, 0, 0 }
+};
+const OsqCost osq_cost_hash = {
+  0.0, 0.0, 1000.0, OSQ_SCALE_FIXED, 1000.0, aHashKey
+};

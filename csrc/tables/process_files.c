@@ -242,3 +242,23 @@ int osq_gen_process_memory_map(OsqCursor *pCur){
   sqlite3_free(aPid);
   return rc;
 }
+
+/*
+** Planner figures (OsqCost in osqlite.h), measured with bench/: one
+** environ file is about 5 us and a dozen variables; one maps file about
+** 30 us and two dozen mappings.  A pid reads one process.
+*/
+static const OsqKeyCost aEnvsKey[] = {
+  { COL_PROCESS_ENVS_PID, 12.0, 15.0, OSQ_KEY_NARROWS },
+  { -1, 0, 0, 0 }
+};
+const OsqCost osq_cost_process_envs = {
+  50.0, 5.0, 12.0, OSQ_SCALE_PROCESSES, 0.3, aEnvsKey
+};
+static const OsqKeyCost aMapsKey[] = {
+  { COL_PROCESS_MEMORY_MAP_PID, 24.0, 60.0, OSQ_KEY_NARROWS },
+  { -1, 0, 0, 0 }
+};
+const OsqCost osq_cost_process_memory_map = {
+  50.0, 30.0, 24.0, OSQ_SCALE_PROCESSES, 1.0, aMapsKey
+};

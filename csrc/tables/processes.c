@@ -533,6 +533,13 @@ static int genOne(OsqCursor *pCur, ProcPlan *pPlan, const char *zDir,
   parseStatus(pCur, z, (size_t)n);
   sqlite3_free(zHeap);
   zHeap = 0;
+  if( !osq_row_matches(pCur, COL_PROCESSES_NAME) ){
+    /* WHERE name = '...' (a filter column): the other files of a process
+    ** with another name are never read. */
+    osq_row_discard(pCur);
+    close(dirfd);
+    return SQLITE_OK;
+  }
 
   if( pPlan->bStat ){
     n = procRead(dirfd, "stat", aBuf, sizeof(aBuf), sizeof(aBuf), &zHeap, &z);
@@ -749,3 +756,19 @@ int osq_gen_processes(OsqCursor *pCur){
   sqlite3_free(aPid);
   return rc;
 }
+
+/*
+** Planner figures (OsqCost in osqlite.h), measured with bench/: a full
+** SELECT * costs about 45 us a process (listing /proc, then stat, status,
+** cmdline, io, cgroup and three links each); a pid is one process; a name
+** reads status everywhere and the rest only where the name matches.
+*/
+static const OsqKeyCost aProcessesKey[] = {
+  { COL_PROCESSES_PID, 1.0, 50.0, OSQ_KEY_UNIQUE|OSQ_KEY_NARROWS },
+  /* name = '...': status of every process (8 us), the rest of a few */
+  { COL_PROCESSES_NAME, 2.0, 8.0, OSQ_KEY_FILTER|OSQ_KEY_SCAN|OSQ_KEY_NARROWS },
+  { -1, 0, 0, 0 }
+};
+const OsqCost osq_cost_processes = {
+  50.0, 40.0, 1.0, OSQ_SCALE_PROCESSES, 5.0, aProcessesKey
+};

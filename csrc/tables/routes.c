@@ -34,11 +34,11 @@
 */
 #include "osqlite.h"
 #include "schema.h"
+#include "netlink.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -46,7 +46,6 @@
 #include <linux/rtnetlink.h>
 
 #define NL_BUFSZ   (64*1024)
-#define NL_WAIT_MS 5000
 #define IFCACHE_N  32
 
 /* A few recent ifindex -> name lookups, per query. */
@@ -153,74 +152,37 @@ static int routeRow(OsqCursor *pCur, IfCache *pIf, const struct nlmsghdr *h){
   return osq_int(pCur, COL_ROUTES_NETMASK, mask);
 }
 
+typedef struct RouteDump {
+  OsqCursor *pCur;
+  IfCache *pIfc;
+} RouteDump;
+
+static int routeMsg(void *pArg, const struct nlmsghdr *h){
+  RouteDump *d = (RouteDump*)pArg;
+  if( h->nlmsg_type!=RTM_NEWROUTE ) return SQLITE_OK;
+  return routeRow(d->pCur, d->pIfc, h);
+}
+
 int osq_gen_routes(OsqCursor *pCur){
-  struct {
-    struct nlmsghdr h;
-    struct rtmsg m;
-  } req;
-  struct sockaddr_nl sa;
+  struct rtmsg m;
   IfCache ifc;
-  char *zBuf;
-  int fd, rc = SQLITE_OK, bDone = 0;
-  const unsigned int seq = 1;
+  RouteDump d;
+  unsigned char *aBuf;
+  int fd, rc;
 
   memset(&ifc, 0, sizeof(ifc));
   fd = socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE);
   if( fd<0 ) return SQLITE_OK;          /* no netlink: no rows (osquery) */
-  memset(&sa, 0, sizeof(sa));
-  sa.nl_family = AF_NETLINK;
-  memset(&req, 0, sizeof(req));
-  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-  req.h.nlmsg_type = RTM_GETROUTE;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.h.nlmsg_seq = seq;
-  req.m.rtm_family = AF_UNSPEC;
-  if( sendto(fd, &req, req.h.nlmsg_len, 0, (struct sockaddr*)&sa,
-             sizeof(sa))<0 ){
-    close(fd);
-    return SQLITE_OK;
-  }
-  zBuf = sqlite3_malloc64(NL_BUFSZ);
-  if( zBuf==0 ){ close(fd); return SQLITE_NOMEM; }
-  while( rc==SQLITE_OK && !bDone ){
-    struct pollfd pfd;
-    struct iovec iov;
-    struct msghdr msg;
-    struct nlmsghdr *h;
-    ssize_t n;
-    int k, nLeft;
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    k = poll(&pfd, 1, NL_WAIT_MS);
-    if( k<0 && errno==EINTR ) continue;
-    if( k<=0 ) break;                   /* timeout or error: keep what we have */
-    iov.iov_base = zBuf;
-    iov.iov_len = NL_BUFSZ;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_name = &sa;
-    msg.msg_namelen = sizeof(sa);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    n = recvmsg(fd, &msg, 0);
-    if( n<0 ){
-      if( errno==EINTR ) continue;
-      break;
-    }
-    if( n==0 || (msg.msg_flags & MSG_TRUNC) ) break;
-    if( sa.nl_pid!=0 ) continue;        /* not from the kernel */
-    nLeft = (int)n;
-    for(h = (struct nlmsghdr*)zBuf; rc==SQLITE_OK && NLMSG_OK(h, nLeft);
-        h = NLMSG_NEXT(h, nLeft)){
-      if( h->nlmsg_seq!=seq ) continue;
-      if( h->nlmsg_type==NLMSG_DONE || h->nlmsg_type==NLMSG_ERROR ){
-        bDone = 1;
-        break;
-      }
-      if( h->nlmsg_type==RTM_NEWROUTE ) rc = routeRow(pCur, &ifc, h);
-    }
-  }
-  sqlite3_free(zBuf);
+  memset(&m, 0, sizeof(m));
+  m.rtm_family = AF_UNSPEC;
+  aBuf = sqlite3_malloc64(NL_BUFSZ);
+  if( aBuf==0 ){ close(fd); return SQLITE_NOMEM; }
+  d.pCur = pCur;
+  d.pIfc = &ifc;
+  rc = osq_nl_request(fd, RTM_GETROUTE, &m, sizeof(m), 1);
+  if( rc==0 ) rc = osq_nl_replies(fd, 1, aBuf, NL_BUFSZ, routeMsg, &d);
+  sqlite3_free(aBuf);
   close(fd);
-  return rc;
+  /* A netlink error, a truncated datagram or silence: the rows so far. */
+  return rc>0 ? rc : SQLITE_OK;
 }

@@ -3,6 +3,7 @@
 **
 **     build/osqlite-asan [-q] "SELECT * FROM processes" ...
 **     build/osqlite-asan -a          # SELECT * from every registered table
+**     build/osqlite-asan -d KIND FILE   # parse FILE as sock_diag replies
 **
 ** CI builds this with the extension sources linked in statically and
 ** AddressSanitizer + UndefinedBehaviorSanitizer enabled, then runs every
@@ -16,10 +17,17 @@
 ** osqlite_extension_generate(table, context) answers, by table name,
 ** well-formed rows (ext_rows), rows that echo the query context (ext_echo),
 ** malformed JSON (ext_bad) or an error message (ext_err).
+**
+** -d feeds a file to the sock_diag reply parser (csrc/lib/sockdiag.c) as
+** one datagram of replies to a dump of KIND (OSQ_DIAG_*) with sequence
+** number 7, and prints each socket it yields and the parser's result, so
+** tests can hand it truncated and garbled netlink messages.
 */
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include "sockdiag.h"
 
 int sqlite3_osqlite_init(sqlite3*, char**, const sqlite3_api_routines*);
 
@@ -46,6 +54,39 @@ static void fakeGenerate(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   }else{
     sqlite3_result_blob(ctx, zRows, (int)sizeof(zRows)-1, SQLITE_STATIC);
   }
+}
+
+static int printSock(void *pArg, const OsqDiagSock *s){
+  int i;
+  (void)pArg;
+  printf("sock family=%d state=%d inode=%llu sport=%d dport=%d num=%d src=",
+         s->family, s->state, (unsigned long long)s->inode, s->sport,
+         s->dport, s->num);
+  for(i=0; i<16; i++) printf("%02x", s->aSrc[i]);
+  printf(" name=");
+  for(i=0; s->pName && i<s->nName; i++) printf("%02x", s->pName[i]);
+  printf("\n");
+  return 0;
+}
+
+static int parseDiagFile(const char *zKind, const char *zFile){
+  FILE *f = fopen(zFile, "rb");
+  size_t n;
+  int rc, bDone = 0;
+  /* Exactly the file's bytes on the heap, so that ASan sees any read past
+  ** the end of the datagram. */
+  unsigned char *aBuf = malloc(1<<20), *aExact;
+  if( f==0 || aBuf==0 ){ perror(zFile); free(aBuf); if( f ) fclose(f); return 1; }
+  n = fread(aBuf, 1, 1<<20, f);
+  fclose(f);
+  aExact = malloc(n ? n : 1);
+  if( aExact==0 ){ free(aBuf); return 1; }
+  memcpy(aExact, aBuf, n);
+  free(aBuf);
+  rc = osq_diag_parse(aExact, n, atoi(zKind), 7, printSock, 0, &bDone);
+  printf("diag rc=%d done=%d\n", rc, bDone);
+  free(aExact);
+  return 0;
 }
 
 static int runOne(sqlite3 *db, const char *zSql, int bQuiet){
@@ -84,6 +125,11 @@ int main(int argc, char **argv){
                           fakeGenerate, 0, 0);
   for(i=1; i<argc; i++){
     if( strcmp(argv[i], "-q")==0 ){ bQuiet = 1; continue; }
+    if( strcmp(argv[i], "-d")==0 && i+2<argc ){
+      nErr += parseDiagFile(argv[i+1], argv[i+2]);
+      i += 2;
+      continue;
+    }
     if( strcmp(argv[i], "-a")==0 ){
       sqlite3_stmt *pList = 0;
       sqlite3_prepare_v2(db, "SELECT name FROM osqlite_tables", -1, &pList, 0);
