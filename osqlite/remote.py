@@ -211,7 +211,13 @@ class Transport:
         for fresh in (False, True):
             conn, reused = self._connection(host, port, fresh)
             try:
-                conn.request("POST", target, body, headers)
+                # putrequest, not request: http.client would add an
+                # "Accept-Encoding: identity" osquery never sends.
+                conn.putrequest("POST", target, skip_accept_encoding=True)
+                for k, v in headers.items():
+                    conn.putheader(k, v)
+                conn.putheader("Content-Length", str(len(body)))
+                conn.endheaders(body)
                 resp = conn.getresponse()
                 data = resp.read(MAX_RESPONSE + 1)
                 if len(data) > MAX_RESPONSE:

@@ -103,6 +103,7 @@ class Request:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True      # headers and body are two writes
     server: "_HTTPServer"
 
     def log_message(self, fmt: str, *args: Any) -> None:   # quiet
@@ -124,10 +125,12 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, OSError):
             peer = None
         req = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body, gzipped, peer)
-        status, answer = srv.handle(req)
+        status, answer, *more = srv.handle(req)
         data = json.dumps(answer).encode() if answer is not None else b""
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        for k, v in (more[0] if more else {}).items():
+            self.send_header(k, v)
         if data and "gzip" in self.headers.get("Accept-Encoding", "").lower():
             data = gzip.compress(data)
             self.send_header("Content-Encoding", "gzip")
@@ -272,7 +275,8 @@ class OsqueryServer:
 
     # -- answering ----------------------------------------------------------------------------
 
-    def handle(self, req: Request) -> tuple[int, Any]:
+    def handle(self, req: Request) -> tuple:
+        """(HTTP status, JSON answer or None[, extra headers]); tests may replace it."""
         with self.lock:
             self.requests.append(req)
         path = req.path.split("?")[0]
