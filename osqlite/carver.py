@@ -5,7 +5,7 @@ A carve is requested in SQL (csrc/tables/carves.c): ``SELECT * FROM carves
 WHERE path = '/etc/hosts' AND carve = 1`` (with ``--disable_carver=false``)
 or ``SELECT carve(path) FROM file WHERE ...`` (with
 ``--carver_disable_function=false``).  The daemon keeps every carve in its
-state database (table ``carves``, shown by the carves table) and a thread of
+state database (table ``carve_store``, shown by the carves table) and a thread of
 its own carries them out, at once rather than at osquery's next 60-tick
 scheduler step:
 
@@ -199,10 +199,10 @@ class Carver:
         daemon.carver = self
         state = daemon.state
         with state.lock:
-            state.conn.execute("CREATE TABLE IF NOT EXISTS carves(carve_guid TEXT PRIMARY KEY, "
+            state.conn.execute("CREATE TABLE IF NOT EXISTS carve_store(carve_guid TEXT PRIMARY KEY, "
                                "time INTEGER, status TEXT, sha256 TEXT, size INTEGER, path TEXT, "
                                "paths BLOB, request_id TEXT)")
-            gone = state.conn.execute("UPDATE carves SET status = 'FAILED' "
+            gone = state.conn.execute("UPDATE carve_store SET status = 'FAILED' "
                                       "WHERE status IN (?, ?)", (STARTING, PENDING)).rowcount
         if gone:
             log.warning("%d file carve%s interrupted by a restart marked FAILED", gone,
@@ -235,7 +235,7 @@ class Carver:
         state = self.daemon.state
         with state.lock:
             got = state.conn.execute("SELECT time, sha256, size, path, status, carve_guid, "
-                                     "request_id, 0 FROM carves ORDER BY time, carve_guid").fetchall()
+                                     "request_id, 0 FROM carve_store ORDER BY time, carve_guid").fetchall()
         return CARVE_COLUMNS, got
 
     def sql_request(self, paths: Any, from_function: Any) -> bytes | None:
@@ -253,7 +253,7 @@ class Carver:
         now = int(time.time())
         state = self.daemon.state
         with state.lock:
-            state.conn.execute("INSERT INTO carves(carve_guid, time, status, sha256, size, path, "
+            state.conn.execute("INSERT INTO carve_store(carve_guid, time, status, sha256, size, path, "
                                "paths, request_id) VALUES (?, ?, ?, '', -1, ?, ?, ?)",
                                (guid, now, SCHEDULED, _display(names),
                                 b"\0".join(n.encode("utf-8", "surrogateescape") for n in names),
@@ -270,7 +270,7 @@ class Carver:
         state = self.daemon.state
         cols = ", ".join(f"{k} = ?" for k in values)
         with state.lock:
-            state.conn.execute(f"UPDATE carves SET {cols} WHERE carve_guid = ?", (*values.values(), guid))
+            state.conn.execute(f"UPDATE carve_store SET {cols} WHERE carve_guid = ?", (*values.values(), guid))
         self.daemon.bump()
 
     def loop(self) -> None:
@@ -289,7 +289,7 @@ class Carver:
     def scheduled(self) -> list[tuple[str, list[str], str]]:
         state = self.daemon.state
         with state.lock:
-            got = state.conn.execute("SELECT carve_guid, paths, request_id FROM carves "
+            got = state.conn.execute("SELECT carve_guid, paths, request_id FROM carve_store "
                                      "WHERE status = ? ORDER BY time, carve_guid", (SCHEDULED,)).fetchall()
         return [(g, [p.decode("utf-8", "surrogateescape") for p in (blob or b"").split(b"\0") if p], r)
                 for g, blob, r in got]
@@ -298,7 +298,7 @@ class Carver:
         limit = int(time.time()) - self.daemon.flags["carver_expiry"]
         state = self.daemon.state
         with state.lock:
-            n = state.conn.execute("DELETE FROM carves WHERE status = ? AND time < ?",
+            n = state.conn.execute("DELETE FROM carve_store WHERE status = ? AND time < ?",
                                    (SUCCESS, limit)).rowcount
         if n:
             log.debug("Expired the metadata of %d successful carves", n)

@@ -220,10 +220,10 @@ def test_a_missing_file_makes_an_empty_archive(tmp_path, server):
 def test_interrupted_carves_are_marked_failed_at_start(tmp_path, server):
     d, c = carver_daemon(tmp_path, server)
     with d.state.lock:
-        d.state.conn.execute("INSERT INTO carves(carve_guid, time, status, sha256, size, path, paths, "
+        d.state.conn.execute("INSERT INTO carve_store(carve_guid, time, status, sha256, size, path, paths, "
                              "request_id) VALUES ('g', 1, 'PENDING', '', -1, '/x', X'2f78', 'r')")
     Carver().start(d)
-    assert d.state.execute("SELECT status FROM carves WHERE carve_guid = 'g'") == [("FAILED",)]
+    assert d.state.execute("SELECT status FROM carve_store WHERE carve_guid = 'g'") == [("FAILED",)]
 
 
 def test_osqlite_connect_has_carves_for_tools(conn):

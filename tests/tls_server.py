@@ -91,6 +91,19 @@ def make_pki(tmp: Path) -> PKI:
     )
 
 
+#: Fleet's agent endpoints (fleetdm/fleet server/service/handler.go) and the
+#: names osquery's tools/tests/test_http_server.py uses for them.
+FLEET_PATHS = {"/api/osquery/enroll": "/enroll", "/api/osquery/config": "/config",
+               "/api/osquery/log": "/log", "/api/osquery/distributed/read": "/distributed_read",
+               "/api/osquery/distributed/write": "/distributed_write",
+               "/api/osquery/carve/begin": "/carve_init", "/api/osquery/carve/block": "/carve_block"}
+
+
+def _canonical(path: str) -> str:
+    path = path.split("?")[0]
+    return FLEET_PATHS.get(path, path)
+
+
 @dataclass
 class Request:
     path: str
@@ -241,14 +254,17 @@ class OsqueryServer:
 
     # -- the daemon's flags ---------------------------------------------------------------
 
-    def flags(self, secret_file: Path, **extra: Any) -> dict[str, Any]:
+    def flags(self, secret_file: Path, fleet: bool = False, **extra: Any) -> dict[str, Any]:
+        """The daemon's flags for this server: osquery's test server paths,
+        or (``fleet``) the endpoints Fleet serves and documents."""
+        ep = {v: k for k, v in FLEET_PATHS.items()} if fleet else {p: p for p in FLEET_PATHS.values()}
         out = {"tls_hostname": f"localhost:{self.port}", "tls_server_certs": self.pki.ca,
-               "enroll_secret_path": secret_file, "enroll_tls_endpoint": "/enroll",
-               "config_plugin": "tls", "config_tls_endpoint": "/config",
-               "logger_plugin": "tls", "logger_tls_endpoint": "/log",
-               "distributed_tls_read_endpoint": "/distributed_read",
-               "distributed_tls_write_endpoint": "/distributed_write",
-               "carver_start_endpoint": "/carve_init", "carver_continue_endpoint": "/carve_block"}
+               "enroll_secret_path": secret_file, "enroll_tls_endpoint": ep["/enroll"],
+               "config_plugin": "tls", "config_tls_endpoint": ep["/config"],
+               "logger_plugin": "tls", "logger_tls_endpoint": ep["/log"],
+               "distributed_tls_read_endpoint": ep["/distributed_read"],
+               "distributed_tls_write_endpoint": ep["/distributed_write"],
+               "carver_start_endpoint": ep["/carve_init"], "carver_continue_endpoint": ep["/carve_block"]}
         out.update(extra)
         return out
 
@@ -256,7 +272,7 @@ class OsqueryServer:
 
     def of(self, path: str) -> list[Request]:
         with self.lock:
-            return [r for r in self.requests if r.path.split("?")[0] == path]
+            return [r for r in self.requests if _canonical(r.path) == path]
 
     def results(self, name: str | None = None) -> list[dict]:
         with self.lock:
@@ -279,7 +295,7 @@ class OsqueryServer:
         """(HTTP status, JSON answer or None[, extra headers]); tests may replace it."""
         with self.lock:
             self.requests.append(req)
-        path = req.path.split("?")[0]
+        path = _canonical(req.path)
         body = req.body if isinstance(req.body, dict) else {}
         if self.status != 200:
             return self.status, {"error": f"the test server answers {self.status}"}
