@@ -86,7 +86,13 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class RemoteError(Exception):
-    """A remote call failed; str() is one line saying why."""
+    """A remote call failed; str() is one line saying why.  ``permanent``:
+    the flags are wrong (no --tls_hostname, an unreadable certificate), so
+    trying again cannot help."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 # -- the transport -----------------------------------------------------------------------
@@ -125,7 +131,8 @@ def tls_context(flags: Any) -> ssl.SSLContext:
             else:
                 ctx.load_verify_locations(cafile=certs)
         except (OSError, ssl.SSLError) as exc:
-            raise RemoteError(f"cannot read --tls_server_certs={certs}: {_reason(exc)}") from None
+            raise RemoteError(f"cannot read --tls_server_certs={certs}: {_reason(exc)}",
+                              permanent=True) from None
     else:
         ctx.load_default_certs()
     cert, key = flags["tls_client_cert"], flags["tls_client_key"]
@@ -134,7 +141,7 @@ def tls_context(flags: Any) -> ssl.SSLContext:
             ctx.load_cert_chain(cert, key)
         except (OSError, ssl.SSLError) as exc:
             raise RemoteError(f"cannot use --tls_client_cert={cert} with --tls_client_key={key}: "
-                              f"{_reason(exc)}") from None
+                              f"{_reason(exc)}", permanent=True) from None
     elif cert or key:
         log.warning("--tls_client_cert and --tls_client_key go together; the one given is ignored")
     return ctx
@@ -175,7 +182,8 @@ class Transport:
     def url(self, endpoint: str) -> str:
         host = self.flags["tls_hostname"]
         if not host:
-            raise RemoteError("--tls_hostname is empty: pass --tls_hostname=<host:port of the TLS server>")
+            raise RemoteError("--tls_hostname is empty: pass --tls_hostname=<host:port of the TLS server>",
+                              permanent=True)
         return "https://" + host + endpoint
 
     def post(self, url: str, body: bytes, node_key: str = "", compress: bool = False) -> tuple[int, dict]:
@@ -384,6 +392,9 @@ class Remote:
                 return self._request_key(url, shown)
             except RemoteError as exc:
                 reason = exc
+            if reason.permanent:
+                log.warning("Cannot enroll: %s", reason)
+                return ""
             if attempts and attempt >= attempts:
                 log.warning("Failed enrollment request to %s (%s); giving up after %d attempts",
                             shown, reason, attempt)
@@ -432,7 +443,7 @@ class Remote:
                 return self.call_once(endpoint, params, compress, raw)
             except RemoteError as exc:
                 last = exc
-            if i == attempts:
+            if i == attempts or last.permanent:
                 log.debug("HTTP(S) request failed: %s, done retrying after %d times", last, i)
                 break
             log.debug("HTTP(S) request failed: %s, retrying in %d seconds...", last, i * i)
@@ -468,9 +479,13 @@ class Remote:
         return doc
 
 
+_clients = threading.Lock()
+
+
 def client(daemon: Any) -> Remote:
     """The daemon's one Remote (the plugins share its node key and connections)."""
-    remote = getattr(daemon, "_remote", None)
-    if remote is None:
-        remote = daemon._remote = Remote(daemon)
-    return remote
+    with _clients:
+        remote = getattr(daemon, "_remote", None)
+        if remote is None:
+            remote = daemon._remote = Remote(daemon)
+        return remote

@@ -538,3 +538,16 @@ def test_pki_files_are_cn_only(pki):
     out = subprocess.run(["openssl", "x509", "-in", str(pki.server[0]), "-noout", "-text"],
                          capture_output=True, text=True).stdout
     assert "Subject Alternative Name" not in out and "CN = localhost" in out
+
+
+def test_wrong_flags_are_not_retried(tmp_path, server, caplog):
+    d = daemon_for(tmp_path, server, tls_enroll_max_attempts=12, tls_hostname="")
+    remote = Remote(d)
+    remote.wait = lambda s: pytest.fail("a flag problem must not be retried")
+    assert remote.node_key() == ""
+    assert "--tls_hostname is empty: pass --tls_hostname=" in caplog.text
+    d = daemon_for(tmp_path, server, tls_enroll_max_attempts=12, tls_server_certs=tmp_path / "nope.pem")
+    remote = Remote(d)
+    remote.wait = lambda s: pytest.fail("a flag problem must not be retried")
+    assert remote.node_key() == ""
+    assert f"cannot read --tls_server_certs={tmp_path / 'nope.pem'}" in caplog.text
