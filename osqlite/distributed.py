@@ -97,6 +97,7 @@ class DistributedRunner:
         self._stop = threading.Event()
         self._conn: sqlite3.Connection | None = None
         self.pending: dict[str, dict[str, Any]] = {}   # id -> result, not yet written
+        self.failing = False
 
     # -- hook -----------------------------------------------------------------------
 
@@ -104,6 +105,11 @@ class DistributedRunner:
         if daemon.distributed is None:
             return
         self.daemon = daemon
+        try:
+            daemon.distributed.setup()
+        except Exception as exc:
+            log.warning("The %s distributed plugin cannot start: %s", daemon.distributed.name, exc)
+            return
         self._stop.clear()
         self._thread = threading.Thread(target=self.loop, name="osqlite-distributed", daemon=True)
         self._thread.start()
@@ -142,8 +148,13 @@ class DistributedRunner:
         plugin = self.daemon.distributed
         try:
             work = plugin.get_queries()
+            if self.failing:
+                log.info("Distributed reads work again")
+            self.failing = False
         except Exception as exc:
-            log.debug("Distributed read failed: %s", exc)
+            # Said once per outage (osquery only says it at verbose level).
+            (log.debug if self.failing else log.warning)("Distributed read failed: %s", exc)
+            self.failing = True
             work = None
         if work:
             try:

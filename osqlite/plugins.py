@@ -221,6 +221,9 @@ class TLSDistributed(DistributedPlugin):
         except RemoteError:
             return "(no --tls_hostname)"
 
+    def setup(self) -> None:
+        client(self.daemon).transport.url("")      # RemoteError without --tls_hostname
+
     def get_queries(self) -> str:
         flags = self.daemon.flags
         doc = client(self.daemon).call(flags["distributed_tls_read_endpoint"],

@@ -233,11 +233,11 @@ def test_two_loggers_at_once_and_an_unknown_one(tmp_path):
         proc.terminate()
         proc.wait(30)
         out.close()
-    bad = d.run(logger_plugin="filesystem,syslog")
+    bad = d.run(logger_plugin="filesystem,aws_kinesis")
     assert bad.returncode == 78
-    assert "Cannot activate syslog logger plugin: Unknown registry plugin: syslog" in bad.stderr
-    bad = d.run(config_plugin="tls")
-    assert bad.returncode == 78 and "Cannot activate tls config plugin" in bad.stderr
+    assert "Cannot activate aws_kinesis logger plugin: Unknown registry plugin: aws_kinesis" in bad.stderr
+    bad = d.run(config_plugin="nope")
+    assert bad.returncode == 78 and "Cannot activate nope config plugin" in bad.stderr
 
 
 # -- process flags ---------------------------------------------------------------------------
