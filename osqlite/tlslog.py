@@ -268,17 +268,18 @@ class Sender:
                             dropped.get(RESULT, 0), dropped.get(STATUS, 0))
 
     def run(self) -> None:
-        last_check = 0.0
+        next_check = 0.0
         while not self._stop.is_set():
+            now = time.monotonic()
             try:
                 self.flush_statuses()
-                now = time.monotonic()
-                if now - last_check >= max(1, self.flags["logger_tls_period"]):
-                    last_check = now
+                if now >= next_check:
+                    # Rounds every period, as osquery's forwarder pauses between checks.
+                    next_check = now + max(1, self.flags["logger_tls_period"])
                     self.check(now)
             except Exception:
                 log.exception("TLS logger round failed")
-            self._wake.wait(STATUS_FLUSH)
+            self._wake.wait(max(0.0, min(STATUS_FLUSH, next_check - time.monotonic())))
             self._wake.clear()
 
     def start(self) -> None:
