@@ -1023,7 +1023,15 @@ class Daemon:
         try:
             if not flags["ephemeral"] and not checking and self.pidfile is None:
                 self.pidfile = Pidfile(flags["pidfile"], flags["force"])
-            self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
+            try:
+                self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
+            except DaemonError as exc:
+                if not checking:
+                    raise
+                # --config_check beside a running daemon (which holds the
+                # database): check with a state of its own.
+                log.info("%s; --config_check uses a state in memory", exc)
+                self.state = StateDB(None)
         except BaseException:
             self.abort()
             raise

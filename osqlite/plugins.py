@@ -193,7 +193,14 @@ class TLSLogger(LoggerPlugin):
         self.sender = tlslog.Sender(self.daemon, self.buffer)
         self.sender.start()
 
+    def sinks(self) -> list[Any]:
+        """The daemon's outbox hands result and snapshot lines to the buffer
+        exactly once (osqlite.tlslog.Sink)."""
+        assert self.buffer is not None
+        return [tlslog.Sink(self.buffer)]
+
     def log_results(self, lines: Sequence[str]) -> None:
+        # For callers without an outbox; the daemon uses sinks().
         assert self.buffer is not None
         self.buffer.add(tlslog.RESULT, lines)
 

@@ -36,10 +36,14 @@ Status records become osquery's status objects::
 logging handler), so it only queues the record; the sender thread writes
 queued records to the buffer within ``STATUS_FLUSH`` seconds.
 
-``Buffer`` is the small interface the sender uses (``add``, ``batch``,
-``ack``, ``count``, ``trim``): it keeps its lines in the state database's
-``tls_buffer`` table today and can sit on the daemon's result outbox
-unchanged.
+Result lines reach the buffer from the daemon's outbox (osqlite.outbox),
+which commits each run's lines with its stored result: ``Sink`` is the tls
+logger's outbox sink.  Its ``send`` copies a batch's lines into
+``tls_buffer`` and records the batch's outbox sequence number in the same
+transaction, so ``resume`` can tell, after a kill, whether that batch is
+already in; the outbox then never hands a batch over twice, and the chain
+run -> outbox -> buffer -> server holds every line exactly once up to the
+server's acknowledgement.  Status records do not go through the outbox.
 """
 from __future__ import annotations
 
@@ -57,6 +61,7 @@ from .remote import RemoteError, client
 log = logging.getLogger("osqlite.tlslog")
 
 RESULT, STATUS = "r", "s"
+RECEIVED = "tls_outbox_received"    # kv: the last outbox batch the buffer took in
 LOG_TYPES = {RESULT: "result", STATUS: "status"}
 STATUS_FLUSH = 0.5           # seconds a queued status record may wait
 STATUS_QUEUE_MAX = 100000    # records; beyond it they are counted and dropped
@@ -106,6 +111,43 @@ class Buffer:
         except sqlite3.Error as exc:
             raise OSError(f"cannot buffer TLS log lines in the state database: {exc}") from None
 
+    def take(self, seq: int, payload: Any) -> int:
+        """The outbox batch ``seq`` (an osqlite.outbox.Payload of newline-ended
+        lines), in one transaction with the record that it came; how many
+        lines it held."""
+        def lines() -> Any:
+            rest = b""
+            for block in payload.blocks(0):
+                data = rest + bytes(block)
+                parts = data.split(b"\n")
+                rest = parts.pop()
+                for line in parts:
+                    if line:
+                        yield (RESULT, line)
+            if rest:
+                yield (RESULT, rest)
+        try:
+            with self._state() as (_, conn):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    before = conn.total_changes
+                    conn.executemany("INSERT INTO tls_buffer(kind, line) VALUES (?, ?)", lines())
+                    n = conn.total_changes - before
+                    conn.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
+                                 (RECEIVED, str(seq)))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot buffer TLS log lines in the state database: {exc}") from None
+        return n
+
+    def received(self) -> int:
+        """The last outbox batch taken in."""
+        value = self.daemon.open_state().get(RECEIVED)
+        return int(value) if value and value.isdigit() else 0
+
     def batch(self, kind: str, limit: int) -> list[tuple[int, bytes]]:
         if limit <= 0:
             return []
@@ -135,6 +177,31 @@ class Buffer:
                                         "GROUP BY kind", (cut,)).fetchall())
             conn.execute("DELETE FROM tls_buffer WHERE id <= ?", (cut,))
         return dropped
+
+
+class Sink:
+    """The tls logger as an outbox sink (osqlite.outbox.Sink): results and
+    snapshots go to the buffer, the Sender posts them from there."""
+    name = "tls"
+    label = "the tls logger's buffer"
+    kinds = frozenset({"results", "snapshots"})
+
+    def __init__(self, buffer: Buffer) -> None:
+        self.buffer = buffer
+
+    def begin(self) -> dict[str, Any]:
+        return {}
+
+    def send(self, mark: dict[str, Any], payload: Any, skip: int) -> None:
+        # All or nothing (one transaction): skip is 0 or the whole batch.
+        if skip < payload.size:
+            self.buffer.take(int(mark["seq"]), payload)
+
+    def resume(self, mark: dict[str, Any], payload: Any) -> tuple[int, bool]:
+        return (payload.size if self.buffer.received() >= int(mark["seq"]) else 0), True
+
+    def abort(self) -> None:
+        pass
 
 
 class Sender:

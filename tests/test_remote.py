@@ -546,8 +546,40 @@ def test_wrong_flags_are_not_retried(tmp_path, server, caplog):
     remote.wait = lambda s: pytest.fail("a flag problem must not be retried")
     assert remote.node_key() == ""
     assert "--tls_hostname is empty: pass --tls_hostname=" in caplog.text
+    d.state.close()
     d = daemon_for(tmp_path, server, tls_enroll_max_attempts=12, tls_server_certs=tmp_path / "nope.pem")
     remote = Remote(d)
     remote.wait = lambda s: pytest.fail("a flag problem must not be retried")
     assert remote.node_key() == ""
     assert f"cannot read --tls_server_certs={tmp_path / 'nope.pem'}" in caplog.text
+
+
+def test_outbox_hands_a_batch_to_the_tls_buffer_once_across_a_kill(tmp_path, server):
+    """The outbox's mark and the buffer's record of the batch: a kill after
+    the lines are in the buffer but before the outbox marked them delivered
+    does not put them in twice."""
+    from osqlite.outbox import Outbox
+    d = daemon_for(tmp_path, server)
+    state = d.open_state()
+    buf = tlslog.Buffer(d)
+    sink = tlslog.Sink(buf)
+    real_take = buf.take
+
+    def take_then_die(seq, payload):
+        real_take(seq, payload)
+        raise OSError("killed right after the copy")
+    buf.take = take_then_die
+    ob = Outbox(state, [sink], 1000)
+    staged = ob.stage()
+    staged.add("added", b'{"n":1}\n{"n":2}\n', 2)
+    with state.transaction() as tx:
+        ob.enqueue(tx, staged, "results", "q", ["added"])
+    ob.committed(staged)
+    ob.deliver()
+    assert [r[1] for r in buf.batch(tlslog.RESULT, 10)] == [b'{"n":1}', b'{"n":2}']
+    assert ob.backlog() == {"tls": 2}             # the outbox still thinks it is owed
+    buf.take = real_take
+    again = Outbox(state, [tlslog.Sink(buf)], 1000)   # the restart
+    again.deliver()
+    assert again.backlog() == {"tls": 0}
+    assert [r[1] for r in buf.batch(tlslog.RESULT, 10)] == [b'{"n":1}', b'{"n":2}']
