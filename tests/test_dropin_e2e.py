@@ -116,11 +116,12 @@ def test_a_deployment_flagfile_starts_with_one_warning_line(tmp_path, daemons):
     assert len(warnings) == 1, warnings
     [line] = warnings
     assert "These osquery flags are accepted but have no effect in osqlite:" in line
-    for name in ("tls_hostname", "enroll_secret_path", "distributed_interval",
-                 "watchdog_memory_limit"):
+    for name in ("watchdog_memory_limit",):
         assert f"--{name}" in line
+    # The TLS remote API's and the extensions' flags are implemented.
     for name in ("config_refresh", "host_identifier", "logger_mode", "disable_carver", "utc",
-                 "extensions_socket", "extensions_timeout", "allow_unsafe"):
+                 "extensions_socket", "extensions_timeout", "allow_unsafe",
+                 "tls_hostname", "enroll_secret_path", "distributed_interval", "logger_tls_period"):
         assert f"--{name}," not in line and not line.endswith(f"--{name}")
     assert d.stop() == 0
 
