@@ -80,6 +80,17 @@ def rows_of(names: list[str], tuples: list[tuple], nullvalue: str) -> list[dict[
     return [dict(zip(names, (cell(v, nullvalue) for v in t))) for t in tuples]
 
 
+def _entries(doc: dict, key: str, what: str) -> list[tuple[str, str]]:
+    """doc[key]'s (name, SQL) pairs; WorkError when one is not a non-empty string."""
+    value = doc.get(key)
+    if not isinstance(value, dict):
+        return []
+    for name, sql in value.items():
+        if not isinstance(sql, str) or not sql or not name:
+            raise WorkError(f"{what} is not a string")
+    return list(value.items())
+
+
 def _rss() -> int:
     try:
         with open("/proc/self/statm", "rb") as f:
@@ -184,23 +195,13 @@ class DistributedRunner:
         if not isinstance(doc, dict):
             raise WorkError("Error Parsing JSON")
         discovered: dict[str, bool] = {}
-        discovery = doc.get("discovery")
-        if isinstance(discovery, dict):
-            for name, sql in discovery.items():
-                if not isinstance(sql, str) or not sql or not name:
-                    raise WorkError("Distributed discovery query is not a string")
-                try:
-                    discovered[name] = bool(self.daemon.execute(self.connection(), sql, 0)[1])
-                except sqlite3.Error as exc:
-                    raise WorkError(f"Distributed discovery query has an SQL error: {name}: {exc}") from None
-        out: dict[str, str] = {}
-        queries = doc.get("queries")
-        if isinstance(queries, dict):
-            for name, sql in queries.items():
-                if not isinstance(sql, str) or not sql or not name:
-                    raise WorkError("Distributed query is not a string")
-                if discovered.get(name, True):
-                    out[name] = sql
+        for name, sql in _entries(doc, "discovery", "Distributed discovery query"):
+            try:
+                discovered[name] = bool(self.daemon.execute(self.connection(), sql, 0)[1])
+            except sqlite3.Error as exc:
+                raise WorkError(f"Distributed discovery query has an SQL error: {name}: {exc}") from None
+        out = {name: sql for name, sql in _entries(doc, "queries", "Distributed query")
+               if discovered.get(name, True)}
         accelerate = doc.get("accelerate")
         if isinstance(accelerate, int) and not isinstance(accelerate, bool):
             log.info("Accelerating distributed query checkins for %d seconds", accelerate)

@@ -131,6 +131,14 @@ class SyslogLogger(LoggerPlugin):
 
 # -- osquery's TLS remote API -----------------------------------------------------------
 
+def _tls_url(daemon: Any, endpoint_flag: str) -> str:
+    """Where a tls plugin talks to, for the start line."""
+    try:
+        return client(daemon).transport.url(daemon.flags[endpoint_flag])
+    except RemoteError:
+        return "(no --tls_hostname)"
+
+
 @plugin("config", "tls")
 class TLSConfig(ConfigPlugin):
     """The whole answer of --config_tls_endpoint is the config, source
@@ -142,10 +150,7 @@ class TLSConfig(ConfigPlugin):
         self._enrolled_once = False
 
     def describe(self) -> str:
-        try:
-            return client(self.daemon).transport.url(self.daemon.flags["config_tls_endpoint"])
-        except RemoteError:
-            return "(no --tls_hostname)"
+        return _tls_url(self.daemon, "config_tls_endpoint")
 
     def gen_config(self) -> dict[str, str]:
         flags = self.daemon.flags
@@ -179,10 +184,7 @@ class TLSLogger(LoggerPlugin):
         self.sender: tlslog.Sender | None = None
 
     def describe(self) -> str:
-        try:
-            return client(self.daemon).transport.url(self.daemon.flags["logger_tls_endpoint"])
-        except RemoteError:
-            return "(no --tls_hostname)"
+        return _tls_url(self.daemon, "logger_tls_endpoint")
 
     def setup(self) -> None:
         self.daemon.open_state()
@@ -223,10 +225,7 @@ class TLSDistributed(DistributedPlugin):
     osqlite.distributed runner calls these."""
 
     def describe(self) -> str:
-        try:
-            return client(self.daemon).transport.url(self.daemon.flags["distributed_tls_read_endpoint"])
-        except RemoteError:
-            return "(no --tls_hostname)"
+        return _tls_url(self.daemon, "distributed_tls_read_endpoint")
 
     def setup(self) -> None:
         client(self.daemon).transport.url("")      # RemoteError without --tls_hostname

@@ -51,7 +51,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from ._sqlite import sqlite3
 from .flags import OSQUERY_VERSION
@@ -72,76 +72,46 @@ class Buffer:
 
     def __init__(self, daemon: Any) -> None:
         self.daemon = daemon
-        with self._state() as (_, conn):
-            conn.execute("CREATE TABLE IF NOT EXISTS tls_buffer(id INTEGER PRIMARY KEY "
-                         "AUTOINCREMENT, kind TEXT NOT NULL, line BLOB NOT NULL)")
+        with daemon.open_state().transaction() as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS tls_buffer(id INTEGER PRIMARY KEY "
+                       "AUTOINCREMENT, kind TEXT NOT NULL, line BLOB NOT NULL)")
 
-    class _Locked:
-        def __init__(self, state: Any) -> None:
-            self.state = state
-
-        def __enter__(self) -> tuple[Any, sqlite3.Connection]:
-            self.state.lock.acquire()
-            return self.state, self.state.conn
-
-        def __exit__(self, *exc: Any) -> None:
-            self.state.lock.release()
-
-    def _state(self) -> "Buffer._Locked":
-        # daemon.state each time: the database may be reopened under us.
-        return Buffer._Locked(self.daemon.open_state())
-
-    def add(self, kind: str, lines: Sequence[str | bytes]) -> None:
-        """Append lines in one transaction.  OSError when the database
-        cannot take them (a full disk): the daemon treats that as a logger
-        that cannot log."""
-        if not lines:
-            return
-        rows = [(kind, line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape"))
-                for line in lines]
+    def _insert(self, rows: Iterable[tuple[str, bytes]], received: int | None = None) -> int:
+        """Insert lines (and the record of the outbox batch they came from)
+        in one transaction; OSError when the database cannot take them (a
+        full disk): the daemon treats that as a logger that cannot log."""
+        # daemon.open_state() each time: the database may be reopened under us.
         try:
-            with self._state() as (_, conn):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.executemany("INSERT INTO tls_buffer(kind, line) VALUES (?, ?)", rows)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+            with self.daemon.open_state().transaction() as tx:
+                before = tx.total_changes
+                tx.executemany("INSERT INTO tls_buffer(kind, line) VALUES (?, ?)", rows)
+                n = tx.total_changes - before
+                if received is not None:
+                    tx.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
+                               (RECEIVED, str(received)))
         except sqlite3.Error as exc:
             raise OSError(f"cannot buffer TLS log lines in the state database: {exc}") from None
+        return n
+
+    def add(self, kind: str, lines: Sequence[str | bytes]) -> None:
+        """Append lines in one transaction."""
+        if lines:
+            self._insert((kind, line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape"))
+                         for line in lines)
 
     def take(self, seq: int, payload: Any) -> int:
         """The outbox batch ``seq`` (an osqlite.outbox.Payload of newline-ended
         lines), in one transaction with the record that it came; how many
         lines it held."""
-        def lines() -> Any:
+        def lines() -> Iterator[tuple[str, bytes]]:
             rest = b""
             for block in payload.blocks(0):
-                data = rest + bytes(block)
-                parts = data.split(b"\n")
+                parts = (rest + bytes(block)).split(b"\n")
                 rest = parts.pop()
-                for line in parts:
-                    if line:
-                        yield (RESULT, line)
+                yield from ((RESULT, line) for line in parts if line)
             if rest:
                 yield (RESULT, rest)
-        try:
-            with self._state() as (_, conn):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    before = conn.total_changes
-                    conn.executemany("INSERT INTO tls_buffer(kind, line) VALUES (?, ?)", lines())
-                    n = conn.total_changes - before
-                    conn.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
-                                 (RECEIVED, str(seq)))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise OSError(f"cannot buffer TLS log lines in the state database: {exc}") from None
-        return n
+        return self._insert(lines(), received=seq)
 
     def received(self) -> int:
         """The last outbox batch taken in."""
@@ -151,23 +121,25 @@ class Buffer:
     def batch(self, kind: str, limit: int) -> list[tuple[int, bytes]]:
         if limit <= 0:
             return []
-        with self._state() as (_, conn):
-            return conn.execute("SELECT id, line FROM tls_buffer WHERE kind = ? ORDER BY id LIMIT ?",
-                                (kind, limit)).fetchall()
+        state = self.daemon.open_state()
+        with state.lock:
+            return state.conn.execute("SELECT id, line FROM tls_buffer WHERE kind = ? ORDER BY id "
+                                      "LIMIT ?", (kind, limit)).fetchall()
 
     def ack(self, kind: str, last_id: int) -> None:
         """The server has every line of this kind up to last_id."""
-        with self._state() as (_, conn):
-            conn.execute("DELETE FROM tls_buffer WHERE kind = ? AND id <= ?", (kind, last_id))
+        with self.daemon.open_state().transaction() as tx:
+            tx.execute("DELETE FROM tls_buffer WHERE kind = ? AND id <= ?", (kind, last_id))
 
     def count(self) -> dict[str, int]:
-        with self._state() as (_, conn):
-            got = dict(conn.execute("SELECT kind, count(*) FROM tls_buffer GROUP BY kind").fetchall())
+        state = self.daemon.open_state()
+        with state.lock:
+            got = dict(state.conn.execute("SELECT kind, count(*) FROM tls_buffer GROUP BY kind").fetchall())
         return {RESULT: got.get(RESULT, 0), STATUS: got.get(STATUS, 0)}
 
     def trim(self, keep: int) -> dict[str, int]:
         """Drop the oldest lines beyond ``keep``; how many of each kind went."""
-        with self._state() as (_, conn):
+        with self.daemon.open_state().transaction() as conn:
             total = conn.execute("SELECT count(*) FROM tls_buffer").fetchone()[0]
             if total <= keep:
                 return {}

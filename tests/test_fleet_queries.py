@@ -168,6 +168,16 @@ SELECT
 FROM cached_users CROSS JOIN firefox_addons USING (uid);
 """
 
+PYTHON_PACKAGES = """
+        SELECT
+          name AS name,
+          version AS version,
+          '' AS extension_id,
+          '' AS extension_for,
+          'python_packages' AS source,
+          '' AS vendor,
+          path AS installed_path
+        """
 PYTHON_OLD = """SELECT 1 FROM (
     SELECT
     CAST(SUBSTR(version, 1, INSTR(version, '.') - 1) AS INTEGER) major,
@@ -243,28 +253,10 @@ QUERIES: dict[str, tuple[str, str | None]] = {
     "disk_encryption_linux": ("SELECT de.encrypted, m.path FROM disk_encryption de JOIN mounts m "
                               "ON m.device_alias = de.name;", None),
     "software_linux": (SOFTWARE_LINUX, None),
-    "software_python_packages": ("""
-        SELECT
-          name AS name,
-          version AS version,
-          '' AS extension_id,
-          '' AS extension_for,
-          'python_packages' AS source,
-          '' AS vendor,
-          path AS installed_path
-        FROM python_packages
-    """, PYTHON_OLD),
-    "software_python_packages_with_users_dir": (f"""WITH cached_users AS ({USERS})
-        SELECT
-          name AS name,
-          version AS version,
-          '' AS extension_id,
-          '' AS extension_for,
-          'python_packages' AS source,
-          '' AS vendor,
-          path AS installed_path
-        FROM cached_users CROSS JOIN python_packages USING (uid)
-    """, PYTHON_NEW),
+    "software_python_packages": (PYTHON_PACKAGES + "FROM python_packages", PYTHON_OLD),
+    "software_python_packages_with_users_dir": (
+        f"WITH cached_users AS ({USERS})" + PYTHON_PACKAGES
+        + "FROM cached_users CROSS JOIN python_packages USING (uid)", PYTHON_NEW),
     "software_vscode_extensions": (f"""WITH cached_users AS ({USERS})
 SELECT
   name,
