@@ -127,6 +127,8 @@ class DistributedRunner:
 
     def stop(self, daemon: Any) -> None:
         self._stop.set()
+        if self._conn is not None:
+            self._conn.interrupt()       # a long ad hoc query must not hold up the shutdown
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None

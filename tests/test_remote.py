@@ -583,3 +583,19 @@ def test_outbox_hands_a_batch_to_the_tls_buffer_once_across_a_kill(tmp_path, ser
     again.deliver()
     assert again.backlog() == {"tls": 0}
     assert [r[1] for r in buf.batch(tlslog.RESULT, 10)] == [b'{"n":1}', b'{"n":2}']
+
+
+def test_a_running_distributed_query_does_not_hold_up_the_stop(tmp_path, server):
+    d, r = runner_for(tmp_path, server)
+    server.reads = [{"queries": {"slow": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                                         "FROM c) SELECT count(*) FROM c"}}]
+    r.daemon.distributed.setup()
+    r.start(d)
+    wait = time.monotonic() + 20
+    while not server.of("/distributed_read") and time.monotonic() < wait:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    r.stop(d)
+    assert time.monotonic() - t0 < 4
+    assert d.state.prefixed(RUNNING) == {}      # a shutdown is not the query's fault
