@@ -812,6 +812,14 @@ static int osqColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i){
     sqlite3_result_int64(ctx, pCur->iNsPid);
     return SQLITE_OK;
   }
+  if( (pTab->aCol[i].flags & OSQ_FOREIGN) && pTab->aCol[i].eType==OSQ_TEXT ){
+    /* osquery reads a column its row lacks through std::map::operator[]
+    ** (osquery: osquery/sql/dynamic_table_row.cpp get_column), which gives
+    ** TEXT columns of other platforms the value '' (numeric ones NULL).
+    ** Fleet's users query relies on it: WHERE type <> 'special'. */
+    sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
+    return SQLITE_OK;
+  }
   iSlot = pCur->aSlot[i];
   if( iSlot<0 || pCur->iRow>=pCur->nRow ) return SQLITE_OK;   /* NULL */
   p = &pCur->aCell[pCur->iRow*pCur->nSlot + iSlot];

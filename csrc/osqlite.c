@@ -27,6 +27,7 @@ extern const sqlite3_module osq_dynamic_module;
 extern const OsqDynamic osq_atc_module;
 extern const OsqDynamic osq_extension_module;
 int osq_register_meta(sqlite3*);
+int osq_register_carve(sqlite3*);
 
 #ifdef _WIN32
 __declspec(dllexport)
@@ -48,6 +49,7 @@ int sqlite3_osqlite_init(sqlite3 *db, char **pzErrMsg,
     rc = sqlite3_create_module_v2(db, pTab->zName, &osq_module, (void*)pTab, 0);
   }
   if( rc==SQLITE_OK ) rc = osq_register_meta(db);
+  if( rc==SQLITE_OK ) rc = osq_register_carve(db);
   if( rc==SQLITE_OK ){
     rc = sqlite3_create_module_v2(db, "osqlite_atc", &osq_dynamic_module,
                                   (void*)&osq_atc_module, 0);

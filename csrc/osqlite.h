@@ -49,6 +49,7 @@
 #define OSQ_INDEX       0x04  /* equality constraints reach the generator */
 #define OSQ_ADDITIONAL  0x08  /* pushed down; may widen the result */
 #define OSQ_OPTIMIZED   0x10  /* IN lists arrive whole (sqlite3_vtab_in) */
+#define OSQ_FOREIGN     0x20  /* another platform's column: never set on Linux */
 
 /* Table flags. */
 #define OSQ_TABLE_EVENTED    0x01  /* an osquery *_events table */

@@ -194,11 +194,11 @@ static const OsqColumn aCol_certificates[] = {
   { "sha1", OSQ_TEXT, 0, "NOCASE", -1 },
   { "path", OSQ_TEXT, OSQ_OPTIMIZED|OSQ_ADDITIONAL, 0, -1 },
   { "serial", OSQ_TEXT, 0, "NOCASE", -1 },
-  { "sid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "store_location", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "store", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "username", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "store_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
+  { "sid", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "store_location", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "store", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "username", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "store_id", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_certificates(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_certificates __attribute__((weak, visibility("hidden")));
@@ -262,10 +262,10 @@ static const OsqColumn aCol_cpu_info[] = {
   { "current_clock_speed", OSQ_INTEGER, 0, 0, -1 },
   { "max_clock_speed", OSQ_INTEGER, 0, 0, -1 },
   { "socket_designation", OSQ_TEXT, 0, 0, -1 },
-  { "availability", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "load_percentage", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "number_of_efficiency_cores", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "number_of_performance_cores", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
+  { "availability", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "load_percentage", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "number_of_efficiency_cores", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "number_of_performance_cores", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_cpu_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_cpu_info __attribute__((weak, visibility("hidden")));
@@ -436,9 +436,9 @@ static const OsqColumn aCol_disk_encryption[] = {
   { "encrypted", OSQ_INTEGER, 0, 0, -1 },
   { "type", OSQ_TEXT, 0, 0, -1 },
   { "encryption_status", OSQ_TEXT, 0, 0, -1 },
-  { "uid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "user_uuid", OSQ_TEXT, OSQ_HIDDEN, "NOCASE", -1 },
-  { "filevault_status", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
+  { "uid", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "user_uuid", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, "NOCASE", -1 },
+  { "filevault_status", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_disk_encryption(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_disk_encryption __attribute__((weak, visibility("hidden")));
@@ -816,19 +816,19 @@ static const OsqColumn aCol_file[] = {
   { "symlink_target_path", OSQ_TEXT, 0, 0, -1 },
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
   { "mount_namespace_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "attributes", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "volume_serial", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "file_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "file_version", OSQ_TEXT, OSQ_HIDDEN, "VERSION", -1 },
-  { "product_version", OSQ_TEXT, OSQ_HIDDEN, "VERSION", -1 },
-  { "original_filename", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "shortcut_target_path", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "shortcut_target_type", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "shortcut_target_location", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "shortcut_start_in", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "shortcut_run", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "shortcut_comment", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "bsd_flags", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
+  { "attributes", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "volume_serial", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "file_id", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "file_version", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, "VERSION", -1 },
+  { "product_version", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, "VERSION", -1 },
+  { "original_filename", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "shortcut_target_path", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "shortcut_target_type", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "shortcut_target_location", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "shortcut_start_in", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "shortcut_run", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "shortcut_comment", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "bsd_flags", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_file(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_file __attribute__((weak, visibility("hidden")));
@@ -880,9 +880,9 @@ static const OsqColumn aCol_groups[] = {
   { "gid_signed", OSQ_BIGINT, 0, 0, -1 },
   { "groupname", OSQ_TEXT, 0, 0, -1 },
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
-  { "group_sid", OSQ_TEXT, OSQ_INDEX|OSQ_HIDDEN, 0, -1 },
-  { "comment", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "is_hidden", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
+  { "group_sid", OSQ_TEXT, OSQ_INDEX|OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "comment", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "is_hidden", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_groups(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_groups __attribute__((weak, visibility("hidden")));
@@ -929,7 +929,7 @@ static const OsqColumn aCol_interface_addresses[] = {
   { "broadcast", OSQ_TEXT, 0, 0, -1 },
   { "point_to_point", OSQ_TEXT, 0, 0, -1 },
   { "type", OSQ_TEXT, 0, 0, -1 },
-  { "friendly_name", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
+  { "friendly_name", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_interface_addresses(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_interface_addresses __attribute__((weak, visibility("hidden")));
@@ -953,23 +953,23 @@ static const OsqColumn aCol_interface_details[] = {
   { "last_change", OSQ_BIGINT, 0, 0, -1 },
   { "link_speed", OSQ_BIGINT, 0, 0, -1 },
   { "pci_slot", OSQ_TEXT, 0, 0, -1 },
-  { "friendly_name", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "description", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "manufacturer", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "connection_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "connection_status", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "enabled", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "physical_adapter", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "speed", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "service", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "dhcp_enabled", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "dhcp_lease_expires", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "dhcp_lease_obtained", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "dhcp_server", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "dns_domain", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "dns_domain_suffix_search_order", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "dns_host_name", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "dns_server_search_order", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
+  { "friendly_name", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "description", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "manufacturer", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "connection_id", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "connection_status", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "enabled", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "physical_adapter", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "speed", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "service", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "dhcp_enabled", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "dhcp_lease_expires", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "dhcp_lease_obtained", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "dhcp_server", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "dns_domain", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "dns_domain_suffix_search_order", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "dns_host_name", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "dns_server_search_order", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_interface_details(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_interface_details __attribute__((weak, visibility("hidden")));
@@ -1099,8 +1099,8 @@ static const OsqColumn aCol_logged_in_users[] = {
   { "host", OSQ_TEXT, 0, 0, -1 },
   { "time", OSQ_BIGINT, 0, 0, -1 },
   { "pid", OSQ_INTEGER, 0, 0, -1 },
-  { "sid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "registry_hive", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
+  { "sid", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "registry_hive", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_logged_in_users(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_logged_in_users __attribute__((weak, visibility("hidden")));
@@ -1451,9 +1451,9 @@ static const OsqColumn aCol_os_version[] = {
   { "arch", OSQ_TEXT, 0, 0, -1 },
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
   { "mount_namespace_id", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "extra", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "install_date", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
-  { "revision", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
+  { "extra", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "install_date", OSQ_BIGINT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "revision", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_os_version(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_os_version __attribute__((weak, visibility("hidden")));
@@ -1657,7 +1657,7 @@ static const OsqColumn aCol_process_events[] = {
   { "fsgid", OSQ_BIGINT, 0, 0, -1 },
   { "sgid", OSQ_BIGINT, 0, 0, -1 },
   { "syscall", OSQ_TEXT, 0, 0, -1 },
-  { "status", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
+  { "status", OSQ_BIGINT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
   { "environment", OSQ_TEXT, OSQ_HIDDEN, 0, 5 },
   { "environment_count", OSQ_BIGINT, OSQ_HIDDEN, 0, 6 },
   { "environment_size", OSQ_BIGINT, OSQ_HIDDEN, 0, 7 },
@@ -1787,18 +1787,18 @@ static const OsqColumn aCol_processes[] = {
   { "threads", OSQ_INTEGER, 0, 0, -1 },
   { "nice", OSQ_INTEGER, 0, 0, -1 },
   { "cgroup_path", OSQ_TEXT, 0, 0, -1 },
-  { "elevated_token", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "secure_process", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "protection_type", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "virtual_process", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "elapsed_time", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
-  { "handle_count", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
-  { "percent_processor_time", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
-  { "upid", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
-  { "uppid", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
-  { "cpu_type", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "cpu_subtype", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "translated", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
+  { "elevated_token", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "secure_process", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "protection_type", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "virtual_process", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "elapsed_time", OSQ_BIGINT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "handle_count", OSQ_BIGINT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "percent_processor_time", OSQ_BIGINT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "upid", OSQ_BIGINT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "uppid", OSQ_BIGINT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "cpu_type", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "cpu_subtype", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "translated", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_processes(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_processes __attribute__((weak, visibility("hidden")));
@@ -1894,10 +1894,10 @@ extern const OsqCost osq_cost_seccomp_events __attribute__((weak, visibility("hi
 static const OsqColumn aCol_secureboot[] = {
   { "secure_boot", OSQ_INTEGER, 0, 0, -1 },
   { "setup_mode", OSQ_INTEGER, 0, 0, -1 },
-  { "secure_mode", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "description", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "kernel_extensions", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
-  { "mdm_operations", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
+  { "secure_mode", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "description", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "kernel_extensions", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "mdm_operations", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_secureboot(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_secureboot __attribute__((weak, visibility("hidden")));
@@ -2077,7 +2077,7 @@ static const OsqColumn aCol_system_controls[] = {
   { "current_value", OSQ_TEXT, 0, 0, -1 },
   { "config_value", OSQ_TEXT, 0, 0, -1 },
   { "type", OSQ_TEXT, 0, 0, -1 },
-  { "field_name", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
+  { "field_name", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_system_controls(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_system_controls __attribute__((weak, visibility("hidden")));
@@ -2103,7 +2103,7 @@ static const OsqColumn aCol_system_info[] = {
   { "board_serial", OSQ_TEXT, 0, 0, -1 },
   { "computer_name", OSQ_TEXT, 0, 0, -1 },
   { "local_hostname", OSQ_TEXT, 0, 0, -1 },
-  { "emulated_cpu_type", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
+  { "emulated_cpu_type", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_system_info(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_system_info __attribute__((weak, visibility("hidden")));
@@ -2141,7 +2141,7 @@ static const OsqColumn aCol_time[] = {
   { "timestamp", OSQ_TEXT, 0, 0, -1 },
   { "datetime", OSQ_TEXT, 0, 0, -1 },
   { "iso_8601", OSQ_TEXT, 0, 0, -1 },
-  { "win_timestamp", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
+  { "win_timestamp", OSQ_BIGINT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
   { "date_time", OSQ_TEXT, OSQ_HIDDEN, 0, 11 },
 };
 int osq_gen_time(OsqCursor*) __attribute__((weak, visibility("hidden")));
@@ -2230,8 +2230,8 @@ static const OsqColumn aCol_users[] = {
   { "uuid", OSQ_TEXT, OSQ_INDEX, "NOCASE", -1 },
   { "pid_with_namespace", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
   { "include_remote", OSQ_INTEGER, OSQ_ADDITIONAL|OSQ_HIDDEN, 0, -1 },
-  { "type", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "is_hidden", OSQ_INTEGER, OSQ_HIDDEN, 0, -1 },
+  { "type", OSQ_TEXT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
+  { "is_hidden", OSQ_INTEGER, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_users(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_users __attribute__((weak, visibility("hidden")));
@@ -2261,7 +2261,7 @@ static const OsqColumn aCol_yara_events[] = {
   { "tags", OSQ_TEXT, 0, 0, -1 },
   { "time", OSQ_BIGINT, 0, 0, -1 },
   { "eid", OSQ_TEXT, OSQ_HIDDEN, 0, -1 },
-  { "transaction_id", OSQ_BIGINT, OSQ_HIDDEN, 0, -1 },
+  { "transaction_id", OSQ_BIGINT, OSQ_HIDDEN|OSQ_FOREIGN, 0, -1 },
 };
 int osq_gen_yara_events(OsqCursor*) __attribute__((weak, visibility("hidden")));
 extern const OsqCost osq_cost_yara_events __attribute__((weak, visibility("hidden")));

@@ -54,7 +54,7 @@ from ._sqlite import sqlite3
 from .backing import fill, flags_table
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
-from .diff import decode_text
+from .diff import decode_text, format_double
 from .dump import config_dump, database_dump
 from .errors import DaemonError, ExtensionLoadError, FlagError
 from .files import check_output_path, writable_dir
@@ -74,6 +74,7 @@ from .state import StateDB, resolve_path
 log = logging.getLogger("osqlite.daemon")
 
 EXIT_OK, EXIT_FAILURE, EXIT_CATASTROPHIC = 0, 1, 78
+CONFIG_BACKUP = "config_backup"     # kv key: the last good config's sources (JSON)
 PLACEHOLDER_UUIDS = {"00000000-0000-0000-0000-000000000000", "03000200-0400-0500-0006-000700080009",
                      "03020100-0504-0706-0809-0a0b0c0d0e0f", "10000000-0000-8000-0040-000000000000"}
 
@@ -392,6 +393,8 @@ class Daemon:
         self._host_uuid: str | None = None
         self.extensions: Any = None                # osqlite.extensions.Manager when serving
         self._missing_tables: set[str] = set()     # tables skipped queries named
+        self._fetching: threading.Thread | None = None
+        self._fetched: tuple[bool, dict[str, str] | ConfigError] | None = None
 
     # -- connections --------------------------------------------------------------
 
@@ -405,6 +408,12 @@ class Daemon:
         with self._version_lock:
             self._conns[id(conn)] = (conn, -1)
         return conn
+
+    def drop_connection(self, conn: sqlite3.Connection) -> None:
+        """Close a connection made by new_connection."""
+        with self._version_lock:
+            self._conns.pop(id(conn), None)
+        conn.close()
 
     def worker_connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -584,18 +593,40 @@ class Daemon:
             self.config_plugin = registry.create("config", self.flags["config_plugin"], self)
             registry.REGISTRY.set_active("config", [self.config_plugin.name])
 
-    def read_config(self, validate: bool = True) -> Config:
-        """Fetch the sources from the config plugin and load them.  Never
-        raises for bad input: Config.error says why a source (or the fetch)
-        failed, Config.problems lists the skipped entries."""
+    def fetch_config(self) -> dict[str, str] | ConfigError:
+        """The config plugin's sources, or why it could not give them.  May
+        take long (a TLS server that does not answer): run() calls it on a
+        thread of its own, so the schedule never waits for it."""
+        self.activate_config_plugin()
+        try:
+            return self.config_plugin.gen_config()
+        except ConfigError as exc:
+            return exc
+        except Exception as exc:    # a plugin's bug must not take the daemon down
+            log.exception("The %s config plugin failed", self.config_plugin.name)
+            return ConfigError(self.config_plugin.describe(), "", str(exc) or type(exc).__name__)
+
+    def read_config(self, validate: bool = True, fetched: dict[str, str] | ConfigError | None = None,
+                    initial: bool = False) -> Config:
+        """Fetch the sources from the config plugin (or take ``fetched``) and
+        load them.  Never raises for bad input: Config.error says why a
+        source (or the fetch) failed, Config.problems lists the skipped
+        entries.  At start (``initial``), when the fetch fails and the
+        config backup is on, the last good config saved in the state
+        database is loaded instead (osquery: --config_enable_backup)."""
         self.activate_config_plugin()
         if self._main_conn is None and validate:
             self._main_conn = self.new_connection()
-        try:
-            sources = self.config_plugin.gen_config()
-        except ConfigError as exc:
-            return Config(error=exc)
-        self.config_valid = True     # osquery: valid once the plugin fetch succeeds
+        sources = self.fetch_config() if fetched is None else fetched
+        if isinstance(sources, ConfigError):
+            restored = self._restore_config() if initial else None
+            if restored is None:
+                return Config(error=sources)
+            log.warning("Error reading config: %s; using the last good config, saved in the "
+                        "state database", sources)
+            sources = restored
+        else:
+            self.config_valid = True     # osquery: valid once the plugin fetch succeeds
 
         def gen_pack(name: str, value: str) -> list:
             return list(self.config_plugin.gen_pack(name, value))
@@ -626,6 +657,33 @@ class Daemon:
                         applies=lambda pl, ver, sh: runnable(pl, ver, sh, self.shard))
         return loader.load_sources(sources)
 
+    def _backup_enabled(self) -> bool:
+        return bool(self.flags["config_enable_backup"]
+                    or getattr(self.config_plugin, "backup", False))
+
+    def _restore_config(self) -> dict[str, str] | None:
+        if not self._backup_enabled():
+            return None
+        try:
+            text = self.open_state().get(CONFIG_BACKUP)
+            sources = json.loads(text) if text else None
+        except (DaemonError, ValueError, sqlite3.Error) as exc:
+            log.warning("Cannot read the saved config: %s", exc)
+            return None
+        if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
+            return None
+        return sources
+
+    def _backup_config(self, cfg: Config) -> None:
+        """Keep a config that loaded without error, for a start when the
+        config source cannot be read (osquery: Config::backupConfig)."""
+        if cfg.error is not None or not cfg.sources or self.state is None or not self._backup_enabled():
+            return
+        try:
+            self.state.put(CONFIG_BACKUP, json.dumps(dict(cfg.sources), ensure_ascii=False))
+        except (sqlite3.Error, UnicodeEncodeError) as exc:
+            log.warning("Cannot save the config in the state database: %s", exc)
+
     def apply_config(self, cfg: Config, options_applied: bool = False) -> None:
         """Install a config: options, schedule, packs, decorators."""
         logger_path = self.flags["logger_path"]
@@ -648,6 +706,7 @@ class Daemon:
             self.decorators.run_load(lambda sql: run_sql(self._main(), sql))
         self.decorator_timers = {rate: AlignedTimer(rate, now) for rate in self.decorators.interval}
         self.install_schedule(now)
+        self._backup_config(cfg)
         if self.state is not None:
             for name in self.state.purge(set(self.scheduler.by_name), now):
                 log.info("Purged the stored results of %s, no longer scheduled", name)
@@ -690,14 +749,15 @@ class Daemon:
                               self.flags["schedule_run_at_startup"] and not self._started, denylist)
         self.wake.set()
 
-    def reload(self, force: bool = True) -> bool:
+    def reload(self, force: bool = True, fetched: dict[str, str] | ConfigError | None = None) -> bool:
         """SIGHUP (force) / config_refresh: adopt the new config only if every
         source parsed (osqlite keeps the last good config otherwise).  SIGHUP
         re-applies even an unchanged config, so it also re-runs pack
         discovery and load decorators; config_refresh skips unchanged ones.
+        ``fetched`` is what fetch_config gave (run() fetches on a thread).
         Returns False when the config could not be read."""
         try:
-            cfg = self.read_config()
+            cfg = self.read_config(fetched=fetched)
         except Exception:   # never let a reload take the daemon down
             log.exception("Error reading config (keeping the last good config)")
             return False
@@ -926,9 +986,7 @@ class Daemon:
             if loggers:
                 self.results = Loggers(loggers)
                 self.results.setup()
-            if not flags["ephemeral"]:
-                self.pidfile = Pidfile(flags["pidfile"], flags["force"])
-            self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
+            self.open_state()
             self.outbox = Outbox(self.state, self.results.sinks() if self.results is not None else [],
                                  flags["buffered_log_max"])
         except BaseException:
@@ -949,6 +1007,58 @@ class Daemon:
         self._host_uuid = self._hardware_uuid()
         self.pool = ThreadPoolExecutor(max_workers=max(1, flags["worker_threads"]),
                                        thread_name_prefix="osqlite-worker")
+
+    def open_state(self) -> StateDB:
+        """Take the pidfile and open the state database, once.  start() does
+        it after the loggers are set up; a plugin that needs the database
+        sooner (the tls config plugin keeps its node key there, and fetches
+        the config before the loggers exist) calls it first, as osquery
+        opens its database before loading the config.  --config_check and
+        --config_dump take no pidfile, as in osquery."""
+        if self.state is not None:
+            return self.state
+        flags = self.flags
+        check_paths(flags)
+        checking = flags["config_check"] or flags["config_check_strict"] or flags["config_dump"]
+        try:
+            if not flags["ephemeral"] and not checking and self.pidfile is None:
+                self.pidfile = Pidfile(flags["pidfile"], flags["force"])
+            try:
+                self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
+            except DaemonError as exc:
+                if not checking:
+                    raise
+                # --config_check beside a running daemon (which holds the
+                # database): check with a state of its own.
+                log.info("%s; --config_check uses a state in memory", exc)
+                self.state = StateDB(None)
+        except BaseException:
+            self.abort()
+            raise
+        return self.state
+
+    def host_details(self, tables: Sequence[str]) -> dict[str, dict[str, str]]:
+        """The first row of each table, values as text (osquery:
+        EnrollPlugin::genHostDetails); a table that is missing or empty is
+        left out."""
+        out: dict[str, dict[str, str]] = {}
+        # Its own connection: enrollment may happen on any thread.
+        conn = self.new_connection()
+        try:
+            self.refresh_backing(conn)
+            for table in tables:
+                try:
+                    cur = conn.execute(f'SELECT * FROM "{table}" LIMIT 1')
+                    row = cur.fetchone()
+                except sqlite3.Error:
+                    continue
+                if row is not None:
+                    names = [d[0] for d in cur.description]
+                    out[table] = {n: "" if v is None else format_double(v) if isinstance(v, float)
+                                  else str(v) for n, v in zip(names, row)}
+        finally:
+            self.drop_connection(conn)
+        return out
 
     def abort(self) -> None:
         """Undo a start that failed half-way: release the pidfile, close the database."""
@@ -988,12 +1098,21 @@ class Daemon:
         while not self.stop_event.is_set():
             self.wake.clear()
             self.housekeeping()
-            if self.reload_requested:
-                self.reload_requested = False
-                self.reload()
             now = self.clock()
-            if next_refresh is not None and now >= next_refresh:
-                next_refresh = self.refresh_config(now)
+            if self.reload_requested and self._fetching is None:
+                self.reload_requested = False
+                self._fetch_async(force=True)
+            if next_refresh is not None and now >= next_refresh and self._fetching is None:
+                self._fetch_async(force=False)
+                next_refresh = None
+            done = self._fetched
+            if done is not None:
+                self._fetched = None
+                self._fetching = None
+                ok = self.reload(force=done[0], fetched=done[1])
+                if refresh > 0:
+                    next_refresh = now + (refresh if ok else (self.flags["config_accelerated_refresh"]
+                                                              or refresh))
             if self.pack_timer is not None and self.pack_timer.due(now):
                 self.evaluate_discovery(now)
                 self.install_schedule(now)
@@ -1014,6 +1133,15 @@ class Daemon:
             # Cap the sleep so a stepped wall clock is noticed within a second.
             self.wake.wait(max(0.01, min(delay, 1.0)))
         return self.exit_code
+
+    def _fetch_async(self, force: bool) -> None:
+        """Fetch the config on a thread; run() applies it when it arrives."""
+        def fetch() -> None:
+            result = self.fetch_config()
+            self._fetched = (force, result)
+            self.wake.set()
+        self._fetching = threading.Thread(target=fetch, name="osqlite-config", daemon=True)
+        self._fetching.start()
 
     def refresh_config(self, now: float) -> float:
         """config_refresh: re-read the config; when of the next read.  As
@@ -1237,10 +1365,14 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
     if flags["database_dump"]:
         return database_dump(flags)
     daemon = Daemon(flags)
+    from .carver import Carver
     from .config_tables import ConfigTables
+    from .distributed import DistributedRunner
     from .events import EventsHook
     daemon.hooks.append(ConfigTables())
     daemon.hooks.append(EventsHook())
+    daemon.hooks.append(Carver())
+    daemon.hooks.append(DistributedRunner())
     # osquery: init.cpp Initializer::start -- the extension manager (and the
     # autoloaded extensions) come before the config plugin, which may be
     # one of theirs; a config check or dump does without them unless
@@ -1286,7 +1418,7 @@ def _serve(daemon: Daemon, program: str, daemonized: bool) -> int:
 
     # The config is read before the log files exist because its options may
     # move logger_path; its messages are buffered and replayed into them.
-    cfg = daemon.read_config()
+    cfg = daemon.read_config(initial=True)
     flags.apply_options(cfg.options, cfg.options_source)
     warn_inert(flags)
     try:

@@ -41,6 +41,15 @@ def daemons() -> Iterator[list]:
         d.stop()
 
 
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """Certificates for the TLS remote API tests (tests/tls_server.py)."""
+    from remote_helpers import need_openssl
+    from tls_server import make_pki
+    need_openssl()
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
 @pytest.fixture
 def root(monkeypatch: pytest.MonkeyPatch):
     """Set OSQLITE_ROOT for this test: root('name') uses tests/fixtures/name,

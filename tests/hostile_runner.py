@@ -346,9 +346,10 @@ def _(d):
     return [f"--config_path={good_config(d)}", "--logger_plugin=filesystem,kafka_producer"] + daemon_flags(d)[1:]
 
 
-@case("unknown_distributed_plugin", 78, "Cannot activate tls distributed plugin", check=False)
+@case("unknown_distributed_plugin", 78, "Cannot activate nope distributed plugin", check=False)
 def _(d):
-    return [f"--config_path={good_config(d)}", "--disable_distributed=false"] + daemon_flags(d)
+    return [f"--config_path={good_config(d)}", "--disable_distributed=false",
+            "--distributed_plugin=nope"] + daemon_flags(d)
 
 
 @case("database_dump_dev_null", 1, "--database_path=/dev/null is a character device", check=False)

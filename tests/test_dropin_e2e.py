@@ -116,11 +116,12 @@ def test_a_deployment_flagfile_starts_with_one_warning_line(tmp_path, daemons):
     assert len(warnings) == 1, warnings
     [line] = warnings
     assert "These osquery flags are accepted but have no effect in osqlite:" in line
-    for name in ("tls_hostname", "enroll_secret_path", "distributed_interval",
-                 "watchdog_memory_limit"):
+    for name in ("watchdog_memory_limit",):
         assert f"--{name}" in line
+    # The TLS remote API's and the extensions' flags are implemented.
     for name in ("config_refresh", "host_identifier", "logger_mode", "disable_carver", "utc",
-                 "extensions_socket", "extensions_timeout", "allow_unsafe"):
+                 "extensions_socket", "extensions_timeout", "allow_unsafe",
+                 "tls_hostname", "enroll_secret_path", "distributed_interval", "logger_tls_period"):
         assert f"--{name}," not in line and not line.endswith(f"--{name}")
     assert d.stop() == 0
 
@@ -233,11 +234,11 @@ def test_two_loggers_at_once_and_an_unknown_one(tmp_path):
         proc.terminate()
         proc.wait(30)
         out.close()
-    bad = d.run(logger_plugin="filesystem,syslog")
+    bad = d.run(logger_plugin="filesystem,aws_kinesis")
     assert bad.returncode == 78
-    assert "Cannot activate syslog logger plugin: Unknown registry plugin: syslog" in bad.stderr
-    bad = d.run(config_plugin="tls")
-    assert bad.returncode == 78 and "Cannot activate tls config plugin" in bad.stderr
+    assert "Cannot activate aws_kinesis logger plugin: Unknown registry plugin: aws_kinesis" in bad.stderr
+    bad = d.run(config_plugin="nope")
+    assert bad.returncode == 78 and "Cannot activate nope config plugin" in bad.stderr
 
 
 # -- process flags ---------------------------------------------------------------------------

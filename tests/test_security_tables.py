@@ -135,8 +135,9 @@ def test_secureboot_fixture(conn, root, tmp_path, sb, setup, want):
     root(tmp_path)
     got = rows(conn, "SELECT secure_boot, setup_mode, secure_mode, description, "
                      "kernel_extensions, mdm_operations FROM secureboot")
+    # macOS columns: description (TEXT) '', the numbers NULL, as in osquery.
     assert got == [{"secure_boot": want[0], "setup_mode": want[1], "secure_mode": None,
-                    "description": None, "kernel_extensions": None, "mdm_operations": None}]
+                    "description": "", "kernel_extensions": None, "mdm_operations": None}]
 
 
 def test_secureboot_bios_and_live(conn, root, tmp_path):

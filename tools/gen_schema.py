@@ -48,6 +48,7 @@ FLAGS = {
     "index": "OSQ_INDEX",
     "additional": "OSQ_ADDITIONAL",
     "optimized": "OSQ_OPTIMIZED",
+    "foreign": "OSQ_FOREIGN",
 }
 COLLATE = {
     "collate_nocase": "NOCASE",
@@ -82,12 +83,12 @@ def macro(table: str, column: str) -> str:
 
 def columns_of(spec: dict) -> list[dict]:
     """Visible and Linux-hidden columns in spec order, then other platforms'
-    columns (hidden, always NULL on Linux), then column aliases (hidden)."""
+    columns (hidden and foreign: '' for TEXT, NULL otherwise, on Linux), then
+    column aliases (hidden)."""
     cols = [dict(c) for c in spec["columns"]]
     for c in spec.get("other_platform_columns", []):
         c = dict(c)
-        if "hidden" not in c["flags"]:
-            c["flags"] = list(c["flags"]) + ["hidden"]
+        c["flags"] = list(c["flags"]) + [f for f in ("hidden", "foreign") if f not in c["flags"]]
         cols.append(c)
     names = {c["name"] for c in cols}
     for i, c in enumerate(list(cols)):

@@ -29,6 +29,11 @@ extra=(
   "SELECT * FROM users JOIN vscode_extensions USING (uid)"
   "SELECT * FROM processes JOIN process_open_sockets USING (pid)"
   "SELECT * FROM process_envs e JOIN processes p USING (pid) WHERE p.name = 'python3'"
+  # carves and carve() against the driver's stand-in for the daemon's osqlite_carve().
+  "SELECT * FROM carves WHERE path = '/etc/hosts' AND carve = 1"
+  "SELECT * FROM carves WHERE path LIKE '/etc/%' AND carve = 1"
+  "SELECT carve(path) FROM file WHERE directory = '/etc'"
+  "SELECT carve(NULL)"
 )
 
 # auto_table_construction over a database file made here, the foreign

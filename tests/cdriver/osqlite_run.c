@@ -16,7 +16,8 @@
 ** shell give extension tables (csrc/tables/extension.c):
 ** osqlite_extension_generate(table, context) answers, by table name,
 ** well-formed rows (ext_rows), rows that echo the query context (ext_echo),
-** malformed JSON (ext_bad) or an error message (ext_err).
+** malformed JSON (ext_bad) or an error message (ext_err); and one for the
+** daemon's osqlite_carve() (csrc/tables/carves.c).
 **
 ** -d feeds a file to the sock_diag reply parser (csrc/lib/sockdiag.c) as
 ** one datagram of replies to a dump of KIND (OSQ_DIAG_*) with sequence
@@ -89,6 +90,17 @@ static int parseDiagFile(const char *zKind, const char *zFile){
   return 0;
 }
 
+/* A stand-in for the daemon's osqlite_carve() (osqlite/carver.py), so the
+** carves table and carve() run their whole path here: the answer is guid,
+** request id, time and path, NUL-separated, as the daemon's. */
+static void fakeCarve(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  static const char zAns[] = "00000000-0000-4000-8000-000000000000\0req-1\0"
+                             "1700000000\0/etc/hosts,/etc/passwd";
+  (void)argc;
+  if( sqlite3_value_bytes(argv[0])<0 ) return;
+  sqlite3_result_blob(ctx, zAns, (int)sizeof(zAns)-1, SQLITE_STATIC);
+}
+
 static int runOne(sqlite3 *db, const char *zSql, int bQuiet){
   sqlite3_stmt *pStmt = 0;
   long nRow = 0;
@@ -123,6 +135,7 @@ int main(int argc, char **argv){
   }
   sqlite3_create_function(db, "osqlite_extension_generate", 2, SQLITE_UTF8, 0,
                           fakeGenerate, 0, 0);
+  sqlite3_create_function(db, "osqlite_carve", 2, SQLITE_UTF8, 0, fakeCarve, 0, 0);
   for(i=1; i<argc; i++){
     if( strcmp(argv[i], "-q")==0 ){ bQuiet = 1; continue; }
     if( strcmp(argv[i], "-d")==0 && i+2<argc ){
