@@ -1378,6 +1378,8 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
     # one of theirs; a config check or dump does without them unless
     # extensions are autoloaded.
     quick = flags["config_check"] or flags["config_check_strict"] or flags["config_dump"]
+    if not quick:
+        install_signal_handlers(daemon)
     managed: list[str] = []
     if not flags["disable_extensions"]:
         from .extensions import managed as managed_extensions
@@ -1399,6 +1401,25 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
     finally:
         if daemon.extensions is not None:
             daemon.extensions.stop()     # a no-op after a normal shutdown
+
+
+def install_signal_handlers(daemon: Daemon) -> None:
+    """SIGTERM/SIGINT stop and SIGHUP reloads from the first moment: a
+    service manager may stop the daemon while the extension manager or the
+    config plugin is still starting, and the daemon must still shut down
+    cleanly (exit 0, pidfile removed) rather than die of the signal."""
+
+    def on_stop(signum: int, frame: Any) -> None:
+        daemon.stop_event.set()
+        daemon.wake.set()
+
+    def on_hup(signum: int, frame: Any) -> None:
+        daemon.reload_requested = True
+        daemon.wake.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
 
 
 def _serve(daemon: Daemon, program: str, daemonized: bool) -> int:
@@ -1436,17 +1457,6 @@ def _serve(daemon: Daemon, program: str, daemonized: bool) -> int:
         log.error("Cannot start: %s", exc)
         return EXIT_CATASTROPHIC
 
-    def on_stop(signum: int, frame: Any) -> None:
-        daemon.stop_event.set()
-        daemon.wake.set()
-
-    def on_hup(signum: int, frame: Any) -> None:
-        daemon.reload_requested = True
-        daemon.wake.set()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_hup)
     code = EXIT_OK
     try:
         daemon.load_initial_config(cfg)

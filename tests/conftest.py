@@ -5,6 +5,7 @@ real code runs against hostile input (tests/fixtures/<name>/).
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -21,6 +22,19 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # tests they go to a closed loopback port (or to a test's own server), so no
 # test ever sends a packet to a link-local or outside address.
 os.environ.setdefault("OSQLITE_METADATA_ENDPOINT", "127.0.0.1:9")
+
+
+@pytest.fixture(autouse=True)
+def _osqlite_logger_restored() -> Iterator[None]:
+    """The daemon and the shell install their own handlers on the "osqlite"
+    logger and stop propagation (so a host's root logger never doubles their
+    lines); a test that builds one in-process must not take caplog away from
+    every test after it."""
+    log = logging.getLogger("osqlite")
+    saved = (list(log.handlers), log.propagate, log.level)
+    yield
+    log.handlers[:] = saved[0]
+    log.propagate, log.level = saved[1], saved[2]
 
 
 @pytest.fixture
