@@ -1345,6 +1345,10 @@ def _serve(daemon: Daemon, program: str, daemonized: bool) -> int:
         log.warning("enable_monitor=true in %s cannot start the watchdog of a daemon started with "
                     "--disable_watchdog: pass --enable_monitor on the command line, or drop "
                     "--disable_watchdog", flags.origin("enable_monitor")[len("config "):])
+    if flags.origin("watchdog_max_delay").startswith("config"):
+        # A hidden flag, so the options parser takes it; the watcher reads no config.
+        log.warning("watchdog_max_delay in %s has no effect: the watcher reads its flags from the "
+                    "command line only", flags.origin("watchdog_max_delay")[len("config "):])
     try:
         if flags["daemonize"] and not daemonized:
             detach(flags, link)

@@ -57,10 +57,7 @@ def test_osquerys_test_flags_start_write_the_pidfile_and_exit_0_on_sigint(tmp_pa
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     assert not os.path.lexists("/dev/null-journal")
     inert = [ln for ln in text.splitlines() if "accepted but have no effect" in ln]
-    assert len(inert) == 1
-    assert "--watchdog_level" in inert[0]
-    assert "--extensions_socket" not in inert[0]           # implemented (and disabled here)
-    assert "--disable_extensions" not in inert[0]
+    assert inert == []     # extensions and the watchdog are implemented: nothing is inert here
     assert "Error reading config: /dev/null: config file is a character device" in text
     assert "logging to nowhere (--disable_logging), 0 scheduled queries" in text
 
@@ -116,11 +113,12 @@ def test_a_deployment_flagfile_starts_with_one_warning_line(tmp_path, daemons):
     assert len(warnings) == 1, warnings
     [line] = warnings
     assert "These osquery flags are accepted but have no effect in osqlite:" in line
-    for name in ("tls_hostname", "enroll_secret_path", "distributed_interval",
-                 "watchdog_memory_limit"):
+    for name in ("tls_hostname", "enroll_secret_path", "distributed_interval"):
         assert f"--{name}" in line
     for name in ("config_refresh", "host_identifier", "logger_mode", "disable_carver", "utc",
-                 "extensions_socket", "extensions_timeout", "allow_unsafe"):
+                 "extensions_socket", "extensions_timeout", "allow_unsafe", "watchdog_level",
+                 "watchdog_memory_limit", "watchdog_utilization_limit", "watchdog_delay",
+                 "enable_watchdog_debug"):
         assert f"--{name}," not in line and not line.endswith(f"--{name}")
     assert d.stop() == 0
 
@@ -380,6 +378,5 @@ def test_the_seed_sample_checks_clean_once_its_pack_is_installed(tmp_path):
     res = subprocess.run(daemon_cmd() + [f"--config_path={installed}", "--config_check_strict"],
                          cwd=tmp_path, env=environ(), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
-    # The only warning: this build has no watchdog for the sample's enable_monitor.
-    assert [ln.split("] ", 1)[1] for ln in warning_lines(res.stderr)] == [
-        "These osquery flags are accepted but have no effect in osqlite: --enable_monitor"]
+    # No warning at all: the sample's enable_monitor is the watchdog, on by default.
+    assert warning_lines(res.stderr) == []
