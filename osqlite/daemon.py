@@ -1279,7 +1279,10 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
         return database_dump(flags)
     link = WatcherLink.from_env()
     if link is not None and not link.bind():
-        return EXIT_OK          # the watcher died before this worker was up
+        # The watcher died before this worker was up (or OSQUERY_WORKER was set by hand).
+        print(f"{program}: the watcher (pid {link.watcher_pid}, from OSQUERY_WORKER) is not this "
+              "worker's parent any more; exiting", file=sys.stderr)
+        return EXIT_OK
     one_shot = flags["config_dump"] or flags["config_check"] or flags["config_check_strict"]
     if link is None and not one_shot and watchdog.enabled(flags):
         # The same program, arguments and interpreter options, as osquery re-executes itself.

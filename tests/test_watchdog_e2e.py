@@ -93,9 +93,22 @@ def watchdog_daemon(tmp_path: Path, schedule_: dict, **flags) -> Daemon:
     return Daemon(tmp_path, {"schedule": schedule_}, **flags)
 
 
+def fd_targets(pid: int) -> list[str]:
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
 def test_a_watcher_runs_one_worker(tmp_path):
-    d = watchdog_daemon(tmp_path, {"info": {"query": "SELECT pid, watcher FROM osquery_info",
-                                            "interval": 1, "snapshot": True}})
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    d = Daemon(tmp_path, {"schedule": {"info": {"query": "SELECT pid, watcher FROM osquery_info",
+                                                "interval": 1, "snapshot": True}},
+                          "file_paths": {"tmp": [f"{watched}/%%"]}}, enable_file_events="true")
     d.start()
     try:
         watcher = d.proc.pid
@@ -111,9 +124,13 @@ def test_a_watcher_runs_one_worker(tmp_path):
         wait_for(lambda: "Config reloaded" in d.info(), what="the worker's reload", daemon=d)
         assert "Passing SIGHUP to osqueryd worker" in stderr(d)
         assert ready_worker(d) == w
+        # The event publishers (inotify here) run in the worker only.
+        assert any(t == "anon_inode:inotify" for t in fd_targets(w))
+        assert not [t for t in fd_targets(watcher) if t.startswith(("socket:", "anon_inode:"))]
+        d.signal(signal.SIGINT)                                            # stops both, cleanly
+        assert d.proc.wait(30) == 0
     finally:
-        code = d.stop()
-    assert code == 0
+        d.stop()
     assert not alive(w)
     assert not (tmp_path / "osqueryd.pid").exists()
 
