@@ -373,6 +373,19 @@ class Child:
         """Reaped: decide what comes next."""
         raise NotImplementedError
 
+    def blame(self, v: Violation) -> tuple[Run | None, str]:
+        """Who is to blame for a limit hit, and what happens to it, in words."""
+        return None, ""
+
+    def limit_stopped(self, pid: int, v: Violation, culprit: Run | None, running: list[str]) -> None:
+        """Stopped for a limit (already reaped)."""
+
+    def running(self) -> list[str]:
+        return []
+
+    def released(self) -> None:
+        """Reaped, by a limit stop or the watcher's own stop."""
+
 
 class Worker(Child):
     """The daemon's worker: the same program, OSQUERY_WORKER set, a status pipe."""
@@ -385,11 +398,9 @@ class Worker(Child):
         self.cwd = cwd
         self.fd = -1
         self.buffer = b""
-        self.ready = False
-        self.ever_ready = False
-        self.runs = Runs()
+        self.ever_ready = False      # has any worker said it started?
+        self.runs = self._new_runs()
         self.report: dict[str, Any] | None = None   # for the next worker
-        self.generation = 0
 
     def spawn(self) -> subprocess.Popen:
         r, w = os.pipe()
@@ -407,12 +418,16 @@ class Worker(Child):
             raise
         finally:
             os.close(w)
-        self.fd, self.buffer, self.ready = r, b"", False
-        self.runs = Runs()
+        self.fd, self.buffer = r, b""
+        self.runs = self._new_runs()
         self.report = None
-        self.generation += 1
         log.debug("osqueryd watcher (%d) executing worker (%d)", os.getpid(), proc.pid)
         return proc
+
+    def _new_runs(self) -> Runs:
+        # Ended runs are kept as long as a limit hit could still be blamed on them.
+        lim = self.watcher.limits
+        return Runs(keep=max(120.0, self.watcher.flags["watchdog_delay"] + lim.latency + 2 * lim.interval))
 
     def fds(self) -> list[int]:
         return [self.fd] if self.fd >= 0 else []
@@ -438,8 +453,19 @@ class Worker(Child):
             if not isinstance(msg, dict):
                 continue
             if msg.get("ready"):
-                self.ready = self.ever_ready = True
+                self.ever_ready = True
             self.runs.feed(msg, self.pid, now)
+
+    def running(self) -> list[str]:
+        return sorted(self.runs.running)
+
+    def released(self) -> None:
+        self.close_pipe()
+
+    def limit_stopped(self, pid: int, v: Violation, culprit: Run | None, running: list[str]) -> None:
+        self.report = {"pid": pid, "cause": f"stopped by the watchdog: {v.message}", "limit": v.limit,
+                       "value": v.value, "culprit": culprit.name if culprit is not None else None,
+                       "running": running}
 
     def close_pipe(self) -> None:
         if self.fd >= 0:
@@ -450,7 +476,6 @@ class Worker(Child):
                 self.fd = -1
 
     def blame(self, v: Violation) -> tuple[Run | None, str]:
-        """The culprit, and what happens to it, in words."""
         run = self.runs.culprit(self.pid, v.since - self.watcher.limits.interval)
         if run is None:
             return None, "no scheduled query was running, nothing is denylisted"
@@ -464,8 +489,8 @@ class Worker(Child):
     def exited(self, status: int, now: float) -> None:
         w = self.watcher
         pid, lived = self.pid, now - self.started
-        self.close_pipe()
-        running = sorted(self.runs.running)
+        self.released()
+        running = self.running()
         self.proc = None
         if status == EXIT_CATASTROPHIC:
             w.finish(EXIT_CATASTROPHIC, f"osqueryd worker ({pid}) returned exit status 78; "
@@ -649,7 +674,7 @@ class Watcher:
     def _stop_for(self, child: Child, v: Violation) -> None:
         """A limit hit: say it all in one line, then stop the child."""
         pid = child.pid
-        culprit, blame = child.blame(v) if isinstance(child, Worker) else (None, "")
+        culprit, blame = child.blame(v)
         delay = child.backoff.next(time.time() - child.started, True)
         child.next_start = time.time() + delay
         forced = self.flags["watchdog_forced_shutdown_delay"]
@@ -659,16 +684,12 @@ class Watcher:
         log.warning("%s", line)
         _syslog(line)
         child.stopping = v
-        running = sorted(child.runs.running) if isinstance(child, Worker) else []
+        running = child.running()
         # osquery: warnResourceLimitHit, then stopChild(force=true).
         self._signal(child, signal.SIGUSR1)
         self._stop_child(child, forced)
-        if isinstance(child, Worker):
-            child.close_pipe()
-            child.report = {"pid": pid, "cause": f"stopped by the watchdog: {v.message}",
-                            "limit": v.limit, "value": v.value,
-                            "culprit": culprit.name if culprit is not None else None,
-                            "running": running}
+        child.released()
+        child.limit_stopped(pid, v, culprit, running)
         child.proc = None
 
     @staticmethod
@@ -686,12 +707,12 @@ class Watcher:
         proc = child.proc
         if timeout > 0:
             self._signal(child, signal.SIGTERM)
-            status = _wait(proc, timeout)
+            status = _reap_within(proc, timeout)
             if status is not None:
                 return status
             log.warning("%s (%d) could not be stopped. Sending kill signal.", child.name, proc.pid)
         self._signal(child, signal.SIGKILL)
-        status = _wait(proc, 2.0)
+        status = _reap_within(proc, 2.0)
         if status is None:
             self.finish(EXIT_CATASTROPHIC, f"Watcher cannot stop {child.kind} process ({proc.pid}).")
         return status
@@ -703,15 +724,14 @@ class Watcher:
             if child.proc is None:
                 continue
             status = self._stop_child(child, grace)
-            if isinstance(child, Worker):
-                child.close_pipe()
-                if status is not None and status >= 0 and self.exit_code is None:
-                    # osquery: the watcher exits with its worker's status.
-                    self.exit_code = status
+            child.released()
+            if child is self.worker and status is not None and status >= 0 and self.exit_code is None:
+                # osquery: the watcher exits with its worker's status.
+                self.exit_code = status
             child.proc = None
 
 
-def _wait(proc: subprocess.Popen, timeout: float) -> int | None:
+def _reap_within(proc: subprocess.Popen, timeout: float) -> int | None:
     end = time.monotonic() + timeout
     while True:
         status = proc.poll()

@@ -122,7 +122,7 @@ def test_sample_reads_a_command_name_with_spaces_and_parentheses(tmp_path):
 
 
 def test_thread_cpu_is_the_threads_own():
-    stop = threading.Event()
+    stop, spun = threading.Event(), threading.Event()
     tid = []
 
     def spin() -> None:
@@ -130,19 +130,19 @@ def test_thread_cpu_is_the_threads_own():
         end = time.thread_time() + 0.3
         while time.thread_time() < end:
             pass
+        spun.set()
         stop.wait()
 
     t = threading.Thread(target=spin)
     t.start()
     try:
-        while time.thread_time() < 0 or not tid:
-            time.sleep(0.01)
-        time.sleep(0.5)
-        spun = watchdog.thread_cpu_ms(os.getpid(), tid[0])
-        me = watchdog.thread_cpu_ms(os.getpid(), threading.get_native_id())
-        assert spun >= 250 and me is not None
+        assert spun.wait(60)
+        spent = watchdog.thread_cpu_ms(os.getpid(), tid[0])
         oracle = [th for th in psutil.Process().threads() if th.id == tid[0]][0]
-        assert abs(spun - (oracle.user_time + oracle.system_time) * 1000) <= 20
+        assert spent >= 290                                   # 300 ms in 10 ms ticks
+        assert spent == round((oracle.user_time + oracle.system_time) * 1000)
+        assert watchdog.thread_cpu_ms(os.getpid(), threading.get_native_id()) is not None
+        assert watchdog.thread_cpu_ms(os.getpid(), 2 ** 22 + 7) is None
     finally:
         stop.set()
         t.join()
