@@ -13,7 +13,8 @@ osquery/database/database.cpp); osqlite uses one SQLite file:
 * ``outbox`` / ``outbox_sinks`` — log lines committed but not yet delivered
   to every sink (osqlite.outbox).
 * ``kv(key, value)`` — everything else: splayed intervals (``interval.<name>``),
-  the denylist (``denylist.<name>`` = expiry), ``instance_uuid_v1``,
+  the denylist (``denylist.<name>`` = expiry), the queries running now
+  (``executing_query.<name>`` = start time, osqlite.worker), ``instance_uuid_v1``,
   ``host_uuid_v3``.
 
 If database_path is an existing directory (an osquery install's RocksDB

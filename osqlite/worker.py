@@ -128,7 +128,7 @@ class Tracker:
         return self.daemon.watcher_link
 
     def started(self, job: Any) -> None:
-        self.daemon.state.put(EXECUTING + job.name, str(int(time.time())))
+        self._record(self.daemon.state.put, EXECUTING + job.name, str(int(time.time())))
         if self.link is not None:
             self.link.send({"start": job.name, "tid": threading.get_native_id(),
                             "denylist": self.denylist_for(job)})
@@ -136,9 +136,19 @@ class Tracker:
     def finished(self, job: Any, cpu_ms: int) -> None:
         if not self.limit_hit:
             # osquery keeps the record when a limit was hit, for the next worker.
-            self.daemon.state.delete(EXECUTING + job.name)
+            self._record(self.daemon.state.delete, EXECUTING + job.name)
         if self.link is not None:
             self.link.send({"end": job.name, "cpu": cpu_ms})
+
+    @staticmethod
+    def _record(op: Any, *args: str) -> None:
+        # The record only feeds a warning after a crash: a state database that
+        # cannot take it (a full disk) must not stop the query; the run's own
+        # store step reports that failure.
+        try:
+            op(*args)
+        except sqlite3.Error as exc:
+            log.debug("Cannot record the running query in the state database: %s", exc)
 
     def denylist_for(self, job: Any) -> int:
         """Seconds this query is denylisted for when it gets the worker stopped;
