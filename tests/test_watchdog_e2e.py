@@ -135,6 +135,27 @@ def test_a_watcher_runs_one_worker(tmp_path):
     assert not (tmp_path / "osqueryd.pid").exists()
 
 
+def test_ctrl_c_stops_the_watcher_and_the_worker_without_a_respawn(tmp_path):
+    d = watchdog_daemon(tmp_path, {"tick": TICK}, verbose="true")
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as f:
+        # Its own process group, as a shell gives a foreground job: Ctrl-C signals both.
+        proc = subprocess.Popen(d.argv(), cwd=REPO, env=d.environ(), stdout=subprocess.DEVNULL,
+                                stderr=f, start_new_session=True)
+        d.proc = proc
+        try:
+            w = ready_worker(d)
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    text = err.read_text()
+    assert not alive(w)
+    assert text.count("executing worker") == 1 and "a new worker starts" not in text
+
+
 def test_sigkill_of_the_watcher_takes_the_worker_down(tmp_path):
     d = watchdog_daemon(tmp_path, {"tick": TICK})
     d.start()
