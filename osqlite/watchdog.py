@@ -65,7 +65,9 @@ Seam for autoloaded extensions: ``Watcher.children`` is the list of
 supervised processes.  The worker is a ``Worker``; an extension would be
 another ``Child`` subclass with its own ``spawn()`` (and ``enforce`` from
 --enable_extensions_watchdog), appended to that list before ``run()``: the
-loop checks, stops, reaps and restarts every child the same way.
+loop checks, stops, reaps and restarts every child the same way.  Today the
+worker's extension manager starts and restarts them (osqlite.extensions.autoload),
+outside the watcher's limits.
 """
 from __future__ import annotations
 
