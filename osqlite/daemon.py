@@ -49,7 +49,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import osqlite
 
-from . import registry
+from . import registry, watchdog
 from ._sqlite import sqlite3
 from .backing import fill, flags_table
 from .config import Config, ConfigError, Loader, QuerySpec
@@ -70,11 +70,13 @@ from .results import CHUNK, ResultStep, Run, render_in_sqlite
 from .scheduler import AlignedTimer, Job, Scheduler
 from .sql import split_statements
 from .state import StateDB, resolve_path
+from .worker import Tracker, WatcherLink, settle_previous, take_executing, trim_memory
 
 log = logging.getLogger("osqlite.daemon")
 
 EXIT_OK, EXIT_FAILURE, EXIT_CATASTROPHIC = 0, 1, 78
 CONFIG_BACKUP = "config_backup"     # kv key: the last good config's sources (JSON)
+WORKER_ORPHAN_TIMEOUT = 5.0     # s a worker whose watcher died has to stop
 PLACEHOLDER_UUIDS = {"00000000-0000-0000-0000-000000000000", "03000200-0400-0500-0006-000700080009",
                      "03020100-0504-0706-0809-0a0b0c0d0e0f", "10000000-0000-8000-0040-000000000000"}
 
@@ -395,6 +397,10 @@ class Daemon:
         self._missing_tables: set[str] = set()     # tables skipped queries named
         self._fetching: threading.Thread | None = None
         self._fetched: tuple[bool, dict[str, str] | ConfigError] | None = None
+        # The watchdog: this daemon's watcher when it is a worker (osqlite.worker).
+        self.watcher_link: WatcherLink | None = None
+        self.tracker = Tracker(self)
+        self._previous: list[str] = []      # executing_query left by the previous daemon
 
     # -- connections --------------------------------------------------------------
 
@@ -477,7 +483,8 @@ class Daemon:
     def info_row(self) -> tuple:
         active = "active" if self.extensions is not None and self.extensions.running else "inactive"
         return (os.getpid(), self.instance_id(), OSQUERY_VERSION, self.config.hash if self.config else "",
-                int(self.config_valid), active, self.start_time, -1)
+                int(self.config_valid), active, self.start_time,
+                self.watcher_link.watcher_pid if self.watcher_link is not None else -1)
 
     # -- identity -------------------------------------------------------------------
 
@@ -850,14 +857,13 @@ class Daemon:
         tokens = [(h, h.before_query(self, conn, job)) for h in self.hooks
                   if hasattr(h, "before_query")]
         ok = False
+        self.tracker.started(job)
         try:
             with self.time_limit(conn, timeout):
                 ok = self._store_and_log(job, conn)
         except QueryTimeout:
-            until = self.clock() + flags["schedule_denylist_duration"]
             if spec.denylist:
-                self.scheduler.denylist(job, until)
-                self.state.put(f"denylist.{job.name}", str(until))
+                self.denylist(job, flags["schedule_denylist_duration"])
                 log.warning("Scheduled query %s exceeded schedule_timeout (%ss) and was interrupted; "
                             "it is denylisted for %ss", job.name, timeout,
                             flags["schedule_denylist_duration"])
@@ -866,15 +872,29 @@ class Daemon:
                             job.name, timeout)
         except (sqlite3.Error, QueryError) as exc:
             err = exc.__cause__ if isinstance(exc, QueryError) else exc
-            log.error("Error executing scheduled query %s: %s", job.name, err)
+            if self.stop_event.is_set() and "interrupted" in str(err):
+                log.info("Scheduled query %s was interrupted: the daemon is stopping", job.name)
+            else:
+                log.error("Error executing scheduled query %s: %s", job.name, err)
         finally:
-            self._record(job, t0, r0)
+            cpu_ms = self._record(job, t0, r0)
+            self.tracker.finished(job, cpu_ms)
             # After the store/log step: an event query's position advances only
             # once its rows are committed (or it had none).
             for h, token in tokens:
                 h.after_query(self, conn, job, token, ok)
         if ok and self.outbox is not None:
             self.outbox.deliver(force=False)
+        trim_memory(flags, self.watcher_link is not None)
+
+    def denylist(self, job: Job, seconds: float) -> None:
+        """Skip a query for ``seconds`` (persisted: a restart keeps it);
+        osquery_schedule shows it denylisted."""
+        until = self.clock() + seconds
+        self.scheduler.denylist(job, until)
+        if self.state is not None:
+            self.state.put(f"denylist.{job.name}", str(until))
+        self.bump()
 
     def _store_and_log(self, job: Job, conn: sqlite3.Connection) -> bool:
         """Run the query, diff, store and commit the run's lines
@@ -940,7 +960,8 @@ class Daemon:
             log.warning("The state database accepts results again")
             self._store_error = None
 
-    def _record(self, job: Job, t0: float, r0: Any) -> None:
+    def _record(self, job: Job, t0: float, r0: Any) -> int:
+        """Account a run in osquery_schedule; the CPU ms it used."""
         r1 = resource.getrusage(resource.RUSAGE_THREAD)
         wall = int((time.monotonic() - t0) * 1000)
         user = int((r1.ru_utime - r0.ru_utime) * 1000)
@@ -958,6 +979,7 @@ class Daemon:
         rss = r1.ru_maxrss * 1024
         s["last_memory"] = rss
         s["average_memory"] = (s["average_memory"] * (s["executions"] - 1) + rss) // s["executions"]
+        return user + system
 
     exit_code = EXIT_OK
 
@@ -993,6 +1015,7 @@ class Daemon:
             self.abort()
             raise
         setup_status_logs(flags, self.results)
+        self._previous = take_executing(self.state)
         self.step = ResultStep(self.state, self.outbox, self._in_commit)
         # Lines committed before the last stop (a kill, a crash, a failing
         # log) go out first, before any new run.
@@ -1021,7 +1044,9 @@ class Daemon:
         check_paths(flags)
         checking = flags["config_check"] or flags["config_check_strict"] or flags["config_dump"]
         try:
-            if not flags["ephemeral"] and not checking and self.pidfile is None:
+            # A worker leaves the pidfile to its watcher (osquery: init.cpp initDaemon).
+            if (not flags["ephemeral"] and not checking and self.pidfile is None
+                    and self.watcher_link is None):
                 self.pidfile = Pidfile(flags["pidfile"], flags["force"])
             try:
                 self.state = StateDB(None if flags["disable_database"] else flags["database_path"])
@@ -1080,6 +1105,9 @@ class Daemon:
         if cfg is not None:
             self.apply_config(cfg, options_applied=True)
         self._started = True
+        settle_previous(self, self._previous,
+                        self.watcher_link.report if self.watcher_link is not None else None)
+        self._previous = []
 
     def announce(self) -> None:
         """The start line: version, config, log destination, schedule size."""
@@ -1185,11 +1213,24 @@ class Daemon:
             self.pidfile.check()
         if self.outbox is not None:
             self.outbox.retry_due()
+        if self.watcher_link is not None and not self.watcher_link.alive():
+            # The watcher is gone (its SIGTERM may have been missed): follow it.
+            self.stop_event.set()
+
+    def watcher_lost(self) -> bool:
+        return self.watcher_link is not None and not self.watcher_link.alive()
 
     def shutdown(self) -> None:
         log.info("osqlite daemon stopping")
         # As osquery's alarm_timeout: a shutdown that hangs is cut short (exit 78).
-        alarm = threading.Timer(max(10, self.flags["alarm_timeout"]), self._force_exit)
+        timeout = max(10, self.flags["alarm_timeout"])
+        if self.watcher_lost():
+            assert self.watcher_link is not None
+            log.warning("osqueryd worker (%d) detected killed watcher (%d); stopping", os.getpid(),
+                        self.watcher_link.watcher_pid)
+            # Nobody waits for this worker: it must not outlive its watcher for long.
+            timeout = WORKER_ORPHAN_TIMEOUT
+        alarm = threading.Timer(timeout, self._force_exit)
         alarm.daemon = True
         alarm.start()
         try:
@@ -1342,6 +1383,7 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
         print(usage(program))
         return EXIT_OK
     flags = Flags(program)
+    given = list(args)
     if (not any(a.lstrip("-").startswith("flagfile") for a in args)
             and os.access(DEFAULT_FLAGFILE, os.R_OK)):
         # No --flagfile: osquery reads its defaults file when there is one.
@@ -1364,8 +1406,21 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
         return _flag_error(problem)
     if flags["database_dump"]:
         return database_dump(flags)
+    link = WatcherLink.from_env()
+    if link is not None and not link.bind():
+        # The watcher died before this worker was up (or OSQUERY_WORKER was set by hand).
+        print(f"{program}: the watcher (pid {link.watcher_pid}, from OSQUERY_WORKER) is not this "
+              "worker's parent any more; exiting", file=sys.stderr)
+        return EXIT_OK
+    one_shot = flags["config_dump"] or flags["config_check"] or flags["config_check_strict"]
+    if link is None and not one_shot and watchdog.enabled(flags):
+        # The same program, arguments and interpreter options, as osquery re-executes itself.
+        worker = ([sys.executable] + sys.orig_argv[1:] if argv is None
+                  else [sys.executable, "-m", "osqlite.daemon"] + given)
+        return run_as_watcher(flags, worker, program)
     daemon = Daemon(flags)
     from .carver import Carver
+    daemon.watcher_link = link
     from .config_tables import ConfigTables
     from .distributed import DistributedRunner
     from .events import EventsHook
@@ -1389,11 +1444,10 @@ def main(argv: Sequence[str] | None = None, program: str | None = None) -> int:
         if flags["daemonize"] and not quick:
             # Threads and children must belong to the detached process.
             try:
-                check_paths(flags)
+                detach(flags, link)
             except DaemonError as exc:
                 print(f"{program}: {exc}", file=sys.stderr)
                 return EXIT_FAILURE
-            daemonize(flags)
             daemonized = True
         daemon.start_extensions(managed)
     try:
@@ -1417,15 +1471,23 @@ def install_signal_handlers(daemon: Daemon) -> None:
         daemon.reload_requested = True
         daemon.wake.set()
 
+    def on_limit(signum: int, frame: Any) -> None:
+        # osquery: SIGUSR1 says a resource limit was hit; the record of the
+        # running queries stays for the next worker, and the daemon stops.
+        daemon.tracker.limit_hit = True
+        on_stop(signum, frame)
+
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_hup)
+    signal.signal(signal.SIGUSR1, on_limit)
 
 
 def _serve(daemon: Daemon, program: str, daemonized: bool) -> int:
     """main() once the extension manager runs: the config plugin, the
     config, the loggers, then the schedule until a signal stops it."""
     flags = daemon.flags
+    link = daemon.watcher_link
     try:
         daemon.activate_config_plugin()
     except PluginError as exc:
@@ -1442,10 +1504,18 @@ def _serve(daemon: Daemon, program: str, daemonized: bool) -> int:
     cfg = daemon.read_config(initial=True)
     flags.apply_options(cfg.options, cfg.options_source)
     warn_inert(flags)
+    if link is None and flags["enable_monitor"] and flags.origin("enable_monitor").startswith("config"):
+        # The watchdog is decided from the command line, before any config is read.
+        log.warning("enable_monitor=true in %s cannot start the watchdog of a daemon started with "
+                    "--disable_watchdog: pass --enable_monitor on the command line, or drop "
+                    "--disable_watchdog", flags.origin("enable_monitor")[len("config "):])
+    if flags.origin("watchdog_max_delay").startswith("config"):
+        # A hidden flag, so the options parser takes it; the watcher reads no config.
+        log.warning("watchdog_max_delay in %s has no effect: the watcher reads its flags from the "
+                    "command line only", flags.origin("watchdog_max_delay")[len("config "):])
     try:
         if flags["daemonize"] and not daemonized:
-            check_paths(flags)       # while the message can still reach the terminal
-            daemonize(flags)
+            detach(flags, link)
         daemon.start()
     except DaemonError as exc:
         print(f"{program}: {exc}", file=sys.stderr)
@@ -1461,6 +1531,8 @@ def _serve(daemon: Daemon, program: str, daemonized: bool) -> int:
     try:
         daemon.load_initial_config(cfg)
         daemon.announce()
+        if link is not None:
+            link.send({"ready": os.getpid()})
         code = daemon.run()
     finally:
         daemon.shutdown()
@@ -1495,22 +1567,63 @@ def config_check(daemon: Daemon, strict: bool) -> int:
     return EXIT_OK
 
 
-def daemonize(flags: Flags) -> None:
+def detach(flags: Flags, link: WatcherLink | None) -> None:
+    """--daemonize for this process.  A worker only does daemon()'s last part:
+    its watcher has forked and made the session.  A single process checks its
+    paths first, while the message can still reach the terminal."""
+    if link is not None:
+        daemonize(flags, fork=False)
+        return
+    check_paths(flags)
+    daemonize(flags)
+
+
+def daemonize(flags: Flags, fork: bool = True) -> None:
     """--daemonize: daemon(0, 0) as osquery (osquery: osquery/core/init.cpp
     initDaemon): fork, new session, cwd /, standard streams on /dev/null.
-    Relative path flags are made absolute first, since the cwd changes."""
+    Relative path flags are made absolute first, since the cwd changes.
+    A worker (``fork`` False) only does the last part: its watcher forked."""
     for name in ("config_path", "logger_path", "database_path", "pidfile"):
         if flags[name] and not os.path.isabs(flags[name]):
             flags.set(name, os.path.abspath(flags[name]), flags.origin(name))
-    if os.fork() > 0:
-        os._exit(EXIT_OK)
-    os.setsid()
+    if fork:
+        if os.fork() > 0:
+            os._exit(EXIT_OK)
+        os.setsid()
     os.chdir("/")
     fd = os.open(os.devnull, os.O_RDWR)
     for std in (0, 1, 2):
         os.dup2(fd, std)
     if fd > 2:
         os.close(fd)
+
+
+def run_as_watcher(flags: Flags, worker_argv: list[str], program: str) -> int:
+    """The watchdog's watcher (osqlite.watchdog): it checks the paths, daemonizes,
+    takes the pidfile and supervises workers; no database, no log files, no
+    config (osquery: osquery/core/init.cpp initWatcher)."""
+    root = logging.getLogger("osqlite")
+    root.removeHandler(_buffer)          # no status logs here: stderr (and syslog) only
+    _buffer.records.clear()
+    cwd = os.getcwd()
+    pidfile = None
+    try:
+        check_paths(flags)
+        if flags["daemonize"]:
+            daemonize(flags)
+        if not flags["ephemeral"]:
+            pidfile = Pidfile(flags["pidfile"], flags["force"])
+    except DaemonError as exc:
+        print(f"{program}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    watchdog.background_priority(flags)
+    try:
+        return watchdog.Watcher(flags, worker_argv, cwd,
+                                housekeeping=pidfile.check if pidfile is not None else None).run()
+    finally:
+        if pidfile is not None:
+            pidfile.release()
+        logging.shutdown()
 
 
 def entry(argv: Sequence[str] | None = None) -> int:

@@ -230,7 +230,8 @@ OSQLITE_FLAGS: tuple[Flag, ...] = (
     _F("logger_syslog_path", "string", "/dev/log",
        "UNIX socket of the syslog daemon the syslog logger writes to", origin="osqlite"),
     # Removed from osquery 5 but used by the seed article's sample config.
-    _F("enable_monitor", "bool", False, "Old osquery name: run the watchdog", origin="osqlite"),
+    _F("enable_monitor", "bool", False,
+       "Old osquery name: run the watchdog (even with --disable_watchdog)", origin="osqlite"),
 )
 
 #: gflags' and glog's own flags, which osquery's binary accepts as well.
@@ -323,7 +324,13 @@ IMPLEMENTED: dict[str, set[str]] = {
                    "extensions_timeout", "extensions_interval", "extensions_require",
                    "extensions_default_index", "extension", "connect", "allow_unsafe",
                    "thrift_timeout", "thrift_string_size_limit"},
-    "watchdog": set(),
+    # osqlite.watchdog (the watcher) and osqlite.worker; enable_extensions_watchdog
+    # would put autoloaded extensions under the watcher's limits, which it does
+    # not supervise (the worker does: osqlite.extensions.autoload).
+    "watchdog": {"disable_watchdog", "enable_monitor", "watchdog_level", "watchdog_memory_limit",
+                 "watchdog_utilization_limit", "watchdog_latency_limit", "watchdog_delay",
+                 "watchdog_forced_shutdown_delay", "watchdog_max_delay", "enable_watchdog_debug",
+                 "malloc_trim_threshold", "events_enforce_denylist"},
     # osqlite.shell (osqueryi's output modes and one-shot modes).
     "shell": {"csv", "json", "json_pretty", "line", "list", "separator", "header", "pack",
               "L", "A", "query", "query_file", "output", "planner", "profile"},
@@ -332,12 +339,11 @@ IMPLEMENTED: dict[str, set[str]] = {
 }
 
 #: Inert flags whose given value asks for exactly what osqlite does anyway
-#: (e.g. --disable_watchdog=true where there is no watchdog): those values
+#: (e.g. --disable_carver=true where there is no carver): those values
 #: are not named in the start-up warning.
 HONORED_VALUES: dict[str, Any] = {
-    "disable_watchdog": True, "enable_monitor": False,
     "disable_carver": True, "carver_disable_function": True,
-    "enable_extensions_watchdog": False, "enable_watchdog_debug": False,
+    "enable_extensions_watchdog": False,
 }
 
 

@@ -13,7 +13,8 @@ osquery/database/database.cpp); osqlite uses one SQLite file:
 * ``outbox`` / ``outbox_sinks`` — log lines committed but not yet delivered
   to every sink (osqlite.outbox).
 * ``kv(key, value)`` — everything else: splayed intervals (``interval.<name>``),
-  the denylist (``denylist.<name>`` = expiry), ``instance_uuid_v1``,
+  the denylist (``denylist.<name>`` = expiry), the queries running now
+  (``executing_query.<name>`` = start time, osqlite.worker), ``instance_uuid_v1``,
   ``host_uuid_v3``.
 
 If database_path is an existing directory (an osquery install's RocksDB
@@ -42,6 +43,7 @@ import json
 import logging
 import os
 import threading
+import time
 from typing import Any, Iterator, Sequence
 
 from ._sqlite import sqlite3
@@ -54,6 +56,7 @@ log = logging.getLogger("osqlite.state")
 STATE_FILE_IN_DIR = "osqlite.db"
 PURGE_AGE = 592200   # ~6.85 days, osquery's
 SIDECARS = ("-wal", "-shm", "-journal")
+LOCK_ATTEMPTS, LOCK_PAUSE = 25, 0.2
 
 
 def resolve_path(database_path: str) -> str:
@@ -100,9 +103,17 @@ class StateDB:
         except OSError as exc:
             raise DaemonError(f"cannot open the state database {path} ({exc.strerror}): "
                               "pass --database_path=<a writable path>") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        # A daemon that is still stopping (a worker whose watcher was just
+        # killed, a restart) may hold it for a moment: osquery retries its
+        # database open 25 times, 200 ms apart (osquery: osquery/database/database.cpp).
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if attempt + 1 < LOCK_ATTEMPTS:
+                    time.sleep(LOCK_PAUSE)
+        else:
             os.close(fd)
             raise DaemonError(f"another osqlite daemon is using the state database {path}; "
                               "stop it first, or pass a different --database_path") from None

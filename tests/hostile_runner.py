@@ -376,6 +376,10 @@ def run_case(name: str, spec: dict[str, Any], work: Path) -> dict[str, Any]:
     # No extension manager on the default /var/osquery/osquery.em: these
     # cases are about flags and configs, and must not touch the machine.
     argv = ["--disable_extensions=true"] + argv
+    # In this process, so that its messages are captured: a watcher's worker
+    # would write them to the real stderr (test_watchdog_e2e.py checks that
+    # the watcher ends with its worker's status).
+    argv.append("--disable_watchdog")
     before = {p.name for p in d.iterdir()}
     err, out = io.StringIO(), io.StringIO()
     saved = sys.stderr, sys.stdout

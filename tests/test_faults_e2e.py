@@ -162,6 +162,9 @@ def config() -> dict:
 
 
 def daemon(tmp: Path, hosts_root: Path, **flags) -> Daemon:
+    # One process: the kills and SIGSTOPs aim at the process that stores and
+    # logs (test_watchdog_e2e.py does the same through a watcher).
+    flags.setdefault("disable_watchdog", "true")
     d = Daemon(tmp, config(), **flags)
     d.env["OSQLITE_ROOT"] = str(hosts_root)
     return d
