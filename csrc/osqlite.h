@@ -198,7 +198,9 @@ ssize_t osq_slurp(const char *zPath, size_t nLimit, char **pz);
 ** bytes first (aBuf may be NULL with nBuf 0): data that one read leaves
 ** there without filling it stays there; otherwise it continues into a heap
 ** buffer *pzHeap (else set to NULL; free with sqlite3_free).  *pz is set
-** to the NUL-terminated data.  Returns bytes read or -errno. */
+** to the NUL-terminated data: parse *pz, never aBuf, since the data may be
+** on the heap.  At most nLimit bytes are read, whatever nBuf is.  Returns
+** bytes read or -errno. */
 ssize_t osq_slurp_fd(int fd, size_t nLimit, char *aBuf, size_t nBuf,
                      char **pzHeap, char **pz);
 
