@@ -489,11 +489,10 @@ int64_t osq_hash_file(const char *zPath, int64_t nLimit,
                       char zMd5[33], char zSha1[41], char zSha256[65],
                       unsigned which){
   int64_t r;
-  int fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+  int fd = osq_open_file(zPath, 0);   /* a regular file, never a device */
   if( fd<0 ){
-    int e = errno;
     hash_clear(zMd5, zSha1, zSha256, which);
-    return -e;
+    return fd;
   }
   r = osq_hash_fd(fd, nLimit, zMd5, zSha1, zSha256, which);
   close(fd);

@@ -7,6 +7,7 @@
 ** vanished process and a permission-denied file the same way: the first
 ** skips the row, the second gives NULL cells.
 */
+#define _GNU_SOURCE 1     /* O_PATH */
 #include "osqlite.h"
 
 #include <ctype.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int osq_errno_class(int e){
@@ -41,12 +43,74 @@ char *osq_path(OsqCursor *pCur, char *buf, size_t n, const char *zFmt, ...){
   return buf;
 }
 
+/*
+** Opening a file that must be a regular file.  open(2) on a device node
+** runs the driver's open, which can act (a tape rewinds, a watchdog arms, a
+** serial line raises DTR), and a FIFO or a character device can feed data
+** for ever.  So the name is first opened O_PATH (which opens nothing),
+** checked with fstat, and only a regular file is opened for reading, by
+** reopening that very descriptor through /proc/self/fd: the inode read is
+** the inode checked, however the name changes meanwhile.  The reopen
+** applies the read permission check of the thread's credentials, as a
+** plain open would.  Where /proc is not mounted, the name is opened again
+** and must give the same inode.
+*/
+int osq_open_fileat(int dirfd, const char *zPath, int oflags){
+  char zSelf[64];
+  struct stat st, st2;
+  int fdPath, fd, e;
+  const int bDir = (oflags & O_DIRECTORY)!=0;
+  const int fl = O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK;
+  if( bDir ){
+    /* O_DIRECTORY fails with ENOTDIR before any driver is reached. */
+    fd = openat(dirfd, zPath, fl|(oflags & (O_DIRECTORY|O_NOFOLLOW)));
+    return fd>=0 ? fd : osq_errno_class(errno);
+  }
+  fdPath = openat(dirfd, zPath, O_PATH|O_CLOEXEC|(oflags & O_NOFOLLOW));
+  if( fdPath<0 ) return osq_errno_class(errno);
+  if( fstat(fdPath, &st)!=0 ){
+    e = errno;
+    close(fdPath);
+    return osq_errno_class(e);
+  }
+  if( !S_ISREG(st.st_mode) ){
+    close(fdPath);
+    return -EINVAL;
+  }
+  sqlite3_snprintf(sizeof(zSelf), zSelf, "/proc/self/fd/%d", fdPath);
+  fd = open(zSelf, fl);
+  if( fd<0 && (errno==ENOENT || errno==ENOTDIR) ){
+    /* No /proc: open the name again and insist on the same inode. */
+    fd = openat(dirfd, zPath, fl|(oflags & O_NOFOLLOW));
+    if( fd>=0 && (fstat(fd, &st2)!=0 || st2.st_dev!=st.st_dev
+                  || st2.st_ino!=st.st_ino) ){
+      close(fd);
+      close(fdPath);
+      return -EINVAL;
+    }
+  }
+  e = errno;
+  close(fdPath);
+  return fd>=0 ? fd : osq_errno_class(e);
+}
+
+int osq_open_file(const char *zPath, int oflags){
+  return osq_open_fileat(AT_FDCWD, zPath, oflags);
+}
+
+int osq_regular_or_absent(const char *zPath){
+  struct stat st;
+  if( stat(zPath, &st)!=0 ) return errno==ENOENT || errno==ENOTDIR ? 0 : -1;
+  return S_ISREG(st.st_mode) ? 1 : -1;
+}
+
 ssize_t osq_read_file(const char *zPath, char *buf, size_t nMax){
   size_t nGot = 0;
   int fd;
   if( nMax==0 ) return -EINVAL;
-  fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
-  if( fd<0 ) return osq_errno_class(errno);
+  buf[0] = 0;
+  fd = osq_open_file(zPath, 0);
+  if( fd<0 ) return fd;
   while( nGot<nMax-1 ){
     ssize_t k = read(fd, buf+nGot, nMax-1-nGot);
     if( k<0 ){
@@ -127,8 +191,8 @@ ssize_t osq_slurp(const char *zPath, size_t nLimit, char **pz){
   ssize_t n;
   int fd;
   *pz = 0;
-  fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
-  if( fd<0 ) return osq_errno_class(errno);
+  fd = osq_open_file(zPath, 0);
+  if( fd<0 ) return fd;
   n = osq_slurp_fd(fd, nLimit, 0, 0, &zHeap, pz);
   close(fd);
   return n;

@@ -818,7 +818,8 @@ static int hashRow(OsqCursor *pCur, const char *zFull, const char *zPath,
   if( osq_used(pCur, COL_HASH_SHA256) ) which |= OSQ_HASH_SHA256;
   zMd5[0] = zSha1[0] = zSha256[0] = 0;
   if( which ){
-    int fd = open(zFull, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+    /* The file may have been swapped for a FIFO or device since stat(). */
+    int fd = osq_open_file(zFull, 0);
     if( fd>=0 ){
       struct statfs sf;
       struct stat st2;
