@@ -72,8 +72,17 @@ typedef struct OsqCons {
   sqlite3_value *pVal;
 } OsqCons;
 
+typedef struct OsqAux OsqAux;
+struct OsqAux {
+  const void *pKey;
+  void *p;
+  void (*xFree)(void*);
+  OsqAux *pNext;
+};
+
 struct OsqCursor {
   sqlite3_vtab_cursor base;
+  OsqAux *pAux;             /* helpers' per-statement data */
   OsqVtab *pVtab;
   int *aSlot;               /* column -> cell slot, or -1 when unused */
   int nSlot;                /* cells per row */
@@ -140,6 +149,42 @@ const OsqTable *osq_table(OsqCursor *pCur){ return pCur->pVtab->pTab; }
 sqlite3 *osq_db(OsqCursor *pCur){ return pCur->pVtab->db; }
 const char *osq_root(OsqCursor *pCur){ return pCur->zRoot; }
 int osq_nrow(OsqCursor *pCur){ return (int)pCur->nRow; }
+
+void *osq_cursor_aux(OsqCursor *pCur, const void *pKey){
+  OsqAux *a;
+  for(a=pCur->pAux; a; a=a->pNext) if( a->pKey==pKey ) return a->p;
+  return 0;
+}
+
+int osq_cursor_set_aux(OsqCursor *pCur, const void *pKey, void *p,
+                       void (*xFree)(void*)){
+  OsqAux *a;
+  for(a=pCur->pAux; a && a->pKey!=pKey; a=a->pNext){}
+  if( a==0 ){
+    a = sqlite3_malloc64(sizeof(*a));
+    if( a==0 ){
+      if( xFree ) xFree(p);
+      return SQLITE_NOMEM;
+    }
+    a->pKey = pKey;
+    a->pNext = pCur->pAux;
+    pCur->pAux = a;
+  }else if( a->xFree && a->p!=p ){
+    a->xFree(a->p);
+  }
+  a->p = p;
+  a->xFree = xFree;
+  return SQLITE_OK;
+}
+
+static void auxFreeAll(OsqCursor *pCur){
+  while( pCur->pAux ){
+    OsqAux *a = pCur->pAux;
+    pCur->pAux = a->pNext;
+    if( a->xFree ) a->xFree(a->p);
+    sqlite3_free(a);
+  }
+}
 
 int osq_used(OsqCursor *pCur, int iCol){
   if( iCol<0 || iCol>=pCur->pVtab->pTab->nCol ) return 0;
@@ -688,6 +733,7 @@ static int osqOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor){
 static int osqClose(sqlite3_vtab_cursor *cur){
   OsqCursor *pCur = (OsqCursor*)cur;
   cursorReset(pCur);
+  auxFreeAll(pCur);
   sqlite3_free(pCur->aCons);
   sqlite3_free(pCur->aSlot);
   sqlite3_free(pCur);

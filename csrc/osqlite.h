@@ -377,10 +377,8 @@ ssize_t osq_user_slurp(const OsqPasswd *pUser, const char *zPath,
                        size_t nLimit, char **pz);
 /* The same for walking a user's directories: opendir(3) with the user's
 ** rights (NULL with errno set on failure; entries are then opened by path
-** through osq_user_open again); stat(2), or lstat(2) with O_NOFOLLOW in
-** oflags, returning 0 or -errno; realpath(3), the canonical real path of
-** zPath into zOut (every link resolved with the user's rights, so it may
-** lead outside the root), returning 0 or -errno. */
+** through osq_user_open again; pku_user_listdir lists one); stat(2), or
+** lstat(2) with O_NOFOLLOW in oflags, returning 0 or -errno. */
 DIR *osq_user_opendir(const OsqPasswd *pUser, const char *zPath);
 /* glob(3) of zRoot + zPattern (zPattern a path inside the root) with the
 ** user's rights below the root.  Every result begins with a prefix of
@@ -392,8 +390,7 @@ int osq_user_glob(const OsqPasswd *pUser, const char *zRoot,
                   size_t *pnPrefix);
 int osq_user_stat(const OsqPasswd *pUser, const char *zPath, int oflags,
                   struct stat *pSt);
-int osq_user_realpath(const OsqPasswd *pUser, const char *zPath, char *zOut,
-                      size_t nOut);
+
 /* zDir + "/" + zName without doubling a trailing '/' (boost's path /=);
 ** returns buf, or NULL if it does not fit. */
 char *osq_join_path(char *buf, size_t n, const char *zDir, const char *zName);

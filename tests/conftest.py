@@ -50,6 +50,11 @@ def root(monkeypatch: pytest.MonkeyPatch):
         path = Path(tree)
         if not path.is_absolute():
             path = FIXTURES / path
+        elif path.is_dir() and path.stat().st_uid == os.geteuid():
+            # Per-user tables read below the root with the user's rights
+            # (csrc/lib/userdata.c): like /, the root must be searchable by
+            # everyone (tmp_path is created 0700).
+            path.chmod(path.stat().st_mode | 0o755)
         monkeypatch.setenv("OSQLITE_ROOT", str(path))
         return path
 
