@@ -157,6 +157,35 @@ void *osq_cursor_aux(OsqCursor*, const void *pKey);
 int osq_cursor_set_aux(OsqCursor*, const void *pKey, void *p,
                        void (*xFree)(void*));
 
+/* Interruption: sqlite3_interrupt() on the connection (from any thread:
+** the daemon's schedule_timeout, the shell's Ctrl-C) cannot stop a
+** generator by itself, so every loop that can run long (reading a big
+** file, walking a tree, scanning many users) asks, at least every few
+** milliseconds of work.  osq_check_interrupt returns SQLITE_OK, or
+** SQLITE_INTERRUPT with the query's error set ("interrupted"): the
+** generator then stops and returns it.  It is cheap enough for an
+** innermost loop (a clock read; the connection is probed at most once per
+** millisecond).  osq_row checks by itself every 256 rows, and a generator
+** that returns after an interrupt was seen fails with SQLITE_INTERRUPT.
+** Works on every SQLite version (see engine.c).
+**
+** OsqInterrupt is the same for code without a cursor (a SQL function, a
+** helper handed the cursor's osq_interrupt(), a library callback such as a
+** yara scan's): zero it, osq_interrupt_init once per use with the connection,
+** osq_interrupt_check returns 1 once interrupted (and stays 1),
+** osq_interrupt_finish when done. */
+typedef struct OsqInterrupt {
+  sqlite3 *db;
+  sqlite3_stmt *pProbe;     /* "SELECT 1", prepared on first need */
+  sqlite3_int64 iNextNs;    /* monotonic time of the next probe */
+  int bHit;
+} OsqInterrupt;
+int osq_check_interrupt(OsqCursor*);
+OsqInterrupt *osq_interrupt(OsqCursor*);
+void osq_interrupt_init(OsqInterrupt*, sqlite3*);
+int osq_interrupt_check(OsqInterrupt*);
+void osq_interrupt_finish(OsqInterrupt*);
+
 /* Fail the query with a message; returns SQLITE_ERROR (or the code given
 ** through osq_error_code). */
 int osq_error(OsqCursor*, const char *zFmt, ...);

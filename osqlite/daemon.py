@@ -722,28 +722,44 @@ class Daemon:
 
     @contextlib.contextmanager
     def time_limit(self, conn: sqlite3.Connection, timeout: float) -> Iterator[None]:
-        """Interrupt the connection's statement after ``timeout`` seconds
-        (SQLite progress handler); QueryTimeout says it was that."""
+        """Interrupt the connection's statement after ``timeout`` seconds;
+        QueryTimeout says it was that.
+
+        At the deadline a timer thread calls conn.interrupt(): SQLite's
+        interrupt flag, which osqlite's tables watch inside one long table
+        call (hashing a huge file, walking a tree: osq_check_interrupt in
+        csrc/engine.c), where a progress handler never runs.  The progress
+        handler stays for the moments between statements, where SQLite
+        clears a pending interrupt when the next statement starts."""
         if timeout <= 0:
             yield
             return
         deadline = time.monotonic() + timeout
-        fired = [False]
+        fired = threading.Event()
+
+        def expire() -> None:
+            fired.set()
+            conn.interrupt()
 
         def progress() -> int:
             if time.monotonic() > deadline:
-                fired[0] = True
+                fired.set()
                 return 1
             return 0
 
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
         conn.set_progress_handler(progress, 1000)
+        timer.start()
         try:
             yield
         except (sqlite3.OperationalError, QueryError):
-            if fired[0]:
+            if fired.is_set():
                 raise QueryTimeout() from None
             raise
         finally:
+            timer.cancel()
+            timer.join()   # an interrupt never lands on a later statement
             conn.set_progress_handler(None, 0)
 
     def execute(self, conn: sqlite3.Connection, sql: str, timeout: float) -> tuple[list[str], list[tuple]]:

@@ -446,6 +446,12 @@ void osq_mhash_final(OsqMultiHash *h, char zMd5[33], char zSha1[41],
 int64_t osq_hash_fd(int fd, int64_t nLimit,
                     char zMd5[33], char zSha1[41], char zSha256[65],
                     unsigned which){
+  return osq_hash_fd_ex(fd, nLimit, zMd5, zSha1, zSha256, which, 0);
+}
+
+int64_t osq_hash_fd_ex(int fd, int64_t nLimit,
+                       char zMd5[33], char zSha1[41], char zSha256[65],
+                       unsigned which, OsqInterrupt *pIntr){
   OsqMultiHash h;
   unsigned char *buf;
   int64_t nTotal = 0;
@@ -464,6 +470,13 @@ int64_t osq_hash_fd(int fd, int64_t nLimit,
   for(;;){
     size_t want = HASH_CHUNK;
     ssize_t n;
+    /* A chunk takes a millisecond or two: look for an interrupt each time,
+    ** so a timeout stops the hash of a huge file promptly. */
+    if( osq_interrupt_check(pIntr) ){
+      sqlite3_free(buf);
+      hash_clear(zMd5, zSha1, zSha256, which);
+      return -EINTR;
+    }
     if( nLimit>0 ){
       if( nTotal>=nLimit ) break;
       if( (int64_t)want > nLimit-nTotal ) want = (size_t)(nLimit-nTotal);

@@ -775,6 +775,7 @@ static int chromeScan(OsqCursor *pCur, int iUidCol, ChromeEmit xEmit){
   int i, k, j;
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
     OsqPasswd *pw = us.apUser[i];
+    rc = osq_check_interrupt(pCur);
     for(k=0; rc==SQLITE_OK && k<(int)(sizeof(aBrowser)/sizeof(aBrowser[0])); k++){
       char zDir[4096], zReal[8192], zCanon[4096];
       PkuEntry *a = 0;

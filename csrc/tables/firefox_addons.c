@@ -153,6 +153,7 @@ int osq_gen_firefox_addons(OsqCursor *pCur){
   int i, k, j;
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
     OsqPasswd *pw = us.apUser[i];
+    rc = osq_check_interrupt(pCur);
     for(k=0; rc==SQLITE_OK && k<3; k++){
       char zDir[4096], zReal[8192];
       PkuEntry *a = 0;

@@ -187,6 +187,8 @@ static void pyWalk(PyScan *s, const char *zDir, int depth, int bTop){
   n = pku_user_listdir(s->pUser, zReal, !bTop, &a);
   for(i=0; i<n && s->rc==SQLITE_OK; i++){
     char *zChild;
+    s->rc = osq_check_interrupt(s->pCur);
+    if( s->rc ) break;
     if( !a[i].isDir ) continue;
     zChild = sqlite3_mprintf("%s%s", zDir, a[i].zName);
     if( zChild==0 ){ s->rc = SQLITE_NOMEM; break; }
@@ -361,6 +363,7 @@ int osq_gen_python_packages(OsqCursor *pCur){
   if( rc ) return rc;
   rc = osq_user_scope(pCur, COL_PYTHON_PACKAGES_UID, &us);
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
+    rc = osq_check_interrupt(pCur);
     for(k=0; rc==SQLITE_OK && k<(int)(sizeof(azUser)/sizeof(azUser[0])); k++){
       rc = pyUserDir(pCur, us.apUser[i], azUser[k]);
     }

@@ -164,6 +164,8 @@ int osq_gen_shell_history(OsqCursor *pCur){
     char zFile[4096], zReal[8192];
     PkuEntry *a = 0;
     int n;
+    rc = osq_check_interrupt(pCur);
+    if( rc ) break;
     for(k=0; rc==SQLITE_OK && k<(int)(sizeof(azHistory)/sizeof(azHistory[0])); k++){
       if( osq_join_path(zFile, sizeof(zFile), pw->zDir, azHistory[k])==0 ) continue;
       rc = historyFile(pCur, pw, zFile);
@@ -285,6 +287,7 @@ int osq_gen_authorized_keys(OsqCursor *pCur){
   int i, k;
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
     OsqPasswd *pw = us.apUser[i];
+    rc = osq_check_interrupt(pCur);
     for(k=0; rc==SQLITE_OK && k<2; k++){
       char zFile[4096], zReal[8192];
       char *zBuf = 0;
@@ -323,6 +326,8 @@ int osq_gen_known_hosts(OsqCursor *pCur){
     char zFile[4096];
     char *zBuf = 0;
     ssize_t nBuf;
+    rc = osq_check_interrupt(pCur);
+    if( rc ) break;
     if( osq_join_path(zFile, sizeof(zFile), pw->zDir, ".ssh/known_hosts")==0 ) continue;
     nBuf = readAsUser(pCur, pw, zFile, &zBuf);
     if( nBuf<0 ) continue;
