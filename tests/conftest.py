@@ -6,6 +6,8 @@ real code runs against hostile input (tests/fixtures/<name>/).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +23,28 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # tests they go to a closed loopback port (or to a test's own server), so no
 # test ever sends a packet to a link-local or outside address.
 os.environ.setdefault("OSQLITE_METADATA_ENDPOINT", "127.0.0.1:9")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def non_utf8_process(tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """A process whose argv and open file name are not UTF-8 runs for the
+    whole session: on a shared host such processes come and go at any time,
+    and no test may fail because one exists (processes.cmdline and
+    process_open_files.path return those bytes as they are)."""
+    d = os.fsencode(tmp_path_factory.mktemp("non-utf8"))
+    path = d + b"/open-\xff\xfe-\xc3\x28.txt"
+    code = ("import os, sys, time\n"
+            "f = open(os.fsencode(sys.argv[1]), 'wb')\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(86400)\n")
+    p = subprocess.Popen([sys.executable, "-c", code, path, b"arg-\xff\xc3\x28-\x80"],
+                         stdout=subprocess.PIPE)
+    try:
+        assert p.stdout is not None and p.stdout.readline() == b"ready\n"
+        yield p
+    finally:
+        p.kill()
+        p.wait()
 
 
 @pytest.fixture
