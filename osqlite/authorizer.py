@@ -57,14 +57,8 @@ ALLOWED_PRAGMAS = frozenset({
 })
 
 #: Actions that change a database: refused outside main/temp and on osqlite_* tables.
-_WRITES = frozenset({
-    sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE,
-    sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_DROP_TABLE,
-    sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_DROP_TEMP_TABLE,
-    sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_DROP_VIEW,
-    sqlite3.SQLITE_CREATE_TEMP_VIEW, sqlite3.SQLITE_DROP_TEMP_VIEW,
-    sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE,
-})
+_WRITES = ALLOWED_ACTIONS - {sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION,
+                             sqlite3.SQLITE_RECURSIVE, sqlite3.SQLITE_TRANSACTION}
 
 
 def policy(action: int, arg1: str | None, arg2: str | None, dbname: str | None,

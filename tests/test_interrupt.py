@@ -53,6 +53,20 @@ def interrupted(conn: sqlite3.Connection, sql: str, *params) -> None:
         conn.execute(sql, params).fetchall()
 
 
+def stops_early(conn: sqlite3.Connection, full_sql: str, armed_sql: str, *params) -> int:
+    """full_sql left to finish, then armed_sql (the same scan with arm() in a
+    constraint): the interrupted run must use a small part of the CPU time
+    (thread CPU, not wall time: another load on the machine does not count)."""
+    t0 = thread_cpu()
+    n = len(conn.execute(full_sql).fetchall())
+    t_full = thread_cpu() - t0
+    t0 = thread_cpu()
+    interrupted(conn, armed_sql, *params)
+    t_int = thread_cpu() - t0
+    assert t_int < t_full / 4, (t_int, t_full)
+    return n
+
+
 @pytest.fixture
 def big_file(tmp_path) -> Path:
     """A 4 GiB sparse file: reading it is fast, hashing all of it is not."""
@@ -103,15 +117,8 @@ def test_file_walk_stops():
     """A recursive walk of /usr, interrupted at once, uses a small part of
     the CPU time the same walk takes when left to finish."""
     conn = armed(osqlite.connect())
-    sql = "SELECT count(*) FROM file WHERE path LIKE '/usr/%%'"
-    t0 = thread_cpu()
-    full = conn.execute(sql).fetchone()[0]
-    t_full = thread_cpu() - t0
-    assert full > 1000
-    t0 = thread_cpu()
-    interrupted(conn, "SELECT path FROM file WHERE path LIKE arm('/usr/%%')")
-    t_int = thread_cpu() - t0
-    assert t_int < t_full / 4, (t_int, t_full)
+    assert stops_early(conn, "SELECT path FROM file WHERE path LIKE '/usr/%%'",
+                       "SELECT path FROM file WHERE path LIKE arm('/usr/%%')") > 1000
 
 
 def test_suid_bin_walk_stops(tmp_path, root):
@@ -125,13 +132,9 @@ def test_suid_bin_walk_stops(tmp_path, root):
             (d / f"f{j}").touch()
     root(tmp_path)
     conn = armed(osqlite.connect())
-    t0 = thread_cpu()
     assert conn.execute("SELECT count(*) FROM suid_bin").fetchone()[0] == 0
-    t_full = thread_cpu() - t0
-    t0 = thread_cpu()
-    interrupted(conn, "SELECT path FROM suid_bin WHERE pid_with_namespace = arm(0)")
-    t_int = thread_cpu() - t0
-    assert t_int < t_full / 4, (t_int, t_full)
+    stops_early(conn, "SELECT path FROM suid_bin",
+                "SELECT path FROM suid_bin WHERE pid_with_namespace = arm(0)")
 
 
 def test_sleep_is_interruptible():
@@ -163,10 +166,6 @@ def test_every_row_producing_generator_notices(tmp_path, root):
     (home / ".bash_history").write_bytes(b"x\n" * 3_000_000)
     root(tmp_path)
     conn = armed(osqlite.connect())
-    t0 = thread_cpu()
     assert conn.execute("SELECT count(*) FROM shell_history").fetchone()[0] == 3_000_000
-    t_full = thread_cpu() - t0
-    t0 = thread_cpu()
-    interrupted(conn, "SELECT command FROM shell_history WHERE uid = arm(?)", os.getuid())
-    t_int = thread_cpu() - t0
-    assert t_int < t_full / 4, (t_int, t_full)
+    stops_early(conn, "SELECT command FROM shell_history",
+                "SELECT command FROM shell_history WHERE uid = arm(?)", os.getuid())
