@@ -65,6 +65,15 @@ def daemons() -> Iterator[list]:
         d.stop()
 
 
+def searchable(path: Path) -> Path:
+    """A tree built for OSQLITE_ROOT, made searchable by everyone like /:
+    per-user tables read below the root with the users' rights
+    (csrc/lib/userdata.c), and tmp_path is created 0700."""
+    if path.is_dir() and path.stat().st_uid == os.geteuid():
+        path.chmod(path.stat().st_mode | 0o755)
+    return path
+
+
 @pytest.fixture
 def root(monkeypatch: pytest.MonkeyPatch):
     """Set OSQLITE_ROOT for this test: root('name') uses tests/fixtures/name,
@@ -72,13 +81,7 @@ def root(monkeypatch: pytest.MonkeyPatch):
 
     def use(tree: str | os.PathLike) -> Path:
         path = Path(tree)
-        if not path.is_absolute():
-            path = FIXTURES / path
-        elif path.is_dir() and path.stat().st_uid == os.geteuid():
-            # Per-user tables read below the root with the user's rights
-            # (csrc/lib/userdata.c): like /, the root must be searchable by
-            # everyone (tmp_path is created 0700).
-            path.chmod(path.stat().st_mode | 0o755)
+        path = FIXTURES / path if not path.is_absolute() else searchable(path)
         monkeypatch.setenv("OSQLITE_ROOT", str(path))
         return path
 

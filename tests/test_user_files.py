@@ -30,7 +30,8 @@ import osqlite
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates users and "
                                 "reads their homes as a root sensor does")
 
-SECRET = "SECRET-" + uuid.uuid4().hex
+# Lower case: ssh_configs lowercases its lines.
+SECRET = "osqsecret" + uuid.uuid4().hex
 
 
 def user_tables(conn) -> list[str]:
@@ -94,21 +95,21 @@ class Vault:
         self.dir.mkdir(mode=0o700)
         self.n = 0
 
-    def file(self, text: str) -> Path:
+    def file(self, data: str | bytes) -> Path:
         self.n += 1
         path = self.dir / f"secret{self.n}"
-        path.write_text(text)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
         path.chmod(0o600)
         return path
 
-    def tree(self, files: dict[str, str]) -> Path:
+    def tree(self, files: dict[str, str | bytes]) -> Path:
         """A root-only directory (0700) with files inside."""
         self.n += 1
         top = self.dir / f"tree{self.n}"
-        for rel, text in files.items():
+        for rel, data in files.items():
             p = top / rel
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text)
+            p.write_bytes(data.encode() if isinstance(data, str) else data)
         for p in [top, *top.rglob("*")]:
             p.chmod(0o700 if p.is_dir() else 0o600)
         return top
@@ -120,7 +121,26 @@ def chrome_prefs(name: str) -> str:
 
 def manifest(name: str) -> str:
     return json.dumps({"name": name, "version": "1.0", "manifest_version": 3,
-                       "description": name})
+                       "description": name,
+                       "content_scripts": [{"matches": [f"https://{name}/*"], "js": ["c.js"]}]})
+
+
+def vscode(name: str) -> str:
+    return json.dumps([{"identifier": {"id": name}, "version": "1.0",
+                        "metadata": {"id": name, "publisherDisplayName": name},
+                        "location": {"path": f"/x/{name}"}}])
+
+
+def jetbrains_jar(name: str) -> bytes:
+    """A plugin jar (stored ZIP) whose META-INF/plugin.xml names the plugin."""
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("META-INF/plugin.xml", f"<idea-plugin><name>{name}</name>"
+                                          f"<vendor>{name}</vendor><version>1</version>"
+                                          "</idea-plugin>")
+    return buf.getvalue()
 
 
 def firefox_ext(name: str) -> str:
@@ -147,8 +167,8 @@ def plant_files(u: RealUser, v: Vault) -> int:
         (".mozilla/firefox/planted.default/extensions.json", v.file(firefox_ext(SECRET))),
         (f".local/lib/{PYVER}/site-packages/planted-1.0.dist-info/METADATA",
          v.file(f"Name: {SECRET}\nVersion: 1.0\n")),
-        (".vscode/extensions/extensions.json",
-         v.file(json.dumps([{"identifier": {"id": SECRET}, "version": "1"}]))),
+        (".vscode/extensions/extensions.json", v.file(vscode(SECRET))),
+        (".local/share/JetBrains/IntelliJIdea2024.1/secret.jar", v.file(jetbrains_jar(SECRET))),
     ]
     for rel, target in links:
         u.link(rel, target)
@@ -165,6 +185,8 @@ def plant_files(u: RealUser, v: Vault) -> int:
     u.put(".config/google-chrome/Default/Extensions/bbbb/1.0/manifest.json",
           manifest("own-extension"))
     u.put(".mozilla/firefox/own.default/extensions.json", firefox_ext("own-addon"))
+    u.put(".vscode-server/extensions/extensions.json", vscode("own-vscode"))
+    u.put(".local/share/JetBrains/PyCharm2024.1/own.jar", jetbrains_jar("own-plugin"))
     u.put(f".local/lib/{PYVER}/site-packages/ownpkg-2.0.dist-info/METADATA",
           "Name: ownpkg\nVersion: 2.0\n")
     # FIFOs and a device where files belong: never opened (no hang, no junk).
@@ -191,14 +213,13 @@ def plant_dirs(u: RealUser, v: Vault) -> int:
             "Preferences": chrome_prefs(SECRET), "Secure Preferences": "{}",
             "Extensions/dddd/2.0/manifest.json": manifest(SECRET)})),
         (".mozilla", v.tree({"firefox/x.default/extensions.json": firefox_ext(SECRET)})),
-        (".local", v.tree({f"lib/{PYVER}/site-packages/s-1.0.dist-info/METADATA":
-                           f"Name: {SECRET}\n"})),
+        (".local/lib", v.tree({f"{PYVER}/site-packages/s-1.0.dist-info/METADATA":
+                               f"Name: {SECRET}\n"})),
         (".pyenv", v.tree({f"versions/3.11.0/lib/{PYVER}/site-packages/t-1.dist-info/"
                            "METADATA": f"Name: {SECRET}\n"})),
-        (".vscode", v.tree({"extensions/extensions.json":
-                            json.dumps([{"identifier": {"id": SECRET}}])})),
-        (".config/JetBrains", v.tree({"IntelliJIdea2024.1/plugins/p/lib/p.jar": SECRET})),
-        (".local-share-link", v.tree({"JetBrains/x": SECRET})),
+        (".vscode", v.tree({"extensions/extensions.json": vscode(SECRET)})),
+        (".local/share/JetBrains", v.tree({"GoLand2024.1/s.jar": jetbrains_jar(SECRET),
+                                           "CLion2024.1/p/lib/p.jar": jetbrains_jar(SECRET)})),
     ]
     for rel, target in links:
         u.link(rel, target)
@@ -251,7 +272,7 @@ def test_no_secret_through_any_plant(planted, monkeypatch):
                 raise
             except Exception as exc:  # a table may need another constraint
                 cells = [str(exc)]
-            hits = [c for c in cells if SECRET in c]
+            hits = [c for c in cells if SECRET in c.lower()]
             if hits:
                 leaked[(t, sql)] = hits[:3]
     conn.close()
@@ -277,6 +298,15 @@ def test_own_files_still_read(planted, monkeypatch):
     assert {"name": "ownpkg", "version": "2.0"} in py
     assert all(r["name"] != SECRET for r in py)
     assert rows(conn, "SELECT * FROM known_hosts WHERE uid = ?", b.uid) == []
+    vs = rows(conn, "SELECT name, vscode_edition FROM vscode_extensions WHERE uid = ?", a.uid)
+    assert vs == [{"name": "own-vscode", "vscode_edition": "vscode"}]
+    jb = rows(conn, "SELECT name, product_type FROM jetbrains_plugins WHERE uid = ?", a.uid)
+    assert jb == [{"name": "own-plugin", "product_type": "pycharm"}]
+    cs = rows(conn, "SELECT match FROM chrome_extension_content_scripts WHERE uid = ?", a.uid)
+    assert cs == [{"match": "https://own-extension/*"}]
+    # A planted key is not even examined: no row says whether it is encrypted.
+    keys = rows(conn, "SELECT path FROM user_ssh_keys WHERE uid IN (?, ?)", a.uid, b.uid)
+    assert [k for k in keys if "id_secret" in k["path"] or "id_rsa" in k["path"]] == []
     conn.close()
 
 
