@@ -5,7 +5,7 @@ tests/procfs_fuzz.py builds a root with everything the tables read (/proc,
 its files: truncated, binary junk, bytes that are not UTF-8, huge lines,
 missing or extreme fields, repeated lines, FIFOs, directories, symbolic link
 loops, links to devices.  build/osqlite-asan runs SELECT * of every table
-plus joins and constrained queries on each tree (OSQLITE_ROOT), with a 5 s
+plus joins and constrained queries on each tree (OSQLITE_ROOT), with a 3 s
 per-statement interrupt like the daemon's schedule_timeout.  Any sanitizer
 report (leaks included) fails the test with the seed, the tree and the
 mutations, so a finding is reproduced with
@@ -24,7 +24,7 @@ from pathlib import Path
 import procfs_fuzz
 
 SEED = int(os.environ.get("OSQLITE_FUZZ_SEED", "1"))
-TREES = int(os.environ.get("OSQLITE_FUZZ_TREES", "300"))
+TREES = int(os.environ.get("OSQLITE_FUZZ_TREES", "200"))
 BUDGET = 900.0
 
 

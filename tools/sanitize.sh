@@ -4,7 +4,7 @@
 # The hostile trees that tests build at run time (truncated /proc files, binary
 # passwd lines, corrupt SMBIOS, ...) go through the same driver from pytest
 # (tests/asan_helper.py), so `python3 -m pytest` covers those, and so does
-# the seeded fuzz run over 300 generated hostile trees
+# the seeded fuzz run over 200 generated hostile trees
 # (tests/test_procfs_fuzz_e2e.py; by hand: python3 tests/procfs_fuzz.py).
 # Any sanitizer report makes the driver exit non-zero, and this script with it.
 set -euo pipefail
