@@ -9,6 +9,7 @@ keys) and ~/.bash_history (three lines), and times
 
     SELECT count(*) FROM users JOIN authorized_keys USING (uid)
     SELECT count(*) FROM users JOIN shell_history USING (uid)
+    SELECT count(*) FROM users JOIN user_groups USING (uid)
 
 --repeat times each (median reported), next to a peer in the same run:
 Python opening and reading the same files once each (the I/O the join
@@ -85,6 +86,8 @@ def main() -> int:
     queries = {
         "authorized_keys": ("SELECT count(*) FROM users JOIN authorized_keys USING (uid)", 2),
         "shell_history": ("SELECT count(*) FROM users JOIN shell_history USING (uid)", 2),
+        # No file per user: what is left is the passwd lookup itself.
+        "user_groups": ("SELECT count(*) FROM users JOIN user_groups USING (uid)", 1),
     }
     per_user: dict[str, dict[int, float]] = {q: {} for q in queries}
     try:
