@@ -230,7 +230,8 @@ int osq_rows_from_stmt(OsqCursor*, sqlite3_stmt *pStmt, int flags);
 char *osq_path(OsqCursor*, char *buf, size_t n, const char *zFmt, ...);
 
 /* Open a file for reading (O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK) only if
-** it is a regular file: a FIFO, socket or device node where a file belongs
+** it is a regular file or a FIFO (never waited on: it reads as empty without
+** a writer, as in osquery): a socket or a device node where a file belongs
 ** is never opened (opening a device runs its driver) and gives -EINVAL.
 ** oflags may add O_NOFOLLOW, or O_DIRECTORY to open a directory instead.
 ** dirfd/zPath as for openat.  Returns an fd, or OSQ_VANISHED, OSQ_DENIED or
@@ -239,7 +240,8 @@ char *osq_path(OsqCursor*, char *buf, size_t n, const char *zFmt, ...);
 ** this. */
 int osq_open_file(const char *zPath, int oflags);
 int osq_open_fileat(int dirfd, const char *zPath, int oflags);
-/* For a path handed to a library that opens it itself (SQLite, librpm...):
+/* For a path handed to a library that opens it itself, blocking (SQLite,
+** librpm...):
 ** 1 when it is a regular file (links followed), 0 when it does not exist,
 ** -1 when it is anything else or cannot be examined. */
 int osq_regular_or_absent(const char *zPath);

@@ -1,10 +1,11 @@
 """FIFOs, sockets and device nodes where files belong.
 
 Every C reader of a file that users or packages control opens it through
-one helper (osq_open_file, csrc/lib/procfs.c) that opens only regular
-files, and never opens a device node at all.  Each query here runs in a
-child process with a time limit, so a reader that blocked on a FIFO fails
-the test instead of hanging the suite.
+one helper (osq_open_file, csrc/lib/procfs.c) that opens regular files and,
+without ever waiting, FIFOs (empty without a writer, as osquery's
+non-blocking readFile), and never opens a device node or socket at all.
+Each query here runs in a child process with a time limit, so a reader that
+blocked on a FIFO fails the test instead of hanging the suite.
 """
 from __future__ import annotations
 

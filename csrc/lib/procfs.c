@@ -44,16 +44,18 @@ char *osq_path(OsqCursor *pCur, char *buf, size_t n, const char *zFmt, ...){
 }
 
 /*
-** Opening a file that must be a regular file.  open(2) on a device node
-** runs the driver's open, which can act (a tape rewinds, a watchdog arms, a
-** serial line raises DTR), and a FIFO or a character device can feed data
-** for ever.  So the name is first opened O_PATH (which opens nothing),
-** checked with fstat, and only a regular file is opened for reading, by
-** reopening that very descriptor through /proc/self/fd: the inode read is
-** the inode checked, however the name changes meanwhile.  The reopen
-** applies the read permission check of the thread's credentials, as a
-** plain open would.  Where /proc is not mounted, the name is opened again
-** and must give the same inode.
+** Opening a file where a file belongs.  open(2) on a device node runs the
+** driver's open, which can act (a tape rewinds, a watchdog arms, a serial
+** line raises DTR), and a character device can feed data for ever.  So the
+** name is first opened O_PATH (which opens nothing), checked with fstat,
+** and only a regular file or a FIFO is opened for reading, by reopening
+** that very descriptor through /proc/self/fd: the inode read is the inode
+** checked, however the name changes meanwhile.  A FIFO is opened
+** non-blocking, so it never waits for a writer and reads as empty without
+** one, as osquery's readFile (PF_NONBLOCK) reads it; reads stay bounded by
+** the caller's limit.  The reopen applies the read permission check of the
+** thread's credentials, as a plain open would.  Where /proc is not mounted,
+** the name is opened again and must give the same inode.
 */
 int osq_open_fileat(int dirfd, const char *zPath, int oflags){
   char zSelf[64];
@@ -73,7 +75,7 @@ int osq_open_fileat(int dirfd, const char *zPath, int oflags){
     close(fdPath);
     return osq_errno_class(e);
   }
-  if( !S_ISREG(st.st_mode) ){
+  if( !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) ){
     close(fdPath);
     return -EINVAL;
   }

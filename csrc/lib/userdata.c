@@ -285,6 +285,12 @@ static int callOpen(int dfd, const char *zRel, int bFallback,
                     const OsqPasswd *pUser, void *pArg){
   int oflags = *(int*)pArg;
   int fd = osq_open_fileat(dfd, zRel, oflags | (bFallback ? O_NOFOLLOW : 0));
+  struct stat st;
+  if( fd>=0 && (oflags & O_DIRECTORY)==0
+   && (fstat(fd, &st)!=0 || !S_ISREG(st.st_mode)) ){
+    close(fd);                /* a user's file is a regular file, no FIFO */
+    return -EINVAL;
+  }
   if( fd>=0 && bFallback && !ownedByUser(fd, pUser) ){
     close(fd);
     return OSQ_DENIED;
