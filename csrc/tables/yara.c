@@ -353,9 +353,14 @@ static int scanTarget(OsqCursor *pCur, Scan *s, int fd, int pid,
 
 static int scanFile(OsqCursor *pCur, Scan *s, const char *zShown,
                     const char *zReal, int *aSig){
+  struct stat st;
   int fd, rc;
-  fd = osq_open_file(zReal, 0);     /* a regular file: never a device */
+  fd = osq_open_file(zReal, 0);     /* never a device */
   if( fd<0 ) return SQLITE_OK;
+  if( fstat(fd, &st)!=0 || !S_ISREG(st.st_mode) ){    /* nor a FIFO */
+    close(fd);
+    return SQLITE_OK;
+  }
   rc = scanTarget(pCur, s, fd, 0, zShown, COL_YARA_FILE_PATH,
                   COL_YARA_FILE_MATCHES, COL_YARA_FILE_COUNT, COL_YARA_FILE_TAGS,
                   COL_YARA_FILE_STRINGS, COL_YARA_FILE_PID_WITH_NAMESPACE, aSig);
