@@ -29,7 +29,7 @@ build/osqlite-asan: $(SRC) $(HDR) tests/cdriver/osqlite_run.c
 	@mkdir -p build
 	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	    -fno-sanitize-recover=undefined $(WARN) -std=gnu11 -DSQLITE_CORE \
-	    -Icsrc -Icsrc/lib -o $@ $(SRC) tests/cdriver/osqlite_run.c -lsqlite3 -lm -ldl
+	    -Icsrc -Icsrc/lib -o $@ $(SRC) tests/cdriver/osqlite_run.c -lsqlite3 -lm -ldl -lpthread
 
 asan: build/osqlite-asan
 

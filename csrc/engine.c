@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define OSQ_PLAN_NO_REQUIRED 0x01
 
@@ -123,6 +124,8 @@ struct OsqCursor {
   int idxNum;               /* that call's plan and root, to serve the */
   char *zIdxStr;            /* same rows again to an identical call */
   char zRootSeen[PATH_MAX];
+  OsqInterrupt intr;        /* sqlite3_interrupt() seen during xFilter */
+  int nRowCheck;            /* rows until osq_row looks at intr again */
 };
 
 /*
@@ -281,8 +284,89 @@ int osq_eq_int64(OsqCursor *pCur, int iCol, int i, sqlite3_int64 *pOut){
   return 1;
 }
 
+/*
+** Interruption.  sqlite3_interrupt() (Connection.interrupt() in Python,
+** called from another thread by the daemon's schedule_timeout or the
+** shell's Ctrl-C) sets a flag that SQLite's VDBE looks at between
+** opcodes, never while a virtual table's xFilter runs: a generator that
+** reads an 8 GB file or walks a whole file system would run to the end.
+** sqlite3_is_interrupted() only exists from SQLite 3.41, and the host's
+** SQLite may be older.  But SQLite documents that a statement started
+** while the flag is set, before the count of running statements drops to
+** zero, is interrupted too; our own statement is running, so stepping a
+** tiny prepared "SELECT 1" on the same connection returns SQLITE_INTERRUPT
+** exactly when the flag is set, on every SQLite version.  The probe costs
+** about a microsecond and is stepped at most once per OSQ_PROBE_NS (the
+** monotonic clock, read through the vDSO, decides), so a generator may
+** call osq_interrupt_check in its innermost loop.
+*/
+#define OSQ_PROBE_NS  1000000     /* 1 ms between probes */
+
+static sqlite3_int64 monoNs(void){
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (sqlite3_int64)ts.tv_sec*1000000000 + ts.tv_nsec;
+}
+
+void osq_interrupt_init(OsqInterrupt *p, sqlite3 *db){
+  sqlite3_stmt *pKeep = p->db==db ? p->pProbe : 0;
+  if( p->pProbe && pKeep==0 ) sqlite3_finalize(p->pProbe);
+  p->db = db;
+  p->pProbe = pKeep;
+  p->bHit = 0;
+  p->iNextNs = monoNs() + OSQ_PROBE_NS;
+}
+
+void osq_interrupt_finish(OsqInterrupt *p){
+  sqlite3_finalize(p->pProbe);
+  p->pProbe = 0;
+  p->db = 0;
+}
+
+int osq_interrupt_check(OsqInterrupt *p){
+  sqlite3_int64 now;
+  int rc;
+  if( p==0 || p->db==0 ) return 0;
+  if( p->bHit ) return 1;
+  now = monoNs();
+  if( now<p->iNextNs ) return 0;
+  p->iNextNs = now + OSQ_PROBE_NS;
+  if( p->pProbe==0 ){
+    /* The parser itself stops at a blank when the flag is set. */
+    rc = sqlite3_prepare_v3(p->db, "SELECT 1", -1, SQLITE_PREPARE_PERSISTENT,
+                            &p->pProbe, 0);
+    if( rc!=SQLITE_OK ){
+      sqlite3_finalize(p->pProbe);
+      p->pProbe = 0;
+      if( (rc & 0xff)==SQLITE_INTERRUPT ) p->bHit = 1;
+      return p->bHit;
+    }
+  }
+  rc = sqlite3_step(p->pProbe);
+  sqlite3_reset(p->pProbe);
+  if( rc==SQLITE_INTERRUPT ) p->bHit = 1;
+  return p->bHit;
+}
+
+OsqInterrupt *osq_interrupt(OsqCursor *pCur){ return &pCur->intr; }
+
+int osq_check_interrupt(OsqCursor *pCur){
+  if( !osq_interrupt_check(&pCur->intr) ) return SQLITE_OK;
+  if( pCur->pVtab->base.zErrMsg==0 ){
+    osq_error_code(pCur, SQLITE_INTERRUPT, "interrupted");
+  }
+  return SQLITE_INTERRUPT;
+}
+
+/* osq_row looks for an interrupt every this many rows. */
+#define OSQ_ROW_CHECK 256
+
 int osq_row(OsqCursor *pCur){
   sqlite3_int64 i;
+  if( --pCur->nRowCheck<=0 ){
+    pCur->nRowCheck = OSQ_ROW_CHECK;
+    if( osq_check_interrupt(pCur) ) return SQLITE_INTERRUPT;
+  }
   if( pCur->nRow>=pCur->nRowAlloc ){
     sqlite3_int64 nNew = pCur->nRowAlloc ? pCur->nRowAlloc*2 : 64;
     OsqCell *aNew;
@@ -789,6 +873,7 @@ static int osqClose(sqlite3_vtab_cursor *cur){
   OsqCursor *pCur = (OsqCursor*)cur;
   cursorReset(pCur);
   auxFreeAll(pCur);
+  osq_interrupt_finish(&pCur->intr);
   sqlite3_free(pCur->aCons);
   sqlite3_free(pCur->zIdxStr);
   sqlite3_free(pCur->aSlot);
@@ -1029,7 +1114,17 @@ static int osqFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     return rc;
   }
 
+  osq_interrupt_init(&pCur->intr, pCur->pVtab->db);
+  pCur->nRowCheck = OSQ_ROW_CHECK;
   rc = pTab->xGen(pCur);
+  if( pCur->intr.bHit ){
+    /* Whatever the generator made of it, the statement was interrupted:
+    ** its rows are incomplete. */
+    rc = SQLITE_INTERRUPT;
+    if( pCur->pVtab->base.zErrMsg==0 ){
+      osq_error_code(pCur, rc, "interrupted");
+    }
+  }
   if( rc!=SQLITE_OK && pCur->pVtab->base.zErrMsg==0 ){
     osq_error_code(pCur, rc, "%s: %s", pTab->zName, sqlite3_errstr(rc));
   }

@@ -1080,9 +1080,30 @@ static void sleepFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
   n = sqlite3_value_int64(argv[0]);
   if( n>0 ){
-    ts.tv_sec = (time_t)(n > 86400*365 ? 86400*365 : n);
-    ts.tv_nsec = 0;
-    while( nanosleep(&ts, &ts)!=0 && errno==EINTR ){}
+    /* In 5 ms slices, so that an interrupt (a timeout, Ctrl-C) ends it. */
+    OsqInterrupt intr;
+    struct timespec end;
+    memset(&intr, 0, sizeof(intr));
+    osq_interrupt_init(&intr, sqlite3_context_db_handle(ctx));
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += (time_t)(n > 86400*365 ? 86400*365 : n);
+    for(;;){
+      struct timespec now;
+      sqlite3_int64 left;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      left = ((sqlite3_int64)end.tv_sec - now.tv_sec)*1000000000
+           + (end.tv_nsec - now.tv_nsec);
+      if( left<=0 ) break;
+      if( osq_interrupt_check(&intr) ){
+        osq_interrupt_finish(&intr);
+        sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+        return;
+      }
+      ts.tv_sec = 0;
+      ts.tv_nsec = left<5000000 ? (long)left : 5000000;
+      while( nanosleep(&ts, &ts)!=0 && errno==EINTR ){}
+    }
+    osq_interrupt_finish(&intr);
   }
   sqlite3_result_int64(ctx, n);
 }

@@ -17,8 +17,11 @@
 #ifndef OSQLITE_H
 #define OSQLITE_H
 
+#include <dirent.h>
+#include <glob.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #ifdef SQLITE_CORE
@@ -213,6 +216,35 @@ void *osq_cursor_aux(OsqCursor*, const void *pKey);
 int osq_cursor_set_aux(OsqCursor*, const void *pKey, void *p,
                        void (*xFree)(void*));
 
+/* Interruption: sqlite3_interrupt() on the connection (from any thread:
+** the daemon's schedule_timeout, the shell's Ctrl-C) cannot stop a
+** generator by itself, so every loop that can run long (reading a big
+** file, walking a tree, scanning many users) asks, at least every few
+** milliseconds of work.  osq_check_interrupt returns SQLITE_OK, or
+** SQLITE_INTERRUPT with the query's error set ("interrupted"): the
+** generator then stops and returns it.  It is cheap enough for an
+** innermost loop (a clock read; the connection is probed at most once per
+** millisecond).  osq_row checks by itself every 256 rows, and a generator
+** that returns after an interrupt was seen fails with SQLITE_INTERRUPT.
+** Works on every SQLite version (see engine.c).
+**
+** OsqInterrupt is the same for code without a cursor (a SQL function, a
+** helper handed the cursor's osq_interrupt(), a library callback such as a
+** yara scan's): zero it, osq_interrupt_init once per use with the connection,
+** osq_interrupt_check returns 1 once interrupted (and stays 1),
+** osq_interrupt_finish when done. */
+typedef struct OsqInterrupt {
+  sqlite3 *db;
+  sqlite3_stmt *pProbe;     /* "SELECT 1", prepared on first need */
+  sqlite3_int64 iNextNs;    /* monotonic time of the next probe */
+  int bHit;
+} OsqInterrupt;
+int osq_check_interrupt(OsqCursor*);
+OsqInterrupt *osq_interrupt(OsqCursor*);
+void osq_interrupt_init(OsqInterrupt*, sqlite3*);
+int osq_interrupt_check(OsqInterrupt*);
+void osq_interrupt_finish(OsqInterrupt*);
+
 /* Fail the query with a message; returns SQLITE_ERROR (or the code given
 ** through osq_error_code). */
 int osq_error(OsqCursor*, const char *zFmt, ...);
@@ -256,18 +288,37 @@ int osq_rows_from_stmt(OsqCursor*, sqlite3_stmt *pStmt, int flags);
 /* Join root + formatted path into buf; returns buf, or NULL if too long. */
 char *osq_path(OsqCursor*, char *buf, size_t n, const char *zFmt, ...);
 
-/* Read up to nMax-1 bytes of a file into buf and NUL-terminate it.  Never
-** trusts st_size (procfs reports 0).  Returns bytes read or -errno. */
+/* Open a file for reading (O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK) only if
+** it is a regular file or a FIFO (never waited on: it reads as empty without
+** a writer, as in osquery): a socket or a device node where a file belongs
+** is never opened (opening a device runs its driver) and gives -EINVAL.
+** oflags may add O_NOFOLLOW, or O_DIRECTORY to open a directory instead.
+** dirfd/zPath as for openat.  Returns an fd, or OSQ_VANISHED, OSQ_DENIED or
+** another -errno.  Every reader of files that users or packages control
+** (osq_read_file, osq_slurp, the per-user and hash readers) opens through
+** this. */
+int osq_open_file(const char *zPath, int oflags);
+int osq_open_fileat(int dirfd, const char *zPath, int oflags);
+/* For a path handed to a library that opens it itself, blocking (SQLite,
+** librpm...):
+** 1 when it is a regular file (links followed), 0 when it does not exist,
+** -1 when it is anything else or cannot be examined. */
+int osq_regular_or_absent(const char *zPath);
+
+/* Read up to nMax-1 bytes of a regular file into buf and NUL-terminate it.
+** Never trusts st_size (procfs reports 0).  Returns bytes read or -errno. */
 ssize_t osq_read_file(const char *zPath, char *buf, size_t nMax);
 
-/* Read a whole file (up to nLimit bytes) into memory from sqlite3_malloc64;
+/* Read a whole regular file (up to nLimit bytes) into memory from sqlite3_malloc64;
 ** *pz must be freed with sqlite3_free.  Returns bytes read or -errno. */
 ssize_t osq_slurp(const char *zPath, size_t nLimit, char **pz);
 /* osq_slurp on an open fd (not closed), trying a caller buffer aBuf of nBuf
 ** bytes first (aBuf may be NULL with nBuf 0): data that one read leaves
 ** there without filling it stays there; otherwise it continues into a heap
 ** buffer *pzHeap (else set to NULL; free with sqlite3_free).  *pz is set
-** to the NUL-terminated data.  Returns bytes read or -errno. */
+** to the NUL-terminated data: parse *pz, never aBuf, since the data may be
+** on the heap.  At most nLimit bytes are read, whatever nBuf is.  Returns
+** bytes read or -errno. */
 ssize_t osq_slurp_fd(int fd, size_t nLimit, char *aBuf, size_t nBuf,
                      char **pzHeap, char **pz);
 
@@ -331,6 +382,9 @@ int osq_pid_cmp(const void *pA, const void *pB);
 typedef struct OsqPasswd {
   char *zName, *zPasswd, *zGecos, *zDir, *zShell;
   sqlite3_int64 uid, gid;
+  const char *zRoot;        /* the root it was read under (osq_root), so
+                            ** that osq_user_open knows which part of a
+                            ** path is the root's and which the user's */
 } OsqPasswd;
 /* Parse root/etc/passwd as glibc's fgetpwent_r does (users.c); *paOut from
 ** sqlite3_malloc64 with strings inside the same block; free with
@@ -347,6 +401,22 @@ int osq_read_passwd(OsqCursor*, OsqPasswd **paOut);
 #define OSQ_PASSWD_NIS      0x01
 #define OSQ_PASSWD_BUFSTOP  0x02
 int osq_read_passwd_ex(OsqCursor*, int flags, OsqPasswd **paOut);
+/* The same entries, parsed once per statement and kept on the cursor (a
+** join calls a per-user table's generator once per user): *ppSet is NULL
+** when there is no passwd file.  The set stays valid until the generator
+** returns; it is re-read when etc/passwd changes.  aByUid indexes aPw by
+** uid (entries sharing a uid in file order); osq_passwd_uid finds the
+** entries with a uid: aPw[aByUid[*piFirst + k]] for k below the count it
+** returns.  Returns SQLITE_OK or SQLITE_NOMEM. */
+typedef struct OsqPasswdSet {
+  const OsqPasswd *aPw;
+  int nPw;
+  const int *aByUid;
+} OsqPasswdSet;
+int osq_passwd_set(OsqCursor*, const OsqPasswdSet **ppSet);
+/* The same for osq_read_passwd_ex's flags (each combination kept apart). */
+int osq_passwd_set_ex(OsqCursor*, int flags, const OsqPasswdSet **ppSet);
+int osq_passwd_uid(const OsqPasswdSet*, sqlite3_int64 uid, int *piFirst);
 /* Split zLine on ':' into at most nField fields, in place; the last field
 ** keeps any further colons, as glibc's passwd and group parsers do.
 ** Returns the number of fields. */
@@ -371,7 +441,8 @@ const char *osq_group_name(const OsqGroup *a, int n, sqlite3_int64 gid);
 ** userdata.c: the users a user_data table scans (osquery's
 ** usersFromContext): the users whose uid is given by equality/IN constraints
 ** on column iUidCol, else only the current user (getuid()).  apUser points
-** into aPw (from osq_read_passwd); free with osq_user_scope_free.
+** into aPw, the cursor's passwd set (osq_passwd_set), valid while the
+** generator runs; free the scope with osq_user_scope_free.
 */
 typedef struct OsqUserScope {
   OsqPasswd *aPw;
@@ -381,16 +452,35 @@ typedef struct OsqUserScope {
 int osq_user_scope(OsqCursor*, int iUidCol, OsqUserScope*);
 void osq_user_scope_free(OsqUserScope*);
 /* Files in a user's home, opened for a per-user table.  Every per-user table
-** opens its files through these two, so one place decides how a file a user
+** reaches its files through these, so one place decides how a file a user
 ** controls is reached: only a regular file (or, with O_DIRECTORY in
 ** oflags, a directory) is opened, never a FIFO or a device, and the open is
-** made with the user's access rights (pUser NULL: the process's own).
-** zPath is a real path (already joined to the root).  osq_user_open
-** returns an fd or -errno; osq_user_slurp reads at most nLimit bytes into
-** *pz (sqlite3_free it) and returns the count or -errno. */
+** made with the user's access rights, by the calling thread only, so that a
+** link the user planted cannot lead to a file the user may not read (see
+** userdata.c; pUser NULL: the process's own rights).  zPath is a real path
+** (already joined to the root, which is reached with the process's rights).
+** oflags may also hold O_NOFOLLOW.  osq_user_open returns an fd or -errno;
+** osq_user_slurp reads at most nLimit bytes into *pz (sqlite3_free it) and
+** returns the count or -errno. */
 int osq_user_open(const OsqPasswd *pUser, const char *zPath, int oflags);
 ssize_t osq_user_slurp(const OsqPasswd *pUser, const char *zPath,
                        size_t nLimit, char **pz);
+/* The same for walking a user's directories: opendir(3) with the user's
+** rights (NULL with errno set on failure; entries are then opened by path
+** through osq_user_open again; pku_user_listdir lists one); stat(2), or
+** lstat(2) with O_NOFOLLOW in oflags, returning 0 or -errno. */
+DIR *osq_user_opendir(const OsqPasswd *pUser, const char *zPath);
+/* glob(3) of zRoot + zPattern (zPattern a path inside the root) with the
+** user's rights below the root.  Every result begins with a prefix of
+** *pnPrefix bytes standing for the root (not necessarily zRoot's text):
+** skip it to get the path inside the root.  Returns glob's code; globfree
+** pGlob in every case. */
+int osq_user_glob(const OsqPasswd *pUser, const char *zRoot,
+                  const char *zPattern, int flags, glob_t *pGlob,
+                  size_t *pnPrefix);
+int osq_user_stat(const OsqPasswd *pUser, const char *zPath, int oflags,
+                  struct stat *pSt);
+
 /* zDir + "/" + zName without doubling a trailing '/' (boost's path /=);
 ** returns buf, or NULL if it does not fit. */
 char *osq_join_path(char *buf, size_t n, const char *zDir, const char *zName);

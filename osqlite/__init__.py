@@ -5,13 +5,15 @@
     >>> conn.execute("SELECT name FROM processes WHERE pid = 1").fetchone()
 
 ``connect`` returns a standard-library ``sqlite3.Connection`` with every
-osqlite table and SQL function available.
+osqlite table and SQL function available.  Its text_factory never fails on
+bytes that are not UTF-8 (command lines and file names may hold any bytes):
+they arrive as surrogate escapes, and ``os.fsencode(value)`` restores them.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from ._sqlite import sqlite3
+from ._sqlite import decode_text, sqlite3
 from .errors import ExtensionLoadError, OsqliteError
 
 __version__ = "0.1.0"
@@ -46,7 +48,11 @@ def load(conn: sqlite3.Connection) -> None:
 def connect(database: str = ":memory:", **kwargs: Any) -> sqlite3.Connection:
     """Open a sqlite3 connection with osqlite's tables loaded.
 
-    Keyword arguments go to :func:`sqlite3.connect` unchanged.
+    Keyword arguments go to :func:`sqlite3.connect` unchanged.  TEXT values
+    are decoded as UTF-8 with the "surrogateescape" error handler (see
+    :func:`osqlite._sqlite.decode_text`), so a process whose command line is
+    not UTF-8 never makes a query fail; set ``conn.text_factory = bytes`` for
+    raw bytes.
     """
     from .extension import prepare
 
@@ -57,4 +63,5 @@ def connect(database: str = ":memory:", **kwargs: Any) -> sqlite3.Connection:
     except BaseException:
         conn.close()
         raise
+    conn.text_factory = decode_text
     return conn

@@ -19,8 +19,18 @@ sqlite_version = sqlite3.sqlite_version
 sqlite_version_info = sqlite3.sqlite_version_info
 connect = sqlite3.connect
 
+
+def decode_text(raw: bytes) -> str:
+    """A text_factory that never fails: bytes that are not UTF-8 (a command
+    line, a file name: osquery's tables return them as they are) become lone
+    surrogates (U+DC80..U+DCFF), so os.fsencode(value) or
+    value.encode("utf-8", "surrogateescape") gives the original bytes back,
+    and osqlite.diff.escape() can write them as osquery's \\xHH."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
 __all__ = [
     "sqlite3", "Connection", "Cursor", "Error", "DatabaseError",
     "OperationalError", "IntegrityError", "Row", "sqlite_version",
-    "sqlite_version_info", "connect",
+    "sqlite_version_info", "connect", "decode_text",
 ]

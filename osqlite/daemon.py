@@ -51,6 +51,7 @@ import osqlite
 
 from . import registry, watchdog
 from ._sqlite import sqlite3
+from .authorizer import Guard
 from .backing import fill, flags_table
 from .config import Config, ConfigError, Loader, QuerySpec
 from .decorators import Decorators
@@ -389,6 +390,7 @@ class Daemon:
         self._version_lock = threading.Lock()
         self._main_conn: sqlite3.Connection | None = None
         self._conns: dict[int, tuple[sqlite3.Connection, int]] = {}
+        self._guards: dict[int, Guard] = {}
         self._started = False
         self._event_pattern: re.Pattern[str] | None = None
         self._ephemeral_id = str(uuid.uuid4())
@@ -408,6 +410,8 @@ class Daemon:
         conn = osqlite.connect(check_same_thread=False)
         conn.text_factory = decode_text
         conn.isolation_level = None
+        # osquery's authorizer, for the SQL of the config (osqlite.authorizer).
+        self._guards[id(conn)] = Guard(conn)
         for hook in self.hooks:
             if hasattr(hook, "prepare_connection"):
                 hook.prepare_connection(self, conn)
@@ -710,7 +714,7 @@ class Daemon:
         # Decorators.
         self.decorators = Decorators(cfg.decorators)
         if not self.flags["disable_decorators"]:
-            self.decorators.run_load(lambda sql: run_sql(self._main(), sql))
+            self.decorators.run_load(lambda sql: self.run_config_sql(self._main(), sql))
         self.decorator_timers = {rate: AlignedTimer(rate, now) for rate in self.decorators.interval}
         self.install_schedule(now)
         self._backup_config(cfg)
@@ -735,7 +739,7 @@ class Daemon:
             mode = "any"
         conn = self._main()
         for pack in self.packs:
-            evaluate(pack, lambda sql: len(run_sql(conn, sql)[1]), mode, now)
+            evaluate(pack, lambda sql: len(self.run_config_sql(conn, sql)[1]), mode, now)
 
     def install_schedule(self, now: float) -> None:
         assert self.config is not None
@@ -781,6 +785,13 @@ class Daemon:
         self.apply_config(cfg)
         return True
 
+    def run_config_sql(self, conn: sqlite3.Connection, sql: str) -> tuple[list[str], list[tuple]]:
+        """Run SQL that came from the config (scheduled, discovery and
+        decorator queries) under osquery's authorizer: no ATTACH, no DDL
+        beyond tables and views, only osquery's pragmas."""
+        with self._guards[id(conn)].enforced():
+            return run_sql(conn, sql)
+
     def _apply_verbosity(self) -> None:
         root = logging.getLogger("osqlite")
         root.setLevel(logging.DEBUG if self.flags["verbose"] else logging.INFO)
@@ -789,33 +800,49 @@ class Daemon:
 
     @contextlib.contextmanager
     def time_limit(self, conn: sqlite3.Connection, timeout: float) -> Iterator[None]:
-        """Interrupt the connection's statement after ``timeout`` seconds
-        (SQLite progress handler); QueryTimeout says it was that."""
+        """Interrupt the connection's statement after ``timeout`` seconds;
+        QueryTimeout says it was that.
+
+        At the deadline a timer thread calls conn.interrupt(): SQLite's
+        interrupt flag, which osqlite's tables watch inside one long table
+        call (hashing a huge file, walking a tree: osq_check_interrupt in
+        csrc/engine.c), where a progress handler never runs.  The progress
+        handler stays for the moments between statements, where SQLite
+        clears a pending interrupt when the next statement starts."""
         if timeout <= 0:
             yield
             return
         deadline = time.monotonic() + timeout
-        fired = [False]
+        fired = threading.Event()
+
+        def expire() -> None:
+            fired.set()
+            conn.interrupt()
 
         def progress() -> int:
             if time.monotonic() > deadline:
-                fired[0] = True
+                fired.set()
                 return 1
             return 0
 
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
         conn.set_progress_handler(progress, 1000)
+        timer.start()
         try:
             yield
         except (sqlite3.OperationalError, QueryError):
-            if fired[0]:
+            if fired.is_set():
                 raise QueryTimeout() from None
             raise
         finally:
+            timer.cancel()
+            timer.join()   # an interrupt never lands on a later statement
             conn.set_progress_handler(None, 0)
 
     def execute(self, conn: sqlite3.Connection, sql: str, timeout: float) -> tuple[list[str], list[tuple]]:
         with self.time_limit(conn, timeout):
-            return run_sql(conn, sql)
+            return self.run_config_sql(conn, sql)
 
     def run_job(self, job: Job) -> None:
         try:
@@ -849,7 +876,7 @@ class Daemon:
         else:
             log.debug("Executing scheduled query %s: %s", job.name, spec.query)
         if not flags["disable_decorators"]:
-            self.decorators.run_always(lambda sql: run_sql(conn, sql))
+            self.decorators.run_always(lambda sql: self.run_config_sql(conn, sql))
         timeout = flags["schedule_timeout"]
         r0 = resource.getrusage(resource.RUSAGE_THREAD)
         t0 = time.monotonic()
@@ -859,7 +886,9 @@ class Daemon:
         ok = False
         self.tracker.started(job)
         try:
-            with self.time_limit(conn, timeout):
+            # osquery's authorizer covers everything the run executes on the
+            # query's connection (osqlite.authorizer).
+            with self._guards[id(conn)].enforced(), self.time_limit(conn, timeout):
                 ok = self._store_and_log(job, conn)
         except QueryTimeout:
             if spec.denylist:
@@ -1148,7 +1177,8 @@ class Daemon:
             if not self.flags["disable_decorators"]:
                 for rate, timer in self.decorator_timers.items():
                     if timer.due(now):
-                        self.decorators.run_interval(rate, lambda sql: run_sql(self._main(), sql))
+                        self.decorators.run_interval(
+                            rate, lambda sql: self.run_config_sql(self._main(), sql))
             for job in self.scheduler.due(now):
                 self.pool.submit(self.run_job, job)
             wakeups = [self.scheduler.next_wakeup()]

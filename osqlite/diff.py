@@ -36,16 +36,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import ujson
 
+from ._sqlite import decode_text  # noqa: F401  (the daemon's text_factory, re-exported)
+
 Row = dict[str, Any]
 
 # Type tags make a row's identity type-aware: Python itself says 1 == 1.0 == True.
 _TAG_INT, _TAG_FLOAT, _TAG_STR = 0, 1, 2
 
-
-def decode_text(raw: bytes) -> str:
-    """sqlite3 text_factory: keep invalid UTF-8 bytes as surrogates so
-    escape() can turn them into osquery's \\xHH form instead of failing."""
-    return raw.decode("utf-8", "surrogateescape")
 
 
 # Bytes < 0x20 and bytes not part of valid UTF-8 (surrogate-escaped by

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -37,6 +39,28 @@ def _osqlite_logger_restored() -> Iterator[None]:
     log.propagate, log.level = saved[1], saved[2]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def non_utf8_process(tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """A process whose argv and open file name are not UTF-8 runs for the
+    whole session: on a shared host such processes come and go at any time,
+    and no test may fail because one exists (processes.cmdline and
+    process_open_files.path return those bytes as they are)."""
+    d = os.fsencode(tmp_path_factory.mktemp("non-utf8"))
+    path = d + b"/open-\xff\xfe-\xc3\x28.txt"
+    code = ("import os, sys, time\n"
+            "f = open(os.fsencode(sys.argv[1]), 'wb')\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(86400)\n")
+    p = subprocess.Popen([sys.executable, "-c", code, path, b"arg-\xff\xc3\x28-\x80"],
+                         stdout=subprocess.PIPE)
+    try:
+        assert p.stdout is not None and p.stdout.readline() == b"ready\n"
+        yield p
+    finally:
+        p.kill()
+        p.wait()
+
+
 @pytest.fixture
 def conn() -> Iterator[sqlite3.Connection]:
     c = osqlite.connect()
@@ -64,6 +88,15 @@ def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
+def searchable(path: Path) -> Path:
+    """A tree built for OSQLITE_ROOT, made searchable by everyone like /:
+    per-user tables read below the root with the users' rights
+    (csrc/lib/userdata.c), and tmp_path is created 0700."""
+    if path.is_dir() and path.stat().st_uid == os.geteuid():
+        path.chmod(path.stat().st_mode | 0o755)
+    return path
+
+
 @pytest.fixture
 def root(monkeypatch: pytest.MonkeyPatch):
     """Set OSQLITE_ROOT for this test: root('name') uses tests/fixtures/name,
@@ -71,8 +104,7 @@ def root(monkeypatch: pytest.MonkeyPatch):
 
     def use(tree: str | os.PathLike) -> Path:
         path = Path(tree)
-        if not path.is_absolute():
-            path = FIXTURES / path
+        path = FIXTURES / path if not path.is_absolute() else searchable(path)
         monkeypatch.setenv("OSQLITE_ROOT", str(path))
         return path
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from asan_helper import driver
+from conftest import searchable
 from test_packages import write
 
 
@@ -72,7 +73,7 @@ def test_missing_library_names_the_package(tmp_path, table):
     write(tmp_path / "etc/passwd", "dev:x:1000:1000::/home/dev:/bin/sh\n")
     sql = setup(tmp_path)
     drv = str(driver())
-    env = dict(os.environ, OSQLITE_ROOT=str(tmp_path), ASAN_OPTIONS="detect_leaks=1")
+    env = dict(os.environ, OSQLITE_ROOT=str(searchable(tmp_path)), ASAN_OPTIONS="detect_leaks=1")
     # Without the mount the query works...
     ok = subprocess.run([drv, "-q", sql], capture_output=True, text=True, env=env, timeout=60)
     assert ok.returncode == 0 and "error:" not in ok.stdout + ok.stderr, ok.stdout + ok.stderr

@@ -88,3 +88,11 @@ def test_dbus_hostile(tmp_path, mode):
         bus.close()
     if mode == "ok":
         assert f"{len(tsu.UNITS)} rows" in out
+
+
+def test_no_usable_block_device(tmp_path):
+    """Entries in /sys/class/block but none usable (no uevent): the device
+    list must not leak (found by the hostile-tree fuzz run)."""
+    (tmp_path / "sys/class/block/sda").mkdir(parents=True)
+    (tmp_path / "sys/class/block/sdb").symlink_to("/nonexistent")
+    run(tmp_path, ["block_devices", "disk_encryption"])

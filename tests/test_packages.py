@@ -483,6 +483,24 @@ def test_portage_packages(conn, root, tmp_path):
     assert rows(conn, "SELECT * FROM portage_packages") == []
 
 
+def test_portage_empty_world(conn, root, tmp_path, asan_driver):
+    """An empty world file: no package is in the world set, and no NULL
+    array reaches qsort/bsearch (a UBSan report before)."""
+    from asan_helper import run_asan
+
+    (tmp_path / "var/db/pkg/app-misc/hello-1.0").mkdir(parents=True)
+    write(tmp_path / "var/lib/portage/world", "")
+    root(tmp_path)
+    assert rows(conn, "SELECT package, world FROM portage_packages") == [
+        {"package": "app-misc/hello", "world": 0}]
+    write(tmp_path / "var/lib/portage/world", "# only a comment\n\n")
+    assert rows(conn, "SELECT package, world FROM portage_packages") == [
+        {"package": "app-misc/hello", "world": 0}]
+    run_asan(tmp_path, "SELECT * FROM portage_packages")
+    write(tmp_path / "var/lib/portage/world", "")
+    run_asan(tmp_path, "SELECT * FROM portage_packages")
+
+
 def test_portage_absent(conn, root, tmp_path):
     root(tmp_path)
     assert rows(conn, "SELECT * FROM portage_packages") == []

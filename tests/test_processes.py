@@ -342,6 +342,25 @@ def test_fixture_truncated_and_unreadable_stat(tmp_path, root, conn):
     assert [x["pid"] for x in rows(conn, "SELECT pid, name FROM processes")] == [1, 2, 3]
 
 
+def test_fixture_stat_and_io_over_one_page(tmp_path, root, conn, asan_driver):
+    """A stat (or io) longer than the 4 KiB first read spills to the heap: it
+    is parsed there in full, not as the stack buffer with the heap's length
+    (an ASan stack over-read before)."""
+    from asan_helper import run_asan
+
+    comm = "c" * 5000 + ") ("
+    io = b"rchar: 1\n" + b"x: 0\n" * 1000 + b"read_bytes: 77\nwrite_bytes: 9\n"
+    make_proc(tmp_path, 7, {"stat": stat_line(7, comm, state="R", ppid=4, threads=3, nice=-5),
+                            "status": status_text("big"), "io": io})
+    root(tmp_path)
+    r = rows(conn, "SELECT state, parent, threads, nice, disk_bytes_read, disk_bytes_written "
+                   "FROM processes")
+    assert r == [{"state": "R", "parent": 4, "threads": 3, "nice": -5,
+                  "disk_bytes_read": 77, "disk_bytes_written": 9}]
+    assert len(stat_line(7, comm)) > 4095 and len(io) > 4095
+    run_asan(tmp_path, "SELECT * FROM processes")
+
+
 def test_fixture_missing_io_and_status(tmp_path, root, conn):
     make_proc(tmp_path, 7, {"io": None})
     make_proc(tmp_path, 8, {"status": None})                       # no status: no row

@@ -135,7 +135,9 @@ class Libcrypto:
 TYPES = {6: "rsa", 116: "dsa", 28: "dh", 408: "ec", 855: "hmac", 894: "cmac"}
 
 
-def make_keys(d: Path) -> None:
+def make_keys(d: Path, owner: int = 1000) -> None:
+    """Private keys as ssh-keygen writes them (0600), owned by the user
+    whose ~/.ssh this is: the table reads them with that user's rights."""
     d.mkdir(parents=True, exist_ok=True)
 
     def keygen(name: str, *args: str) -> None:
@@ -153,6 +155,9 @@ def make_keys(d: Path) -> None:
                         str(d / "ed25519.pem")], check=True, capture_output=True)
         subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-out",
                         str(d / "ec_traditional.pem")], check=True, capture_output=True)
+    if os.geteuid() == 0:
+        for p in [d, *d.iterdir()]:
+            os.chown(p, owner, owner)
 
 
 def hostile_ssh_dir(d: Path) -> None:

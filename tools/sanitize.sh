@@ -3,7 +3,9 @@
 # against the live system and any committed fixture tree under tests/fixtures.
 # The hostile trees that tests build at run time (truncated /proc files, binary
 # passwd lines, corrupt SMBIOS, ...) go through the same driver from pytest
-# (tests/asan_helper.py), so `python3 -m pytest` covers those.
+# (tests/asan_helper.py), so `python3 -m pytest` covers those, and so does
+# the seeded fuzz run over 200 generated hostile trees
+# (tests/test_procfs_fuzz_e2e.py; by hand: python3 tests/procfs_fuzz.py).
 # Any sanitizer report makes the driver exit non-zero, and this script with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."

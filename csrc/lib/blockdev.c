@@ -415,6 +415,11 @@ int osq_block_devices(OsqCursor *pCur, int bProbe, OsqBlockDev **paDev){
     sqlite3_free(aOut);
     return rc;
   }
+  if( nDev==0 ){
+    /* No device: nothing for the caller to free (callers stop at n<=0). */
+    sqlite3_free(aOut);
+    return 0;
+  }
   *paDev = aOut;
   return nDev;
 }

@@ -446,6 +446,12 @@ void osq_mhash_final(OsqMultiHash *h, char zMd5[33], char zSha1[41],
 int64_t osq_hash_fd(int fd, int64_t nLimit,
                     char zMd5[33], char zSha1[41], char zSha256[65],
                     unsigned which){
+  return osq_hash_fd_ex(fd, nLimit, zMd5, zSha1, zSha256, which, 0);
+}
+
+int64_t osq_hash_fd_ex(int fd, int64_t nLimit,
+                       char zMd5[33], char zSha1[41], char zSha256[65],
+                       unsigned which, OsqInterrupt *pIntr){
   OsqMultiHash h;
   unsigned char *buf;
   int64_t nTotal = 0;
@@ -464,6 +470,13 @@ int64_t osq_hash_fd(int fd, int64_t nLimit,
   for(;;){
     size_t want = HASH_CHUNK;
     ssize_t n;
+    /* A chunk takes a millisecond or two: look for an interrupt each time,
+    ** so a timeout stops the hash of a huge file promptly. */
+    if( osq_interrupt_check(pIntr) ){
+      sqlite3_free(buf);
+      hash_clear(zMd5, zSha1, zSha256, which);
+      return -EINTR;
+    }
     if( nLimit>0 ){
       if( nTotal>=nLimit ) break;
       if( (int64_t)want > nLimit-nTotal ) want = (size_t)(nLimit-nTotal);
@@ -489,11 +502,10 @@ int64_t osq_hash_file(const char *zPath, int64_t nLimit,
                       char zMd5[33], char zSha1[41], char zSha256[65],
                       unsigned which){
   int64_t r;
-  int fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+  int fd = osq_open_file(zPath, 0);   /* a regular file, never a device */
   if( fd<0 ){
-    int e = errno;
     hash_clear(zMd5, zSha1, zSha256, which);
-    return -e;
+    return fd;
   }
   r = osq_hash_fd(fd, nLimit, zMd5, zSha1, zSha256, which);
   close(fd);

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "osqlite.h"
+
 #define OSQ_MD5_LEN     16
 #define OSQ_SHA1_LEN    20
 #define OSQ_SHA256_LEN  32
@@ -94,6 +96,11 @@ int64_t osq_hash_file(const char *zPath, int64_t nLimit,
 int64_t osq_hash_fd(int fd, int64_t nLimit,
                     char zMd5[33], char zSha1[41], char zSha256[65],
                     unsigned which);
+/* Same, stopping with -EINTR (digests "") as soon as pIntr (may be NULL)
+** reports an interrupt; it is checked before every chunk. */
+int64_t osq_hash_fd_ex(int fd, int64_t nLimit,
+                       char zMd5[33], char zSha1[41], char zSha256[65],
+                       unsigned which, OsqInterrupt *pIntr);
 
 /* Standard base64 of p[0..n) with '=' padding, NUL-terminated, from
 ** sqlite3_malloc64 (NULL when out of memory); *pnOut (may be NULL) gets

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -117,17 +118,10 @@ int pku_listdir(const char *zRealPath, int bHidden, PkuEntry **paOut){
 
 int pku_user_listdir(const OsqPasswd *pUser, const char *zRealPath,
                      int bHidden, PkuEntry **paOut){
-  int fd = osq_user_open(pUser, zRealPath, O_DIRECTORY);
-  DIR *d;
+  DIR *d = osq_user_opendir(pUser, zRealPath);
   int n;
   *paOut = 0;
-  if( fd<0 ) return fd;
-  d = fdopendir(fd);
-  if( d==0 ){
-    int e = errno;
-    close(fd);
-    return osq_errno_class(e);
-  }
+  if( d==0 ) return osq_errno_class(errno);
   n = listOpenDir(d, zRealPath, bHidden, pUser, 1, paOut);
   closedir(d);
   return n;
@@ -209,37 +203,36 @@ int pku_split(const char *z, size_t n, const char *zDelim,
   return nOut;
 }
 
-int pku_is_dir(const char *zRealPath){
+int pku_is_dir_as(const OsqPasswd *pUser, const char *zRealPath){
   struct stat st;
-  return stat(zRealPath, &st)==0 && S_ISDIR(st.st_mode);
+  return osq_user_stat(pUser, zRealPath, 0, &st)==0 && S_ISDIR(st.st_mode);
 }
 
-#include <glob.h>
+int pku_is_dir(const char *zRealPath){
+  return pku_is_dir_as(0, zRealPath);
+}
 
-
-int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
-  char zBase[4096], zCanon[4096], zPattern2[8192];
+int pku_glob_as(OsqCursor *pCur, const OsqPasswd *pUser, const char *zPattern,
+                char ***pazOut){
+  char zBase[4096], zCanon[4096], zPattern2[8192], zReal[8192];
   const char *zStar = strchr(zPattern, '*');
   size_t nBase = zStar ? (size_t)(zStar - zPattern) : strlen(zPattern);
-  const char *zRoot = osq_root(pCur);
-  size_t nRoot = strlen(zRoot), nStr = 0;
-  sqlite3_str *p = sqlite3_str_new(0);
-  char *zPat, **az, *zStr;
+  size_t nPre = 0, nStr = 0;
+  char **az, *zStr;
   glob_t g;
-  int rc, i, n = 0;
-  const char *z;
+  int rc, i, n = 0, bCanon = 0;
   *pazOut = 0;
   /* osquery's replaceGlobWildcards: the part before the first '*' is
-  ** replaced by its canonical form (a directory keeps a trailing '/'). */
+  ** replaced by its canonical form (a directory keeps a trailing '/'),
+  ** resolved with the user's rights for a user's directory. */
   if( nBase>0 && nBase<sizeof(zBase) ){
     memcpy(zBase, zPattern, nBase);
     zBase[nBase] = 0;
-    if( pku_canonical(pCur, zBase, zCanon, sizeof(zCanon)-1)
-     && strcmp(zCanon, zBase)!=0 ){
-      char zReal[8192];
+    bCanon = pku_canonical_as(pCur, pUser, zBase, zCanon, sizeof(zCanon)-1)!=0;
+    if( bCanon && strcmp(zCanon, zBase)!=0 ){
       size_t k = strlen(zCanon);
-      if( osq_path(pCur, zReal, sizeof(zReal), "%s", zCanon) && pku_is_dir(zReal)
-       && zCanon[k-1]!='/' ){
+      if( osq_path(pCur, zReal, sizeof(zReal), "%s", zCanon)
+       && pku_is_dir_as(pUser, zReal) && zCanon[k-1]!='/' ){
         zCanon[k++] = '/';
         zCanon[k] = 0;
       }
@@ -249,21 +242,11 @@ int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
       }
     }
   }
-  /* Escape glob characters in the root itself. */
-  for(z=zRoot; *z; z++){
-    if( strchr("*?[]\\", *z) ) sqlite3_str_appendchar(p, 1, '\\');
-    sqlite3_str_appendchar(p, 1, *z);
-  }
-  sqlite3_str_appendall(p, zPattern);
-  zPat = sqlite3_str_finish(p);
-  if( zPat==0 ) return 0;
-  memset(&g, 0, sizeof(g));
-  rc = glob(zPat, GLOB_MARK, 0, &g);
-  sqlite3_free(zPat);
+  rc = osq_user_glob(pUser, osq_root(pCur), zPattern, GLOB_MARK, &g, &nPre);
   if( rc!=0 ){ globfree(&g); return 0; }
   for(i=0; i<(int)g.gl_pathc; i++){
-    if( strlen(g.gl_pathv[i])<nRoot ) continue;
-    nStr += strlen(g.gl_pathv[i]) - nRoot + 1;
+    if( strlen(g.gl_pathv[i])<nPre ) continue;
+    nStr += strlen(g.gl_pathv[i]) - nPre + 1;
     n++;
   }
   az = sqlite3_malloc64(sizeof(char*)*(size_t)(n+1) + nStr + 1);
@@ -272,10 +255,10 @@ int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
   n = 0;
   for(i=0; i<(int)g.gl_pathc; i++){
     size_t k = strlen(g.gl_pathv[i]);
-    if( k<nRoot ) continue;
-    memcpy(zStr, g.gl_pathv[i]+nRoot, k-nRoot+1);
+    if( k<nPre ) continue;
+    memcpy(zStr, g.gl_pathv[i]+nPre, k-nPre+1);
     az[n++] = zStr;
-    zStr += k-nRoot+1;
+    zStr += k-nPre+1;
   }
   az[n] = 0;
   globfree(&g);
@@ -283,8 +266,9 @@ int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
   return n;
 }
 
-#include <limits.h>
-#include <stdlib.h>
+int pku_glob(OsqCursor *pCur, const char *zPattern, char ***pazOut){
+  return pku_glob_as(pCur, 0, zPattern, pazOut);
+}
 
 char *pku_canonical(OsqCursor *pCur, const char *zPath, char *zOut, size_t nOut){
   char zReal[PATH_MAX], zRes[PATH_MAX], zRootReal[PATH_MAX];
@@ -346,4 +330,12 @@ ssize_t pku_read(OsqCursor *pCur, const OsqPasswd *pUser, size_t nLimit,
     return -ENAMETOOLONG;
   }
   return osq_user_slurp(pUser, zReal, nLimit, pz);
+}
+
+char *pku_canonical_as(OsqCursor *pCur, const OsqPasswd *pUser,
+                       const char *zPath, char *zOut, size_t nOut){
+  char zReal[8192];
+  if( pUser==0 ) return pku_canonical(pCur, zPath, zOut, nOut);
+  if( osq_path(pCur, zReal, sizeof(zReal), "%s", zPath)==0 ) return 0;
+  return pku_user_canonical(pCur, pUser, zReal, zOut, nOut) ? zOut : 0;
 }

@@ -53,6 +53,8 @@ void pku_trim(const char **pz, size_t *pn);
 
 /* 1 if the path is a directory (stat, following links). */
 int pku_is_dir(const char *zRealPath);
+/* The same with a user's rights (osq_user_stat; pUser may be NULL). */
+int pku_is_dir_as(const OsqPasswd *pUser, const char *zRealPath);
 
 
 
@@ -61,11 +63,19 @@ int pku_is_dir(const char *zRealPath);
 ** they are logical paths, sorted.  *pazOut: an array of strings in one
 ** sqlite3_malloc64 block.  Returns the count (0 when nothing matches). */
 int pku_glob(OsqCursor*, const char *zPattern, char ***pazOut);
+/* The same with a user's rights below the root (osq_user_glob; the base
+** canonicalised with pku_user_canonical).  pUser may be NULL. */
+int pku_glob_as(OsqCursor*, const OsqPasswd *pUser, const char *zPattern,
+                char ***pazOut);
 /* fs::canonical of a logical path, staying inside the root: realpath(3)
 ** of root + zPath with the (canonical) root prefix removed.  Returns zOut,
 ** or NULL when the path does not resolve or resolves outside the root (the
 ** caller then keeps the path as it is, as osquery does on error). */
 char *pku_canonical(OsqCursor*, const char *zPath, char *zOut, size_t nOut);
+/* pku_canonical of a user's directory (a logical path) resolved with the
+** user's rights (pku_user_canonical); pUser NULL: pku_canonical. */
+char *pku_canonical_as(OsqCursor*, const OsqPasswd *pUser, const char *zPath,
+                       char *zOut, size_t nOut);
 
 /* Read a regular file at a logical path (the root joined to the formatted
 ** path) with osq_user_slurp: at most nLimit bytes into *pz (sqlite3_free

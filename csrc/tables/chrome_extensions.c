@@ -78,8 +78,10 @@
 **             the spec's GROUP BY identifier means what it says.
 **
 ** Every file of a profile is opened with the user's rights (osq_user_open,
-** osq_user_slurp) and the Extensions directories are listed with
-** pku_user_listdir.
+** osq_user_slurp), the Extensions directories are listed with
+** pku_user_listdir and paths are canonicalised with pku_canonical_as, so no
+** link of the user's is followed with the process's rights (userdata.c);
+** osquery reads these as root.
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -263,7 +265,9 @@ static int addExt(ChromeProfile *p, const char *zPath, int bRef){
   char *zBuf = 0;
   ssize_t n;
   ChromeExt *e;
-  if( pku_canonical(p->pCur, zPath, zCanon, sizeof(zCanon)) ) zPath = zCanon;
+  if( pku_canonical_as(p->pCur, p->pUser, zPath, zCanon, sizeof(zCanon)) ){
+    zPath = zCanon;
+  }
   if( osq_join_path(zMan, sizeof(zMan), zPath, "manifest.json")==0 ) return SQLITE_OK;
   n = readLogical(p->pCur, p->pUser, zMan, &zBuf);
   if( n<0 ) return SQLITE_OK;
@@ -315,7 +319,7 @@ static int entryPath(ChromeProfile *p, const OsqJson *pEntry, char *zOut,
   if( m<=0 || (size_t)m>=nOut ) return 0;
   {
     char zCanon[4096];
-    if( pku_canonical(p->pCur, zOut, zCanon, sizeof(zCanon))
+    if( pku_canonical_as(p->pCur, p->pUser, zOut, zCanon, sizeof(zCanon))
      && strlen(zCanon)<nOut ){
       memcpy(zOut, zCanon, strlen(zCanon)+1);
     }
@@ -771,12 +775,13 @@ static int chromeScan(OsqCursor *pCur, int iUidCol, ChromeEmit xEmit){
   int i, k, j;
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
     OsqPasswd *pw = us.apUser[i];
+    rc = osq_check_interrupt(pCur);
     for(k=0; rc==SQLITE_OK && k<(int)(sizeof(aBrowser)/sizeof(aBrowser[0])); k++){
       char zDir[4096], zReal[8192], zCanon[4096];
       PkuEntry *a = 0;
       int n;
       if( osq_join_path(zDir, sizeof(zDir), pw->zDir, aBrowser[k].zSuffix)==0 ) continue;
-      if( pku_canonical(pCur, zDir, zCanon, sizeof(zCanon)) ){
+      if( pku_canonical_as(pCur, pw, zDir, zCanon, sizeof(zCanon)) ){
         memcpy(zDir, zCanon, strlen(zCanon)+1);
       }
       if( validProfile(pCur, pw, zDir) ){
@@ -789,7 +794,7 @@ static int chromeScan(OsqCursor *pCur, int iUidCol, ChromeEmit xEmit){
         char zSub[4096];
         if( !a[j].isDir ) continue;
         if( snprintf(zSub, sizeof(zSub), "%s/%s", zDir, a[j].zName)>=(int)sizeof(zSub) ) continue;
-        if( pku_canonical(pCur, zSub, zCanon, sizeof(zCanon)) ){
+        if( pku_canonical_as(pCur, pw, zSub, zCanon, sizeof(zCanon)) ){
           memcpy(zSub, zCanon, strlen(zCanon)+1);
         }
         if( validProfile(pCur, pw, zSub) ){

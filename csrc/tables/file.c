@@ -218,6 +218,7 @@ typedef struct DirId { dev_t dev; ino_t ino; } DirId;
 
 typedef struct Walk {
   PathList *pList;
+  OsqInterrupt *pIntr;      /* the query's: a walk stops when interrupted */
   unsigned limits;          /* LIMIT_* */
   int bRecurse;             /* add everything below matched directories */
   PathList *pBase;          /* %%: collect the one-level matches here first */
@@ -336,6 +337,7 @@ static void walkTree(Walk *w, size_t n, int depth){
   struct dirent *e;
   struct stat st;
   if( depth>=WALK_MAX_DEPTH || w->pList->rc ) return;
+  if( osq_interrupt_check(w->pIntr) ){ w->pList->rc = SQLITE_INTERRUPT; return; }
   if( stat(w->zBuf, &st)!=0 || !S_ISDIR(st.st_mode) ) return;
   if( walkSeen(w, st.st_dev, st.st_ino) ) return;
   d = opendir(w->zBuf);
@@ -344,6 +346,7 @@ static void walkTree(Walk *w, size_t n, int depth){
     const char *zName = e->d_name;
     size_t k = strlen(zName);
     int isDir = 0;
+    if( osq_interrupt_check(w->pIntr) ){ w->pList->rc = SQLITE_INTERRUPT; break; }
     if( zName[0]=='.' && (k==1 || (k==2 && zName[1]=='.')) ) continue;
     if( n+k+2>=sizeof(w->zBuf) ) continue;
     memcpy(w->zBuf+n, zName, k+1);
@@ -381,6 +384,7 @@ static void walkGlob(Walk *w, size_t n, const char *zRest, int nComp){
   struct dirent *e;
 
   if( w->pList->rc || nComp>WALK_MAX_COMP ) return;
+  if( osq_interrupt_check(w->pIntr) ){ w->pList->rc = SQLITE_INTERRUPT; return; }
   if( *zRest=='/' ){
     /* keep repeated slashes as written, like glob(3) */
     while( *zRest=='/' ){
@@ -410,9 +414,10 @@ static void walkGlob(Walk *w, size_t n, const char *zRest, int nComp){
   zComp[k] = 0;
   d = opendir(n ? w->zBuf : ".");
   if( d==0 ) return;
-  while( (e = readdir(d))!=0 ){
+  while( w->pList->rc==SQLITE_OK && (e = readdir(d))!=0 ){
     const char *zName = e->d_name;
     size_t m = strlen(zName);
+    if( osq_interrupt_check(w->pIntr) ){ w->pList->rc = SQLITE_INTERRUPT; break; }
     if( zName[0]=='.' && (m==1 || (m==2 && zName[1]=='.')) ) continue;
     if( fnmatch(zComp, zName, FNM_PERIOD)!=0 ) continue;
     if( n+m+1>=sizeof(w->zBuf) ) continue;
@@ -430,8 +435,9 @@ static void walkGlob(Walk *w, size_t n, const char *zRest, int nComp){
 /*
 ** Expand one LIKE (bLike) or GLOB pattern under zPrefix into pList.
 */
-static void expandPattern(PathList *pList, const char *zPrefix,
-                          const char *zPat, int bLike, unsigned limits){
+static void expandPattern(PathList *pList, OsqInterrupt *pIntr,
+                          const char *zPrefix, const char *zPat, int bLike,
+                          unsigned limits){
   Walk *w;
   char *zGlob;
   size_t nPre = strlen(zPrefix), nPat = strlen(zPat), n, i;
@@ -456,6 +462,7 @@ static void expandPattern(PathList *pList, const char *zPrefix,
   for(i=0; i<nPat; i++) zGlob[n++] = (bLike && zPat[i]=='%') ? '*' : zPat[i];
   zGlob[n] = 0;
   w->pList = pList;
+  w->pIntr = pIntr;
   w->limits = limits;
   if( n>=2 && zGlob[n-1]=='*' && zGlob[n-2]=='*' ){
     /* trailing ** : one level with '*', then the whole tree below */
@@ -514,7 +521,8 @@ static int collectPaths(OsqCursor *pCur, int iCol, const char *zPrefix,
       memcpy(zFull+nPre, z, n+1);
       plAdd(pList, zFull, nPre+n, 0);
     }else if( op==OSQ_OP_LIKE || op==OSQ_OP_GLOB ){
-      expandPattern(pList, zPrefix, z, op==OSQ_OP_LIKE, limits);
+      expandPattern(pList, osq_interrupt(pCur), zPrefix, z, op==OSQ_OP_LIKE,
+                    limits);
     }
   }
   if( pList->rc==SQLITE_OK ) plSortUnique(pList);
@@ -742,6 +750,8 @@ static int listDirs(OsqCursor *pCur, PathList *pDirs, size_t nPre,
       size_t k = strlen(zName);
       if( zName[0]=='.' && (k==1 || (k==2 && zName[1]=='.')) ) continue;
       if( n+k+1>=sizeof(zFull) ) continue;
+      rc = osq_check_interrupt(pCur);
+      if( rc ) break;
       memcpy(zFull+n, zName, k+1);
       rc = xEntry(pCur, zFull, zFull+nPre, zDir, nDir, zName, k, pid, 0);
     }
@@ -818,7 +828,8 @@ static int hashRow(OsqCursor *pCur, const char *zFull, const char *zPath,
   if( osq_used(pCur, COL_HASH_SHA256) ) which |= OSQ_HASH_SHA256;
   zMd5[0] = zSha1[0] = zSha256[0] = 0;
   if( which ){
-    int fd = open(zFull, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+    /* The file may have been swapped for a FIFO or device since stat(). */
+    int fd = osq_open_file(zFull, 0);
     if( fd>=0 ){
       struct statfs sf;
       struct stat st2;
@@ -829,10 +840,12 @@ static int hashRow(OsqCursor *pCur, const char *zFull, const char *zPath,
        && sf.f_type==PROC_SUPER_MAGIC && st2.st_size>HASH_PROC_MAX ){
         r = -EFBIG;
       }else{
-        r = osq_hash_fd(fd, 0, zMd5, zSha1, zSha256, which);
+        r = osq_hash_fd_ex(fd, 0, zMd5, zSha1, zSha256, which,
+                           osq_interrupt(pCur));
       }
       close(fd);
       if( r==-ENOMEM ) return SQLITE_NOMEM;
+      if( r==-EINTR ) return osq_check_interrupt(pCur);
       if( r<0 ) zMd5[0] = zSha1[0] = zSha256[0] = 0;
     }
   }
@@ -994,6 +1007,8 @@ int osq_gen_extended_attributes(OsqCursor *pCur){
     while( rc==SQLITE_OK && (e = readdir(d))!=0 ){
       char zFull[WALK_PATH_MAX];
       if( e->d_name[0]=='.' && (e->d_name[1]==0 || (e->d_name[1]=='.' && e->d_name[2]==0)) ) continue;
+      rc = osq_check_interrupt(pCur);
+      if( rc ) break;
       if( snprintf(zFull, sizeof(zFull), "%s%s%s", zDir,
                    (nDir && zDir[nDir-1]=='/') ? "" : "/", e->d_name)>=(int)sizeof(zFull) ) continue;
       rc = xattrRows(pCur, &x, zFull, zFull, zDir, nDir);

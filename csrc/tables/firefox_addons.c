@@ -25,7 +25,8 @@
 ** Values convert as osquery's JSON::valueToString: true "1", false "0",
 ** null "null", integers in decimal, other numbers with six decimals
 ** ("%f"); objects and arrays leave the column NULL.  A missing, unreadable
-** or malformed extensions.json gives no rows for that profile.
+** or malformed extensions.json gives no rows for that profile.  Profiles
+** are listed and read with the user's rights (userdata.c).
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -91,8 +92,9 @@ static const OsqJson *member(const OsqJson *p, const char *zPath){
   return osq_json_path(p, zPath, 0);
 }
 
-static int profileAddons(OsqCursor *pCur, sqlite3_int64 uid,
+static int profileAddons(OsqCursor *pCur, const OsqPasswd *pw,
                          const char *zProfile){
+  sqlite3_int64 uid = pw->uid;
   char zReal[8192];
   char *zBuf = 0;
   ssize_t nBuf;
@@ -102,7 +104,7 @@ static int profileAddons(OsqCursor *pCur, sqlite3_int64 uid,
   if( osq_path(pCur, zReal, sizeof(zReal), "%s/extensions.json", zProfile)==0 ){
     return SQLITE_OK;
   }
-  nBuf = osq_slurp(zReal, FF_JSON_MAX, &zBuf);
+  nBuf = osq_user_slurp(pw, zReal, FF_JSON_MAX, &zBuf);
   if( nBuf<0 ) return SQLITE_OK;
   pDoc = osq_json_parse(zBuf, (size_t)nBuf, &pRoot, &bNoMem);
   sqlite3_free(zBuf);
@@ -151,6 +153,7 @@ int osq_gen_firefox_addons(OsqCursor *pCur){
   int i, k, j;
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
     OsqPasswd *pw = us.apUser[i];
+    rc = osq_check_interrupt(pCur);
     for(k=0; rc==SQLITE_OK && k<3; k++){
       char zDir[4096], zReal[8192];
       PkuEntry *a = 0;
@@ -158,13 +161,13 @@ int osq_gen_firefox_addons(OsqCursor *pCur){
       /* boost's path append: the base starts with '/', so plain concat. */
       if( snprintf(zDir, sizeof(zDir), "%s%s", pw->zDir, azBase[k])>=(int)sizeof(zDir) ) continue;
       if( osq_path(pCur, zReal, sizeof(zReal), "%s", zDir)==0 ) continue;
-      n = pku_listdir(zReal, 0, &a);
+      n = pku_user_listdir(pw, zReal, 0, &a);
       for(j=0; rc==SQLITE_OK && j<n; j++){
         char zProfile[4096];
         if( !a[j].isDir ) continue;
         if( endsWith(a[j].zName, "Crash Reports") || endsWith(a[j].zName, "Pending Pings") ) continue;
         if( snprintf(zProfile, sizeof(zProfile), "%s%s", zDir, a[j].zName)>=(int)sizeof(zProfile) ) continue;
-        rc = profileAddons(pCur, pw->uid, zProfile);
+        rc = profileAddons(pCur, pw, zProfile);
       }
       sqlite3_free(a);
     }

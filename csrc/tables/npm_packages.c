@@ -181,7 +181,8 @@ static int scanSite(NpmScan *p, const char *zSite){
     char *zDir = azStack[--nStack];
     int depth = aDepth[nStack], k, iPat;
     char zReal[8192];
-    if( zDir[0]==0 || osq_path(pCur, zReal, sizeof(zReal), "%s", zDir)==0
+    rc = osq_check_interrupt(pCur);     /* a deep tree is a long walk */
+    if( rc || zDir[0]==0 || osq_path(pCur, zReal, sizeof(zReal), "%s", zDir)==0
      || seenDir(p, zReal, &bNoMem) ){
       sqlite3_free(zDir);
       if( bNoMem ) rc = SQLITE_NOMEM;

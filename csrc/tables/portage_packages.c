@@ -207,7 +207,9 @@ int osq_gen_portage_packages(OsqCursor *pCur){
       if( z==0 ){ rc = SQLITE_NOMEM; goto done; }
       azWorld[nW++] = z;
     }
-    qsort(azWorld, nW, sizeof(char*), cmpStr);
+    /* An empty world file leaves azWorld NULL: qsort and bsearch must not
+    ** see it (their pointers are declared non-null). */
+    if( nW>1 ) qsort(azWorld, nW, sizeof(char*), cmpStr);
   }
 
   rc = listPackageDirs(pCur, &azPkg, &nP);
@@ -228,7 +230,7 @@ int osq_gen_portage_packages(OsqCursor *pCur){
       osq_text(pCur, COL_PORTAGE_PACKAGES_PACKAGE, zPkg, -1);
       osq_text(pCur, COL_PORTAGE_PACKAGES_VERSION, zVer ? zVer : "", -1);
       osq_int(pCur, COL_PORTAGE_PACKAGES_WORLD,
-              bsearch(&zPkg, azWorld, nW, sizeof(char*), cmpStr)!=0);
+              nW>0 && bsearch(&zPkg, azWorld, nW, sizeof(char*), cmpStr)!=0);
       azPkg[i][strlen(azPkg[i])-1] = 0;   /* drop the glob '/' */
       readTrimmed(pCur, azPkg[i], "SLOT", COL_PORTAGE_PACKAGES_SLOT);
       readTrimmed(pCur, azPkg[i], "SIZE", COL_PORTAGE_PACKAGES_SIZE);

@@ -88,6 +88,7 @@
 #define PROC_STATUS_MAX   (1024*1024)
 #define PROC_MAPS_MAX     (64*1024*1024)
 #define PROC_STAT_MAX     (64*1024*1024)   /* /proc/stat, for btime */
+#define PROC_SMALL_MAX    (1024*1024)      /* stat, io, cgroup of a pid */
 
 /* What the query needs, decided once per query. */
 typedef struct ProcPlan {
@@ -542,15 +543,18 @@ static int genOne(OsqCursor *pCur, ProcPlan *pPlan, const char *zDir,
   }
 
   if( pPlan->bStat ){
-    n = procRead(dirfd, "stat", aBuf, sizeof(aBuf), sizeof(aBuf), &zHeap, &z);
-    sqlite3_free(zHeap);    /* never used: the limit is the stack size */
-    zHeap = 0;
+    /* A real stat fits aBuf; a larger one (a fixture tree) is on the heap,
+    ** so the parse is of z, whichever buffer holds it. */
+    n = procRead(dirfd, "stat", aBuf, sizeof(aBuf), PROC_SMALL_MAX, &zHeap, &z);
     if( isGone(n, dirfd) ) goto vanished;
+    if( n==-ENOMEM ){ rc = SQLITE_NOMEM; goto vanished; }
     if( n>=0 ){
-      if( parseStat(pCur, pPlan, aBuf, (int)n) ) goto vanished;
+      if( parseStat(pCur, pPlan, z, (int)n) ) goto vanished;
     }else{
       statUnreadable(pCur);
     }
+    sqlite3_free(zHeap);
+    zHeap = 0;
   }
 
   if( pPlan->bCmdline ){
@@ -577,15 +581,16 @@ static int genOne(OsqCursor *pCur, ProcPlan *pPlan, const char *zDir,
   }
 
   if( pPlan->bIo ){
-    n = procRead(dirfd, "io", aBuf, sizeof(aBuf), sizeof(aBuf), &zHeap, &z);
+    n = procRead(dirfd, "io", aBuf, sizeof(aBuf), PROC_SMALL_MAX, &zHeap, &z);
+    if( isGone(n, dirfd) ) goto vanished;
+    if( n==-ENOMEM ){ rc = SQLITE_NOMEM; goto vanished; }
+    if( n>=0 ) parseIo(pCur, z);
     sqlite3_free(zHeap);
     zHeap = 0;
-    if( isGone(n, dirfd) ) goto vanished;
-    if( n>=0 ) parseIo(pCur, aBuf);
   }
 
   if( pPlan->bCgroup ){
-    n = procRead(dirfd, "cgroup", aBuf, sizeof(aBuf), 1024*1024, &zHeap, &z);
+    n = procRead(dirfd, "cgroup", aBuf, sizeof(aBuf), PROC_SMALL_MAX, &zHeap, &z);
     if( n>=0 ){
       parseCgroup(pCur, z, (int)n);
     }else{

@@ -22,7 +22,9 @@
 ** .pyenv/versions, .virtualenvs, {anaconda3,mambaforge,miniconda3,
 ** miniforge3}/{envs,lib/python%}: the <version>/lib/python%/site-packages
 ** of each non-symlink subdirectory when there are any, else the glob of
-** the directory itself; with that user's uid.
+** the directory itself; with that user's uid.  A user's directories are
+** globbed, listed and read with that user's rights (userdata.c); the
+** system directories and `directory` values with the process's.
 **
 ** Packages.  Every directory below a site directory (recursively: depth
 ** 64, each directory once by device and inode; hidden names are skipped
@@ -113,6 +115,7 @@ static int inoAdd(InoSet *s, dev_t dev, ino_t ino){
 
 typedef struct PyScan {
   OsqCursor *pCur;
+  const OsqPasswd *pUser;   /* a user's directories: read with their rights */
   const char *zSite;        /* the directory column */
   sqlite3_int64 uid;
   InoSet seen;
@@ -137,7 +140,7 @@ static void pyPackage(PyScan *s, const char *zDir){
   s->rc = osq_row(pCur);
   if( s->rc ) return;
   if( osq_path(pCur, zReal, sizeof(zReal), "%s/%s", zDir, zFile) ){
-    nBuf = osq_slurp(zReal, PYMETA_MAX, &zBuf);
+    nBuf = osq_user_slurp(s->pUser, zReal, PYMETA_MAX, &zBuf);
   }
   if( nBuf>=0 ){
     size_t iPos = 0, nLine;
@@ -176,14 +179,16 @@ static void pyWalk(PyScan *s, const char *zDir, int depth, int bTop){
   if( osq_path(s->pCur, zReal, sizeof(zReal), "%s", zDir)==0 ) return;
   if( !bTop ){
     int r;
-    if( stat(zReal, &st)!=0 ) return;
+    if( osq_user_stat(s->pUser, zReal, 0, &st)!=0 ) return;
     r = inoAdd(&s->seen, st.st_dev, st.st_ino);
     if( r<0 ){ s->rc = SQLITE_NOMEM; return; }
     if( r==1 ) return;
   }
-  n = pku_listdir(zReal, !bTop, &a);
+  n = pku_user_listdir(s->pUser, zReal, !bTop, &a);
   for(i=0; i<n && s->rc==SQLITE_OK; i++){
     char *zChild;
+    s->rc = osq_check_interrupt(s->pCur);
+    if( s->rc ) break;
     if( !a[i].isDir ) continue;
     zChild = sqlite3_mprintf("%s%s", zDir, a[i].zName);
     if( zChild==0 ){ s->rc = SQLITE_NOMEM; break; }
@@ -201,30 +206,34 @@ static void pyWalk(PyScan *s, const char *zDir, int depth, int bTop){
 
 /* zDir with a trailing '/', canonicalised as osquery's glob helper does
 ** with the text before a wildcard (fs::canonical; kept when that fails). */
-static char *canonicalDir(OsqCursor *pCur, const char *zDir){
+static char *canonicalDir(OsqCursor *pCur, const OsqPasswd *pUser,
+                          const char *zDir){
   char zCanon[4096];
   size_t n = strlen(zDir);
-  if( pku_canonical(pCur, zDir, zCanon, sizeof(zCanon)) ){
+  if( pku_canonical_as(pCur, pUser, zDir, zCanon, sizeof(zCanon)) ){
     zDir = zCanon;
     n = strlen(zDir);
   }
   return sqlite3_mprintf(n>0 && zDir[n-1]=='/' ? "%s" : "%s/", zDir);
 }
 
-/* genSiteDirectories: zSite as given (a constraint value or a glob match). */
-static int pySite(OsqCursor *pCur, const char *zSite, sqlite3_int64 uid){
+/* genSiteDirectories: zSite as given (a constraint value or a glob match).
+** pUser: a user's directory, walked with that user's rights. */
+static int pySite(OsqCursor *pCur, const OsqPasswd *pUser, const char *zSite,
+                  sqlite3_int64 uid){
   PyScan s;
   char zReal[8192];
   char *zDir;
   size_t n = strlen(zSite);
   if( n==0 ) return SQLITE_OK;
   if( osq_path(pCur, zReal, sizeof(zReal), "%s", zSite)==0 ) return SQLITE_OK;
-  if( !pku_is_dir(zReal) ) return SQLITE_OK;
+  if( !pku_is_dir_as(pUser, zReal) ) return SQLITE_OK;
   memset(&s, 0, sizeof(s));
   s.pCur = pCur;
+  s.pUser = pUser;
   s.zSite = zSite;
   s.uid = uid;
-  zDir = canonicalDir(pCur, zSite);
+  zDir = canonicalDir(pCur, pUser, zSite);
   if( zDir==0 ) return SQLITE_NOMEM;
   pyWalk(&s, zDir, 0, 1);
   sqlite3_free(zDir);
@@ -257,10 +266,11 @@ static int pyUserDir(OsqCursor *pCur, const OsqPasswd *pw, const char *zPost){
     char zReal[8192];
     PkuEntry *a = 0;
     int n = 0;
-    char *zList = canonicalDir(pCur, zDir);
+    char *zList = canonicalDir(pCur, pw, zDir);
     if( zList==0 ){ sqlite3_free(zDir); return SQLITE_NOMEM; }
-    if( osq_path(pCur, zReal, sizeof(zReal), "%s", zList) && pku_is_dir(zReal) ){
-      n = pku_listdir(zReal, 0, &a);
+    if( osq_path(pCur, zReal, sizeof(zReal), "%s", zList)
+     && pku_is_dir_as(pw, zReal) ){
+      n = pku_user_listdir(pw, zReal, 0, &a);
     }
     for(i=0; i<n; i++){
       char *zPat, **az = 0;
@@ -268,7 +278,7 @@ static int pyUserDir(OsqCursor *pCur, const OsqPasswd *pw, const char *zPost){
       if( !a[i].isDir || a[i].isLink ) continue;
       zPat = globPattern("%s%s/lib/python%%/site-packages", zList, a[i].zName);
       if( zPat==0 ){ rc = SQLITE_NOMEM; break; }
-      m = pku_glob(pCur, zPat, &az);
+      m = pku_glob_as(pCur, pw, zPat, &az);
       sqlite3_free(zPat);
       for(k=0; k<m; k++){
         char **azNew = sqlite3_realloc64(azSite, sizeof(char*)*(nSite+1));
@@ -289,14 +299,14 @@ static int pyUserDir(OsqCursor *pCur, const OsqPasswd *pw, const char *zPost){
     int m, k;
     if( zPat==0 ){ rc = SQLITE_NOMEM; }
     else{
-      m = pku_glob(pCur, zPat, &az);
+      m = pku_glob_as(pCur, pw, zPat, &az);
       sqlite3_free(zPat);
-      for(k=0; rc==SQLITE_OK && k<m; k++) rc = pySite(pCur, az[k], pw->uid);
+      for(k=0; rc==SQLITE_OK && k<m; k++) rc = pySite(pCur, pw, az[k], pw->uid);
       sqlite3_free(az);
     }
   }
   for(i=0; i<nSite; i++){
-    if( rc==SQLITE_OK ) rc = pySite(pCur, azSite[i], pw->uid);
+    if( rc==SQLITE_OK ) rc = pySite(pCur, pw, azSite[i], pw->uid);
     sqlite3_free(azSite[i]);
   }
   sqlite3_free(azSite);
@@ -319,7 +329,7 @@ int osq_gen_python_packages(OsqCursor *pCur){
     qsort(az, nz, sizeof(char*), cmpStr);
     for(i=0; rc==SQLITE_OK && i<nz; i++){
       if( i>0 && strcmp(az[i], az[i-1])==0 ) continue;
-      rc = pySite(pCur, az[i], 0);
+      rc = pySite(pCur, 0, az[i], 0);
     }
     sqlite3_free(az);
     return rc;
@@ -345,7 +355,7 @@ int osq_gen_python_packages(OsqCursor *pCur){
     }
     if( nAll>1 ) qsort(azAll, nAll, sizeof(char*), cmpStr);
     for(i=0; rc==SQLITE_OK && i<nAll; i++){
-      if( i==0 || strcmp(azAll[i], azAll[i-1])!=0 ) rc = pySite(pCur, azAll[i], 0);
+      if( i==0 || strcmp(azAll[i], azAll[i-1])!=0 ) rc = pySite(pCur, 0, azAll[i], 0);
     }
     for(i=0; i<nAll; i++) sqlite3_free(azAll[i]);
     sqlite3_free(azAll);
@@ -353,6 +363,7 @@ int osq_gen_python_packages(OsqCursor *pCur){
   if( rc ) return rc;
   rc = osq_user_scope(pCur, COL_PYTHON_PACKAGES_UID, &us);
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
+    rc = osq_check_interrupt(pCur);
     for(k=0; rc==SQLITE_OK && k<(int)(sizeof(azUser)/sizeof(azUser[0])); k++){
       rc = pyUserDir(pCur, us.apUser[i], azUser[k]);
     }

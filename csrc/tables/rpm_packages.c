@@ -182,6 +182,18 @@ static int rpmEach(OsqCursor *pCur, const char *zTable,
     if( access(zReal, R_OK)==0 ) zFound = azDb[i];
   }
   if( zFound==0 ) return SQLITE_OK;
+  /* SQLite opens the database and its -wal, -shm and -journal files with a
+  ** blocking open(2): a FIFO in any of those places would hang the query
+  ** and a device would be opened.  Each must be a regular file or absent. */
+  for(i=0; i<4; i++){
+    static const char *const azSide[] = { "", "-wal", "-shm", "-journal" };
+    char zSide[8300];
+    sqlite3_snprintf(sizeof(zSide), zSide, "%s%s", zReal, azSide[i]);
+    if( osq_regular_or_absent(zSide)<(i==0 ? 1 : 0) ){
+      return osq_error(pCur, "rpm_packages: %s%s is not a regular file; "
+                       "not opening the RPM database", zFound, azSide[i]);
+    }
+  }
   for(bImmutable=0; bImmutable<2; bImmutable++){
     rc = openRpmdb(zReal, bImmutable, &db);
     if( rc==SQLITE_OK ){

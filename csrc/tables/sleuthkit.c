@@ -72,12 +72,6 @@
 ** only the outcome (digests, or '' on a short read) is visible. */
 #define HASH_CHUNK  (64*1024)
 
-/* The query interrupt check of the C hardening work (engine.c's
-** osq_check_interrupt), called between reads once it is linked in: until
-** then this weak reference is NULL and a long device_hash read runs to its
-** end. */
-int osq_check_interrupt(OsqCursor*) __attribute__((weak));
-
 /* An open device: the fd osqlite checked, TSK's image and volume system. */
 typedef struct Dev {
   const char *zDev;                 /* the constraint's text */
@@ -503,8 +497,8 @@ static int hashCells(OsqCursor *pCur, const OsqTsk *t, OsqTskFsFile *f,
       }
       osq_mhash_update(&h, buf, want);
       off += got;
-      if( (++nChunk & 15)==0 && osq_check_interrupt
-       && osq_check_interrupt(pCur) ){
+      /* The query's interrupt (osqlite.h), between reads. */
+      if( (++nChunk & 15)==0 && osq_check_interrupt(pCur) ){
         return SQLITE_INTERRUPT;
       }
     }

@@ -83,6 +83,9 @@ static int suidWalk(SuidScan *p, size_t n, int depth){
     size_t k = strlen(zName);
     struct stat st, lst;
     int isLink = 0;
+    /* A walk of a huge /tmp can take minutes: stop when interrupted. */
+    rc = osq_check_interrupt(p->pCur);
+    if( rc ) break;
     if( zName[0]=='.' && (k==1 || (k==2 && zName[1]=='.')) ) continue;
     if( n+k+2>=sizeof(p->zBuf) ) continue;
     memcpy(p->zBuf+n, zName, k+1);

@@ -49,6 +49,11 @@
 ** known_hosts: one row per non-empty, non-'#' line (trimmed) of
 ** ~/.ssh/known_hosts: key = the whole line, key_file = the file (osquery:
 ** osquery/tables/system/posix/known_hosts.cpp).
+**
+** All three read every file, and list ~/.bash_sessions, with the scanned
+** user's rights (osq_user_slurp, pku_listdir_as; see userdata.c), as
+** osquery 2.9 to 3.3.1 did for these tables: a link planted in the home
+** reaches only what that user may read.
 */
 #include "osqlite.h"
 #include "schema.h"
@@ -60,12 +65,14 @@
 
 #define USERFILE_MAX (64*1024*1024)
 
-/* Read the logical path zPath (inside the root).  Returns bytes or -errno. */
-static ssize_t readUnderRoot(OsqCursor *pCur, const char *zPath, char **pz){
+/* Read the logical path zPath (inside the root) with pw's rights (see
+** userdata.c).  Returns bytes or -errno. */
+static ssize_t readAsUser(OsqCursor *pCur, const OsqPasswd *pw,
+                          const char *zPath, char **pz){
   char zReal[8192];
   *pz = 0;
   if( osq_path(pCur, zReal, sizeof(zReal), "%s", zPath)==0 ) return -36;
-  return osq_slurp(zReal, USERFILE_MAX, pz);
+  return osq_user_slurp(pw, zReal, USERFILE_MAX, pz);
 }
 
 /*
@@ -98,9 +105,10 @@ static int zshLine(const char *z, size_t n, size_t *piTs, size_t *pnTs,
   return 1;
 }
 
-static int historyFile(OsqCursor *pCur, sqlite3_int64 uid, const char *zFile){
+static int historyFile(OsqCursor *pCur, const OsqPasswd *pw, const char *zFile){
   char *zBuf = 0;
-  ssize_t nBuf = readUnderRoot(pCur, zFile, &zBuf);
+  ssize_t nBuf = readAsUser(pCur, pw, zFile, &zBuf);
+  sqlite3_int64 uid = pw->uid;
   size_t iPos = 0, nLine;
   const char *zLine;
   char zTs[32];
@@ -156,21 +164,23 @@ int osq_gen_shell_history(OsqCursor *pCur){
     char zFile[4096], zReal[8192];
     PkuEntry *a = 0;
     int n;
+    rc = osq_check_interrupt(pCur);
+    if( rc ) break;
     for(k=0; rc==SQLITE_OK && k<(int)(sizeof(azHistory)/sizeof(azHistory[0])); k++){
       if( osq_join_path(zFile, sizeof(zFile), pw->zDir, azHistory[k])==0 ) continue;
-      rc = historyFile(pCur, pw->uid, zFile);
+      rc = historyFile(pCur, pw, zFile);
     }
     if( rc ) break;
     /* The "*.history" files of ~/.bash_sessions (macOS Terminal). */
     if( osq_join_path(zFile, sizeof(zFile), pw->zDir, ".bash_sessions")==0 ) continue;
     if( osq_path(pCur, zReal, sizeof(zReal), "%s", zFile)==0 ) continue;
-    n = pku_listdir(zReal, 0, &a);
+    n = pku_user_listdir(pw, zReal, 0, &a);
     for(k=0; rc==SQLITE_OK && k<n; k++){
       char zHist[4096];
       size_t m = strlen(a[k].zName);
       if( m<8 || strcmp(a[k].zName+m-8, ".history")!=0 ) continue;
       if( snprintf(zHist, sizeof(zHist), "%s/%s", zFile, a[k].zName)>=(int)sizeof(zHist) ) continue;
-      rc = historyFile(pCur, pw->uid, zHist);
+      rc = historyFile(pCur, pw, zHist);
     }
     sqlite3_free(a);
   }
@@ -277,14 +287,15 @@ int osq_gen_authorized_keys(OsqCursor *pCur){
   int i, k;
   for(i=0; rc==SQLITE_OK && i<us.nUser; i++){
     OsqPasswd *pw = us.apUser[i];
+    rc = osq_check_interrupt(pCur);
     for(k=0; rc==SQLITE_OK && k<2; k++){
       char zFile[4096], zReal[8192];
       char *zBuf = 0;
       ssize_t nBuf;
       if( osq_join_path(zFile, sizeof(zFile), pw->zDir, azFile[k])==0 ) continue;
       if( osq_path(pCur, zReal, sizeof(zReal), "%s", zFile)==0 ) continue;
-      if( access(zReal, F_OK)!=0 ) continue;
-      nBuf = osq_slurp(zReal, USERFILE_MAX, &zBuf);
+      nBuf = osq_user_slurp(pw, zReal, USERFILE_MAX, &zBuf);
+      if( nBuf==OSQ_VANISHED ) continue;      /* no such file */
       if( nBuf<0 ) break;     /* unreadable: osquery stops for this user */
       rc = eachKeyLine(pCur, pw->uid, zFile, zBuf, (size_t)nBuf, keyLine);
       sqlite3_free(zBuf);
@@ -315,8 +326,10 @@ int osq_gen_known_hosts(OsqCursor *pCur){
     char zFile[4096];
     char *zBuf = 0;
     ssize_t nBuf;
+    rc = osq_check_interrupt(pCur);
+    if( rc ) break;
     if( osq_join_path(zFile, sizeof(zFile), pw->zDir, ".ssh/known_hosts")==0 ) continue;
-    nBuf = readUnderRoot(pCur, zFile, &zBuf);
+    nBuf = readAsUser(pCur, pw, zFile, &zBuf);
     if( nBuf<0 ) continue;
     rc = eachKeyLine(pCur, pw->uid, zFile, zBuf, (size_t)nBuf, hostLine);
     sqlite3_free(zBuf);

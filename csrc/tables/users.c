@@ -65,6 +65,16 @@ static int seenEqInt(OsqCursor *pCur, int iCol, int i, sqlite3_int64 v){
   }
   return 0;
 }
+/* The same for uid values compared as uint32_t. */
+static int seenUint32(OsqCursor *pCur, int i, sqlite3_int64 v){
+  int j;
+  for(j=0; j<i; j++){
+    sqlite3_int64 w;
+    if( osq_eq_int64(pCur, COL_USERS_UID, j, &w)==0
+     && (sqlite3_int64)(uint32_t)w==v ) return 1;
+  }
+  return 0;
+}
 static int seenEqText(OsqCursor *pCur, int iCol, int i, const char *z){
   int j;
   for(j=0; j<i; j++){
@@ -89,9 +99,30 @@ static int userRow(OsqCursor *pCur, const OsqPasswd *p, sqlite3_int64 iRemote){
   return osq_int(pCur, COL_USERS_PID_WITH_NAMESPACE, 0);
 }
 
+/* Rows for the entries with uid v (all of them, or bFirst: the first, as
+** getpwuid_r finds it), in file order into aPick (positions). */
+static int pickUid(const OsqPasswdSet *pSet, sqlite3_int64 v, int bFirst,
+                   int *aPick, int n){
+  int iFirst, k, m = osq_passwd_uid(pSet, v, &iFirst);
+  if( bFirst && m>1 ) m = 1;
+  for(k=0; k<m; k++) aPick[n++] = pSet->aByUid[iFirst+k];
+  return n;
+}
+
+static int idxCmp(const void *a, const void *b){
+  return *(const int*)a - *(const int*)b;
+}
+
+/*
+** users, user_groups and the per-user tables share the statement's parse of
+** passwd (osq_passwd_set) and look uids up in its index: a join with users
+** filters these tables once per user, and a parse (or a scan) per call made
+** such joins quadratic in the number of users.
+*/
 int osq_gen_users(OsqCursor *pCur){
-  OsqPasswd *a = 0;
-  int n, i, k, rc = SQLITE_OK;
+  const OsqPasswdSet *pSet;
+  int *aPick = 0;
+  int i, k, nPick = 0, rc;
   int nUid = osq_eq_count(pCur, COL_USERS_UID);
   int nName = osq_eq_count(pCur, COL_USERS_USERNAME);
 
@@ -102,58 +133,69 @@ int osq_gen_users(OsqCursor *pCur){
   if( osq_eq_count(pCur, COL_USERS_INCLUDE_REMOTE)>0 ){
     osq_eq_int64(pCur, COL_USERS_INCLUDE_REMOTE, 0, &iRemote);
   }
-  if( iRemote==1 ){
-    /* osquery's NSS path: getpwuid_r/getpwnam_r give the first entry per
-    ** value; osqlite answers from the files, as a files-only NSS does. */
-    n = osq_read_passwd_ex(pCur, OSQ_PASSWD_NIS, &a);
-    if( n<0 ) return SQLITE_OK;
-    if( nUid>0 ){
-      for(k=0; rc==SQLITE_OK && k<nUid; k++){
-        sqlite3_int64 v;
-        if( osq_eq_int64(pCur, COL_USERS_UID, k, &v) ) continue;
-        if( seenEqInt(pCur, COL_USERS_UID, k, v) ) continue;
-        for(i=0; i<n; i++){
-          if( a[i].uid==v ){ rc = userRow(pCur, &a[i], iRemote); break; }
+  /* osquery's NSS path (include_remote = 1): getpwuid_r/getpwnam_r give the
+  ** first entry per value; osqlite answers from the files, as a files-only
+  ** NSS does.  Its local path (genUsersImplLocal): one fgetpwent_r scan of
+  ** the file, keeping every entry whose name (when names are given) or
+  ** else uid is among the pushed values. */
+  rc = osq_passwd_set_ex(pCur, iRemote==1 ? OSQ_PASSWD_NIS
+                                          : OSQ_PASSWD_NIS|OSQ_PASSWD_BUFSTOP, &pSet);
+  if( rc || pSet==0 ) return rc;   /* no passwd file: no rows */
+  if( iRemote==1 && nUid==0 && nName>0 ){
+    for(k=0; rc==SQLITE_OK && k<nName; k++){
+      const char *z = osq_eq_text(pCur, COL_USERS_USERNAME, k);
+      if( z==0 || seenEqText(pCur, COL_USERS_USERNAME, k, z) ) continue;
+      for(i=0; i<pSet->nPw; i++){
+        if( strcmp(pSet->aPw[i].zName, z)==0 ){
+          rc = userRow(pCur, &pSet->aPw[i], iRemote);
+          break;
         }
       }
-    }else if( nName>0 ){
-      for(k=0; rc==SQLITE_OK && k<nName; k++){
-        const char *z = osq_eq_text(pCur, COL_USERS_USERNAME, k);
-        if( z==0 || seenEqText(pCur, COL_USERS_USERNAME, k, z) ) continue;
-        for(i=0; i<n; i++){
-          if( strcmp(a[i].zName, z)==0 ){ rc = userRow(pCur, &a[i], iRemote); break; }
-        }
-      }
-    }else{
-      for(i=0; rc==SQLITE_OK && i<n; i++) rc = userRow(pCur, &a[i], iRemote);
     }
-    sqlite3_free(a);
     return rc;
   }
-  /* osquery's local path (genUsersImplLocal): one fgetpwent_r scan of the
-  ** file, keeping every entry whose name (when names are given) or else
-  ** uid is among the pushed values. */
-  n = osq_read_passwd_ex(pCur, OSQ_PASSWD_NIS|OSQ_PASSWD_BUFSTOP, &a);
-  if( n<0 ) return SQLITE_OK;   /* no passwd file: no rows */
-  for(i=0; rc==SQLITE_OK && i<n; i++){
-    int bKeep = 1;
-    if( nName>0 ){
-      bKeep = 0;
+  if( nName>0 && iRemote!=1 ){
+    for(i=0; rc==SQLITE_OK && i<pSet->nPw; i++){
+      int bKeep = 0;
       for(k=0; k<nName && !bKeep; k++){
         const char *z = osq_eq_text(pCur, COL_USERS_USERNAME, k);
-        bKeep = z && strcmp(z, a[i].zName)==0;
+        bKeep = z && strcmp(z, pSet->aPw[i].zName)==0;
       }
-    }else if( nUid>0 ){
-      bKeep = 0;
-      for(k=0; k<nUid && !bKeep; k++){
-        sqlite3_int64 v;
-        bKeep = osq_eq_int64(pCur, COL_USERS_UID, k, &v)==0
-             && (sqlite3_int64)(uint32_t)v==a[i].uid;
-      }
+      if( bKeep ) rc = userRow(pCur, &pSet->aPw[i], iRemote);
     }
-    if( bKeep ) rc = userRow(pCur, &a[i], iRemote);
+    return rc;
   }
-  sqlite3_free(a);
+  if( nUid==0 ){
+    for(i=0; rc==SQLITE_OK && i<pSet->nPw; i++){
+      rc = userRow(pCur, &pSet->aPw[i], iRemote);
+    }
+    return rc;
+  }
+  /* uid values through the index; rows in file order (the NSS path: per
+  ** value, in the order given). */
+  aPick = sqlite3_malloc64(sizeof(int)*((size_t)pSet->nPw+1));
+  if( aPick==0 ) return SQLITE_NOMEM;
+  for(k=0; k<nUid; k++){
+    sqlite3_int64 v;
+    if( osq_eq_int64(pCur, COL_USERS_UID, k, &v) ) continue;
+    if( seenEqInt(pCur, COL_USERS_UID, k, v) ) continue;
+    if( iRemote==1 ){
+      nPick = pickUid(pSet, v, 1, aPick, 0);
+      if( nPick ) rc = userRow(pCur, &pSet->aPw[aPick[0]], iRemote);
+      if( rc ) break;
+      nPick = 0;
+    }else{
+      /* osquery compares the uid as a uint32_t. */
+      v = (sqlite3_int64)(uint32_t)v;
+      if( k>0 && seenUint32(pCur, k, v) ) continue;
+      nPick = pickUid(pSet, v, 0, aPick, nPick);
+    }
+  }
+  if( nPick>1 ) qsort(aPick, (size_t)nPick, sizeof(int), idxCmp);
+  for(i=0; rc==SQLITE_OK && i<nPick; i++){
+    rc = userRow(pCur, &pSet->aPw[aPick[i]], iRemote);
+  }
+  sqlite3_free(aPick);
   return rc;
 }
 
@@ -166,9 +208,18 @@ static int groupRow(OsqCursor *pCur, const OsqGroup *p){
   return osq_int(pCur, COL_GROUPS_PID_WITH_NAMESPACE, 0);
 }
 
+/* (id, position) pairs, sorted by id then position: the first of each id
+** is then the first in file order. */
+typedef struct IdPos { sqlite3_int64 id; int i; } IdPos;
+static int idPosCmp(const void *a, const void *b){
+  const IdPos *x = (const IdPos*)a, *y = (const IdPos*)b;
+  if( x->id!=y->id ) return x->id<y->id ? -1 : 1;
+  return x->i - y->i;
+}
+
 int osq_gen_groups(OsqCursor *pCur){
   OsqGroup *a = 0;
-  int n, i, j, k, rc = SQLITE_OK;
+  int n, i, k, rc = SQLITE_OK;
   int nGid = osq_eq_count(pCur, COL_GROUPS_GID);
 
   n = osq_read_group(pCur, &a);
@@ -182,63 +233,90 @@ int osq_gen_groups(OsqCursor *pCur){
         if( a[i].gid==v ){ rc = groupRow(pCur, &a[i]); break; }
       }
     }
-  }else{
-    for(i=0; rc==SQLITE_OK && i<n; i++){
-      for(j=0; j<i && a[j].gid!=a[i].gid; j++){}
-      if( j<i ) continue;         /* gid seen before: first entry wins */
-      rc = groupRow(pCur, &a[i]);
+  }else if( n>0 ){
+    /* The first entry of each gid, in file order (linear after a sort: a
+    ** group file may be huge). */
+    IdPos *aIdx = sqlite3_malloc64(sizeof(IdPos)*(size_t)n);
+    unsigned char *aFirst = sqlite3_malloc64((size_t)n);
+    if( aIdx==0 || aFirst==0 ){
+      rc = SQLITE_NOMEM;
+    }else{
+      for(i=0; i<n; i++){ aIdx[i].id = a[i].gid; aIdx[i].i = i; }
+      qsort(aIdx, (size_t)n, sizeof(IdPos), idPosCmp);
+      memset(aFirst, 0, (size_t)n);
+      for(i=0; i<n; i++){
+        if( i==0 || aIdx[i].id!=aIdx[i-1].id ) aFirst[aIdx[i].i] = 1;
+      }
+      for(i=0; rc==SQLITE_OK && i<n; i++){
+        if( aFirst[i] ) rc = groupRow(pCur, &a[i]);
+      }
     }
+    sqlite3_free(aIdx);
+    sqlite3_free(aFirst);
   }
   sqlite3_free(a);
   return rc;
 }
 
+/* One user's rows: the primary gid, then each group listing the user. */
+static int userGroupRows(OsqCursor *pCur, const OsqPasswd *p,
+                         const OsqGroup *aGr, int nGr, sqlite3_int64 *aGid){
+  int j, m = 0, rc = SQLITE_OK;
+  aGid[m++] = p->gid;
+  for(j=0; j<nGr; j++){
+    int t;
+    for(t=0; t<aGr[j].nMem && strcmp(aGr[j].azMem[t], p->zName); t++){}
+    if( t==aGr[j].nMem ) continue;
+    for(t=0; t<m && aGid[t]!=aGr[j].gid; t++){}
+    if( t<m ) continue;
+    aGid[m++] = aGr[j].gid;
+  }
+  for(j=0; rc==SQLITE_OK && j<m; j++){
+    rc = osq_row(pCur);
+    if( rc ) break;
+    osq_int(pCur, COL_USER_GROUPS_UID, p->uid);
+    rc = osq_int(pCur, COL_USER_GROUPS_GID, aGid[j]);
+  }
+  return rc;
+}
+
 int osq_gen_user_groups(OsqCursor *pCur){
-  OsqPasswd *aPw = 0;
+  const OsqPasswdSet *pSet;
   OsqGroup *aGr = 0;
   sqlite3_int64 *aGid = 0;
-  int nPw, nGr, i, j, k, m, rc = SQLITE_OK;
+  int *aPick = 0;
+  int nGr, nPick = 0, i, k, rc;
   int nUid = osq_eq_count(pCur, COL_USER_GROUPS_UID);
 
-  nPw = osq_read_passwd(pCur, &aPw);
-  if( nPw<0 ) return SQLITE_OK;
+  rc = osq_passwd_set(pCur, &pSet);
+  if( rc || pSet==0 ) return rc;
   nGr = osq_read_group(pCur, &aGr);
   if( nGr<0 ) nGr = 0;
   aGid = sqlite3_malloc64(sizeof(sqlite3_int64)*((size_t)nGr+1));
-  if( aGid==0 ){ rc = SQLITE_NOMEM; goto done; }
-  for(i=0; rc==SQLITE_OK && i<nPw; i++){
-    const OsqPasswd *p = &aPw[i];
-    /* Each uid once: skip later entries with an earlier entry's uid. */
-    for(j=0; j<i && aPw[j].uid!=p->uid; j++){}
-    if( j<i ) continue;
-    if( nUid>0 ){
-      for(k=0; k<nUid; k++){
-        sqlite3_int64 v;
-        if( osq_eq_int64(pCur, COL_USER_GROUPS_UID, k, &v)==0 && v==p->uid ) break;
-      }
-      if( k==nUid ) continue;
+  aPick = sqlite3_malloc64(sizeof(int)*((size_t)(nUid>0 ? nUid : pSet->nPw)+1));
+  if( aGid==0 || aPick==0 ){ rc = SQLITE_NOMEM; goto done; }
+  /* Each uid once, its first entry; in file order. */
+  if( nUid>0 ){
+    for(k=0; k<nUid; k++){
+      sqlite3_int64 v;
+      if( osq_eq_int64(pCur, COL_USER_GROUPS_UID, k, &v) ) continue;
+      if( seenEqInt(pCur, COL_USER_GROUPS_UID, k, v) ) continue;
+      nPick = pickUid(pSet, v, 1, aPick, nPick);
     }
-    m = 0;
-    aGid[m++] = p->gid;
-    for(j=0; j<nGr; j++){
-      int t;
-      for(t=0; t<aGr[j].nMem && strcmp(aGr[j].azMem[t], p->zName); t++){}
-      if( t==aGr[j].nMem ) continue;
-      for(t=0; t<m && aGid[t]!=aGr[j].gid; t++){}
-      if( t<m ) continue;
-      aGid[m++] = aGr[j].gid;
-    }
-    for(j=0; rc==SQLITE_OK && j<m; j++){
-      rc = osq_row(pCur);
-      if( rc ) break;
-      osq_int(pCur, COL_USER_GROUPS_UID, p->uid);
-      rc = osq_int(pCur, COL_USER_GROUPS_GID, aGid[j]);
+  }else{
+    for(i=0; i<pSet->nPw; i++){
+      const int *a = pSet->aByUid;
+      if( i==0 || pSet->aPw[a[i]].uid!=pSet->aPw[a[i-1]].uid ) aPick[nPick++] = a[i];
     }
   }
+  if( nPick>1 ) qsort(aPick, (size_t)nPick, sizeof(int), idxCmp);
+  for(i=0; rc==SQLITE_OK && i<nPick; i++){
+    rc = userGroupRows(pCur, &pSet->aPw[aPick[i]], aGr, nGr, aGid);
+  }
 done:
+  sqlite3_free(aPick);
   sqlite3_free(aGid);
   sqlite3_free(aGr);
-  sqlite3_free(aPw);
   return rc;
 }
 

@@ -72,11 +72,8 @@ static void utDecode(const unsigned char *p, UtRec *r){
 
 /* Open a regular file; -1 if missing, unreadable or not a regular file. */
 static int utOpen(const char *zPath){
-  struct stat st;
-  int fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
-  if( fd<0 ) return -1;
-  if( fstat(fd, &st)!=0 || !S_ISREG(st.st_mode) ){ close(fd); return -1; }
-  return fd;
+  int fd = osq_open_file(zPath, 0);
+  return fd<0 ? -1 : fd;
 }
 
 /* Call xRec for every whole record of the file. */

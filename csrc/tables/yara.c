@@ -87,6 +87,7 @@ typedef struct Scan {
 typedef struct Hits {
   sqlite3_str *pMatches, *pTags;
   int nMatch;
+  OsqInterrupt *pIntr;      /* the query's: abort the rule walk when set */
 } Hits;
 
 /* libyara's YR_RULE: flags and a 32-bit counter, then the identifier and
@@ -108,7 +109,8 @@ static int yrCallback(void *ctx, int msg, void *data, void *user){
     }
     h->nMatch++;
   }
-  return 0;                 /* CALLBACK_CONTINUE */
+  /* CALLBACK_ABORT once the query is interrupted, else CALLBACK_CONTINUE. */
+  return osq_interrupt_check(h->pIntr) ? 2 : 0;
 }
 
 static void *compileText(Yara *y, const char *z){
@@ -310,11 +312,14 @@ static int scanTarget(OsqCursor *pCur, Scan *s, int fd, int pid,
     Hits h;
     int r, j;
     char *zM, *zT;
-    /* A long scan ends here between two targets; a query interrupt check
-    ** belongs at this point. */
+    /* A long scan ends here between two targets (libyara reads a target
+    ** without calling back): stop when the query was interrupted. */
+    rc = osq_check_interrupt(pCur);
+    if( rc ) break;
     h.pMatches = sqlite3_str_new(0);
     h.pTags = sqlite3_str_new(0);
     h.nMatch = 0;
+    h.pIntr = osq_interrupt(pCur);
     if( fd>=0 ){
       lseek(fd, 0, SEEK_SET);
       r = s->y.rules_scan_fd(s->a[i].pRules, fd, YR_SCAN_FLAGS_FAST_MODE,
@@ -350,9 +355,9 @@ static int scanFile(OsqCursor *pCur, Scan *s, const char *zShown,
                     const char *zReal, int *aSig){
   struct stat st;
   int fd, rc;
-  fd = open(zReal, O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_NOCTTY);
+  fd = osq_open_file(zReal, 0);     /* never a device */
   if( fd<0 ) return SQLITE_OK;
-  if( fstat(fd, &st)!=0 || !S_ISREG(st.st_mode) ){
+  if( fstat(fd, &st)!=0 || !S_ISREG(st.st_mode) ){    /* nor a FIFO */
     close(fd);
     return SQLITE_OK;
   }

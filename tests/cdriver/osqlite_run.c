@@ -4,6 +4,13 @@
 **     build/osqlite-asan [-q] "SELECT * FROM processes" ...
 **     build/osqlite-asan -a          # SELECT * from every registered table
 **     build/osqlite-asan -d KIND FILE   # parse FILE as sock_diag replies
+**     build/osqlite-asan -r /tree -a -r /other -a ...
+**                                    # -r sets OSQLITE_ROOT for what follows
+**                                    # ("-r ''" the real root), so one process
+**                                    # runs many fixture trees
+**     build/osqlite-asan -t 10 ...      # interrupt a statement after 10 s,
+**                                    # as the daemon's schedule_timeout does
+**                                    # (sqlite3_interrupt from a thread)
 **
 ** CI builds this with the extension sources linked in statically and
 ** AddressSanitizer + UndefinedBehaviorSanitizer enabled, then runs every
@@ -24,11 +31,13 @@
 ** number 7, and prints each socket it yields and the parser's result, so
 ** tests can hand it truncated and garbled netlink messages.
 */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sockdiag.h"
+#include <time.h>
 
 int sqlite3_osqlite_init(sqlite3*, char**, const sqlite3_api_routines*);
 
@@ -101,10 +110,62 @@ static void fakeCarve(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   sqlite3_result_blob(ctx, zAns, (int)sizeof(zAns)-1, SQLITE_STATIC);
 }
 
-static int runOne(sqlite3 *db, const char *zSql, int bQuiet){
+/* The watchdog of -t: interrupts the statement running longer than nSec. */
+typedef struct Watch {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  sqlite3 *db;
+  double nSec;
+  long iStmt;               /* statements started; 0 while none runs */
+  int bRunning, bStop;
+  struct timespec tStart;
+  long nInterrupted;
+} Watch;
+
+static void *watchMain(void *pArg){
+  Watch *w = (Watch*)pArg;
+  pthread_mutex_lock(&w->mu);
+  while( !w->bStop ){
+    struct timespec now, until;
+    long iSeen = w->iStmt;
+    if( !w->bRunning ){
+      pthread_cond_wait(&w->cv, &w->mu);
+      continue;
+    }
+    until = w->tStart;
+    until.tv_sec += (time_t)w->nSec;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if( now.tv_sec>until.tv_sec
+     || (now.tv_sec==until.tv_sec && now.tv_nsec>=until.tv_nsec) ){
+      sqlite3_interrupt(w->db);
+      w->nInterrupted++;
+      while( !w->bStop && w->iStmt==iSeen ) pthread_cond_wait(&w->cv, &w->mu);
+      continue;
+    }
+    pthread_cond_timedwait(&w->cv, &w->mu, &until);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return 0;
+}
+
+static void watchSet(Watch *w, int bRunning){
+  if( w==0 ) return;
+  pthread_mutex_lock(&w->mu);
+  w->bRunning = bRunning;
+  if( bRunning ){
+    w->iStmt++;
+    clock_gettime(CLOCK_REALTIME, &w->tStart);
+  }
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+static int runOne(sqlite3 *db, const char *zSql, int bQuiet, Watch *w){
   sqlite3_stmt *pStmt = 0;
   long nRow = 0;
-  int rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  int rc;
+  watchSet(w, 1);
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   if( rc==SQLITE_OK ){
     while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
       int i, n = sqlite3_column_count(pStmt);
@@ -122,12 +183,15 @@ static int runOne(sqlite3 *db, const char *zSql, int bQuiet){
     printf("%ld rows: %s\n", nRow, zSql);
   }
   sqlite3_finalize(pStmt);
+  watchSet(w, 0);
   return rc==SQLITE_DONE ? 0 : 1;
 }
 
 int main(int argc, char **argv){
   sqlite3 *db;
   int i, bQuiet = 0, nErr = 0;
+  Watch watch, *w = 0;
+  pthread_t thread;
   sqlite3_auto_extension((void(*)(void))sqlite3_osqlite_init);
   if( sqlite3_open(":memory:", &db)!=SQLITE_OK ){
     fprintf(stderr, "cannot open a database\n");
@@ -143,19 +207,53 @@ int main(int argc, char **argv){
       i += 2;
       continue;
     }
-    if( strcmp(argv[i], "-a")==0 ){
-      sqlite3_stmt *pList = 0;
-      sqlite3_prepare_v2(db, "SELECT name FROM osqlite_tables", -1, &pList, 0);
-      while( sqlite3_step(pList)==SQLITE_ROW ){
-        char *zSql = sqlite3_mprintf("SELECT * FROM \"%w\"",
-                                     (const char*)sqlite3_column_text(pList, 0));
-        nErr += runOne(db, zSql, bQuiet);
-        sqlite3_free(zSql);
-      }
-      sqlite3_finalize(pList);
+    if( strcmp(argv[i], "-t")==0 && i+1<argc && w==0 ){
+      memset(&watch, 0, sizeof(watch));
+      pthread_mutex_init(&watch.mu, 0);
+      pthread_cond_init(&watch.cv, 0);
+      watch.db = db;
+      watch.nSec = atof(argv[++i]);
+      if( watch.nSec<1 ) watch.nSec = 1;
+      if( pthread_create(&thread, 0, watchMain, &watch)==0 ) w = &watch;
       continue;
     }
-    nErr += runOne(db, argv[i], bQuiet);
+    if( strcmp(argv[i], "-r")==0 && i+1<argc ){
+      i++;
+      if( argv[i][0] ) setenv("OSQLITE_ROOT", argv[i], 1);
+      else unsetenv("OSQLITE_ROOT");
+      continue;
+    }
+    if( strcmp(argv[i], "-a")==0 ){
+      /* The names first: no statement may stay active while the tables
+      ** run, or an interrupt would not be cleared after its statement. */
+      sqlite3_stmt *pList = 0;
+      char **azName = 0;
+      int nName = 0, k;
+      sqlite3_prepare_v2(db, "SELECT name FROM osqlite_tables", -1, &pList, 0);
+      while( sqlite3_step(pList)==SQLITE_ROW ){
+        char **azNew = realloc(azName, sizeof(char*)*(nName+1));
+        if( azNew==0 ) break;
+        azName = azNew;
+        azName[nName++] = sqlite3_mprintf("SELECT * FROM \"%w\"",
+                                   (const char*)sqlite3_column_text(pList, 0));
+      }
+      sqlite3_finalize(pList);
+      for(k=0; k<nName; k++){
+        if( azName[k] ) nErr += runOne(db, azName[k], bQuiet, w);
+        sqlite3_free(azName[k]);
+      }
+      free(azName);
+      continue;
+    }
+    nErr += runOne(db, argv[i], bQuiet, w);
+  }
+  if( w ){
+    pthread_mutex_lock(&w->mu);
+    w->bStop = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(thread, 0);
+    printf("%ld statement(s) interrupted after %g s\n", w->nInterrupted, w->nSec);
   }
   sqlite3_close(db);
   printf("%d statement(s) failed with a SQL error\n", nErr);
