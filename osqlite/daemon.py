@@ -785,6 +785,10 @@ class Daemon:
         self.apply_config(cfg)
         return True
 
+    def guard(self, conn: sqlite3.Connection) -> Guard:
+        """The authorizer of a connection new_connection() made."""
+        return self._guards[id(conn)]
+
     def run_config_sql(self, conn: sqlite3.Connection, sql: str) -> tuple[list[str], list[tuple]]:
         """Run SQL that came from the config (scheduled, discovery and
         decorator queries) under osquery's authorizer: no ATTACH, no DDL

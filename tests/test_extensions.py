@@ -162,6 +162,11 @@ def test_manager_api_through_osquery_python(manager):
         assert r.response == [{"one": "1", "two": "2.0", "three": "", "four": "a\n"}]
         r = em.query("select * from no_such_table")
         assert (r.status.code, r.status.message) == (1, "no such table: no_such_table")
+        # osquery's authorizer: an extension's SQL may not ATTACH a file (and so
+        # read or write any database on the host as root).
+        r = em.query(f"ATTACH '{manager.path}.db' AS x")
+        assert (r.status.code, r.status.message) == (1, "not authorized")
+        assert not os.path.exists(manager.path + ".db")
         r = em.getQueryColumns("select pid, name as n, 1 + 1 as two from processes")
         assert r.status.code == 0
         assert r.response == [{"pid": "BIGINT"}, {"n": "TEXT"}, {"two": "BIGINT"}]

@@ -510,7 +510,9 @@ class Manager:
         nullvalue = self.flags["nullvalue"]
         rows: list[dict[str, str]] = []
         try:
-            with self.connection() as conn:
+            # An extension's SQL is untrusted as a server's: osquery's
+            # authorizer applies (no ATTACH, no writes to osqlite's state).
+            with self.connection() as conn, self.host.guard(conn).enforced():
                 for stmt in split_statements(sql):
                     cur = conn.execute(stmt)
                     if cur.description is None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from .. import registry
 from .._sqlite import sqlite3
+from ..authorizer import Guard
 from ..backing import fill, flags_table
 from ..diff import decode_text
 from .client import CallError, call
@@ -65,13 +66,19 @@ class ShellHost:
         self._version = 0
         self._seen: dict[int, int] = {}
         self._lock = threading.Lock()
+        self._guards: dict[int, Guard] = {}
 
     def new_connection(self) -> sqlite3.Connection:
         import osqlite
         conn = osqlite.connect(check_same_thread=False)
         conn.text_factory = decode_text
         conn.isolation_level = None
+        self._guards[id(conn)] = Guard(conn)
         return conn
+
+    def guard(self, conn: sqlite3.Connection) -> Guard:
+        """The authorizer of a connection new_connection() made."""
+        return self._guards[id(conn)]
 
     def bump(self) -> None:
         with self._lock:
