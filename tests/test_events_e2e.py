@@ -21,7 +21,9 @@ import time
 import uuid
 from pathlib import Path
 
+import events_harness as H
 import pytest
+from events_harness import wait_audit_free
 
 from osqlite._sqlite import sqlite3
 
@@ -30,114 +32,15 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="event publishers need root")
 
 
-def audit_status():
-    from osqlite.events.audit import AuditPublisher
-    pub = AuditPublisher(lambda t, r: None, True, False)
-    pub.ctrl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)
-    try:
-        pub.ctrl.bind((0, 0))
-        return pub.get_status()
-    finally:
-        pub.close()
-
-
 @pytest.fixture(autouse=True)
 def audit_restored():
     """Whatever a test does, leave audit as it was."""
-    try:
-        before = audit_status()
-    except OSError:
-        before = None
-    yield
-    if before is not None:
-        from osqlite.events.audit import release_leftovers
-        release_leftovers(before[1], before[5])
-
-
-class Daemon:
-    def __init__(self, tmp: Path, config: dict, flags=(), prefix=(), name="d"):
-        self.tmp = tmp
-        self.logs = tmp / f"logs-{name}"
-        self.logs.mkdir(exist_ok=True)
-        self.conf = tmp / f"{name}.conf"
-        self.conf.write_text(json.dumps(config))
-        self.db = tmp / "state.db"
-        self.cmd = list(prefix) + [
-            sys.executable, "-m", "osqlite.daemon", f"--config_path={self.conf}",
-            f"--database_path={self.db}", f"--logger_path={self.logs}",
-            f"--pidfile={tmp}/pidfile-{name}", "--disable_events=false",
-            "--disable_extensions=true",
-            "--schedule_splay_percent=10"] + list(flags)
-        self.proc = None
-
-    def start(self):
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.err = open(self.logs / "stderr", "w")
-        self.proc = subprocess.Popen(self.cmd, cwd=str(ROOT), env=env,
-                                     stdout=subprocess.DEVNULL, stderr=self.err)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if "daemon started" in self.text("osqueryd.INFO"):
-                time.sleep(1.0)     # publishers and first config
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError("daemon did not start: " + self.text("stderr")[-2000:])
-
-    def stop(self):
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-        self.err.close()
-
-    def text(self, name):
-        try:
-            return (self.logs / name).read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def results(self, name):
-        out = []
-        for line in self.text("osqueryd.results.log").splitlines():
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            if item.get("name") == name:
-                out.append(item)
-        return out
-
-    def columns(self, name):
-        return [i["columns"] for i in self.results(name) if i.get("action") == "added"]
-
-    def wait_for(self, pred, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.25)
-        return pred()
+    yield from H.audit_restored()
 
 
 @pytest.fixture
 def daemons():
-    started = []
-
-    def make(*a, **kw):
-        d = Daemon(*a, **kw)
-        started.append(d)
-        return d.start()
-
-    yield make
-    for d in started:
-        d.stop()
+    yield from H.daemons()
 
 
 # -- file_events ---------------------------------------------------------------
@@ -218,7 +121,8 @@ def test_process_events_markers(tmp_path, daemons):
     cfg = {"schedule": {"procs": {
         "query": "SELECT pid, parent, path, cmdline, cwd, uid, euid, auid, syscall "
                  f"FROM process_events WHERE cmdline LIKE '%{tag}-%'", "interval": 1}}}
-    d = daemons(tmp_path, cfg, ["--disable_audit=false", "--audit_allow_process_events=true"])
+    d = daemons(tmp_path, cfg, ["--disable_audit=false", "--audit_allow_process_events=true"],
+                audit=True)
     if "process_events falls back" in d.text("osqueryd.WARNING"):
         pytest.skip("audit is not available here: " + d.text("osqueryd.WARNING")[-300:])
     pids = marker_runs(tag, 5)
@@ -255,7 +159,7 @@ def test_socket_events_loopback(tmp_path, daemons):
         "query": "SELECT action, pid, fd, family, local_address, local_port, remote_address, "
                  "remote_port, status FROM socket_events WHERE family = 2", "interval": 1}}}
     d = daemons(tmp_path, cfg, ["--disable_audit=false", "--audit_allow_sockets=true",
-                                "--audit_allow_process_events=false"])
+                                "--audit_allow_process_events=false"], audit=True)
     if "socket_events is unavailable" in d.text("osqueryd.WARNING"):
         pytest.skip("audit is not available here")
     out = subprocess.run([sys.executable, "-c", CHILD, str(port)], capture_output=True,
@@ -365,6 +269,9 @@ def test_events_survive_restart_exactly_once(tmp_path, daemons):
 def claim_audit():
     """Register this test process as the audit daemon (audit stays as it
     was otherwise); returns the socket, to be released with release()."""
+    holder = wait_audit_free()
+    if holder is not None:
+        pytest.skip(f"audit stayed busy: {holder}")
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)
     s.bind((0, 0))
     payload = struct.pack("=11I", 0x04, 0, 0, os.getpid(), 0, 0, 0, 0, 0, 0, 0)
@@ -455,7 +362,8 @@ def test_done_criteria_200_writes_200_execs(tmp_path, daemons):
         "procs": {"query": "SELECT pid, cmdline FROM process_events", "interval": 2}},
         "file_paths": {"watched": [f"{w}/%%"]}}
     d = daemons(tmp_path, cfg, ["--disable_events=false", "--enable_file_events=true",
-                                "--disable_audit=false", "--audit_allow_process_events=true"])
+                                "--disable_audit=false", "--audit_allow_process_events=true"],
+                audit=True)
     if "process_events falls back" in d.text("osqueryd.WARNING"):
         pytest.skip("audit is not available here")
     paths = []
