@@ -288,17 +288,16 @@ static void sha256_blocks_c(uint32_t *s, const unsigned char *p, size_t nBlk){
 ** (cpuid), so there is no global state.
 */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(OSQ_NO_SHA_NI)
-#include <cpuid.h>
 #include <immintrin.h>
 #define OSQ_HAVE_SHA_NI 1
 
+/* The CPU's SHA extensions, from the compiler runtime's feature bits (read
+** once when the library loads): executing CPUID on every digest would
+** trap to the hypervisor on a virtual machine, tens of microseconds each. */
 static int cpuHasShaNi(void){
-  unsigned a, b, c, d;
-  if( !__get_cpuid(1, &a, &b, &c, &d) ) return 0;
-  if( (c & bit_SSE4_1)==0 || (c & bit_SSSE3)==0 ) return 0;
-  if( __get_cpuid_max(0, 0)<7 ) return 0;
-  __cpuid_count(7, 0, a, b, c, d);
-  return (b & (1u<<29))!=0;      /* CPUID.(EAX=7,ECX=0):EBX.SHA[bit 29] */
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1")
+      && __builtin_cpu_supports("ssse3");
 }
 
 __attribute__((target("sha,sse4.1,ssse3")))

@@ -5,7 +5,7 @@
 **     SELECT osqlite_events_open('inotify');
 **     SELECT osqlite_events_set('read_max', 52428800);
 **     SELECT osqlite_inotify_exclude('/etc/%/skip');
-**     SELECT osqlite_inotify_watch('etc', '/etc/', 3014, 0, NULL, 0);
+**     SELECT osqlite_inotify_watch('etc', '/etc/', 974, 0, NULL, 0);
 **     SELECT osqlite_events_pump(500);
 **
 ** The daemon (osqlite/events/inotify.py) resolves the config's file_paths

@@ -395,6 +395,31 @@ class EventManager:
         return self.store.flush(timeout) if self.store is not None else True
 
 
+M_TRIM_THRESHOLD = -1       # <malloc.h>
+M_MMAP_THRESHOLD = -3
+MALLOC_THRESHOLD = 128 * 1024
+
+
+def tune_malloc() -> bool:
+    """Make glibc give freed memory back to the system.
+
+    Event queries return bursts of rows (30,000 file events after a busy
+    second); by default glibc raises its mmap threshold after freeing large
+    blocks, up to 32 MiB, and keeps the freed memory of every thread's
+    arena, so the daemon's RSS ratchets up with each burst and stays there.
+    Fixed thresholds of 128 KiB (glibc's initial values) keep large blocks
+    in mmap and trim the heaps.  Returns False where there is no glibc."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(M_MMAP_THRESHOLD, MALLOC_THRESHOLD)
+                and mallopt(M_TRIM_THRESHOLD, MALLOC_THRESHOLD))
+
+
 class EventsHook:
     """Plugs EventManager into osqlite.daemon.Daemon (its hooks seam)."""
 
@@ -402,6 +427,8 @@ class EventsHook:
         self.mgr: EventManager | None = None
 
     def start(self, daemon) -> None:
+        if not daemon.flags["disable_events"]:
+            tune_malloc()
         state = daemon.state
         path = getattr(state, "path", None) if state is not None else None
         self.mgr = EventManager(path, daemon.flags)
