@@ -374,9 +374,20 @@ class AuditPublisher(CReader):
             self.set_options(self.options)
             rule = self.conn.execute("SELECT osqlite_audit_rule()").fetchone()[0]
             self.ctl.remove_ours()           # leftovers of a killed run
-            self.ctl.set_status(AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID
-                                | AUDIT_STATUS_BACKLOG_LIMIT, enabled=1, pid=os.getpid(),
-                                backlog_limit=max(backlog, self.backlog_limit), sock=self.ev)
+            # AUDIT_SET from the event socket makes it the one records go
+            # to.  Its ack is left to the reader (not a record: ignored),
+            # so nothing that arrives meanwhile is read away here; the
+            # control socket checks that it took.
+            self.ctl.request(AUDIT_SET, STATUS.pack(
+                AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID | AUDIT_STATUS_BACKLOG_LIMIT, 1, 0,
+                os.getpid(), 0, max(backlog, self.backlog_limit), 0, 0, 0, 0, 0),
+                sock=self.ev)
+            deadline = time.monotonic() + 2.0
+            while self.ctl.get_status()[3] != os.getpid():
+                if time.monotonic() > deadline:
+                    raise OSError(errno.EBUSY, "the kernel did not register this process "
+                                               "as the audit daemon")
+                time.sleep(0.01)
             if any(struct.unpack_from("=64I", rule, 12)):
                 self.ctl.ack(AUDIT_ADD_RULE, rule)
                 self.rule = rule
@@ -436,7 +447,15 @@ class AuditPublisher(CReader):
         if self._monitor_thread is not None:
             self._monitor_thread.join(timeout=5)
             self._monitor_thread = None
-        super().stop()        # completes what is pending, stores it
+        # No new records first, then read what is queued: records left in
+        # the kernel when we unregister would go to its log, not to us.
+        if self.ctl is not None:
+            try:
+                self.ctl.remove_ours()
+            except OSError as exc:
+                log.warning("Could not remove the audit rule: %s", exc)
+        self.drain_on_stop = True
+        super().stop()        # drains, completes what is pending, stores it
         self.teardown()
 
     # -- counters ----------------------------------------------------------
