@@ -50,6 +50,7 @@
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -622,43 +623,112 @@ static void statTimes(OsqEvBatch *b, const char *zPath){
   }
 }
 
-/* The value of argument i of the EXECVE records: a<i>, or the pieces
-** a<i>[0], a<i>[1]... of a long argument; appended decoded to pOut.
-** Returns 0 if the argument is absent. */
-static int execveArg(Audit *s, const Parsed *aRec, int nRec, int i, OsqEvBuf *pOut){
-  char zKey[32];
-  int k, j, bFound = 0;
-  const Field *f = 0;
-  sqlite3_snprintf(sizeof(zKey), zKey, "a%d", i);
-  /* Later records win, as the merged fields of all EXECVE records do. */
-  for(k=nRec-1; k>=0 && f==0; k--){
-    if( aRec[k].type==AUDIT_EXECVE ) f = get(&aRec[k], zKey);
+/* One argument value (or piece of one) of the EXECVE records. */
+typedef struct ArgPiece {
+  uint32_t iArg;
+  int32_t iPiece;             /* -1: the whole argument a<i> */
+  uint32_t iOrder;            /* later records win, as merged fields do */
+  const char *z;
+  int n;
+} ArgPiece;
+
+static int argPieceCmp(const void *pA, const void *pB){
+  const ArgPiece *a = pA, *b = pB;
+  if( a->iArg!=b->iArg ) return a->iArg<b->iArg ? -1 : 1;
+  if( a->iPiece!=b->iPiece ) return a->iPiece<b->iPiece ? -1 : 1;
+  return a->iOrder<b->iOrder ? -1 : (a->iOrder>b->iOrder);
+}
+
+/* "a<N>" or "a<N>[<M>]": 1 with *piArg, *piPiece (-1 for the first). */
+static int argKey(const Field *f, uint32_t *piArg, int32_t *piPiece){
+  int i = 1;
+  uint64_t v = 0, w = 0;
+  if( f->nKey<2 || f->zKey[0]!='a' ) return 0;
+  for(; i<f->nKey && f->zKey[i]>='0' && f->zKey[i]<='9'; i++){
+    v = v*10 + (uint64_t)(f->zKey[i]-'0');
+    if( v>0x7fffffff ) return 0;
   }
-  if( f ){
-    decodeValue(f->zVal, f->nVal, &s->scratch);
-    osq_evbuf_append(pOut, s->scratch.z, s->scratch.n);
+  if( i==1 ) return 0;
+  *piArg = (uint32_t)v;
+  if( i==f->nKey ){
+    *piPiece = -1;
     return 1;
   }
-  /* a<i>[j] pieces, concatenated, then decoded as one value */
-  {
-    OsqEvBuf raw = {0};
-    for(j=0; ; j++){
-      const Field *g = 0;
-      sqlite3_snprintf(sizeof(zKey), zKey, "a%d[%d]", i, j);
-      for(k=nRec-1; k>=0 && g==0; k--){
-        if( aRec[k].type==AUDIT_EXECVE ) g = get(&aRec[k], zKey);
-      }
-      if( g==0 ) break;
-      osq_evbuf_append(&raw, g->zVal, (size_t)g->nVal);
+  if( f->zKey[i]!='[' || f->zKey[f->nKey-1]!=']' || i+2>=f->nKey ) return 0;
+  for(i++; i<f->nKey-1; i++){
+    if( f->zKey[i]<'0' || f->zKey[i]>'9' ) return 0;
+    w = w*10 + (uint64_t)(f->zKey[i]-'0');
+    if( w>0x7fffffff ) return 0;
+  }
+  *piPiece = (int32_t)w;
+  return 1;
+}
+
+/* The command line: " ".join() of the arguments 0..argc-1 found in the
+** EXECVE records, each a<i>, or the pieces a<i>[0], a<i>[1]... of a long
+** one concatenated, then decoded.  One pass over the fields and a sort, so
+** a huge argc costs what its records hold. */
+static void execveCmdline(Audit *s, const Parsed *aRec, int nRec, uint64_t argc,
+                          OsqEvBuf *pCmd){
+  ArgPiece *a;
+  int nMax = 0, n = 0, i, k, nArg = 0;
+  OsqEvBuf raw = {0};
+  for(k=0; k<nRec; k++){
+    if( aRec[k].type==AUDIT_EXECVE ) nMax += aRec[k].nField;
+  }
+  if( nMax==0 || argc==0 ) return;
+  a = sqlite3_malloc64(sizeof(ArgPiece)*(sqlite3_uint64)nMax);
+  if( a==0 ){
+    pCmd->bOom = 1;
+    return;
+  }
+  for(k=0; k<nRec; k++){
+    if( aRec[k].type!=AUDIT_EXECVE ) continue;
+    for(i=0; i<aRec[k].nField; i++){
+      const Field *f = &aRec[k].a[i];
+      uint32_t iArg;
+      int32_t iPiece;
+      if( !argKey(f, &iArg, &iPiece) || iArg>=argc ) continue;
+      a[n].iArg = iArg;
+      a[n].iPiece = iPiece;
+      a[n].iOrder = (uint32_t)n;
+      a[n].z = f->zVal;
+      a[n].n = f->nVal;
+      n++;
+    }
+  }
+  qsort(a, (size_t)n, sizeof(ArgPiece), argPieceCmp);
+  for(i=0; i<n; ){
+    uint32_t iArg = a[i].iArg;
+    int j = i, bFound = 0;
+    while( j<n && a[j].iArg==iArg ) j++;         /* [i, j): this argument */
+    osq_evbuf_reset(&raw);
+    if( a[i].iPiece==-1 ){
+      int last = i;
+      while( last+1<j && a[last+1].iPiece==-1 ) last++;
+      osq_evbuf_append(&raw, a[last].z, (size_t)a[last].n);
       bFound = 1;
+    }else{
+      /* pieces 0, 1, 2... as long as there is no gap */
+      int m = i, want = 0;
+      while( m<j && a[m].iPiece==want ){
+        int last = m;
+        while( last+1<j && a[last+1].iPiece==want ) last++;
+        osq_evbuf_append(&raw, a[last].z, (size_t)a[last].n);
+        bFound = 1;
+        want++;
+        m = last+1;
+      }
     }
     if( bFound ){
+      if( nArg++ ) osq_evbuf_append(pCmd, " ", 1);
       decodeValue(raw.z, (int)raw.n, &s->scratch);
-      osq_evbuf_append(pOut, s->scratch.z, s->scratch.n);
+      osq_evbuf_append(pCmd, s->scratch.z, s->scratch.n);
     }
-    osq_evbuf_free(&raw);
+    i = j;
   }
-  return bFound;
+  osq_evbuf_free(&raw);
+  sqlite3_free(a);
 }
 
 static void processRow(OsqEvReader *p, OsqEvBatch *b, const Parsed *aRec,
@@ -667,7 +737,7 @@ static void processRow(OsqEvReader *p, OsqEvBatch *b, const Parsed *aRec,
   const Parsed *pSys = &aRec[0], *pCwd = 0, *pPath = 0;
   OsqEvBuf cmd = {0}, exe = {0};
   uint64_t argc = 0;
-  int i, nArg = 0, bExecve = 0;
+  int i, bExecve = 0;
   static const struct { const char *zKey; int iCol; } aId[] = {
     { "auid", COL_PROCESS_EVENTS_AUID }, { "uid", COL_PROCESS_EVENTS_UID },
     { "euid", COL_PROCESS_EVENTS_EUID }, { "gid", COL_PROCESS_EVENTS_GID },
@@ -685,13 +755,7 @@ static void processRow(OsqEvReader *p, OsqEvBatch *b, const Parsed *aRec,
     if( aRec[i].type==AUDIT_EXECVE && fieldU64(&aRec[i], "argc", 10, &argc)==0 ) break;
   }
   if( i==0 ) argc = 0;
-  for(i=0; (uint64_t)i<argc && i<1000000; i++){
-    /* " ".join() of the arguments found */
-    size_t nBefore = cmd.n;
-    if( nArg ) osq_evbuf_append(&cmd, " ", 1);
-    if( execveArg(s, aRec, nRec, i, &cmd) ) nArg++;
-    else cmd.n = nBefore;
-  }
+  execveCmdline(s, aRec, nRec, argc, &cmd);
   if( osq_ev_row(b, OSQ_EV_PROCESS) ){
     osq_evbuf_free(&cmd);
     return;

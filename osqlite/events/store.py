@@ -80,25 +80,35 @@ def columns(table: str) -> tuple[str, ...]:
     return _descriptors()[table]
 
 
+def create_statements(tables: Iterable[str] = TABLES) -> list[str]:
+    """The CREATE statements of the data tables and the optimisation state."""
+    out = []
+    for t in tables:
+        names = ", ".join(f'"{c}"' for c in columns(t))
+        out.append(f'CREATE TABLE IF NOT EXISTS "osqlite_data_{t}" '
+                   f'(eid INTEGER PRIMARY KEY, time INTEGER NOT NULL, {names})')
+        out.append(f'CREATE INDEX IF NOT EXISTS "osqlite_data_{t}_time" '
+                   f'ON "osqlite_data_{t}"(time)')
+    out.append("CREATE TABLE IF NOT EXISTS osqlite_events_optimize ("
+               "query TEXT NOT NULL, tbl TEXT NOT NULL, eid INTEGER NOT NULL,"
+               " time INTEGER NOT NULL, PRIMARY KEY(query, tbl))")
+    return out
+
+
 def create_tables(db, tables: Iterable[str] = TABLES) -> None:
     """Create (or complete) the data tables and the optimisation state on
-    an open connection, in one transaction."""
+    an open connection, in one transaction.  A table made by an older
+    osqlite gains the columns it lacks."""
+    tables = tuple(tables)
     db.execute("BEGIN IMMEDIATE")
     try:
+        for sql in create_statements(tables):
+            db.execute(sql)
         for t in tables:
-            cols = columns(t)
-            names = ", ".join(f'"{c}"' for c in cols)
-            db.execute(f'CREATE TABLE IF NOT EXISTS "osqlite_data_{t}" '
-                       f'(eid INTEGER PRIMARY KEY, time INTEGER NOT NULL, {names})')
             have = {r[1] for r in db.execute(f'PRAGMA table_info("osqlite_data_{t}")')}
-            for c in cols:
+            for c in columns(t):
                 if c not in have:
                     db.execute(f'ALTER TABLE "osqlite_data_{t}" ADD COLUMN "{c}"')
-            db.execute(f'CREATE INDEX IF NOT EXISTS "osqlite_data_{t}_time" '
-                       f'ON "osqlite_data_{t}"(time)')
-        db.execute("CREATE TABLE IF NOT EXISTS osqlite_events_optimize ("
-                   "query TEXT NOT NULL, tbl TEXT NOT NULL, eid INTEGER NOT NULL,"
-                   " time INTEGER NOT NULL, PRIMARY KEY(query, tbl))")
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
