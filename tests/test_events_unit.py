@@ -483,6 +483,64 @@ def test_process_file_events_accesses_and_partial(tmp_path):
     c.close()
 
 
+def test_process_file_events_dup_link_truncate_mmap(tmp_path):
+    NR.update(dup2=33, linkat=265, symlink=88, truncate=76, ftruncate=77, mmap=9)
+    c = fim_reader(tmp_path, ["/srv/a", "/srv/l", "/srv/s", "/srv/t"])
+
+    def ev(serial, name, records=(), extra="", exit_="0"):
+        feed(c, syscall(serial, name, extra=extra, exit_=exit_, pid=7, ppid=1)
+             + rec(serial, 1307, 'cwd="/srv"') + b"".join(records) + eoe(serial))
+    ev(1, "openat", [path_rec(1, 0, "/srv/a", 50)], extra="a0=ffffff9c a1=0 a2=2", exit_="3")
+    ev(2, "dup2", extra="a0=3 a1=9", exit_="9")              # fd 9 is fd 3
+    ev(3, "write", extra="a0=9")                             # write through the copy
+    ev(4, "linkat", [path_rec(4, 0, "a", 50), path_rec(4, 1, "/srv/", 10, "PARENT"),
+                     path_rec(4, 2, "l", 50, "CREATE")])
+    ev(5, "symlink", [path_rec(5, 0, "/srv/a", 0), path_rec(5, 1, "/srv/", 10, "PARENT"),
+                      path_rec(5, 2, "s", 60, "CREATE")])
+    ev(6, "truncate", [path_rec(6, 0, "t", 70)])
+    # mmap of a new descriptor, writable (PROT_WRITE in the MMAP record's flags)
+    ev(7, "openat", [path_rec(7, 0, "/srv/t", 70)], extra="a0=ffffff9c a1=0 a2=2", exit_="4")
+    ev(8, "mmap", [rec(8, 1323, "fd=4 flags=0x3")], extra="a0=0 a1=1000 a2=3 a3=1")
+    got = [(r["operation"], r["path"], r["dest_path"]) for r in stored(c, "process_file_events")]
+    assert got == [("write", "/srv/a", None), ("link", "/srv/a", "/srv/l"),
+                   ("symlink", "/srv/a", "/srv/s"), ("write", "/srv/t", None),
+                   ("write", "/srv/t", None)]
+    c.close()
+
+
+def test_execve_huge_argc_and_repeated_arguments(audit):
+    # A later EXECVE record's value wins, as merged fields; a whole a<i>
+    # wins over pieces; pieces stop at the first gap; argc bounds them.
+    feed(audit, syscall(1, "execve") + rec(1, 1309, 'argc=4294967295 a0="x" a3="y" '
+                                                    "a3[0]=7A a5[0]=41 a5[1]=42 a5[3]=43")
+         + rec(1, 1309, 'a0="z"') + eoe(1))
+    feed(audit, syscall(2, "execve") + rec(2, 1309, 'argc=1 a0="one" a1="two"') + eoe(2))
+    assert [r["cmdline"] for r in stored(audit, "process_events")] == ["z y AB", "one"]
+
+
+def test_store_made_by_an_older_version_gains_columns(tmp_path):
+    db = tmp_path / "old.db"
+    c = sqlite3.connect(str(db))
+    c.execute('CREATE TABLE "osqlite_data_process_events" (eid INTEGER PRIMARY KEY, '
+              'time INTEGER NOT NULL, "pid", "cmdline")')
+    c.execute("INSERT INTO osqlite_data_process_events(time, pid, cmdline) VALUES (1, 5, 'old')")
+    c.commit()
+    c.close()
+    S.EventStore(str(db)).stop()
+    c = reader(tmp_path, "audit", process=1)
+    c.close()
+    c = osqlite.connect(str(db), isolation_level=None)
+    c.execute("SELECT osqlite_events_open('audit')")
+    c.execute("SELECT osqlite_events_set('process', 1)")
+    s = json.loads(c.execute("SELECT osqlite_events_feed(?)", (
+        syscall(1, "execve") + rec(1, 1309, 'argc=1 a0="new"') + eoe(1),)).fetchone()[0])
+    assert s["rows"] == {"process_events": 1} and "store_error" not in s
+    got = c.execute("SELECT eid, cmdline, status, syscall FROM osqlite_data_process_events "
+                    "ORDER BY eid").fetchall()
+    assert got == [(1, "old", None, None), (2, "new", None, "execve")]
+    c.close()
+
+
 # -- inotify -------------------------------------------------------------------
 
 IN = {"ACCESS": 0x1, "MODIFY": 0x2, "ATTRIB": 0x4, "CLOSE_WRITE": 0x8, "OPEN": 0x20,
