@@ -425,6 +425,15 @@ def fim_reader(tmp_path, paths, **opts):
     return c
 
 
+def fim_event(c, serial, name, records=(), extra="", exit_="0", pid=100, ppid=99,
+              cwd="/home/u"):
+    """One FIM syscall event of the process /bin/sh: SYSCALL, CWD, the
+    records given, EOE."""
+    return feed(c, syscall(serial, name, extra=extra, exit_=exit_, pid=pid, ppid=ppid,
+                           exe='"/bin/sh"') + rec(serial, 1307, f'cwd="{cwd}"')
+                + b"".join(records) + eoe(serial))
+
+
 def path_rec(serial, item, name, inode, nametype="NORMAL"):
     return rec(serial, 1302, f'item={item} name="{name}" inode={inode} dev=fe:00 mode=0100644 '
                              f"ouid=0 ogid=0 rdev=00:00 nametype={nametype}")
@@ -487,9 +496,8 @@ def test_process_file_events_dup_link_truncate_mmap(tmp_path):
     NR.update(dup2=33, linkat=265, symlink=88, truncate=76, ftruncate=77, mmap=9)
     c = fim_reader(tmp_path, ["/srv/a", "/srv/l", "/srv/s", "/srv/t"])
 
-    def ev(serial, name, records=(), extra="", exit_="0"):
-        feed(c, syscall(serial, name, extra=extra, exit_=exit_, pid=7, ppid=1)
-             + rec(serial, 1307, 'cwd="/srv"') + b"".join(records) + eoe(serial))
+    def ev(*a, **kw):
+        return fim_event(c, *a, pid=7, ppid=1, cwd="/srv", **kw)
     ev(1, "openat", [path_rec(1, 0, "/srv/a", 50)], extra="a0=ffffff9c a1=0 a2=2", exit_="3")
     ev(2, "dup2", extra="a0=3 a1=9", exit_="9")              # fd 9 is fd 3
     ev(3, "write", extra="a0=9")                             # write through the copy

@@ -618,7 +618,6 @@ typedef struct EvConn {
   int bPrivileged;
   OsqEvReader *pReader;
   EvStore store;
-  char *zStoreErr;            /* last store failure, reported once */
 } EvConn;
 
 static void readerFree(EvConn *pConn){
@@ -637,7 +636,6 @@ static void connUnref(void *pArg){
   EvConn *pConn = (EvConn*)pArg;
   if( --pConn->nRef>0 ) return;
   readerFree(pConn);
-  sqlite3_free(pConn->zStoreErr);
   sqlite3_free(pConn);
 }
 
@@ -692,6 +690,22 @@ static int flushReader(EvConn *pConn, int anStored[], int *pnDropped,
                       pzErr);
   p->bFull = p->batch.buf.n >= PENDING_MAX;
   return rc;
+}
+
+/* The end of a pump, feed or close: timeouts (bFinal: complete what is
+** pending), store the batch, and the summary as the function's result.
+** Rows a final store could not take are lost, and counted. */
+static void finish(sqlite3_context *ctx, EvConn *pConn, int anStored[],
+                   int nDropped, int bFinal){
+  OsqEvReader *p = pConn->pReader;
+  char *zErr = 0;
+  int nLost = 0;
+  if( p->pKind->xTick ) p->pKind->xTick(p, &p->batch, bFinal);
+  if( flushReader(pConn, anStored, &nDropped, &zErr)!=SQLITE_OK && bFinal ){
+    nLost = p->batch.nRow;
+  }
+  summary(ctx, pConn, anStored, nDropped, zErr, nLost);
+  sqlite3_free(zErr);
 }
 
 static EvConn *connOf(sqlite3_context *ctx, int bNeedReader){
@@ -817,12 +831,11 @@ static void pumpFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   tEnd = tStart + (sqlite3_value_type(argv[0])==SQLITE_NULL ? 500
                    : sqlite3_value_int64(argv[0]));
   if( p->batch.nRow ){
-    /* Rows a failed store left: retry them first. */
-    rc = flushReader(pConn, anStored, &nDropped, &zErr);
-    if( rc==SQLITE_OK ){
-      sqlite3_free(pConn->zStoreErr);
-      pConn->zStoreErr = 0;
-    }
+    /* Rows a failed store left: retry them first (a failure is reported
+    ** by the store at the end of this call). */
+    flushReader(pConn, anStored, &nDropped, &zErr);
+    sqlite3_free(zErr);
+    zErr = 0;
   }
   while( !p->bDead ){
     struct pollfd aPoll[2];
@@ -887,16 +900,7 @@ static void pumpFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     /* Nothing to read any more: do not spin the caller. */
     sleepMs(tEnd - osq_ev_mono_ms());
   }
-  if( p->pKind->xTick ) p->pKind->xTick(p, &p->batch, 0);
-  {
-    int rc2 = flushReader(pConn, anStored, &nDropped, &zErr);
-    if( rc2==SQLITE_OK && zErr==0 ){
-      sqlite3_free(pConn->zStoreErr);
-      pConn->zStoreErr = 0;
-    }
-  }
-  summary(ctx, pConn, anStored, nDropped, zErr, 0);
-  sqlite3_free(zErr);
+  finish(ctx, pConn, anStored, nDropped, 0);
 }
 
 /* osqlite_events_feed(bytes) */
@@ -904,8 +908,6 @@ static void feedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   EvConn *pConn = connOf(ctx, 1);
   OsqEvReader *p;
   int anStored[OSQ_EV_NTABLE] = {0};
-  int nDropped = 0;
-  char *zErr = 0;
   const unsigned char *a;
   int n;
   (void)argc;
@@ -917,41 +919,39 @@ static void feedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
    && p->pKind->xFeed(p, &p->batch, a ? a : (const unsigned char*)"", (size_t)n) ){
     p->bDead = 1;
   }
-  if( p->pKind->xTick ) p->pKind->xTick(p, &p->batch, 0);
-  flushReader(pConn, anStored, &nDropped, &zErr);
-  summary(ctx, pConn, anStored, nDropped, zErr, 0);
-  sqlite3_free(zErr);
+  finish(ctx, pConn, anStored, 0, 0);
 }
 
 /* osqlite_events_close(): complete what is pending, store it, free. */
 static void closeFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   EvConn *pConn = connOf(ctx, 1);
-  OsqEvReader *p;
   int anStored[OSQ_EV_NTABLE] = {0};
-  int nDropped = 0, nLost = 0;
-  char *zErr = 0;
   (void)argc; (void)argv;
   if( pConn==0 ) return;
-  p = pConn->pReader;
-  if( p->pKind->xTick ) p->pKind->xTick(p, &p->batch, 1);
-  if( flushReader(pConn, anStored, &nDropped, &zErr)!=SQLITE_OK ){
-    nLost = p->batch.nRow;
-  }
-  summary(ctx, pConn, anStored, nDropped, zErr, nLost);
-  sqlite3_free(zErr);
+  finish(ctx, pConn, anStored, 0, 1);
   readerFree(pConn);
+}
+
+/* The connection's reader if it is of kind pKind, else an error result. */
+static OsqEvReader *readerOf(sqlite3_context *ctx, const OsqEvKind *pKind,
+                             const char *zFunc){
+  EvConn *pConn = connOf(ctx, 1);
+  if( pConn==0 ) return 0;
+  if( pConn->pReader->pKind!=pKind ){
+    char *z = sqlite3_mprintf("%s: not an %s reader", zFunc, pKind->zName);
+    sqlite3_result_error(ctx, z ? z : zFunc, -1);
+    sqlite3_free(z);
+    return 0;
+  }
+  return pConn->pReader;
 }
 
 /* osqlite_inotify_watch(category, path, mask, recursive, leaf, access) */
 static void watchFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  EvConn *pConn = connOf(ctx, 1);
+  OsqEvReader *p = readerOf(ctx, &osq_ev_inotify_kind, "osqlite_inotify_watch");
   (void)argc;
-  if( pConn==0 ) return;
-  if( pConn->pReader->pKind!=&osq_ev_inotify_kind ){
-    sqlite3_result_error(ctx, "osqlite_inotify_watch: not an inotify reader", -1);
-    return;
-  }
-  sqlite3_result_int(ctx, osq_ev_inotify_watch(pConn->pReader,
+  if( p==0 ) return;
+  sqlite3_result_int(ctx, osq_ev_inotify_watch(p,
       (const char*)sqlite3_value_text(argv[0]),
       (const char*)sqlite3_value_text(argv[1]),
       (unsigned)sqlite3_value_int64(argv[2]),
@@ -962,15 +962,10 @@ static void watchFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
 /* osqlite_inotify_exclude(pattern) */
 static void excludeFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  EvConn *pConn = connOf(ctx, 1);
+  OsqEvReader *p = readerOf(ctx, &osq_ev_inotify_kind, "osqlite_inotify_exclude");
   (void)argc;
-  if( pConn==0 ) return;
-  if( pConn->pReader->pKind!=&osq_ev_inotify_kind ){
-    sqlite3_result_error(ctx, "osqlite_inotify_exclude: not an inotify reader", -1);
-    return;
-  }
-  if( osq_ev_inotify_exclude(pConn->pReader,
-                             (const char*)sqlite3_value_text(argv[0])) ){
+  if( p==0 ) return;
+  if( osq_ev_inotify_exclude(p, (const char*)sqlite3_value_text(argv[0])) ){
     sqlite3_result_error_nomem(ctx);
     return;
   }
@@ -979,28 +974,20 @@ static void excludeFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
 
 /* osqlite_inotify_clear(): remove every watch, subscription, exclusion. */
 static void clearFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  EvConn *pConn = connOf(ctx, 1);
+  OsqEvReader *p = readerOf(ctx, &osq_ev_inotify_kind, "osqlite_inotify_clear");
   (void)argc; (void)argv;
-  if( pConn==0 ) return;
-  if( pConn->pReader->pKind!=&osq_ev_inotify_kind ){
-    sqlite3_result_error(ctx, "osqlite_inotify_clear: not an inotify reader", -1);
-    return;
-  }
-  osq_ev_inotify_clear(pConn->pReader);
+  if( p==0 ) return;
+  osq_ev_inotify_clear(p);
   sqlite3_result_int(ctx, 1);
 }
 
 /* osqlite_audit_rule(): the rule to install, as a blob. */
 static void ruleFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
-  EvConn *pConn = connOf(ctx, 1);
+  OsqEvReader *p = readerOf(ctx, &osq_ev_audit_kind, "osqlite_audit_rule");
   OsqEvBuf out = {0};
   (void)argc; (void)argv;
-  if( pConn==0 ) return;
-  if( pConn->pReader->pKind!=&osq_ev_audit_kind ){
-    sqlite3_result_error(ctx, "osqlite_audit_rule: not an audit reader", -1);
-    return;
-  }
-  if( osq_ev_audit_rule(pConn->pReader, &out) ){
+  if( p==0 ) return;
+  if( osq_ev_audit_rule(p, &out) ){
     sqlite3_result_error_nomem(ctx);
   }else{
     sqlite3_result_blob(ctx, out.z, (int)out.n, SQLITE_TRANSIENT);

@@ -75,6 +75,14 @@ class AuditUnavailable(Exception):
     """Audit cannot be used: the message says why."""
 
 
+def close_quietly(sock: socket.socket | None) -> None:
+    if sock is not None:
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
 # -- the netlink control plane ------------------------------------------------
 
 class AuditControl:
@@ -95,12 +103,8 @@ class AuditControl:
         return cls(s)
 
     def close(self) -> None:
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-            self.sock = None
+        close_quietly(self.sock)
+        self.sock = None
 
     def request(self, mtype: int, payload: bytes = b"", flags: int = NLM_F_ACK,
                 sock: socket.socket | None = None) -> int:
@@ -145,23 +149,10 @@ class AuditControl:
 
     def get_status(self) -> tuple:
         seq = self.request(AUDIT_GET, flags=0)
-        sock = self.sock
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            sock.settimeout(max(deadline - time.monotonic(), 0.01))
-            try:
-                data = sock.recv(65536)
-            except socket.timeout:
-                break
-            ln, mtype, _f, mseq, _ = NLMSG_HDR.unpack_from(data)
-            if mseq == seq and mtype == AUDIT_GET:
-                body = data[NLMSG_HDR.size:]
+        for mtype, body in self.replies(seq):
+            if mtype == AUDIT_GET:
                 body = body + b"\0" * max(STATUS.size - len(body), 0)
                 return STATUS.unpack_from(body)
-            if mseq == seq and mtype == NLMSG_ERROR:
-                err = -struct.unpack_from("=i", data, NLMSG_HDR.size)[0]
-                if err:
-                    raise OSError(err, os.strerror(err))
         raise OSError(errno.ETIMEDOUT, "no reply from the kernel's audit socket")
 
     def set_status(self, mask: int, enabled: int = 0, pid: int = 0, backlog_limit: int = 0,
@@ -426,12 +417,8 @@ class AuditPublisher(CReader):
 
     def close(self) -> None:
         self.close_reader()
-        if self.ev is not None:
-            try:
-                self.ev.close()
-            except OSError:
-                pass
-            self.ev = None
+        close_quietly(self.ev)
+        self.ev = None
         if self.ctl is not None:
             self.ctl.close()
             self.ctl = None
