@@ -162,7 +162,11 @@ class EventManager:
         to the YARA subscriber, which scans them on its own thread, as
         osquery's yara_events subscribes to the file events."""
         yara = self.yara
-        if yara is None or not yara.active or self.store is None:
+        if yara is None or self.store is None:
+            return
+        if not yara.active:
+            # Nothing to scan for: the next configured scan starts from now.
+            self._yara_eid = self.store.max_eid("file_events")
             return
         from .yara import ACTIONS
         rows, self._yara_eid = self.store.rows_after(
