@@ -441,7 +441,6 @@ class AuditPublisher(CReader):
                 self.ctl.remove_ours()
             except OSError as exc:
                 log.warning("Could not remove the audit rule: %s", exc)
-        self.drain_on_stop = True
         super().stop()        # drains, completes what is pending, stores it
         self.teardown()
 

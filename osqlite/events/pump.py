@@ -57,8 +57,7 @@ class CReader:
     kind = ""
     thread_name = "osqlite-events"
     POLL_MS = 500
-    DRAIN_MS = 200
-    drain_on_stop = False      # read what is queued once more when stopping
+    DRAIN_MS = 200             # when stopping, what is queued is read once more
 
     def __init__(self, store) -> None:
         self.store = store
@@ -203,10 +202,13 @@ class CReader:
             self._thread = None
         if self.conn is not None:
             try:
-                if self.drain_on_stop:
-                    text = self.conn.execute("SELECT osqlite_events_pump(?)",
-                                             (self.DRAIN_MS,)).fetchone()[0]
-                    self.handle_summary(ujson.loads(text))
+                os.read(self._wake_r, 4096)       # a wake-up the thread did not take
+            except OSError:
+                pass
+            try:
+                text = self.conn.execute("SELECT osqlite_events_pump(?)",
+                                         (self.DRAIN_MS,)).fetchone()[0]
+                self.handle_summary(ujson.loads(text))
                 text = self.conn.execute("SELECT osqlite_events_close()").fetchone()[0]
                 self.handle_summary(ujson.loads(text))
             except sqlite3.Error as exc:
