@@ -442,26 +442,20 @@ void osq_mhash_final(OsqMultiHash *h, char zMd5[33], char zSha1[41],
   }
 }
 
-int64_t osq_hash_fd(int fd, int64_t nLimit,
-                    char zMd5[33], char zSha1[41], char zSha256[65],
-                    unsigned which){
+int64_t osq_hash_fd_buf(int fd, int64_t nLimit, unsigned char *buf, size_t nBuf,
+                        char zMd5[33], char zSha1[41], char zSha256[65],
+                        unsigned which){
   OsqMultiHash h;
-  unsigned char *buf;
   int64_t nTotal = 0;
   if( !zMd5 ) which &= ~OSQ_HASH_MD5;
   if( !zSha1 ) which &= ~OSQ_HASH_SHA1;
   if( !zSha256 ) which &= ~OSQ_HASH_SHA256;
-  buf = sqlite3_malloc64(HASH_CHUNK);
-  if( buf==0 ){
-    hash_clear(zMd5, zSha1, zSha256, which);
-    return -ENOMEM;
-  }
   osq_mhash_init(&h, which);
 #ifdef POSIX_FADV_SEQUENTIAL
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
   for(;;){
-    size_t want = HASH_CHUNK;
+    size_t want = nBuf;
     ssize_t n;
     if( nLimit>0 ){
       if( nTotal>=nLimit ) break;
@@ -471,7 +465,6 @@ int64_t osq_hash_fd(int fd, int64_t nLimit,
     if( n<0 ){
       int e = errno;
       if( e==EINTR ) continue;
-      sqlite3_free(buf);
       hash_clear(zMd5, zSha1, zSha256, which);
       return -e;
     }
@@ -479,9 +472,22 @@ int64_t osq_hash_fd(int fd, int64_t nLimit,
     osq_mhash_update(&h, buf, (size_t)n);
     nTotal += n;
   }
-  sqlite3_free(buf);
   osq_mhash_final(&h, zMd5, zSha1, zSha256);
   return nTotal;
+}
+
+int64_t osq_hash_fd(int fd, int64_t nLimit,
+                    char zMd5[33], char zSha1[41], char zSha256[65],
+                    unsigned which){
+  unsigned char *buf = sqlite3_malloc64(HASH_CHUNK);
+  int64_t r;
+  if( buf==0 ){
+    hash_clear(zMd5, zSha1, zSha256, which);
+    return -ENOMEM;
+  }
+  r = osq_hash_fd_buf(fd, nLimit, buf, HASH_CHUNK, zMd5, zSha1, zSha256, which);
+  sqlite3_free(buf);
+  return r;
 }
 
 int64_t osq_hash_file(const char *zPath, int64_t nLimit,

@@ -57,6 +57,7 @@
 #define READS_MAX     64            /* reads of READ_BUF per xRead at most */
 #define SYNTH_MS      5000          /* how long a scan's CREATED is remembered */
 #define TREE_DEPTH    128
+#define HASH_BUF      (64*1024)     /* one buffer for every file hashed */
 
 typedef struct Sub {
   char *zCategory;
@@ -98,7 +99,8 @@ typedef struct Inotify {
   int nSynth;
   sqlite3_int64 nReadMax;
   sqlite3_int64 nOverflow;
-  unsigned char *aBuf;
+  unsigned char *aBuf;        /* events read */
+  unsigned char *aHash;       /* file contents being hashed */
 } Inotify;
 
 #define ST(p) ((Inotify*)(p)->pState)
@@ -349,8 +351,8 @@ static void fire(OsqEvReader *p, OsqEvBatch *b, const Sub *pSub,
     int fd = open(zPath, O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_NOCTTY|O_CLOEXEC);
     if( fd<0 || fstat(fd, &st2)!=0 || !S_ISREG(st2.st_mode)
      || st2.st_ino!=st.st_ino || st2.st_dev!=st.st_dev
-     || osq_hash_fd(fd, s->nReadMax, zMd5, zSha1, zSha256,
-                    OSQ_HASH_MD5|OSQ_HASH_SHA1|OSQ_HASH_SHA256)<0 ){
+     || osq_hash_fd_buf(fd, s->nReadMax, s->aHash, HASH_BUF, zMd5, zSha1, zSha256,
+                        OSQ_HASH_MD5|OSQ_HASH_SHA1|OSQ_HASH_SHA256)<0 ){
       osq_ev_int(b, COL_FILE_EVENTS_HASHED, -1);
     }else{
       osq_ev_text(b, COL_FILE_EVENTS_MD5, zMd5, 32);
@@ -604,8 +606,9 @@ static int inotifyOpen(OsqEvReader *p, int fd){
   memset(s, 0, sizeof(*s));
   s->nReadMax = 50*1024*1024;
   s->aBuf = sqlite3_malloc64(READ_BUF);
+  s->aHash = sqlite3_malloc64(HASH_BUF);
   p->pState = s;
-  if( s->aBuf==0 ) return SQLITE_NOMEM;
+  if( s->aBuf==0 || s->aHash==0 ) return SQLITE_NOMEM;
   s->fd = inotify_init1(IN_NONBLOCK|IN_CLOEXEC);
   if( s->fd<0 ){
     osq_ev_error(p, "inotify_init1 failed: %s", strerror(errno));
@@ -664,6 +667,7 @@ static void inotifyClose(OsqEvReader *p){
   osq_evmap_free(&s->synth, synthFreeChain);
   if( s->fd>=0 ) close(s->fd);
   sqlite3_free(s->aBuf);
+  sqlite3_free(s->aHash);
   sqlite3_free(s);
   p->pState = 0;
 }

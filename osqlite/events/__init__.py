@@ -401,7 +401,7 @@ class EventManager:
 
 M_TRIM_THRESHOLD = -1       # <malloc.h>
 M_MMAP_THRESHOLD = -3
-MALLOC_THRESHOLD = 128 * 1024
+MALLOC_THRESHOLD = 512 * 1024
 
 
 def tune_malloc() -> bool:
@@ -411,8 +411,10 @@ def tune_malloc() -> bool:
     second); by default glibc raises its mmap threshold after freeing large
     blocks, up to 32 MiB, and keeps the freed memory of every thread's
     arena, so the daemon's RSS ratchets up with each burst and stays there.
-    Fixed thresholds of 128 KiB (glibc's initial values) keep large blocks
-    in mmap and trim the heaps.  Returns False where there is no glibc."""
+    Fixed thresholds of 512 KiB keep large blocks in mmap and trim the
+    heaps; they stay above the buffers allocated per file or per query
+    (the hash table's 256 KiB read buffer), which would otherwise cost an
+    mmap and munmap each.  Returns False where there is no glibc."""
     import ctypes
     try:
         libc = ctypes.CDLL(None)
