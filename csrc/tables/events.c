@@ -75,6 +75,21 @@ static const OsqTable *canonical(const OsqTable *pTab){
   return pTab;
 }
 
+/* The columns to read from the store: eid and the ones the query uses
+** (reading only those saves SQLite extracting the others from each
+** record).  NULL on out-of-memory. */
+static char *storeColumns(OsqCursor *pCur, const OsqTable *pTab){
+  sqlite3_str *p = sqlite3_str_new(osq_db(pCur));
+  int i;
+  sqlite3_str_appendall(p, "eid");
+  for(i=0; i<pTab->nCol; i++){
+    const OsqColumn *c = &pTab->aCol[i];
+    if( c->iAliasOf>=0 || strcmp(c->zName, "eid")==0 || !osq_used(pCur, i) ) continue;
+    sqlite3_str_appendf(p, ",\"%w\"", c->zName);
+  }
+  return sqlite3_str_finish(p);
+}
+
 static int eventRows(OsqCursor *pCur){
   const OsqTable *pTab = canonical(osq_table(pCur));
   sqlite3 *db = osq_db(pCur);
@@ -125,15 +140,27 @@ static int eventRows(OsqCursor *pCur){
   if( !hasTime ) eventWindow(db, pTab->zName, &eLo, &eHi);
 
   {
-    char *zSql = sqlite3_mprintf("SELECT * FROM \"osqlite_data_%w\" WHERE "
-        "eid>?1 AND eid<=?2 AND time>=?3 AND time<=?4 ORDER BY eid", pTab->zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-    sqlite3_free(zSql);
-    if( rc!=SQLITE_OK ){
+    /* The used columns; a data table that lacks one of them (made by hand,
+    ** or by an old version) is read whole. */
+    char *zCols = storeColumns(pCur, pTab);
+    int k;
+    if( zCols==0 ) return SQLITE_NOMEM;
+    for(k=0; k<2; k++){
+      char *zSql = sqlite3_mprintf("SELECT %s FROM \"osqlite_data_%w\" WHERE "
+          "eid>?1 AND eid<=?2 AND time>=?3 AND time<=?4 ORDER BY eid",
+          k==0 ? zCols : "*", pTab->zName);
+      if( zSql==0 ){
+        sqlite3_free(zCols);
+        return SQLITE_NOMEM;
+      }
+      rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+      sqlite3_free(zSql);
+      if( rc==SQLITE_OK ) break;
       sqlite3_finalize(pStmt);
-      return SQLITE_OK;               /* no store in this connection: empty */
+      pStmt = 0;
     }
+    sqlite3_free(zCols);
+    if( pStmt==0 ) return SQLITE_OK;  /* no store in this connection: empty */
   }
   sqlite3_bind_int64(pStmt, 1, eLo);
   sqlite3_bind_int64(pStmt, 2, eHi);
