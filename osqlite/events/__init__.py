@@ -44,7 +44,7 @@ import tempfile
 import threading
 from typing import Any, Iterable, Mapping
 
-from .store import TABLES, EventStore
+from .store import STORE_CACHE_KIB, TABLES, EventStore
 
 log = logging.getLogger("osqlite.events")
 
@@ -304,6 +304,9 @@ class EventManager:
         if conn.execute("SELECT 1 FROM pragma_database_list WHERE name='osqlite_events'"
                         ).fetchone() is None:
             conn.execute("ATTACH DATABASE ? AS osqlite_events", (self.path,))
+            # Every worker's connection reads the store: a small page cache
+            # each (SQLite's default is 2 MiB per connection and schema).
+            conn.execute(f"PRAGMA osqlite_events.cache_size=-{STORE_CACHE_KIB}")
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS osqlite_events_window"
                          "(tbl TEXT PRIMARY KEY, lo INTEGER, hi INTEGER)")
 

@@ -28,6 +28,7 @@ from typing import Any, Callable
 import ujson
 
 from .._sqlite import sqlite3
+from .store import STORE_CACHE_KIB
 
 log = logging.getLogger("osqlite.events")
 
@@ -42,7 +43,7 @@ def reader_connection(path: str):
                            timeout=30)
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA cache_size=-512")       # KiB: the readers only append
+    conn.execute(f"PRAGMA cache_size=-{STORE_CACHE_KIB}")     # the readers only append
     return conn
 
 

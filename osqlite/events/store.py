@@ -56,6 +56,7 @@ EXPIRE_EVERY = 256          # osquery checks expiry every 256 inserts
 BATCH_MAX = 2000            # rows per transaction (Python publishers)
 BATCH_WAIT = 0.2            # seconds the writer waits to fill a batch
 QUEUE_MAX = 100000          # rows buffered in memory at most
+STORE_CACHE_KIB = 512       # page cache of each connection to the store
 
 
 @functools.lru_cache(maxsize=None)
@@ -177,6 +178,7 @@ class EventStore:
         except sqlite3.OperationalError:
             pass
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA cache_size=-{STORE_CACHE_KIB}")
         # The readers store text as the kernel's bytes; read them back as
         # the daemon does (surrogate escapes for bytes that are not UTF-8).
         db.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
