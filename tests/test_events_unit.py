@@ -661,6 +661,23 @@ def test_file_row_hashes_and_stat(tmp_path):
     c.close()
 
 
+def test_hashing_leaves_atime_and_follows_changes(tmp_path):
+    p = tmp_path / "f"
+    p.write_bytes(b"one")
+    os.utime(p, (1000000000, os.stat(p).st_mtime))     # an old atime
+    c, wd = ino_reader(tmp_path)
+    feed(c, inev(wd, IN["CREATE"], "f") + inev(wd, IN["MODIFY"], "f")
+         + inev(wd, IN["CLOSE_WRITE"], "f"))
+    assert os.stat(p).st_atime == 1000000000            # read with O_NOATIME
+    p.write_bytes(b"two, longer")
+    feed(c, inev(wd, IN["MODIFY"], "f"))
+    got = [(r["action"], r["md5"], r["size"]) for r in stored(c, "file_events")]
+    one, two = hashlib.md5(b"one").hexdigest(), hashlib.md5(b"two, longer").hexdigest()
+    assert got == [("CREATED", one, 3), ("UPDATED", one, 3), ("UPDATED", one, 3),
+                   ("UPDATED", two, 11)]
+    c.close()
+
+
 def test_hash_never_follows_a_symlink(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("root only")

@@ -40,6 +40,7 @@
 ** Paths are the bytes the kernel gave: a name that is not UTF-8 reaches
 ** the table (and its hashes) like any other.
 */
+#define _GNU_SOURCE 1         /* O_NOATIME */
 #include "events.h"
 #include "schema.h"
 #include "hashes.h"
@@ -101,6 +102,12 @@ typedef struct Inotify {
   sqlite3_int64 nOverflow;
   unsigned char *aBuf;        /* events read */
   unsigned char *aHash;       /* file contents being hashed */
+  /* The last file hashed in this read, by its lstat(): the CREATED and
+  ** UPDATED events of one write come together and would read the same
+  ** content three times. */
+  struct stat hashSt;
+  int bHashValid;
+  char zMd5[33], zSha1[41], zSha256[65];
 } Inotify;
 
 #define ST(p) ((Inotify*)(p)->pState)
@@ -299,6 +306,39 @@ static int synthTake(Inotify *s, const char *z, size_t n){
 
 /********************************* Rows **********************************/
 
+static int sameFile(const struct stat *a, const struct stat *b){
+  return a->st_dev==b->st_dev && a->st_ino==b->st_ino && a->st_size==b->st_size
+      && a->st_mtim.tv_sec==b->st_mtim.tv_sec && a->st_mtim.tv_nsec==b->st_mtim.tv_nsec
+      && a->st_ctim.tv_sec==b->st_ctim.tv_sec && a->st_ctim.tv_nsec==b->st_ctim.tv_nsec;
+}
+
+/* Hash the regular file zPath that lstat() saw as *pSt into s->zMd5...:
+** 1 on success.  It is opened without following a symlink and must be
+** that very inode; O_NOATIME where allowed, so watching never changes the
+** access times of the files watched.  The same file unchanged (inode,
+** size, times to the nanosecond) within one read is not read again. */
+static int hashFile(Inotify *s, const char *zPath, const struct stat *pSt){
+  struct stat st2;
+  int fd, ok;
+  if( s->bHashValid && sameFile(&s->hashSt, pSt) ) return 1;
+  s->bHashValid = 0;
+  fd = open(zPath, O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_NOCTTY|O_CLOEXEC|O_NOATIME);
+  if( fd<0 && errno==EPERM ){
+    fd = open(zPath, O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_NOCTTY|O_CLOEXEC);
+  }
+  if( fd<0 ) return 0;
+  ok = fstat(fd, &st2)==0 && S_ISREG(st2.st_mode)
+    && st2.st_ino==pSt->st_ino && st2.st_dev==pSt->st_dev
+    && osq_hash_fd_buf(fd, s->nReadMax, s->aHash, HASH_BUF, s->zMd5, s->zSha1,
+                       s->zSha256, OSQ_HASH_MD5|OSQ_HASH_SHA1|OSQ_HASH_SHA256)>=0;
+  close(fd);
+  if( ok ){
+    s->hashSt = *pSt;
+    s->bHashValid = 1;
+  }
+  return ok;
+}
+
 /* One file_events row for path z[0..n) (decorateFileEvent). */
 static void fire(OsqEvReader *p, OsqEvBatch *b, const Sub *pSub,
                  const char *z, size_t n, const char *zAction,
@@ -345,22 +385,13 @@ static void fire(OsqEvReader *p, OsqEvBatch *b, const Sub *pSub,
     osq_ev_int(b, COL_FILE_EVENTS_HASHED, 0);
   }else if( st.st_size > s->nReadMax ){
     osq_ev_int(b, COL_FILE_EVENTS_HASHED, -1);
+  }else if( hashFile(s, zPath, &st) ){
+    osq_ev_text(b, COL_FILE_EVENTS_MD5, s->zMd5, 32);
+    osq_ev_text(b, COL_FILE_EVENTS_SHA1, s->zSha1, 40);
+    osq_ev_text(b, COL_FILE_EVENTS_SHA256, s->zSha256, 64);
+    osq_ev_int(b, COL_FILE_EVENTS_HASHED, 1);
   }else{
-    char zMd5[33], zSha1[41], zSha256[65];
-    struct stat st2;
-    int fd = open(zPath, O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_NOCTTY|O_CLOEXEC);
-    if( fd<0 || fstat(fd, &st2)!=0 || !S_ISREG(st2.st_mode)
-     || st2.st_ino!=st.st_ino || st2.st_dev!=st.st_dev
-     || osq_hash_fd_buf(fd, s->nReadMax, s->aHash, HASH_BUF, zMd5, zSha1, zSha256,
-                        OSQ_HASH_MD5|OSQ_HASH_SHA1|OSQ_HASH_SHA256)<0 ){
-      osq_ev_int(b, COL_FILE_EVENTS_HASHED, -1);
-    }else{
-      osq_ev_text(b, COL_FILE_EVENTS_MD5, zMd5, 32);
-      osq_ev_text(b, COL_FILE_EVENTS_SHA1, zSha1, 40);
-      osq_ev_text(b, COL_FILE_EVENTS_SHA256, zSha256, 64);
-      osq_ev_int(b, COL_FILE_EVENTS_HASHED, 1);
-    }
-    if( fd>=0 ) close(fd);
+    osq_ev_int(b, COL_FILE_EVENTS_HASHED, -1);
   }
   sqlite3_free(zPath);
 }
@@ -578,6 +609,7 @@ static void handleBuffer(OsqEvReader *p, OsqEvBatch *b,
                          const unsigned char *a, size_t n){
   Inotify *s = ST(p);
   size_t off = 0;
+  s->bHashValid = 0;
   if( s->nSynth ) synthPurge(s, osq_ev_mono_ms());
   while( off + sizeof(struct inotify_event) <= n ){
     struct inotify_event ev;
