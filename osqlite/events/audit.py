@@ -207,16 +207,18 @@ def audit_status() -> tuple:
 
 def release_leftovers(enabled: int | None = None, backlog_limit: int | None = None) -> None:
     """Remove every rule osqlite may have left behind (a daemon that was
-    killed cannot clean up) and, when no audit daemon is alive, set audit's
-    enabled flag and backlog limit back to the values given.  For tests and
-    operators; the daemon itself removes its rules at start and stop."""
+    killed cannot clean up) and set audit's enabled flag and backlog limit
+    back to the values given -- only when no audit daemon is alive: a live
+    one (osqlite or not) owns its rules.  For tests and operators; the
+    daemon itself removes its rules at start and stop."""
     ctl = AuditControl.open()
     try:
-        ctl.remove_ours()
         st = ctl.get_status()
         owner = st[3]
-        alive = owner and os.path.exists(f"/proc/{owner}")
-        if not alive and enabled is not None and st[1] != 2:
+        if owner and owner != os.getpid() and os.path.exists(f"/proc/{owner}"):
+            return
+        ctl.remove_ours()
+        if enabled is not None and st[1] != 2:
             mask = AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID
             if backlog_limit is not None:
                 mask |= AUDIT_STATUS_BACKLOG_LIMIT
