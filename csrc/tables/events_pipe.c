@@ -562,7 +562,8 @@ static int storeRow(sqlite3 *db, EvStore *s, const OsqEvBatch *b,
 static int storeFlush(sqlite3 *db, EvStore *s, OsqEvBatch *b, int anStored[],
                       int *pnDropped, char **pzErr){
   size_t off = 0;
-  int rc, nDropped = 0;
+  int rc, nDropped = 0, i;
+  int aDropped[OSQ_EV_NTABLE] = {0};
   char *zErr = 0;
   if( b->nRow==0 ) return SQLITE_OK;
   if( b->buf.bOom ){
@@ -577,11 +578,13 @@ static int storeFlush(sqlite3 *db, EvStore *s, OsqEvBatch *b, int anStored[],
     return rc;
   }
   while( off<b->buf.n ){
+    int iTab = (unsigned char)b->buf.z[off];
     rc = storeRow(db, s, b, &off, &zErr);
     if( rc==SQLITE_OK ) continue;
     if( rc==SQLITE_CONSTRAINT || rc==SQLITE_TOOBIG || rc==SQLITE_MISMATCH ){
       /* This row only. */
       nDropped++;
+      aDropped[iTab]++;
       sqlite3_free(*pzErr);
       *pzErr = zErr;
       zErr = 0;
@@ -600,10 +603,7 @@ static int storeFlush(sqlite3 *db, EvStore *s, OsqEvBatch *b, int anStored[],
     return rc;
   }
   sqlite3_free(zErr);
-  {
-    int i;
-    for(i=0; i<OSQ_EV_NTABLE; i++) anStored[i] += b->aRow[i];
-  }
+  for(i=0; i<OSQ_EV_NTABLE; i++) anStored[i] += b->aRow[i] - aDropped[i];
   *pnDropped += nDropped;
   batchReset(b);
   return SQLITE_OK;
