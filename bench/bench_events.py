@@ -423,7 +423,7 @@ def main() -> int:
             print("  warning:", w)
         if e["lost"] == e["n"] or le["matched"] < le["n"]:
             # Nothing reached the daemon, or the floor missed execs: audit was
-            # taken by another process meanwhile (teammates' tests); the
+            # taken by another audit client meanwhile; the
             # round does not measure the pipeline.  Said, and run again.
             disturbed += 1
             print(f"  round {i + 1} disturbed (osqlite lost {e['lost']}, limit saw "
