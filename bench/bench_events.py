@@ -284,6 +284,9 @@ def osqlite_round(tools: dict, args) -> dict:
            "--disable_audit=false", "--audit_allow_process_events=true",
            "--disable_hardware_events=true", "--schedule_splay_percent=10"]
     root = args.osqlite_root or ROOT
+    with open(os.path.join(root, "osqlite", "daemon.py")) as f:
+        if "disable_extensions" in f.read():     # an older tree has no such flag
+            cmd.append("--disable_extensions=true")
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     wait_audit_free()
     daemon = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL,
