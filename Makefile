@@ -5,7 +5,7 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror=implicit-function-declaration
 SRC     := $(wildcard csrc/*.c csrc/lib/*.c csrc/tables/*.c)
-HDR     := $(wildcard csrc/*.h csrc/lib/*.h)
+HDR     := $(wildcard csrc/*.h csrc/lib/*.h csrc/tables/*.h)
 LIB     := osqlite/libosqlite.so
 
 .PHONY: all schema check-schema asan test clean install install-packs

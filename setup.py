@@ -65,7 +65,7 @@ setup(
             "osqlite.libosqlite",
             sources=sources,
             include_dirs=["csrc", "csrc/lib"],
-            depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/lib/*.h")),
+            depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/lib/*.h") + glob.glob("csrc/tables/*.h")),
             extra_compile_args=["-std=gnu11", "-Wall", "-Wextra",
                                 "-fvisibility=hidden", "-O2"],
             libraries=["m", "dl"],   # libdl: part of glibc (a stub since 2.34)

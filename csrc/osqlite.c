@@ -28,6 +28,7 @@ extern const OsqDynamic osq_atc_module;
 extern const OsqDynamic osq_extension_module;
 int osq_register_meta(sqlite3*);
 int osq_register_carve(sqlite3*);
+int osq_register_event_functions(sqlite3*);   /* tables/events_pipe.c */
 
 #ifdef _WIN32
 __declspec(dllexport)
@@ -43,6 +44,7 @@ int sqlite3_osqlite_init(sqlite3 *db, char **pzErrMsg,
 #endif
   rc = osq_register_functions(db);
   if( rc==SQLITE_OK ) rc = osq_register_logline(db);
+  if( rc==SQLITE_OK ) rc = osq_register_event_functions(db);
   for(i=0; rc==SQLITE_OK && i<osq_nSpecTable; i++){
     const OsqTable *pTab = &osq_aSpecTable[i];
     if( pTab->xGen==0 ) continue;

@@ -18,10 +18,13 @@ decorator and discovery queries::
     with guard.enforced():
         conn.execute(untrusted_sql)
 
-One addition to osquery's rules: writes and DDL are refused on databases
-other than main and temp (the daemon attaches its event store) and on
-osqlite's own ``osqlite_*`` tables, which hold the daemon's state and events
-(osquery keeps those outside SQL).  Reading them stays allowed.
+Two additions to osquery's rules, because osquery keeps its state outside
+SQL and osqlite does not: writes and DDL are refused on databases other
+than main and temp (the daemon attaches its event store) and on osqlite's
+own ``osqlite_*`` tables; and in an attached database only the
+``osqlite_*`` tables (the event store's) may be read.  The event store
+shares its file with the daemon's state (node key, enroll state, results,
+the outbox), which a server's or an extension's SQL must never see.
 """
 from __future__ import annotations
 
@@ -64,11 +67,14 @@ _WRITES = ALLOWED_ACTIONS - {sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3
 def policy(action: int, arg1: str | None, arg2: str | None, dbname: str | None,
            source: str | None) -> int:
     """osquery's decision for one authorizer callback (plus osqlite's own tables)."""
+    attached = dbname is not None and dbname not in ("main", "temp")
     if action in ALLOWED_ACTIONS:
-        if action not in _WRITES:
+        if action == sqlite3.SQLITE_READ and attached:
+            if (arg1 or "").lower().startswith("osqlite_"):
+                return OK
+        elif action not in _WRITES:
             return OK
-        if (dbname is None or dbname in ("main", "temp")) and \
-                not (arg1 or "").lower().startswith("osqlite_"):
+        elif not attached and not (arg1 or "").lower().startswith("osqlite_"):
             return OK
     elif action == sqlite3.SQLITE_PRAGMA and arg1 is not None \
             and arg1.lower() in ALLOWED_PRAGMAS:

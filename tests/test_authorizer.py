@@ -24,7 +24,7 @@ def guarded():
 
 
 def denied(conn, sql, *params):
-    with pytest.raises(sqlite3.DatabaseError, match="not authorized|authorization denied"):
+    with pytest.raises(sqlite3.DatabaseError, match="not authorized|authorization denied|is prohibited"):
         conn.execute(sql, params).fetchall()
 
 
@@ -92,13 +92,19 @@ def test_osqlite_state_is_read_only(guarded):
     conn.execute("CREATE TEMP TABLE osqlite_data_osquery_info(pid)")
     conn.execute("INSERT INTO temp.osqlite_data_osquery_info VALUES (42)")
     conn.execute("ATTACH DATABASE ':memory:' AS osqlite_events")
-    conn.execute("CREATE TABLE osqlite_events.ev(x)")
+    conn.execute("CREATE TABLE osqlite_events.osqlite_data_ev(x)")
+    # The daemon's state shares the event store's file: the node key is there.
+    conn.execute("CREATE TABLE osqlite_events.kv(key, value)")
+    conn.execute("INSERT INTO osqlite_events.kv VALUES ('node_key', 'secret')")
     with guard.enforced():
         assert conn.execute("SELECT pid FROM osquery_info").fetchone() == (42,)
-        assert conn.execute("SELECT count(*) FROM osqlite_events.ev").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM osqlite_events.osqlite_data_ev"
+                            ).fetchone() == (0,)
+        denied(conn, "SELECT value FROM osqlite_events.kv")
+        denied(conn, "SELECT key FROM osqlite_events.kv")
         denied(conn, "DELETE FROM temp.osqlite_data_osquery_info")
         denied(conn, "DROP TABLE temp.osqlite_data_osquery_info")
-        denied(conn, "INSERT INTO osqlite_events.ev VALUES (1)")
+        denied(conn, "INSERT INTO osqlite_events.osqlite_data_ev VALUES (1)")
         denied(conn, "CREATE TABLE osqlite_events.more(x)")
     conn.execute("DELETE FROM temp.osqlite_data_osquery_info")   # the daemon itself may
 

@@ -21,7 +21,9 @@ import time
 import uuid
 from pathlib import Path
 
+import events_harness as H
 import pytest
+from events_harness import wait_audit_free
 
 from osqlite._sqlite import sqlite3
 
@@ -30,114 +32,15 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="event publishers need root")
 
 
-def audit_status():
-    from osqlite.events.audit import AuditPublisher
-    pub = AuditPublisher(lambda t, r: None, True, False)
-    pub.ctrl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)
-    try:
-        pub.ctrl.bind((0, 0))
-        return pub.get_status()
-    finally:
-        pub.close()
-
-
 @pytest.fixture(autouse=True)
 def audit_restored():
     """Whatever a test does, leave audit as it was."""
-    try:
-        before = audit_status()
-    except OSError:
-        before = None
-    yield
-    if before is not None:
-        from osqlite.events.audit import release_leftovers
-        release_leftovers(before[1], before[5])
-
-
-class Daemon:
-    def __init__(self, tmp: Path, config: dict, flags=(), prefix=(), name="d"):
-        self.tmp = tmp
-        self.logs = tmp / f"logs-{name}"
-        self.logs.mkdir(exist_ok=True)
-        self.conf = tmp / f"{name}.conf"
-        self.conf.write_text(json.dumps(config))
-        self.db = tmp / "state.db"
-        self.cmd = list(prefix) + [
-            sys.executable, "-m", "osqlite.daemon", f"--config_path={self.conf}",
-            f"--database_path={self.db}", f"--logger_path={self.logs}",
-            f"--pidfile={tmp}/pidfile-{name}", "--disable_events=false",
-            "--disable_extensions=true",
-            "--schedule_splay_percent=10"] + list(flags)
-        self.proc = None
-
-    def start(self):
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.err = open(self.logs / "stderr", "w")
-        self.proc = subprocess.Popen(self.cmd, cwd=str(ROOT), env=env,
-                                     stdout=subprocess.DEVNULL, stderr=self.err)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if "daemon started" in self.text("osqueryd.INFO"):
-                time.sleep(1.0)     # publishers and first config
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError("daemon did not start: " + self.text("stderr")[-2000:])
-
-    def stop(self):
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-        self.err.close()
-
-    def text(self, name):
-        try:
-            return (self.logs / name).read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def results(self, name):
-        out = []
-        for line in self.text("osqueryd.results.log").splitlines():
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            if item.get("name") == name:
-                out.append(item)
-        return out
-
-    def columns(self, name):
-        return [i["columns"] for i in self.results(name) if i.get("action") == "added"]
-
-    def wait_for(self, pred, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.25)
-        return pred()
+    yield from H.audit_restored()
 
 
 @pytest.fixture
 def daemons():
-    started = []
-
-    def make(*a, **kw):
-        d = Daemon(*a, **kw)
-        started.append(d)
-        return d.start()
-
-    yield make
-    for d in started:
-        d.stop()
+    yield from H.daemons()
 
 
 # -- file_events ---------------------------------------------------------------
@@ -202,6 +105,31 @@ def test_file_events_hashes_and_stat(tmp_path, daemons):
     assert last["mode"] == "%04o" % (st.st_mode & 0o7777)
 
 
+def test_yara_events_from_file_events(tmp_path, daemons):
+    """yara_events subscribes to file_events: the inotify reader's stored
+    rows reach the YARA subscriber, which scans the files."""
+    if not any(os.path.exists(os.path.join(d, f"libyara.so.{v}"))
+               for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib")
+               for v in (10, 9, 8)):
+        pytest.skip("libyara is absent (Debian package libyara10 / libyara9)")
+    w = tmp_path / "w"
+    w.mkdir()
+    rules = tmp_path / "rules.yar"
+    rules.write_text('rule evil_rule : tagA { strings: $a = "evil" condition: $a }\n')
+    cfg = {"schedule": {"y": {"query": "SELECT target_path, category, action, matches, count, "
+                                       "tags FROM yara_events", "interval": 1}},
+           "file_paths": {"watched": [f"{w}/"]},
+           "yara": {"signatures": {"g": [str(rules)]}, "file_paths": {"watched": ["g"]}}}
+    d = daemons(tmp_path, cfg, ["--enable_file_events=true", "--disable_hardware_events=true"])
+    (w / "good.txt").write_text("nothing here")
+    (w / "bad.txt").write_text("an evil string")
+    assert d.wait_for(lambda: d.columns("y"), timeout=30), d.text("osqueryd.WARNING")
+    time.sleep(1.5)
+    got = {(r["target_path"], r["action"], r["matches"], r["tags"]) for r in d.columns("y")}
+    assert got == {(str(w / "bad.txt"), "CREATED", "evil_rule", "tagA"),
+                   (str(w / "bad.txt"), "UPDATED", "evil_rule", "tagA")}
+
+
 # -- process_events ------------------------------------------------------------
 
 def marker_runs(tag, n):
@@ -218,7 +146,8 @@ def test_process_events_markers(tmp_path, daemons):
     cfg = {"schedule": {"procs": {
         "query": "SELECT pid, parent, path, cmdline, cwd, uid, euid, auid, syscall "
                  f"FROM process_events WHERE cmdline LIKE '%{tag}-%'", "interval": 1}}}
-    d = daemons(tmp_path, cfg, ["--disable_audit=false", "--audit_allow_process_events=true"])
+    d = daemons(tmp_path, cfg, ["--disable_audit=false", "--audit_allow_process_events=true"],
+                audit=True)
     if "process_events falls back" in d.text("osqueryd.WARNING"):
         pytest.skip("audit is not available here: " + d.text("osqueryd.WARNING")[-300:])
     pids = marker_runs(tag, 5)
@@ -255,7 +184,7 @@ def test_socket_events_loopback(tmp_path, daemons):
         "query": "SELECT action, pid, fd, family, local_address, local_port, remote_address, "
                  "remote_port, status FROM socket_events WHERE family = 2", "interval": 1}}}
     d = daemons(tmp_path, cfg, ["--disable_audit=false", "--audit_allow_sockets=true",
-                                "--audit_allow_process_events=false"])
+                                "--audit_allow_process_events=false"], audit=True)
     if "socket_events is unavailable" in d.text("osqueryd.WARNING"):
         pytest.skip("audit is not available here")
     out = subprocess.run([sys.executable, "-c", CHILD, str(port)], capture_output=True,
@@ -272,6 +201,166 @@ def test_socket_events_loopback(tmp_path, daemons):
     assert rows["connect"]["remote_port"] == str(port)
     assert rows["accept"]["remote_address"] == "127.0.0.1"
     assert all(r["status"] == "succeeded" and r["family"] == "2" for r in rows.values())
+
+
+# -- the other audit tables ----------------------------------------------------
+
+def send_user_message(mtype: int, text: str) -> None:
+    """Send a user-space audit message (what PAM or sudo send through
+    libaudit); the kernel relays it to the audit daemon."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)
+    try:
+        s.bind((0, 0))
+        body = text.encode() + b"\0"
+        s.send(struct.pack("=IHHII", 16 + len(body), mtype, 5, 1, 0) + body)
+        err = struct.unpack_from("=i", s.recv(1000), 16)[0]
+        if err:
+            raise OSError(-err, os.strerror(-err))
+    finally:
+        s.close()
+
+
+def test_user_events_from_the_kernel(tmp_path, daemons):
+    tag = "osqlitetest" + uuid.uuid4().hex[:8]
+    cfg = {"schedule": {"users": {"query": "SELECT type, pid, uid, auid, message, terminal, "
+                                           f"path FROM user_events WHERE message = 'op={tag}'",
+                                  "interval": 1}}}
+    d = daemons(tmp_path, cfg, ["--disable_audit=false", "--audit_allow_process_events=false"],
+                audit=True)
+    send_user_message(1112, f'op={tag} acct="root" exe="/usr/bin/osqtest" hostname=? '
+                            "addr=? terminal=pts/9 res=success")
+    assert d.wait_for(lambda: d.columns("users"))
+    [r] = d.columns("users")
+    assert (r["type"], r["pid"], r["uid"]) == ("1112", str(os.getpid()), "0")
+    assert (r["message"], r["terminal"], r["path"]) == (f"op={tag}", "pts/9", "/usr/bin/osqtest")
+    with open("/proc/self/loginuid") as f:
+        assert r["auid"] == f.read().strip()
+
+
+SECCOMP_CHILD = r"""
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+# arch == x86_64 and nr == getppid: SECCOMP_RET_LOG, else SECCOMP_RET_ALLOW
+prog = [(0x20, 0, 0, 4), (0x15, 0, 3, 0xC000003E), (0x20, 0, 0, 0), (0x15, 0, 1, 110),
+        (0x06, 0, 0, 0x7FFC0000), (0x06, 0, 0, 0x7FFF0000)]
+raw = b"".join(struct.pack("=HBBI", *i) for i in prog)
+buf = ctypes.create_string_buffer(raw, len(raw))
+fprog = struct.pack("=HxxxxxxQ", len(prog), ctypes.addressof(buf))
+fbuf = ctypes.create_string_buffer(fprog, len(fprog))
+assert libc.prctl(38, 1, 0, 0, 0) == 0                       # PR_SET_NO_NEW_PRIVS
+if libc.prctl(22, 2, ctypes.addressof(fbuf), 0, 0) != 0:      # PR_SET_SECCOMP, FILTER
+    sys.exit("seccomp: errno %d" % ctypes.get_errno())
+os.getppid()
+print(os.getpid())
+"""
+
+
+def test_seccomp_events_from_the_kernel(tmp_path, daemons):
+    if os.uname().machine != "x86_64":
+        pytest.skip("the test's seccomp filter is written for x86_64")
+    try:
+        with open("/proc/sys/kernel/seccomp/actions_logged") as f:
+            if "log" not in f.read().split():
+                pytest.skip("kernel.seccomp.actions_logged does not include log")
+    except OSError:
+        pytest.skip("no seccomp filter support in this kernel")
+    cfg = {"schedule": {"sc": {"query": "SELECT pid, comm, exe, arch, syscall, code, sig "
+                                        "FROM seccomp_events", "interval": 1}}}
+    d = daemons(tmp_path, cfg, ["--disable_audit=false", "--audit_allow_process_events=false",
+                                "--audit_allow_seccomp_events=true"], audit=True)
+    out = subprocess.run([sys.executable, "-c", SECCOMP_CHILD], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip("cannot install a seccomp filter here: " + out.stderr.strip()[-200:])
+    pid = out.stdout.strip()
+    assert d.wait_for(lambda: any(r["pid"] == pid for r in d.columns("sc")))
+    [r] = [r for r in d.columns("sc") if r["pid"] == pid]
+    assert (r["arch"], r["syscall"], r["code"], r["sig"]) == ("X86_64", "getppid", "LOG", "0")
+    assert r["exe"] == os.path.realpath(sys.executable)
+    assert r["comm"] == os.path.basename(sys.executable)[:15]     # the name it was run by
+
+
+FIM_CHILD = r"""
+import os, sys
+w = sys.argv[1]
+with open(os.path.join(w, "a"), "w") as f:       # open+truncate, write
+    f.write("new")
+os.rename(os.path.join(w, "a"), os.path.join(w, "c"))
+os.unlink(os.path.join(w, "b"))
+with open(os.path.join(w, "keep")) as f:         # a read: not shown by default
+    f.read()
+with open(os.path.join(w, "../outside"), "w") as f:   # not a watched path
+    f.write("x")
+print(os.getpid())
+"""
+
+
+def test_process_file_events_from_the_kernel(tmp_path, daemons):
+    w = tmp_path / "w"
+    w.mkdir()
+    for name in ("a", "b", "keep"):
+        (w / name).write_text("old")
+    # osquery resolves file_paths once, at configure time: the files that
+    # exist now.
+    cfg = {"schedule": {"fim": {"query": "SELECT operation, pid, ppid, path, dest_path, "
+                                         "executable, partial, cwd FROM process_file_events",
+                                "interval": 1}},
+           "file_paths": {"w": [f"{w}/%%"]}}
+    d = daemons(tmp_path, cfg, ["--disable_audit=false", "--audit_allow_process_events=false",
+                                "--audit_allow_fim_events=true"], audit=True)
+    out = subprocess.run([sys.executable, "-c", FIM_CHILD, str(w)], capture_output=True,
+                         text=True, check=True, cwd=str(tmp_path))
+    pid = out.stdout.strip()
+
+    def mine():
+        return [r for r in d.columns("fim") if r["pid"] == pid]
+    assert d.wait_for(lambda: len(mine()) >= 4)
+    time.sleep(1.5)
+    got = [(r["operation"], r["path"], r.get("dest_path")) for r in mine()]
+    assert got == [("open+truncate", f"{w}/a", ""), ("write", f"{w}/a", ""),
+                   ("rename", f"{w}/a", f"{w}/c"), ("unlink", f"{w}/b", "")]
+    for r in mine():
+        # The kernel gives a working directory with the calls that look a
+        # path up, not with write(2).
+        cwd = "" if r["operation"] == "write" else str(tmp_path)
+        assert (r["partial"], r["executable"], r["cwd"], r["ppid"]) == (
+            "false", os.path.realpath(sys.executable), cwd, str(os.getpid())), r
+
+
+# -- bytes that are not UTF-8 --------------------------------------------------
+
+def test_non_utf8_names_and_arguments_reach_the_logs(tmp_path, daemons):
+    """A file with a name that is not UTF-8 next to a good one, and an exec
+    with such an argument: every event is stored and logged."""
+    w = tmp_path / "w"
+    w.mkdir()
+    tag = "osqu8" + uuid.uuid4().hex[:8]
+    cfg = {"schedule": {
+        "fim": {"query": "SELECT target_path, action FROM file_events", "interval": 1},
+        "procs": {"query": f"SELECT pid, cmdline FROM process_events WHERE cmdline LIKE '%{tag}%'",
+                  "interval": 1}},
+        "file_paths": {"c": [f"{w}/"]}}
+    d = daemons(tmp_path, cfg, ["--enable_file_events=true", "--disable_audit=false"],
+                audit=True)
+    bad = os.fsencode(str(w)) + b"/bad\xff\xfe"
+    with open(bad, "wb") as f:
+        f.write(b"x")
+    (w / "good").write_text("y")
+    p = subprocess.Popen([b"/bin/true", tag.encode() + b"-\xff\xfe", b"after"])
+    p.wait()
+
+    def fim():
+        return [(c["target_path"], c["action"]) for c in d.columns("fim")]
+    assert d.wait_for(lambda: len(fim()) >= 6)
+    good = [a for t, a in fim() if t == f"{w}/good"]
+    badrows = [a for t, a in fim() if t.startswith(f"{w}/bad")]
+    assert good == ["CREATED", "UPDATED", "UPDATED"] and badrows == good
+    if "process_events falls back" not in d.text("osqueryd.WARNING"):
+        assert d.wait_for(lambda: d.columns("procs"))
+        [r] = d.columns("procs")
+        assert r["pid"] == str(p.pid)
+        assert r["cmdline"].startswith(f"/bin/true {tag}-") and r["cmdline"].endswith(" after")
+    assert "Could not store" not in d.text("osqueryd.WARNING")
 
 
 # -- hardware_events -----------------------------------------------------------
@@ -365,6 +454,9 @@ def test_events_survive_restart_exactly_once(tmp_path, daemons):
 def claim_audit():
     """Register this test process as the audit daemon (audit stays as it
     was otherwise); returns the socket, to be released with release()."""
+    holder = wait_audit_free()
+    if holder is not None:
+        pytest.skip(f"audit stayed busy: {holder}")
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)
     s.bind((0, 0))
     payload = struct.pack("=11I", 0x04, 0, 0, os.getpid(), 0, 0, 0, 0, 0, 0, 0)
@@ -455,7 +547,8 @@ def test_done_criteria_200_writes_200_execs(tmp_path, daemons):
         "procs": {"query": "SELECT pid, cmdline FROM process_events", "interval": 2}},
         "file_paths": {"watched": [f"{w}/%%"]}}
     d = daemons(tmp_path, cfg, ["--disable_events=false", "--enable_file_events=true",
-                                "--disable_audit=false", "--audit_allow_process_events=true"])
+                                "--disable_audit=false", "--audit_allow_process_events=true"],
+                audit=True)
     if "process_events falls back" in d.text("osqueryd.WARNING"):
         pytest.skip("audit is not available here")
     paths = []

@@ -288,17 +288,16 @@ static void sha256_blocks_c(uint32_t *s, const unsigned char *p, size_t nBlk){
 ** (cpuid), so there is no global state.
 */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(OSQ_NO_SHA_NI)
-#include <cpuid.h>
 #include <immintrin.h>
 #define OSQ_HAVE_SHA_NI 1
 
+/* The CPU's SHA extensions, from the compiler runtime's feature bits (read
+** once when the library loads): executing CPUID on every digest would
+** trap to the hypervisor on a virtual machine, tens of microseconds each. */
 static int cpuHasShaNi(void){
-  unsigned a, b, c, d;
-  if( !__get_cpuid(1, &a, &b, &c, &d) ) return 0;
-  if( (c & bit_SSE4_1)==0 || (c & bit_SSSE3)==0 ) return 0;
-  if( __get_cpuid_max(0, 0)<7 ) return 0;
-  __cpuid_count(7, 0, a, b, c, d);
-  return (b & (1u<<29))!=0;      /* CPUID.(EAX=7,ECX=0):EBX.SHA[bit 29] */
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1")
+      && __builtin_cpu_supports("ssse3");
 }
 
 __attribute__((target("sha,sse4.1,ssse3")))
@@ -443,37 +442,26 @@ void osq_mhash_final(OsqMultiHash *h, char zMd5[33], char zSha1[41],
   }
 }
 
-int64_t osq_hash_fd(int fd, int64_t nLimit,
-                    char zMd5[33], char zSha1[41], char zSha256[65],
-                    unsigned which){
-  return osq_hash_fd_ex(fd, nLimit, zMd5, zSha1, zSha256, which, 0);
-}
-
-int64_t osq_hash_fd_ex(int fd, int64_t nLimit,
-                       char zMd5[33], char zSha1[41], char zSha256[65],
-                       unsigned which, OsqInterrupt *pIntr){
+/* The read loop of every fd hash: through the caller's buffer, asking
+** pIntr (may be 0) once per chunk. */
+static int64_t hashFdLoop(int fd, int64_t nLimit, unsigned char *buf, size_t nBuf,
+                          char zMd5[33], char zSha1[41], char zSha256[65],
+                          unsigned which, OsqInterrupt *pIntr){
   OsqMultiHash h;
-  unsigned char *buf;
   int64_t nTotal = 0;
   if( !zMd5 ) which &= ~OSQ_HASH_MD5;
   if( !zSha1 ) which &= ~OSQ_HASH_SHA1;
   if( !zSha256 ) which &= ~OSQ_HASH_SHA256;
-  buf = sqlite3_malloc64(HASH_CHUNK);
-  if( buf==0 ){
-    hash_clear(zMd5, zSha1, zSha256, which);
-    return -ENOMEM;
-  }
   osq_mhash_init(&h, which);
 #ifdef POSIX_FADV_SEQUENTIAL
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
   for(;;){
-    size_t want = HASH_CHUNK;
+    size_t want = nBuf;
     ssize_t n;
     /* A chunk takes a millisecond or two: look for an interrupt each time,
     ** so a timeout stops the hash of a huge file promptly. */
     if( osq_interrupt_check(pIntr) ){
-      sqlite3_free(buf);
       hash_clear(zMd5, zSha1, zSha256, which);
       return -EINTR;
     }
@@ -485,7 +473,6 @@ int64_t osq_hash_fd_ex(int fd, int64_t nLimit,
     if( n<0 ){
       int e = errno;
       if( e==EINTR ) continue;
-      sqlite3_free(buf);
       hash_clear(zMd5, zSha1, zSha256, which);
       return -e;
     }
@@ -493,9 +480,34 @@ int64_t osq_hash_fd_ex(int fd, int64_t nLimit,
     osq_mhash_update(&h, buf, (size_t)n);
     nTotal += n;
   }
-  sqlite3_free(buf);
   osq_mhash_final(&h, zMd5, zSha1, zSha256);
   return nTotal;
+}
+
+int64_t osq_hash_fd_buf(int fd, int64_t nLimit, unsigned char *buf, size_t nBuf,
+                        char zMd5[33], char zSha1[41], char zSha256[65],
+                        unsigned which){
+  return hashFdLoop(fd, nLimit, buf, nBuf, zMd5, zSha1, zSha256, which, 0);
+}
+
+int64_t osq_hash_fd(int fd, int64_t nLimit,
+                    char zMd5[33], char zSha1[41], char zSha256[65],
+                    unsigned which){
+  return osq_hash_fd_ex(fd, nLimit, zMd5, zSha1, zSha256, which, 0);
+}
+
+int64_t osq_hash_fd_ex(int fd, int64_t nLimit,
+                       char zMd5[33], char zSha1[41], char zSha256[65],
+                       unsigned which, OsqInterrupt *pIntr){
+  unsigned char *buf = sqlite3_malloc64(HASH_CHUNK);
+  int64_t r;
+  if( buf==0 ){
+    hash_clear(zMd5, zSha1, zSha256, which);
+    return -ENOMEM;
+  }
+  r = hashFdLoop(fd, nLimit, buf, HASH_CHUNK, zMd5, zSha1, zSha256, which, pIntr);
+  sqlite3_free(buf);
+  return r;
 }
 
 int64_t osq_hash_file(const char *zPath, int64_t nLimit,

@@ -102,6 +102,12 @@ int64_t osq_hash_fd_ex(int fd, int64_t nLimit,
                        char zMd5[33], char zSha1[41], char zSha256[65],
                        unsigned which, OsqInterrupt *pIntr);
 
+/* Same, reading through the caller's buffer of nBuf bytes: for callers that
+** hash many files and keep one buffer (no allocation per file). */
+int64_t osq_hash_fd_buf(int fd, int64_t nLimit, unsigned char *buf, size_t nBuf,
+                        char zMd5[33], char zSha1[41], char zSha256[65],
+                        unsigned which);
+
 /* Standard base64 of p[0..n) with '=' padding, NUL-terminated, from
 ** sqlite3_malloc64 (NULL when out of memory); *pnOut (may be NULL) gets
 ** its length.  Used by to_base64() and extended_attributes. */

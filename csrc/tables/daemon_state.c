@@ -1,8 +1,7 @@
 /*
 ** Tables whose rows only the osqlite daemon has: its schedule, packs,
-** flags, event publishers, and the buffered events of the *_events tables.
-** (osquery_registry, which lists this connection's tables too, is in
-** meta.c.)
+** flags, event publishers, and yara_events.  (osquery_registry, which
+** lists this connection's tables too, is in meta.c.)
 **
 **     SELECT name, executions FROM osquery_schedule;
 **     SELECT target_path, action FROM file_events;
@@ -24,10 +23,5 @@ OSQ_BACKED(osquery_flags)
 OSQ_BACKED(osquery_events)
 OSQ_BACKED(osquery_extensions)
 
-OSQ_BACKED(apparmor_events)
-OSQ_BACKED(process_file_events)
-OSQ_BACKED(seccomp_events)
-OSQ_BACKED(selinux_events)
-OSQ_BACKED(syslog_events)
-OSQ_BACKED(user_events)
+/* The audit and syslog event tables are read by tables/events.c. */
 OSQ_BACKED(yara_events)

@@ -1,11 +1,16 @@
 /*
 ** The evented tables the osqlite daemon publishes: file_events (inotify),
-** process_events and socket_events (audit netlink, or the proc connector
-** for process_events), hardware_events (kernel uevents).
+** process_events, socket_events, process_file_events, user_events,
+** selinux_events, apparmor_events and seccomp_events (audit netlink; the
+** proc connector for process_events when audit cannot be had),
+** syslog_events and its alias syslog (rsyslog's pipe), hardware_events
+** (kernel uevents).  The readers that fill them are events_pipe.c,
+** events_audit.c, events_inotify.c and events_syslog.c.
 **
 **     SELECT target_path, action FROM file_events;
 **     SELECT pid, cmdline FROM process_events WHERE time > 1700000000;
 **     SELECT action, path, type FROM hardware_events;
+**     SELECT tag, message FROM syslog_events WHERE severity <= 3;
 **
 ** The daemon (osqlite/events/) stores every event in its state database,
 ** in a table "osqlite_data_<table>" with an INTEGER eid (a per-table
@@ -25,6 +30,7 @@
 **     distributed queries) the whole buffer is returned.
 */
 #include "osqlite.h"
+#include "schema.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -59,8 +65,33 @@ static void eventWindow(sqlite3 *db, const char *zTab,
   sqlite3_finalize(pStmt);
 }
 
+/* The table a descriptor is an alias of (syslog -> syslog_events): the
+** first descriptor with the same columns.  Its data has that name. */
+static const OsqTable *canonical(const OsqTable *pTab){
+  int i;
+  for(i=0; i<osq_nSpecTable; i++){
+    if( osq_aSpecTable[i].aCol==pTab->aCol ) return &osq_aSpecTable[i];
+  }
+  return pTab;
+}
+
+/* The columns to read from the store: eid and the ones the query uses
+** (reading only those saves SQLite extracting the others from each
+** record).  NULL on out-of-memory. */
+static char *storeColumns(OsqCursor *pCur, const OsqTable *pTab){
+  sqlite3_str *p = sqlite3_str_new(osq_db(pCur));
+  int i;
+  sqlite3_str_appendall(p, "eid");
+  for(i=0; i<pTab->nCol; i++){
+    const OsqColumn *c = &pTab->aCol[i];
+    if( c->iAliasOf>=0 || strcmp(c->zName, "eid")==0 || !osq_used(pCur, i) ) continue;
+    sqlite3_str_appendf(p, ",\"%w\"", c->zName);
+  }
+  return sqlite3_str_finish(p);
+}
+
 static int eventRows(OsqCursor *pCur){
-  const OsqTable *pTab = osq_table(pCur);
+  const OsqTable *pTab = canonical(osq_table(pCur));
   sqlite3 *db = osq_db(pCur);
   sqlite3_stmt *pStmt = 0;
   sqlite3_int64 tLo = INT64_MIN, tHi = INT64_MAX;
@@ -108,17 +139,44 @@ static int eventRows(OsqCursor *pCur){
   }
   if( !hasTime ) eventWindow(db, pTab->zName, &eLo, &eHi);
 
-  rc = osq_prepare_backing(pCur,
-      " WHERE eid>?1 AND eid<=?2 AND time>=?3 AND time<=?4 ORDER BY eid", &pStmt);
-  if( pStmt==0 ) return rc;           /* no store in this connection: empty */
+  {
+    /* The used columns; a data table that lacks one of them (made by hand,
+    ** or by an old version) is read whole. */
+    char *zCols = storeColumns(pCur, pTab);
+    int k;
+    if( zCols==0 ) return SQLITE_NOMEM;
+    for(k=0; k<2; k++){
+      char *zSql = sqlite3_mprintf("SELECT %s FROM \"osqlite_data_%w\" WHERE "
+          "eid>?1 AND eid<=?2 AND time>=?3 AND time<=?4 ORDER BY eid",
+          k==0 ? zCols : "*", pTab->zName);
+      if( zSql==0 ){
+        sqlite3_free(zCols);
+        return SQLITE_NOMEM;
+      }
+      rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+      sqlite3_free(zSql);
+      if( rc==SQLITE_OK ) break;
+      sqlite3_finalize(pStmt);
+      pStmt = 0;
+    }
+    sqlite3_free(zCols);
+    if( pStmt==0 ) return SQLITE_OK;  /* no store in this connection: empty */
+  }
   sqlite3_bind_int64(pStmt, 1, eLo);
   sqlite3_bind_int64(pStmt, 2, eHi);
   sqlite3_bind_int64(pStmt, 3, tLo);
   sqlite3_bind_int64(pStmt, 4, tHi);
-  return osq_rows_from_stmt(pCur, pStmt, OSQ_CELLS_EID_TEXT);
+  /* Python's store keeps bytes that are not UTF-8 as BLOBs: text here. */
+  return osq_rows_from_stmt(pCur, pStmt, OSQ_CELLS_EID_TEXT|OSQ_CELLS_BLOB_AS_TEXT);
 }
 
 int osq_gen_file_events(OsqCursor *pCur){ return eventRows(pCur); }
 int osq_gen_process_events(OsqCursor *pCur){ return eventRows(pCur); }
 int osq_gen_socket_events(OsqCursor *pCur){ return eventRows(pCur); }
 int osq_gen_hardware_events(OsqCursor *pCur){ return eventRows(pCur); }
+int osq_gen_process_file_events(OsqCursor *pCur){ return eventRows(pCur); }
+int osq_gen_user_events(OsqCursor *pCur){ return eventRows(pCur); }
+int osq_gen_selinux_events(OsqCursor *pCur){ return eventRows(pCur); }
+int osq_gen_apparmor_events(OsqCursor *pCur){ return eventRows(pCur); }
+int osq_gen_seccomp_events(OsqCursor *pCur){ return eventRows(pCur); }
+int osq_gen_syslog_events(OsqCursor *pCur){ return eventRows(pCur); }

@@ -1,67 +1,134 @@
 """The event store: buffered events in the daemon's state database.
 
-Every evented table has a table ``osqlite_data_<table>`` in the state
-database (SQLite at ``database_path``) with an ``eid`` INTEGER PRIMARY KEY
-(a per-table counter that continues after a restart), the insertion
-``time`` (unix seconds) and osquery's columns.  The C generators in
-csrc/tables/events.c read it.
+Every evented table the daemon fills has a table ``osqlite_data_<table>``
+in the state database (SQLite at ``database_path``) with an ``eid``
+INTEGER PRIMARY KEY (a per-table counter that continues after a restart),
+the insertion ``time`` (unix seconds) and osquery's columns, taken from the
+extension's own table descriptors (``osqlite_columns``), so the C readers
+that append to it (csrc/tables/events_pipe.c) and the C table generators
+that read it (csrc/tables/events.c) agree with it by construction.  A store
+made by an older osqlite gains the columns it lacks.
 
-Publishers call :meth:`EventStore.add` from their own threads; rows go into
-a bounded queue and one writer thread inserts them in batches, one
-transaction per batch, so a publisher never waits for the disk and the
-scheduler never waits for a publisher.  When the queue is full the publisher
-blocks, which leaves events in the kernel (audit backlog, inotify queue)
-where their loss, if any, is counted and logged.
+Two kinds of writers append to it:
+
+* the C readers (audit, inotify, syslog), each on its own connection from
+  its publisher's thread, one transaction per batch; they report what they
+  stored through :meth:`EventStore.note_stored`;
+* the Python publishers (udev, the proc connector), through
+  :meth:`EventStore.add`: rows go into a bounded queue and one writer thread
+  inserts them in batches, so a publisher never waits for the disk.  When
+  the queue is full the publisher blocks, which leaves events in the kernel
+  where their loss, if any, is counted and logged.  Text that is not UTF-8
+  (it arrives as surrogate escapes) is stored as its bytes, so one odd
+  file name or argument never costs the rest of its batch.
 
 Retention follows osquery (osquery/events/eventsubscriberplugin.cpp):
-``events_expiry`` seconds, raised per table to 3 x the largest interval of
-the scheduled queries reading it (rounded up to the next multiple of 60);
-``events_max`` distinct-second batches per table; the newest batch is always
-kept.  Expiry runs every 256 inserted events and once a minute.
+``events_expiry`` seconds (per table overrides: ``syslog_events_expiry``),
+raised per table to 3 x the largest interval of the scheduled queries
+reading it (rounded up to the next multiple of 60); ``events_max``
+distinct-second batches per table (``syslog_events_max``); the newest batch
+is always kept.  Expiry runs every 256 stored events and once a minute, in
+the writer thread.
 
 Per-query optimisation state (the last eid each scheduled query has seen of
 each table) is kept in ``osqlite_events_optimize`` so it survives restarts.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 import time
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .._sqlite import sqlite3
 
 log = logging.getLogger("osqlite.events")
 
-# osquery's columns for each evented table we publish, without time and eid
-# (the store's own), in osquery's order.
-TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "file_events": (
-        "target_path", "category", "action", "transaction_id", "inode", "uid",
-        "gid", "mode", "size", "atime", "mtime", "ctime", "md5", "sha1",
-        "sha256", "hashed"),
-    "process_events": (
-        "pid", "path", "mode", "cmdline", "cmdline_size", "env", "env_count",
-        "env_size", "cwd", "auid", "uid", "euid", "gid", "egid", "owner_uid",
-        "owner_gid", "atime", "mtime", "ctime", "btime", "overflows", "parent",
-        "uptime", "fsuid", "suid", "fsgid", "sgid", "syscall"),
-    "socket_events": (
-        "action", "pid", "path", "fd", "auid", "family", "protocol",
-        "local_address", "remote_address", "local_port", "remote_port",
-        "socket", "uptime", "success", "status"),
-    "hardware_events": (
-        "action", "path", "type", "driver", "vendor", "vendor_id", "model",
-        "model_id", "serial", "revision"),
-    "yara_events": (
-        "target_path", "category", "action", "transaction_id", "matches", "count",
-        "strings", "tags"),
-}
+#: The evented tables whose events the daemon stores.
+TABLES: tuple[str, ...] = (
+    "file_events", "process_events", "socket_events", "hardware_events",
+    "user_events", "selinux_events", "apparmor_events", "seccomp_events",
+    "process_file_events", "syslog_events", "yara_events")
 
 EXPIRE_EVERY = 256          # osquery checks expiry every 256 inserts
-BATCH_MAX = 2000            # rows per transaction
+BATCH_MAX = 2000            # rows per transaction (Python publishers)
 BATCH_WAIT = 0.2            # seconds the writer waits to fill a batch
 QUEUE_MAX = 100000          # rows buffered in memory at most
+STORE_CACHE_KIB = 512       # page cache of each connection to the store
+
+
+@functools.lru_cache(maxsize=None)
+def _descriptors() -> dict[str, tuple[str, ...]]:
+    import osqlite
+    conn = osqlite.connect()
+    try:
+        out: dict[str, list[str]] = {t: [] for t in TABLES}
+        for table, name in conn.execute(
+                "SELECT table_name, name FROM osqlite_columns WHERE alias_of IS NULL "
+                "AND name NOT IN ('time', 'eid') ORDER BY table_name, cid"):
+            if table in out:
+                out[table].append(name)
+    finally:
+        conn.close()
+    return {t: tuple(cols) for t, cols in out.items()}
+
+
+def columns(table: str) -> tuple[str, ...]:
+    """osquery's columns of an evented table as the store keeps them: all
+    but time and eid (the store's own) and the hidden aliases."""
+    return _descriptors()[table]
+
+
+def create_statements(tables: Iterable[str] = TABLES) -> list[str]:
+    """The CREATE statements of the data tables and the optimisation state."""
+    out = []
+    for t in tables:
+        names = ", ".join(f'"{c}"' for c in columns(t))
+        out.append(f'CREATE TABLE IF NOT EXISTS "osqlite_data_{t}" '
+                   f'(eid INTEGER PRIMARY KEY, time INTEGER NOT NULL, {names})')
+        out.append(f'CREATE INDEX IF NOT EXISTS "osqlite_data_{t}_time" '
+                   f'ON "osqlite_data_{t}"(time)')
+    out.append("CREATE TABLE IF NOT EXISTS osqlite_events_optimize ("
+               "query TEXT NOT NULL, tbl TEXT NOT NULL, eid INTEGER NOT NULL,"
+               " time INTEGER NOT NULL, PRIMARY KEY(query, tbl))")
+    return out
+
+
+def create_tables(db, tables: Iterable[str] = TABLES) -> None:
+    """Create (or complete) the data tables and the optimisation state on
+    an open connection, in one transaction.  A table made by an older
+    osqlite gains the columns it lacks."""
+    tables = tuple(tables)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for sql in create_statements(tables):
+            db.execute(sql)
+        for t in tables:
+            have = {r[1] for r in db.execute(f'PRAGMA table_info("osqlite_data_{t}")')}
+            for c in columns(t):
+                if c not in have:
+                    db.execute(f'ALTER TABLE "osqlite_data_{t}" ADD COLUMN "{c}"')
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def storable(value):
+    """A value sqlite3 can bind: text that is not UTF-8 (surrogate escapes,
+    from os.fsdecode or a surrogateescape decode) becomes its bytes, which
+    the event tables read back as text."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                return value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:      # a lone surrogate of another origin
+                return value.encode("utf-8", "surrogatepass")
+    return value
 
 
 def min_expiry(interval: int) -> int:
@@ -76,12 +143,15 @@ class EventStore:
     """Batched, bounded event storage in the state database."""
 
     def __init__(self, path: str, events_expiry: int = 3600,
-                 events_max: int = 50000, tables: Iterable[str] | None = None):
+                 events_max: int = 50000, tables: Iterable[str] | None = None,
+                 limits: Mapping[str, tuple[int, int]] | None = None):
         self.path = path
         self.events_expiry = int(events_expiry)
         self.events_max = int(events_max)
-        self.tables = tuple(tables) if tables is not None else tuple(TABLE_COLUMNS)
-        self._expiry: dict[str, int] = {t: self.events_expiry for t in self.tables}
+        self.tables = tuple(tables) if tables is not None else TABLES
+        # table -> (expiry, max): osquery's per-subscriber overrides
+        self.limits = dict(limits or {})
+        self._expiry: dict[str, int] = {t: self._base_expiry(t) for t in self.tables}
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_MAX)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,11 +160,12 @@ class EventStore:
         self._last_expire = 0.0
         self.counts: dict[str, int] = {t: 0 for t in self.tables}   # added
         self.inserted = 0
+        self.lost = 0                 # rows that could not be stored at all
         self._flushed = threading.Condition()
         self._enqueued = 0
         self._committed = 0
         self._db = self._open()
-        self._create()
+        create_tables(self._db, self.tables)
 
     # -- database -------------------------------------------------------
 
@@ -107,34 +178,25 @@ class EventStore:
         except sqlite3.OperationalError:
             pass
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA cache_size=-{STORE_CACHE_KIB}")
+        # The readers store text as the kernel's bytes; read them back as
+        # the daemon does (surrogate escapes for bytes that are not UTF-8).
+        db.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
         return db
 
-    def _create(self) -> None:
-        db = self._db
-        with self._lock:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for t in self.tables:
-                    cols = ", ".join(f'"{c}"' for c in TABLE_COLUMNS[t])
-                    db.execute(f'CREATE TABLE IF NOT EXISTS "osqlite_data_{t}" '
-                               f'(eid INTEGER PRIMARY KEY, time INTEGER NOT NULL, {cols})')
-                    db.execute(f'CREATE INDEX IF NOT EXISTS "osqlite_data_{t}_time" '
-                               f'ON "osqlite_data_{t}"(time)')
-                db.execute("CREATE TABLE IF NOT EXISTS osqlite_events_optimize ("
-                           "query TEXT NOT NULL, tbl TEXT NOT NULL, eid INTEGER NOT NULL,"
-                           " time INTEGER NOT NULL, PRIMARY KEY(query, tbl))")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-
     # -- retention ------------------------------------------------------
+
+    def _base_expiry(self, table: str) -> int:
+        return int(self.limits.get(table, (self.events_expiry, 0))[0])
+
+    def _max(self, table: str) -> int:
+        return int(self.limits.get(table, (0, self.events_max))[1])
 
     def set_min_intervals(self, intervals: dict[str, int]) -> None:
         """Largest scheduled interval per table: raises that table's expiry
         to osquery's minimum, with osquery's INFO line."""
         for t in self.tables:
-            expiry = self.events_expiry
+            expiry = self._base_expiry(t)
             iv = intervals.get(t)
             if iv:
                 m = min_expiry(iv)
@@ -162,11 +224,12 @@ class EventStore:
                 if expiry > 0:
                     db.execute(f"DELETE FROM {tab} WHERE time < ? AND time < ?",
                                (now - expiry, newest))
-                if self.events_max > 0:
+                most = self._max(t)
+                if most > 0:
                     row = db.execute(
                         f"SELECT time FROM (SELECT DISTINCT time FROM {tab} "
                         f"ORDER BY time DESC LIMIT 1 OFFSET ?)",
-                        (self.events_max - 1,)).fetchone()
+                        (most - 1,)).fetchone()
                     if row is not None:
                         n = db.execute(
                             f"SELECT count(DISTINCT time) FROM {tab} WHERE time < ?",
@@ -180,6 +243,15 @@ class EventStore:
 
     # -- insertion ------------------------------------------------------
 
+    def note_stored(self, rows: Mapping[str, int]) -> None:
+        """A C reader stored these rows (table -> count)."""
+        n = 0
+        for table, k in rows.items():
+            self.counts[table] = self.counts.get(table, 0) + int(k)
+            n += int(k)
+        self.inserted += n
+        self._since_expire += n
+
     def add(self, table: str, row: dict, when: int | None = None) -> None:
         """Queue one event row (column -> value) for `table`.  Blocks when
         the in-memory queue is full (bounded memory)."""
@@ -187,33 +259,36 @@ class EventStore:
             self._enqueued += 1
         self._queue.put((table, int(time.time()) if when is None else int(when), row))
 
+    def _insert(self, db, by_table: dict) -> None:
+        for table, values in by_table.items():
+            cols = columns(table)
+            names = ", ".join(f'"{c}"' for c in cols)
+            marks = ", ".join("?" * (len(cols) + 1))
+            db.executemany(f'INSERT INTO "osqlite_data_{table}" (time, {names}) '
+                           f'VALUES ({marks})', values)
+
     def write_batch(self, batch: list) -> None:
-        """Insert (table, time, row) items in one transaction."""
+        """Insert (table, time, row) items in one transaction.  A row that
+        cannot be stored on its own is dropped, counted and logged; the
+        others are stored."""
         if not batch:
             return
         db = self._db
         by_table: dict[str, list] = {}
         for table, when, row in batch:
-            cols = TABLE_COLUMNS[table]
             by_table.setdefault(table, []).append(
-                (when,) + tuple(row.get(c) for c in cols))
+                (when,) + tuple(storable(row.get(c)) for c in columns(table)))
         with self._lock:
-            for _attempt in range(100):
-                try:
-                    db.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) and "busy" not in str(exc):
-                        raise
-                    time.sleep(0.05)
+            self._begin(db)
             try:
-                for table, values in by_table.items():
-                    cols = TABLE_COLUMNS[table]
-                    names = ", ".join(f'"{c}"' for c in cols)
-                    marks = ", ".join("?" * (len(cols) + 1))
-                    db.executemany(
-                        f'INSERT INTO "osqlite_data_{table}" (time, {names}) '
-                        f'VALUES ({marks})', values)
+                try:
+                    self._insert(db, by_table)
+                except (sqlite3.InterfaceError, sqlite3.ProgrammingError,
+                        sqlite3.IntegrityError, OverflowError, ValueError):
+                    # One row's value: store the others one by one.
+                    db.execute("ROLLBACK")
+                    self._begin(db)
+                    self._insert_each(db, by_table)
                 db.execute("COMMIT")
             except BaseException:
                 try:
@@ -225,6 +300,32 @@ class EventStore:
             self.counts[table] = self.counts.get(table, 0) + len(values)
         self.inserted += len(batch)
         self._since_expire += len(batch)
+
+    def _insert_each(self, db, by_table: dict) -> None:
+        for table in list(by_table):
+            kept = []
+            for values in by_table[table]:
+                try:
+                    self._insert(db, {table: [values]})
+                    kept.append(values)
+                except (sqlite3.InterfaceError, sqlite3.ProgrammingError,
+                        sqlite3.IntegrityError, OverflowError, ValueError) as exc:
+                    self.lost += 1
+                    log.warning("Could not store one %s event (%s); the rest of its "
+                                "batch is stored", table, exc)
+            by_table[table] = kept
+
+    @staticmethod
+    def _begin(db) -> None:
+        for _attempt in range(100):
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                time.sleep(0.05)
+        db.execute("BEGIN IMMEDIATE")
 
     def _run(self) -> None:
         while True:
@@ -243,10 +344,7 @@ class EventStore:
                 except queue.Empty:
                     break
             if batch:
-                try:
-                    self.write_batch(batch)
-                except Exception as exc:  # keep the daemon alive
-                    log.warning("Could not store %d events: %s", len(batch), exc)
+                self._store_with_retry(batch)
                 with self._flushed:
                     self._committed += len(batch)
                     self._flushed.notify_all()
@@ -256,6 +354,29 @@ class EventStore:
                     self.expire()
                 except Exception as exc:
                     log.warning("Event expiry failed: %s", exc)
+
+    def _store_with_retry(self, batch: list) -> None:
+        """A batch is kept and retried while the database as a whole fails
+        (disk full, locked); never dropped for that."""
+        delay, warned = 0.5, None
+        while True:
+            try:
+                self.write_batch(batch)
+                if warned:
+                    log.warning("Events are stored again (%d were waiting)", len(batch))
+                return
+            except Exception as exc:
+                if str(exc) != warned:
+                    log.warning("Could not store %d events, keeping them and retrying: %s",
+                                len(batch), exc)
+                    warned = str(exc)
+                if self._stop.is_set() and delay > 4:
+                    self.lost += len(batch)
+                    log.warning("%d events could not be stored before the daemon "
+                                "stopped and are lost: %s", len(batch), exc)
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def start(self) -> None:
         if self._thread is None:
@@ -272,7 +393,7 @@ class EventStore:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=15)
+            self._thread.join(timeout=30)
             self._thread = None
         # Anything left (the thread drains the queue before it exits).
         rest = []
@@ -291,7 +412,7 @@ class EventStore:
             return
         now = int(time.time())
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin(self._db)
             try:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO osqlite_events_optimize(query, tbl, eid, time)"
@@ -302,6 +423,27 @@ class EventStore:
                 raise
 
     # -- reading helpers --------------------------------------------------
+
+    def rows_after(self, table: str, eid: int, cols: Iterable[str],
+                   actions: Iterable[str] | None = None, limit: int = 100000):
+        """Rows of `table` stored after `eid` (oldest first, at most limit),
+        as dicts of cols, and the last eid read."""
+        names = ", ".join(f'"{c}"' for c in cols)
+        where, params = "eid > ?", [int(eid)]
+        if actions is not None:
+            acts = list(actions)
+            where += " AND action IN (" + ", ".join("?" * len(acts)) + ")"
+            params += acts
+        with self._lock:
+            last = self.max_eid(table)
+            cur = self._db.execute(f'SELECT eid, {names} FROM "osqlite_data_{table}" WHERE '
+                                   f"{where} AND eid <= ? ORDER BY eid LIMIT ?",
+                                   params + [last, limit])
+            keys = [d[0] for d in cur.description][1:]
+            got = cur.fetchall()
+        if len(got) == limit:
+            last = got[-1][0]
+        return [dict(zip(keys, r[1:])) for r in got], max(last, int(eid))
 
     def max_eid(self, table: str, db=None) -> int:
         db = db or self._db
