@@ -320,6 +320,31 @@ def test_distributed_carve_reassembled_byte_exact(tmp_path, pki, nodes):
         assert done[0]["queries"]["check"] == [{"status": "SUCCESS", "size": str(len(archive))}]
 
 
+def test_distributed_sql_cannot_read_the_node_key(tmp_path, pki, nodes):
+    """The event store is attached to every query connection and shares its
+    file with the daemon's state: a server's SQL reads the event tables but
+    never the node key, the tls buffer or the stored results, and cannot
+    ATTACH another file."""
+    with OsqueryServer(pki) as srv:
+        srv.config = {"options": {"distributed_interval": 1}}
+        srv.reads = [{"queries": {
+            "key": "SELECT value FROM osqlite_events.kv",
+            "buffer": "SELECT * FROM osqlite_events.tls_buffer",
+            "results": "SELECT * FROM osqlite_events.results",
+            "attach": f"ATTACH '{tmp_path}/osquery.db' AS again",
+            "events": "SELECT count(*) AS n FROM osquery_events WHERE name = 'inotify'"}}]
+        node = Node(tmp_path, srv, disable_distributed="false", disable_events="false")
+        nodes.append(node.start())
+        [w] = wait_for(lambda: srv.writes, timeout=60, what="the distributed write", daemon=node)[:1]
+        assert w["statuses"] == {"key": 1, "buffer": 1, "results": 1, "attach": 1, "events": 0}
+        assert "prohibited" in w["messages"]["key"] and "not authorized" in w["messages"]["attach"]
+        assert w["queries"]["events"] == [{"n": "1"}]
+        key = w["node_key"]
+        assert key in srv.node_keys and key not in json.dumps(
+            {k: v for k, v in w.items() if k != "node_key"})
+        assert node.stop() == 0
+
+
 # -- transport options, end to end -------------------------------------------------------------
 
 def test_mutual_tls_and_gzip(tmp_path, pki, nodes):
