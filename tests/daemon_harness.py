@@ -104,9 +104,11 @@ class Daemon:
 
     def start(self, **extra: Any) -> "Daemon":
         self.stderr = open(self.tmp / "stderr.txt", "ab")
+        # A restart appends to the same INFO log: wait for this start's line.
+        before = self.info().count("daemon started")
         self.proc = subprocess.Popen(self.argv(**extra), cwd=REPO, env=self.environ(),
                                      stdout=subprocess.DEVNULL, stderr=self.stderr)
-        wait_for(lambda: (self.logs / "osqueryd.INFO").exists() and "daemon started" in self.info(),
+        wait_for(lambda: self.info().count("daemon started") > before,
                  what="daemon start", daemon=self)
         return self
 

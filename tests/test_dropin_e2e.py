@@ -99,6 +99,7 @@ DEPLOYMENT_FLAGS = """\
 --logger_mode=0640
 --events_expiry=3600
 --disable_events=true
+--aws_kinesis_stream=osquery-results
 """
 
 
