@@ -116,6 +116,15 @@ class Daemon:
         return subprocess.run(self.argv(**extra) + list(args), cwd=REPO, env=self.environ(),
                               capture_output=True, text=True, timeout=timeout)
 
+    def worker_pid(self) -> int:
+        """The pid of the process that does the work: the watcher's worker
+        (the watchdog is on by default, as in osqueryd), else the daemon."""
+        assert self.proc is not None
+        import psutil
+        kids = [p.pid for p in psutil.Process(self.proc.pid).children()
+                if "osqlite.daemon" in " ".join(p.cmdline())]
+        return kids[0] if kids else self.proc.pid
+
     def signal(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)

@@ -87,7 +87,7 @@ def test_daemon_results_and_status_reach_rsyslog(tmp_path, rsyslog, daemons):
     daemons.append(d.start())
     got = wait_for(lambda: [m for m in rsyslog.messages() if m[4].startswith("{")], what="result lines")
     line = json.loads(got[0][4])
-    assert got[0][:3] == (17, 6, "osqueryd") and got[0][3] == str(d.proc.pid)
+    assert got[0][:3] == (17, 6, "osqueryd") and got[0][3] == str(d.worker_pid())
     assert line["name"] in ("who", "n")
     status = wait_for(lambda: [m for m in rsyslog.messages() if m[4].startswith("severity=")],
                       what="status lines")
