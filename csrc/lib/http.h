@@ -16,6 +16,7 @@
 
 #include "osqlite.h"
 #include "ossl.h"
+#include "fdwait.h"
 
 typedef struct OsqHttpReq {
   const char *zUrl;         /* http://host[:port]/path or https://...; with
@@ -52,9 +53,6 @@ void osq_http_free(OsqHttpResp*);
 ** buf[n]; NULL if absent. */
 const char *osq_http_header(const OsqHttpResp*, const char *zName,
                             char *buf, size_t n);
-
-/* Milliseconds of a monotonic clock. */
-int64_t osq_now_ms(void);
 
 /* Connect a non-blocking TCP socket to zHost:zPort before the deadline,
 ** preferring IPv4 addresses as osquery does.  Returns the fd or -1. */
