@@ -8,6 +8,7 @@
 ** connection open after a complete response does not cost the timeout.
 */
 #include "http.h"
+#include "settings.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -599,4 +600,18 @@ void osq_http_free(OsqHttpResp *r){
   sqlite3_free(r->zBody);
   sqlite3_free(r->zHead);
   r->zBody = r->zHead = 0;
+}
+
+int osq_unix_api_get(OsqCursor *pCur, const OsqUnixApi *pApi,
+                     const char *zTarget, OsqHttpResp *pr){
+  char zSock[4096];
+  OsqHttpReq q;
+  osq_flag(pCur, pApi->zSockFlag, pApi->zSockDefault, zSock, sizeof(zSock));
+  memset(&q, 0, sizeof(q));
+  q.zUrl = zTarget;
+  q.zUnixPath = zSock;
+  q.timeoutMs = (int)osq_flag_int(pCur, pApi->zTimeoutFlag, 10000);
+  q.nMax = pApi->nMax;
+  if( osq_http_request(&q, pr) ) return -1;
+  return pr->status;
 }

@@ -22,7 +22,6 @@
 #include "schema.h"
 #include "json.h"
 #include "http.h"
-#include "settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,22 +55,20 @@ static int safeTarget(const char *z, size_t n){
 /* GET zTarget (+ zSuffix); 0 with l->pMeta set, -1 otherwise. */
 static int lxdGet(OsqCursor *pCur, const char *zTarget, const char *zSuffix,
                   Lxd *l){
-  char zSock[4096], zT[2100];
-  OsqHttpReq q;
+  static const OsqUnixApi api = {
+    "lxd_socket", "/var/lib/lxd/unix.socket", "lxd_timeout_ms", LXD_MAX
+  };
+  char zT[2100];
   OsqHttpResp r;
   OsqJson *pRoot;
+  int status;
   memset(l, 0, sizeof(*l));
   if( snprintf(zT, sizeof(zT), "%s%s", zTarget, zSuffix)>=(int)sizeof(zT)
    || !safeTarget(zT, strlen(zT)) ){
     return -1;
   }
-  osq_flag(pCur, "lxd_socket", "/var/lib/lxd/unix.socket", zSock, sizeof(zSock));
-  memset(&q, 0, sizeof(q));
-  q.zUrl = zT;
-  q.zUnixPath = zSock;
-  q.timeoutMs = (int)osq_flag_int(pCur, "lxd_timeout_ms", 10000);
-  q.nMax = LXD_MAX;
-  if( osq_http_request(&q, &r) || (r.status!=200 && r.status!=202) ){
+  status = osq_unix_api_get(pCur, &api, zT, &r);
+  if( status!=200 && status!=202 ){
     osq_http_free(&r);
     return -1;
   }
