@@ -23,10 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include "cputime.h"
 
 #define BUF_SIZE 16384     /* an audit record is at most 8970 bytes */
 static const char zKey[] = "osqbench";
@@ -80,13 +81,6 @@ static void rule(struct audit_rule_data *r, unsigned arch, int nr1, int nr2){
   r->fields[1] = AUDIT_FILTERKEY; r->values[1] = sizeof(zKey)-1;
   r->fieldflags[1] = AUDIT_EQUAL;
   r->buflen = sizeof(zKey)-1;
-}
-
-static double cpuNow(void){
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec/1e6
-       + u.ru_stime.tv_sec + u.ru_stime.tv_usec/1e6;
 }
 
 int main(int argc, char **argv){

@@ -18,9 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "cputime.h"
 
 #define MAX_WD 4096
 #define MASK (IN_MOVED_TO|IN_MOVED_FROM|IN_MODIFY|IN_DELETE|IN_CREATE \
@@ -41,13 +42,6 @@ static void watch(int fd, const char *zDir, int depth){
     watch(fd, z, depth+1);
   }
   closedir(d);
-}
-
-static double cpuNow(void){
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec/1e6
-       + u.ru_stime.tv_sec + u.ru_stime.tv_usec/1e6;
 }
 
 int main(int argc, char **argv){

@@ -1344,56 +1344,37 @@ static int osqBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pIdx){
   return SQLITE_OK;
 }
 
-const sqlite3_module osq_module = {
-  0,                /* iVersion */
-  osqConnectDeclared, /* xCreate: the same function, so still eponymous */
-  osqConnectDeclared, /* xConnect */
-  osqBestIndex,     /* xBestIndex */
-  osqDisconnect,    /* xDisconnect */
-  osqDisconnect,    /* xDestroy: nothing to remove but the declaration */
-  osqOpen,          /* xOpen */
-  osqClose,         /* xClose */
-  osqFilter,        /* xFilter */
-  osqNext,          /* xNext */
-  osqEof,           /* xEof */
-  osqColumn,        /* xColumn */
-  osqRowid,         /* xRowid */
-  0,                /* xUpdate */
-  0,                /* xBegin */
-  0,                /* xSync */
-  0,                /* xCommit */
-  0,                /* xRollback */
-  0,                /* xFindFunction */
-  0,                /* xRename */
-  0,                /* xSavepoint */
-  0,                /* xRelease */
-  0,                /* xRollbackTo */
-  0                 /* xShadowName */
-};
+/* The two modules differ only in how a table is connected: osq_module
+** declares a registered descriptor's schema (xCreate is the same function,
+** so the tables stay eponymous), osq_dynamic_module builds the descriptor
+** from the CREATE VIRTUAL TABLE arguments.  xDestroy has nothing to remove
+** but the declaration. */
+#define OSQ_MODULE(xConnect) {                                           \
+  0,                /* iVersion */                                       \
+  xConnect,         /* xCreate */                                        \
+  xConnect,         /* xConnect */                                       \
+  osqBestIndex,     /* xBestIndex */                                     \
+  osqDisconnect,    /* xDisconnect */                                    \
+  osqDisconnect,    /* xDestroy */                                       \
+  osqOpen,          /* xOpen */                                          \
+  osqClose,         /* xClose */                                         \
+  osqFilter,        /* xFilter */                                        \
+  osqNext,          /* xNext */                                          \
+  osqEof,           /* xEof */                                           \
+  osqColumn,        /* xColumn */                                        \
+  osqRowid,         /* xRowid */                                         \
+  0,                /* xUpdate */                                        \
+  0,                /* xBegin */                                         \
+  0,                /* xSync */                                          \
+  0,                /* xCommit */                                        \
+  0,                /* xRollback */                                      \
+  0,                /* xFindFunction */                                  \
+  0,                /* xRename */                                        \
+  0,                /* xSavepoint */                                     \
+  0,                /* xRelease */                                       \
+  0,                /* xRollbackTo */                                    \
+  0                 /* xShadowName */                                    \
+}
 
-const sqlite3_module osq_dynamic_module = {
-  0,                /* iVersion */
-  osqCreateDynamic, /* xCreate: builds the descriptor from the arguments */
-  osqCreateDynamic, /* xConnect */
-  osqBestIndex,     /* xBestIndex */
-  osqDisconnect,    /* xDisconnect */
-  osqDisconnect,    /* xDestroy */
-  osqOpen,          /* xOpen */
-  osqClose,         /* xClose */
-  osqFilter,        /* xFilter */
-  osqNext,          /* xNext */
-  osqEof,           /* xEof */
-  osqColumn,        /* xColumn */
-  osqRowid,         /* xRowid */
-  0,                /* xUpdate */
-  0,                /* xBegin */
-  0,                /* xSync */
-  0,                /* xCommit */
-  0,                /* xRollback */
-  0,                /* xFindFunction */
-  0,                /* xRename */
-  0,                /* xSavepoint */
-  0,                /* xRelease */
-  0,                /* xRollbackTo */
-  0                 /* xShadowName */
-};
+const sqlite3_module osq_module = OSQ_MODULE(osqConnectDeclared);
+const sqlite3_module osq_dynamic_module = OSQ_MODULE(osqCreateDynamic);

@@ -373,6 +373,22 @@ def test_selinux_events(tmp_path):
     c.close()
 
 
+def test_user_avc_is_a_user_event_gated_by_selinux(tmp_path):
+    # USER_AVC (1107) is both an SELinux type and a user-space message:
+    # osquery's ShouldHandle lets it through only with
+    # audit_allow_selinux_events, and then it is a user_events row.
+    msg = "pid=7 uid=0 auid=1000 msg='avc:  denied  { status } for x'"
+    for user, selinux, want in ((1, 1, 1), (1, 0, 0), (0, 1, 0)):
+        d = tmp_path / f"u{user}s{selinux}"
+        d.mkdir()
+        c = reader(d, "audit", user=user, selinux=selinux)
+        feed(c, rec(1, 1107, msg))
+        got = stored(c, "user_events")
+        assert [(r["type"], r["pid"]) for r in got] == [(1107, 7)] * want, (user, selinux)
+        assert stored(c, "selinux_events") == []
+        c.close()
+
+
 def test_apparmor_events(tmp_path):
     c = reader(tmp_path, "audit", apparmor=1)
     feed(c, rec(3, 1400, AA) + rec(4, 1400, AVC) + rec(5, 1400, 'apparmor= operation="x"'))

@@ -9,6 +9,7 @@
 */
 #include "osqlite.h"
 #include "dbus.h"
+#include "fdwait.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MSG_MAX      (32*1024*1024)
@@ -26,30 +26,6 @@
 #define SKIP_MAX     4096          /* unrelated messages skipped per call */
 
 /* ---- deadlines and I/O ------------------------------------------------ */
-
-static int64_t nowMs(void){
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec*1000 + ts.tv_nsec/1000000;
-}
-
-/* Wait for ev on fd until the deadline.  0 ready, -1 timeout/error. */
-static int waitFd(int fd, short ev, int64_t deadline){
-  for(;;){
-    struct pollfd pfd;
-    int64_t left = deadline - nowMs();
-    int r;
-    if( left<=0 ) return -1;
-    pfd.fd = fd;
-    pfd.events = ev;
-    pfd.revents = 0;
-    r = poll(&pfd, 1, left>1000000 ? 1000000 : (int)left);
-    if( r<0 && errno==EINTR ) continue;
-    if( r<=0 ) return -1;
-    if( pfd.revents & ev ) return 0;
-    if( pfd.revents & (POLLERR|POLLHUP|POLLNVAL) ) return -1;
-  }
-}
 
 static int ioWrite(int fd, const void *pv, size_t n, int64_t deadline){
   const unsigned char *p = pv;
@@ -62,7 +38,7 @@ static int ioWrite(int fd, const void *pv, size_t n, int64_t deadline){
     }
     if( k<0 && errno==EINTR ) continue;
     if( k<0 && (errno==EAGAIN || errno==EWOULDBLOCK) ){
-      if( waitFd(fd, POLLOUT, deadline) ) return -1;
+      if( osq_wait_fd(fd, POLLOUT, deadline) ) return -1;
       continue;
     }
     return -1;
@@ -82,7 +58,7 @@ static int ioRead(int fd, void *pv, size_t n, int64_t deadline){
     if( k==0 ) return -1;                       /* peer closed */
     if( errno==EINTR ) continue;
     if( errno==EAGAIN || errno==EWOULDBLOCK ){
-      if( waitFd(fd, POLLIN, deadline) ) return -1;
+      if( osq_wait_fd(fd, POLLIN, deadline) ) return -1;
       continue;
     }
     return -1;
@@ -360,7 +336,7 @@ int osq_dbus_call(OsqDbus *p, const char *zDest, const char *zPath,
                   int nArg, const char *const *azArg,
                   unsigned char **ppBody, size_t *pnBody, int *pbBig,
                   char *zSig){
-  int64_t deadline = nowMs() + p->timeoutMs;
+  int64_t deadline = osq_now_ms() + p->timeoutMs;
   int nSkip;
   *ppBody = 0;
   *pnBody = 0;
@@ -397,7 +373,7 @@ int osq_dbus_call(OsqDbus *p, const char *zDest, const char *zPath,
 
 int osq_dbus_open(OsqDbus *p, const char *zPath, int bBus, int timeoutMs){
   struct sockaddr_un sa;
-  int64_t deadline = nowMs() + timeoutMs;
+  int64_t deadline = osq_now_ms() + timeoutMs;
   char zLine[1024], zAuth[64], zUid[32];
   size_t i, k;
   int fd;
@@ -417,7 +393,7 @@ int osq_dbus_open(OsqDbus *p, const char *zPath, int bBus, int timeoutMs){
       close(fd);
       return -1;
     }
-    if( waitFd(fd, POLLOUT, deadline) ){
+    if( osq_wait_fd(fd, POLLOUT, deadline) ){
       close(fd);
       return -1;
     }

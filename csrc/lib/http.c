@@ -8,6 +8,7 @@
 ** connection open after a complete response does not cost the timeout.
 */
 #include "http.h"
+#include "settings.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,35 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t osq_now_ms(void){
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec*1000 + ts.tv_nsec/1000000;
-}
-
 static int64_t nowUs(void){
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec*1000000 + ts.tv_nsec/1000;
-}
-
-/* Wait for ev on fd until the deadline: 0 ready, -1 timeout or error. */
-static int waitFd(int fd, short ev, int64_t deadline){
-  for(;;){
-    struct pollfd pfd;
-    int64_t left = deadline - osq_now_ms();
-    int r;
-    if( left<=0 ) return -1;
-    pfd.fd = fd;
-    pfd.events = ev;
-    pfd.revents = 0;
-    r = poll(&pfd, 1, left>60000 ? 60000 : (int)left);
-    if( r<0 && errno==EINTR ) continue;
-    if( r<0 ) return -1;
-    if( r==0 ) continue;              /* re-check the deadline */
-    if( pfd.revents & (ev|POLLHUP|POLLERR) ) return 0;
-    return -1;
-  }
 }
 
 static void setNonBlocking(int fd){
@@ -68,7 +44,7 @@ static int connectWait(int fd, const struct sockaddr *sa, socklen_t n,
   socklen_t k = sizeof(err);
   if( connect(fd, sa, n)==0 ) return 0;
   if( errno!=EINPROGRESS && errno!=EAGAIN && errno!=EINTR ) return -1;
-  if( waitFd(fd, POLLOUT, deadline) ){
+  if( osq_wait_fd(fd, POLLOUT, deadline) ){
     errno = ETIMEDOUT;
     return -1;
   }
@@ -174,7 +150,7 @@ int osq_tls_handshake(const OsqSsl *pS, int fd, const char *zHost, int bVerify,
     if( r==1 ) break;
     e = pS->SSL_get_error(ssl, r);
     if( e==OSQ_SSL_ERROR_WANT_READ || e==OSQ_SSL_ERROR_WANT_WRITE ){
-      if( waitFd(fd, e==OSQ_SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+      if( osq_wait_fd(fd, e==OSQ_SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
                  deadline) ){
         snprintf(zErr, nErr, "TLS handshake with %s timed out", zHost);
         goto fail;
@@ -221,7 +197,7 @@ static int connWrite(Conn *c, const char *p, size_t n){
       if( r>0 ){ p += r; n -= (size_t)r; continue; }
       r = c->pS->SSL_get_error(c->ssl, r);
       if( r==OSQ_SSL_ERROR_WANT_READ || r==OSQ_SSL_ERROR_WANT_WRITE ){
-        if( waitFd(c->fd, r==OSQ_SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+        if( osq_wait_fd(c->fd, r==OSQ_SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
                    c->deadline) ) return -1;
         continue;
       }
@@ -231,7 +207,7 @@ static int connWrite(Conn *c, const char *p, size_t n){
     if( k>0 ){ p += k; n -= (size_t)k; continue; }
     if( k<0 && errno==EINTR ) continue;
     if( k<0 && (errno==EAGAIN || errno==EWOULDBLOCK) ){
-      if( waitFd(c->fd, POLLOUT, c->deadline) ) return -1;
+      if( osq_wait_fd(c->fd, POLLOUT, c->deadline) ) return -1;
       continue;
     }
     return -1;
@@ -248,7 +224,7 @@ static ssize_t connRead(Conn *c, char *p, size_t n){
       if( r>0 ) return r;
       r = c->pS->SSL_get_error(c->ssl, r);
       if( r==OSQ_SSL_ERROR_WANT_READ || r==OSQ_SSL_ERROR_WANT_WRITE ){
-        if( waitFd(c->fd, r==OSQ_SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+        if( osq_wait_fd(c->fd, r==OSQ_SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
                    c->deadline) ) return -2;
         continue;
       }
@@ -258,7 +234,7 @@ static ssize_t connRead(Conn *c, char *p, size_t n){
     if( k>=0 ) return k;
     if( errno==EINTR ) continue;
     if( errno==EAGAIN || errno==EWOULDBLOCK ){
-      if( waitFd(c->fd, POLLIN, c->deadline) ) return -2;
+      if( osq_wait_fd(c->fd, POLLIN, c->deadline) ) return -2;
       continue;
     }
     return -1;
@@ -624,4 +600,18 @@ void osq_http_free(OsqHttpResp *r){
   sqlite3_free(r->zBody);
   sqlite3_free(r->zHead);
   r->zBody = r->zHead = 0;
+}
+
+int osq_unix_api_get(OsqCursor *pCur, const OsqUnixApi *pApi,
+                     const char *zTarget, OsqHttpResp *pr){
+  char zSock[4096];
+  OsqHttpReq q;
+  osq_flag(pCur, pApi->zSockFlag, pApi->zSockDefault, zSock, sizeof(zSock));
+  memset(&q, 0, sizeof(q));
+  q.zUrl = zTarget;
+  q.zUnixPath = zSock;
+  q.timeoutMs = (int)osq_flag_int(pCur, pApi->zTimeoutFlag, 10000);
+  q.nMax = pApi->nMax;
+  if( osq_http_request(&q, pr) ) return -1;
+  return pr->status;
 }

@@ -16,6 +16,7 @@
 
 #include "osqlite.h"
 #include "ossl.h"
+#include "fdwait.h"
 
 typedef struct OsqHttpReq {
   const char *zUrl;         /* http://host[:port]/path or https://...; with
@@ -48,13 +49,25 @@ typedef struct OsqHttpResp {
 int osq_http_request(const OsqHttpReq*, OsqHttpResp*);
 void osq_http_free(OsqHttpResp*);
 
+/* A REST API on a UNIX socket (Docker, LXD): the flag naming the socket
+** and its default, the flag bounding a request in milliseconds (default
+** 10 s), and the largest response accepted. */
+typedef struct OsqUnixApi {
+  const char *zSockFlag;
+  const char *zSockDefault;
+  const char *zTimeoutFlag;
+  size_t nMax;
+} OsqUnixApi;
+
+/* GET zTarget from the API.  Returns the HTTP status, or -1 when no
+** complete response arrived.  Free *pr with osq_http_free in both cases. */
+int osq_unix_api_get(OsqCursor*, const OsqUnixApi*, const char *zTarget,
+                     OsqHttpResp *pr);
+
 /* The value of response header zName (case-insensitive), copied into
 ** buf[n]; NULL if absent. */
 const char *osq_http_header(const OsqHttpResp*, const char *zName,
                             char *buf, size_t n);
-
-/* Milliseconds of a monotonic clock. */
-int64_t osq_now_ms(void);
 
 /* Connect a non-blocking TCP socket to zHost:zPort before the deadline,
 ** preferring IPv4 addresses as osquery does.  Returns the fd or -1. */

@@ -27,7 +27,6 @@
 #include "schema.h"
 #include "json.h"
 #include "http.h"
-#include "settings.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -36,6 +35,7 @@
 #include <time.h>
 
 #define DOCKER_MAX (64*1024*1024)
+#define ArraySize(X) (sizeof(X)/sizeof(X[0]))
 
 /* One decoded API response. */
 typedef struct DockerDoc {
@@ -52,19 +52,14 @@ static void docFree(DockerDoc *d){
 /* GET zTarget from the daemon.  0 with d set, -1 (no rows) otherwise;
 ** SQLITE_NOMEM is returned as 1 so the caller can fail the query. */
 static int dockerGet(OsqCursor *pCur, const char *zTarget, DockerDoc *d){
-  char zSock[4096];
-  OsqHttpReq q;
+  static const OsqUnixApi api = {
+    "docker_socket", "/var/run/docker.sock", "docker_timeout_ms", DOCKER_MAX
+  };
   OsqHttpResp r;
   int bNoMem = 0;
   d->pDoc = 0;
   d->pRoot = 0;
-  osq_flag(pCur, "docker_socket", "/var/run/docker.sock", zSock, sizeof(zSock));
-  memset(&q, 0, sizeof(q));
-  q.zUrl = zTarget;
-  q.zUnixPath = zSock;
-  q.timeoutMs = (int)osq_flag_int(pCur, "docker_timeout_ms", 10000);
-  q.nMax = DOCKER_MAX;
-  if( osq_http_request(&q, &r) || r.status!=200 ){
+  if( osq_unix_api_get(pCur, &api, zTarget, &r)!=200 ){
     osq_http_free(&r);
     return -1;
   }
@@ -109,9 +104,10 @@ static char *filterTarget(OsqCursor *pCur, const char *zBase, int iCol,
 }
 
 /* osquery's getValue: p's zKey text without a "sha256:" prefix, or the
-** constraint value it starts with. */
-static void setId(OsqCursor *pCur, int iOut, const OsqJson *p,
-                  const char *zKey, int iConsCol){
+** constraint value on column iConsCol (-1: none) it starts with.  Returns
+** the text, its length in *pn. */
+static const char *idValue(OsqCursor *pCur, const OsqJson *p,
+                           const char *zKey, int iConsCol, size_t *pn){
   size_t n;
   const char *z = osq_json_text(p, zKey, &n);
   int i, nC = iConsCol>=0 ? osq_eq_count(pCur, iConsCol) : 0;
@@ -120,10 +116,18 @@ static void setId(OsqCursor *pCur, int iOut, const OsqJson *p,
     const char *zC = osq_eq_text(pCur, iConsCol, i);
     size_t k = zC ? strlen(zC) : 0;
     if( zC && isIdValue(zC) && k<=n && memcmp(z, zC, k)==0 ){
-      osq_text(pCur, iOut, zC, (int)k);
-      return;
+      *pn = k;
+      return zC;
     }
   }
+  *pn = n;
+  return z;
+}
+
+static void setId(OsqCursor *pCur, int iOut, const OsqJson *p,
+                  const char *zKey, int iConsCol){
+  size_t n;
+  const char *z = idValue(pCur, p, zKey, iConsCol, &n);
   osq_text(pCur, iOut, z, (int)n);
 }
 
@@ -167,30 +171,70 @@ static int nomem(OsqCursor *pCur){
   return osq_error_code(pCur, SQLITE_NOMEM, "out of memory");
 }
 
+/* GET zBase with the id constraints on iCol (-1: none) as filters (see
+** filterTarget); as dockerGet. */
+static int listGet(OsqCursor *pCur, const char *zBase, int iCol,
+                   const char *zKey, int bAll, DockerDoc *d){
+  char *zT = filterTarget(pCur, zBase, iCol, zKey, bAll);
+  int rc;
+  d->pDoc = 0;
+  d->pRoot = 0;
+  if( zT==0 ) return 1;
+  rc = dockerGet(pCur, zT, d);
+  sqlite3_free(zT);
+  return rc;
+}
+
+/* How a cell is read from a member: as text, integer or boolean. */
+typedef struct CellMap {
+  int iCol;
+  const char *zPath;
+  char eType;               /* 't', 'i' or 'b' */
+} CellMap;
+
+static void setCells(OsqCursor *pCur, const OsqJson *p, const CellMap *a,
+                     size_t n){
+  size_t i;
+  for(i=0; i<n; i++){
+    switch( a[i].eType ){
+      case 't': setText(pCur, a[i].iCol, p, a[i].zPath); break;
+      case 'i': setInt(pCur, a[i].iCol, p, a[i].zPath); break;
+      default:  setBool(pCur, a[i].iCol, p, a[i].zPath); break;
+    }
+  }
+}
+
 /* ---- docker_version, docker_info ---------------------------------------- */
 
-int osq_gen_docker_version(OsqCursor *pCur){
+/* One row from the object GET zTarget answers. */
+static int oneObjectRow(OsqCursor *pCur, const char *zTarget,
+                        const CellMap *aMap, size_t nMap){
   DockerDoc d;
-  int rc = dockerGet(pCur, "/version", &d);
+  int rc = dockerGet(pCur, zTarget, &d);
   if( rc ) return rc>0 ? nomem(pCur) : SQLITE_OK;
   rc = osq_row(pCur);
-  if( rc==SQLITE_OK ){
-    setText(pCur, COL_DOCKER_VERSION_VERSION, d.pRoot, "Version");
-    setText(pCur, COL_DOCKER_VERSION_API_VERSION, d.pRoot, "ApiVersion");
-    setText(pCur, COL_DOCKER_VERSION_MIN_API_VERSION, d.pRoot, "MinAPIVersion");
-    setText(pCur, COL_DOCKER_VERSION_GIT_COMMIT, d.pRoot, "GitCommit");
-    setText(pCur, COL_DOCKER_VERSION_GO_VERSION, d.pRoot, "GoVersion");
-    setText(pCur, COL_DOCKER_VERSION_OS, d.pRoot, "Os");
-    setText(pCur, COL_DOCKER_VERSION_ARCH, d.pRoot, "Arch");
-    setText(pCur, COL_DOCKER_VERSION_KERNEL_VERSION, d.pRoot, "KernelVersion");
-    setText(pCur, COL_DOCKER_VERSION_BUILD_TIME, d.pRoot, "BuildTime");
-  }
+  if( rc==SQLITE_OK ) setCells(pCur, d.pRoot, aMap, nMap);
   docFree(&d);
   return rc;
 }
 
+int osq_gen_docker_version(OsqCursor *pCur){
+  static const CellMap aMap[] = {
+    { COL_DOCKER_VERSION_VERSION, "Version", 't' },
+    { COL_DOCKER_VERSION_API_VERSION, "ApiVersion", 't' },
+    { COL_DOCKER_VERSION_MIN_API_VERSION, "MinAPIVersion", 't' },
+    { COL_DOCKER_VERSION_GIT_COMMIT, "GitCommit", 't' },
+    { COL_DOCKER_VERSION_GO_VERSION, "GoVersion", 't' },
+    { COL_DOCKER_VERSION_OS, "Os", 't' },
+    { COL_DOCKER_VERSION_ARCH, "Arch", 't' },
+    { COL_DOCKER_VERSION_KERNEL_VERSION, "KernelVersion", 't' },
+    { COL_DOCKER_VERSION_BUILD_TIME, "BuildTime", 't' },
+  };
+  return oneObjectRow(pCur, "/version", aMap, ArraySize(aMap));
+}
+
 int osq_gen_docker_info(OsqCursor *pCur){
-  static const struct { int iCol; const char *zKey; char k; } aMap[] = {
+  static const CellMap aMap[] = {
     { COL_DOCKER_INFO_ID, "ID", 't' },
     { COL_DOCKER_INFO_CONTAINERS, "Containers", 'i' },
     { COL_DOCKER_INFO_CONTAINERS_RUNNING, "ContainersRunning", 'i' },
@@ -224,31 +268,14 @@ int osq_gen_docker_info(OsqCursor *pCur){
     { COL_DOCKER_INFO_SERVER_VERSION, "ServerVersion", 't' },
     { COL_DOCKER_INFO_ROOT_DIR, "DockerRootDir", 't' },
   };
-  DockerDoc d;
-  size_t i;
-  int rc = dockerGet(pCur, "/info", &d);
-  if( rc ) return rc>0 ? nomem(pCur) : SQLITE_OK;
-  rc = osq_row(pCur);
-  for(i=0; rc==SQLITE_OK && i<sizeof(aMap)/sizeof(aMap[0]); i++){
-    switch( aMap[i].k ){
-      case 't': setText(pCur, aMap[i].iCol, d.pRoot, aMap[i].zKey); break;
-      case 'i': setInt(pCur, aMap[i].iCol, d.pRoot, aMap[i].zKey); break;
-      default:  setBool(pCur, aMap[i].iCol, d.pRoot, aMap[i].zKey); break;
-    }
-  }
-  docFree(&d);
-  return rc;
+  return oneObjectRow(pCur, "/info", aMap, ArraySize(aMap));
 }
 
 /* ---- containers ------------------------------------------------------------ */
 
 /* The container list (GET /containers/json, filtered by id constraints). */
 static int getContainers(OsqCursor *pCur, int iIdCol, DockerDoc *d){
-  char *zT = filterTarget(pCur, "/containers/json", iIdCol, "id", 1);
-  int rc;
-  if( zT==0 ) return 1;
-  rc = dockerGet(pCur, zT, d);
-  sqlite3_free(zT);
+  int rc = listGet(pCur, "/containers/json", iIdCol, "id", 1, d);
   if( rc==0 && d->pRoot->type!=OSQ_JSON_ARRAY ){
     docFree(d);
     rc = -1;
@@ -260,17 +287,7 @@ static int getContainers(OsqCursor *pCur, int iIdCol, DockerDoc *d){
 static void containerId(OsqCursor *pCur, const OsqJson *c, int iConsCol,
                         char *buf, size_t nBuf){
   size_t n;
-  const char *z = osq_json_text(c, "Id", &n);
-  int i, nC = osq_eq_count(pCur, iConsCol);
-  if( n>=7 && memcmp(z, "sha256:", 7)==0 ){ z += 7; n -= 7; }
-  for(i=0; i<nC; i++){
-    const char *zC = osq_eq_text(pCur, iConsCol, i);
-    if( zC && isIdValue(zC) && strlen(zC)<=n && memcmp(z, zC, strlen(zC))==0 ){
-      z = zC;
-      n = strlen(zC);
-      break;
-    }
-  }
+  const char *z = idValue(pCur, c, "Id", iConsCol, &n);
   if( n>=nBuf ) n = nBuf-1;
   memcpy(buf, z, n);
   buf[n] = 0;
@@ -396,63 +413,69 @@ int osq_gen_docker_container_envs(OsqCursor *pCur){
   return rc;
 }
 
-/* One row per member of each listed object's "Labels" (osquery's
-** getLabels).  zArray: the member holding the list ("" for the root). */
-static int labelRows(OsqCursor *pCur, const char *zBase, int bFilter,
-                     int bAll, const char *zArray, const char *zPk,
-                     int iPkCol, int iKey, int iVal, const char *zKey){
+/* A *_labels table: one row per member of each listed object's "Labels"
+** (osquery's getLabels). */
+typedef struct LabelTable {
+  const char *zBase;        /* the list's request target */
+  int bFilter;              /* constraints on iPkCol go into "filters" */
+  int bAll;                 /* with filters, "all=1" too */
+  const char *zArray;       /* the member holding the list ("" for the root) */
+  const char *zPk;          /* the object's key member ("Id", "Name") */
+  const char *zKey;         /* its name in "filters" */
+  int iPkCol, iKey, iVal;   /* the key, label key and label value columns */
+} LabelTable;
+
+static int labelRows(OsqCursor *pCur, const LabelTable *t){
   DockerDoc d;
   const OsqJson *a, *o;
-  char *zT = bFilter ? filterTarget(pCur, zBase, iPkCol, zKey, bAll)
-                     : sqlite3_mprintf("%s", zBase);
-  int rc;
-  if( zT==0 ) return nomem(pCur);
-  rc = dockerGet(pCur, zT, &d);
-  sqlite3_free(zT);
+  int rc = listGet(pCur, t->zBase, t->bFilter ? t->iPkCol : -1, t->zKey,
+                   t->bAll, &d);
   if( rc ) return rc>0 ? nomem(pCur) : SQLITE_OK;
   rc = SQLITE_OK;
-  a = zArray[0] ? osq_json_get(d.pRoot, zArray, 0) : d.pRoot;
+  a = t->zArray[0] ? osq_json_get(d.pRoot, t->zArray, 0) : d.pRoot;
   for(o = a && a->type==OSQ_JSON_ARRAY ? a->pChild : 0;
       o && rc==SQLITE_OK; o=o->pNext){
     const OsqJson *pLabels = osq_json_get(o, "Labels", 0), *l;
     for(l = pLabels && pLabels->type==OSQ_JSON_OBJECT ? pLabels->pChild : 0;
         l && rc==SQLITE_OK; l=l->pNext){
       if( (rc = osq_row(pCur))!=SQLITE_OK ) break;
-      setId(pCur, iPkCol, o, zPk, bFilter ? iPkCol : -1);
-      osq_text(pCur, iKey, l->zKey, (int)l->nKey);
-      setText(pCur, iVal, l, "");
+      setId(pCur, t->iPkCol, o, t->zPk, t->bFilter ? t->iPkCol : -1);
+      osq_text(pCur, t->iKey, l->zKey, (int)l->nKey);
+      setText(pCur, t->iVal, l, "");
     }
   }
   docFree(&d);
   return rc;
 }
 
+/* The four *_labels tables.  Images are not filtered (osquery lists them
+** all); containers are listed with "all=1" when filtered. */
+static const LabelTable aLabelTable[] = {
+  { "/containers/json", 1, 1, "", "Id", "id",
+    COL_DOCKER_CONTAINER_LABELS_ID, COL_DOCKER_CONTAINER_LABELS_KEY,
+    COL_DOCKER_CONTAINER_LABELS_VALUE },
+  { "/networks", 1, 0, "", "Id", "id",
+    COL_DOCKER_NETWORK_LABELS_ID, COL_DOCKER_NETWORK_LABELS_KEY,
+    COL_DOCKER_NETWORK_LABELS_VALUE },
+  { "/volumes", 1, 0, "Volumes", "Name", "name",
+    COL_DOCKER_VOLUME_LABELS_NAME, COL_DOCKER_VOLUME_LABELS_KEY,
+    COL_DOCKER_VOLUME_LABELS_VALUE },
+  { "/images/json", 0, 0, "", "Id", "id",
+    COL_DOCKER_IMAGE_LABELS_ID, COL_DOCKER_IMAGE_LABELS_KEY,
+    COL_DOCKER_IMAGE_LABELS_VALUE },
+};
+
 int osq_gen_docker_container_labels(OsqCursor *pCur){
-  return labelRows(pCur, "/containers/json", 1, 1, "", "Id",
-                   COL_DOCKER_CONTAINER_LABELS_ID,
-                   COL_DOCKER_CONTAINER_LABELS_KEY,
-                   COL_DOCKER_CONTAINER_LABELS_VALUE, "id");
+  return labelRows(pCur, &aLabelTable[0]);
 }
-
 int osq_gen_docker_network_labels(OsqCursor *pCur){
-  return labelRows(pCur, "/networks", 1, 0, "", "Id",
-                   COL_DOCKER_NETWORK_LABELS_ID,
-                   COL_DOCKER_NETWORK_LABELS_KEY,
-                   COL_DOCKER_NETWORK_LABELS_VALUE, "id");
+  return labelRows(pCur, &aLabelTable[1]);
 }
-
 int osq_gen_docker_volume_labels(OsqCursor *pCur){
-  return labelRows(pCur, "/volumes", 1, 0, "Volumes", "Name",
-                   COL_DOCKER_VOLUME_LABELS_NAME,
-                   COL_DOCKER_VOLUME_LABELS_KEY,
-                   COL_DOCKER_VOLUME_LABELS_VALUE, "name");
+  return labelRows(pCur, &aLabelTable[2]);
 }
-
 int osq_gen_docker_image_labels(OsqCursor *pCur){
-  return labelRows(pCur, "/images/json", 0, 0, "", "Id",
-                   COL_DOCKER_IMAGE_LABELS_ID,
-                   COL_DOCKER_IMAGE_LABELS_KEY,
-                   COL_DOCKER_IMAGE_LABELS_VALUE, "id");
+  return labelRows(pCur, &aLabelTable[3]);
 }
 
 /* One row per element of each listed container's zPath (an array or an
@@ -480,14 +503,17 @@ static int containerChildRows(OsqCursor *pCur, int iIdCol, const char *zPath,
 }
 
 static void mountCells(OsqCursor *pCur, const OsqJson *m){
-  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_TYPE, m, "Type");
-  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_NAME, m, "Name");
-  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_SOURCE, m, "Source");
-  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_DESTINATION, m, "Destination");
-  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_DRIVER, m, "Driver");
-  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_MODE, m, "Mode");
-  setBool(pCur, COL_DOCKER_CONTAINER_MOUNTS_RW, m, "RW");
-  setText(pCur, COL_DOCKER_CONTAINER_MOUNTS_PROPAGATION, m, "Propagation");
+  static const CellMap aMap[] = {
+    { COL_DOCKER_CONTAINER_MOUNTS_TYPE, "Type", 't' },
+    { COL_DOCKER_CONTAINER_MOUNTS_NAME, "Name", 't' },
+    { COL_DOCKER_CONTAINER_MOUNTS_SOURCE, "Source", 't' },
+    { COL_DOCKER_CONTAINER_MOUNTS_DESTINATION, "Destination", 't' },
+    { COL_DOCKER_CONTAINER_MOUNTS_DRIVER, "Driver", 't' },
+    { COL_DOCKER_CONTAINER_MOUNTS_MODE, "Mode", 't' },
+    { COL_DOCKER_CONTAINER_MOUNTS_RW, "RW", 'b' },
+    { COL_DOCKER_CONTAINER_MOUNTS_PROPAGATION, "Propagation", 't' },
+  };
+  setCells(pCur, m, aMap, ArraySize(aMap));
 }
 
 int osq_gen_docker_container_mounts(OsqCursor *pCur){
@@ -496,18 +522,20 @@ int osq_gen_docker_container_mounts(OsqCursor *pCur){
 }
 
 static void networkCells(OsqCursor *pCur, const OsqJson *m){
+  static const CellMap aMap[] = {
+    { COL_DOCKER_CONTAINER_NETWORKS_NETWORK_ID, "NetworkID", 't' },
+    { COL_DOCKER_CONTAINER_NETWORKS_ENDPOINT_ID, "EndpointID", 't' },
+    { COL_DOCKER_CONTAINER_NETWORKS_GATEWAY, "Gateway", 't' },
+    { COL_DOCKER_CONTAINER_NETWORKS_IP_ADDRESS, "IPAddress", 't' },
+    { COL_DOCKER_CONTAINER_NETWORKS_IP_PREFIX_LEN, "IPPrefixLen", 'i' },
+    { COL_DOCKER_CONTAINER_NETWORKS_IPV6_GATEWAY, "IPv6Gateway", 't' },
+    { COL_DOCKER_CONTAINER_NETWORKS_IPV6_ADDRESS, "GlobalIPv6Address", 't' },
+    { COL_DOCKER_CONTAINER_NETWORKS_IPV6_PREFIX_LEN, "GlobalIPv6PrefixLen",
+      'i' },
+    { COL_DOCKER_CONTAINER_NETWORKS_MAC_ADDRESS, "MacAddress", 't' },
+  };
   osq_text(pCur, COL_DOCKER_CONTAINER_NETWORKS_NAME, m->zKey, (int)m->nKey);
-  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_NETWORK_ID, m, "NetworkID");
-  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_ENDPOINT_ID, m, "EndpointID");
-  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_GATEWAY, m, "Gateway");
-  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_IP_ADDRESS, m, "IPAddress");
-  setInt(pCur, COL_DOCKER_CONTAINER_NETWORKS_IP_PREFIX_LEN, m, "IPPrefixLen");
-  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_IPV6_GATEWAY, m, "IPv6Gateway");
-  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_IPV6_ADDRESS, m,
-          "GlobalIPv6Address");
-  setInt(pCur, COL_DOCKER_CONTAINER_NETWORKS_IPV6_PREFIX_LEN, m,
-         "GlobalIPv6PrefixLen");
-  setText(pCur, COL_DOCKER_CONTAINER_NETWORKS_MAC_ADDRESS, m, "MacAddress");
+  setCells(pCur, m, aMap, ArraySize(aMap));
 }
 
 int osq_gen_docker_container_networks(OsqCursor *pCur){
@@ -516,10 +544,13 @@ int osq_gen_docker_container_networks(OsqCursor *pCur){
 }
 
 static void portCells(OsqCursor *pCur, const OsqJson *m){
-  setText(pCur, COL_DOCKER_CONTAINER_PORTS_TYPE, m, "Type");
-  setInt(pCur, COL_DOCKER_CONTAINER_PORTS_PORT, m, "PrivatePort");
-  setText(pCur, COL_DOCKER_CONTAINER_PORTS_HOST_IP, m, "IP");
-  setInt(pCur, COL_DOCKER_CONTAINER_PORTS_HOST_PORT, m, "PublicPort");
+  static const CellMap aMap[] = {
+    { COL_DOCKER_CONTAINER_PORTS_TYPE, "Type", 't' },
+    { COL_DOCKER_CONTAINER_PORTS_PORT, "PrivatePort", 'i' },
+    { COL_DOCKER_CONTAINER_PORTS_HOST_IP, "IP", 't' },
+    { COL_DOCKER_CONTAINER_PORTS_HOST_PORT, "PublicPort", 'i' },
+  };
+  setCells(pCur, m, aMap, ArraySize(aMap));
 }
 
 int osq_gen_docker_container_ports(OsqCursor *pCur){
@@ -754,11 +785,7 @@ int osq_gen_docker_container_stats(OsqCursor *pCur){
 int osq_gen_docker_networks(OsqCursor *pCur){
   DockerDoc d;
   const OsqJson *o;
-  char *zT = filterTarget(pCur, "/networks", COL_DOCKER_NETWORKS_ID, "id", 0);
-  int rc;
-  if( zT==0 ) return nomem(pCur);
-  rc = dockerGet(pCur, zT, &d);
-  sqlite3_free(zT);
+  int rc = listGet(pCur, "/networks", COL_DOCKER_NETWORKS_ID, "id", 0, &d);
   if( rc ) return rc>0 ? nomem(pCur) : SQLITE_OK;
   rc = SQLITE_OK;
   for(o = d.pRoot->type==OSQ_JSON_ARRAY ? d.pRoot->pChild : 0;
@@ -785,11 +812,7 @@ int osq_gen_docker_networks(OsqCursor *pCur){
 int osq_gen_docker_volumes(OsqCursor *pCur){
   DockerDoc d;
   const OsqJson *a, *o;
-  char *zT = filterTarget(pCur, "/volumes", COL_DOCKER_VOLUMES_NAME, "name", 0);
-  int rc;
-  if( zT==0 ) return nomem(pCur);
-  rc = dockerGet(pCur, zT, &d);
-  sqlite3_free(zT);
+  int rc = listGet(pCur, "/volumes", COL_DOCKER_VOLUMES_NAME, "name", 0, &d);
   if( rc ) return rc>0 ? nomem(pCur) : SQLITE_OK;
   rc = SQLITE_OK;
   a = osq_json_get(d.pRoot, "Volumes", 0);

@@ -517,25 +517,15 @@ static void apparmorRow(OsqEvReader *p, OsqEvBatch *b, const Parsed *r){
 
 static const char *archName(uint64_t arch){
   static const struct { uint64_t a; const char *z; } aArch[] = {
-    { AUDIT_ARCH_X86_64, "X86_64" }, { AUDIT_ARCH_AARCH64, "AARCH64" },
-    { AUDIT_ARCH_ALPHA, "ALPHA" }, { AUDIT_ARCH_ARM, "ARM" },
-    { AUDIT_ARCH_ARMEB, "ARMEB" }, { AUDIT_ARCH_CRIS, "CRIS" },
-    { AUDIT_ARCH_FRV, "FRV" }, { AUDIT_ARCH_I386, "I386" },
-    { AUDIT_ARCH_IA64, "IA64" }, { AUDIT_ARCH_M32R, "M32R" },
-    { AUDIT_ARCH_M68K, "M68K" }, { AUDIT_ARCH_MICROBLAZE, "MICROBLAZE" },
-    { AUDIT_ARCH_MIPS, "MIPS" }, { AUDIT_ARCH_MIPSEL, "MIPSEL" },
-    { AUDIT_ARCH_MIPS64, "MIPS64" }, { AUDIT_ARCH_MIPS64N32, "MIPS64N32" },
-    { AUDIT_ARCH_MIPSEL64, "MIPSEL64" },
-    { AUDIT_ARCH_MIPSEL64N32, "MIPSEL64N32" },
-    { AUDIT_ARCH_OPENRISC, "OPENRISC" }, { AUDIT_ARCH_PARISC, "PARISC" },
-    { AUDIT_ARCH_PARISC64, "PARISC64" }, { AUDIT_ARCH_PPC, "PPC" },
-    { AUDIT_ARCH_PPC64, "PPC64" }, { AUDIT_ARCH_PPC64LE, "PPC64LE" },
-    { AUDIT_ARCH_S390, "S390" }, { AUDIT_ARCH_S390X, "S390X" },
-    { AUDIT_ARCH_SH, "SH" }, { AUDIT_ARCH_SHEL, "SHEL" },
-    { AUDIT_ARCH_SH64, "SH64" }, { AUDIT_ARCH_SHEL64, "SHEL64" },
-    { AUDIT_ARCH_SPARC, "SPARC" }, { AUDIT_ARCH_SPARC64, "SPARC64" },
-    { AUDIT_ARCH_TILEGX, "TILEGX" }, { AUDIT_ARCH_TILEGX32, "TILEGX32" },
-    { AUDIT_ARCH_TILEPRO, "TILEPRO" },
+#define ARCH(X) { AUDIT_ARCH_##X, #X }
+    ARCH(X86_64), ARCH(AARCH64), ARCH(ALPHA), ARCH(ARM), ARCH(ARMEB),
+    ARCH(CRIS), ARCH(FRV), ARCH(I386), ARCH(IA64), ARCH(M32R), ARCH(M68K),
+    ARCH(MICROBLAZE), ARCH(MIPS), ARCH(MIPSEL), ARCH(MIPS64), ARCH(MIPS64N32),
+    ARCH(MIPSEL64), ARCH(MIPSEL64N32), ARCH(OPENRISC), ARCH(PARISC),
+    ARCH(PARISC64), ARCH(PPC), ARCH(PPC64), ARCH(PPC64LE), ARCH(S390),
+    ARCH(S390X), ARCH(SH), ARCH(SHEL), ARCH(SH64), ARCH(SHEL64), ARCH(SPARC),
+    ARCH(SPARC64), ARCH(TILEGX), ARCH(TILEGX32), ARCH(TILEPRO),
+#undef ARCH
   };
   size_t i;
   for(i=0; i<sizeof(aArch)/sizeof(aArch[0]); i++){
@@ -1637,25 +1627,21 @@ static void handleRecord(OsqEvReader *p, OsqEvBatch *b, int type,
     ** audit_allow_apparmor_events, the SELinux ones
     ** audit_allow_selinux_events. */
     if( bAppArmor ? (type==AUDIT_AVC && !s->bAppArmor) : !s->bSelinux ) return;
-    if( type>=AUDIT_FIRST_USER_MSG && type<=AUDIT_LAST_USER_MSG ){
-      Parsed *r;
-      if( !s->bUser ) return;
-      r = parseOne(s, type, z, n, iBody);
-      if( r ) userRow(p, b, r);
+    /* A user-space one (USER_AVC...) is then a user event, below. */
+    if( type<AUDIT_FIRST_USER_MSG || type>AUDIT_LAST_USER_MSG ){
+      if( !bAppArmor ){
+        selinuxRow(p, b, type, z, n);
+      }else{
+        Parsed *r = parseOne(s, type, z, n, iBody);
+        if( r==0 ) return;
+        if( get(r, "apparmor") ){
+          if( s->bAppArmor ) apparmorRow(p, b, r);
+        }else if( s->bSelinux ){
+          selinuxRow(p, b, type, z, n);
+        }
+      }
       return;
     }
-    if( !bAppArmor ){
-      selinuxRow(p, b, type, z, n);
-    }else{
-      Parsed *r = parseOne(s, type, z, n, iBody);
-      if( r==0 ) return;
-      if( get(r, "apparmor") ){
-        if( s->bAppArmor ) apparmorRow(p, b, r);
-      }else if( s->bSelinux ){
-        selinuxRow(p, b, type, z, n);
-      }
-    }
-    return;
   }
   if( type>=AUDIT_FIRST_USER_MSG && type<=AUDIT_LAST_USER_MSG ){
     Parsed *r;

@@ -22,7 +22,6 @@
 #include "schema.h"
 #include "json.h"
 #include "http.h"
-#include "settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,22 +55,20 @@ static int safeTarget(const char *z, size_t n){
 /* GET zTarget (+ zSuffix); 0 with l->pMeta set, -1 otherwise. */
 static int lxdGet(OsqCursor *pCur, const char *zTarget, const char *zSuffix,
                   Lxd *l){
-  char zSock[4096], zT[2100];
-  OsqHttpReq q;
+  static const OsqUnixApi api = {
+    "lxd_socket", "/var/lib/lxd/unix.socket", "lxd_timeout_ms", LXD_MAX
+  };
+  char zT[2100];
   OsqHttpResp r;
   OsqJson *pRoot;
+  int status;
   memset(l, 0, sizeof(*l));
   if( snprintf(zT, sizeof(zT), "%s%s", zTarget, zSuffix)>=(int)sizeof(zT)
    || !safeTarget(zT, strlen(zT)) ){
     return -1;
   }
-  osq_flag(pCur, "lxd_socket", "/var/lib/lxd/unix.socket", zSock, sizeof(zSock));
-  memset(&q, 0, sizeof(q));
-  q.zUrl = zT;
-  q.zUnixPath = zSock;
-  q.timeoutMs = (int)osq_flag_int(pCur, "lxd_timeout_ms", 10000);
-  q.nMax = LXD_MAX;
-  if( osq_http_request(&q, &r) || (r.status!=200 && r.status!=202) ){
+  status = osq_unix_api_get(pCur, &api, zT, &r);
+  if( status!=200 && status!=202 ){
     osq_http_free(&r);
     return -1;
   }
@@ -178,40 +175,71 @@ static int rowEnd(OsqCursor *pCur, Get *g){
   return SQLITE_OK;
 }
 
-/* ---- instances ------------------------------------------------------------ */
+/* Sets cells from one response's metadata, in osquery's order. */
+typedef void (*FillFn)(Get*, const OsqJson *pMeta);
 
-static int instanceRow(OsqCursor *pCur, const char *zUrl){
-  Lxd l, s;
+/* One request of a resource's row: zUrl + zSuffix, filled by xFill. */
+typedef struct LxdPart {
+  const char *zSuffix;
+  FillFn xFill;
+} LxdPart;
+
+/* The row of the resource at zUrl.  aPart[0] (suffix "") fills it and
+** drops it when a member it requires is missing; each further part
+** (/state, /metadata, ...) adds cells until its own first missing member,
+** and one that cannot be fetched adds none. */
+static int lxdRow(OsqCursor *pCur, const char *zUrl, const LxdPart *aPart,
+                  int nPart){
+  Lxd l;
   Get g = { pCur, 0 };
-  const OsqJson *m, *cfg;
-  int rc;
-  if( lxdGet(pCur, zUrl, "", &l) ) return SQLITE_OK;
+  int i, rc;
+  if( lxdGet(pCur, zUrl, aPart[0].zSuffix, &l) ) return SQLITE_OK;
   if( (rc = osq_row(pCur))!=SQLITE_OK ){ lxdFree(&l); return rc; }
-  m = l.pMeta;
-  NeedText(&g, COL_LXD_INSTANCES_NAME, m, "name");
-  NeedText(&g, COL_LXD_INSTANCES_STATUS, m, "status");
-  NeedBool(&g, COL_LXD_INSTANCES_STATEFUL, m, "stateful");
-  NeedBool(&g, COL_LXD_INSTANCES_EPHEMERAL, m, "ephemeral");
-  NeedText(&g, COL_LXD_INSTANCES_CREATED_AT, m, "created_at");
-  cfg = Need(&g, m, "config");
-  NeedText(&g, COL_LXD_INSTANCES_BASE_IMAGE, cfg, "volatile.base_image");
+  aPart[0].xFill(&g, l.pMeta);
   lxdFree(&l);
   if( g.bFail ) return rowEnd(pCur, &g);
-  if( lxdGet(pCur, zUrl, "/metadata", &s)==0 ){
+  for(i=1; i<nPart; i++){
     Get h = { pCur, 0 };
-    const OsqJson *p = Need(&h, s.pMeta, "properties");
-    NeedText(&h, COL_LXD_INSTANCES_DESCRIPTION, p, "description");
-    NeedText(&h, COL_LXD_INSTANCES_OS, p, "os");
-    NeedText(&h, COL_LXD_INSTANCES_ARCHITECTURE, p, "architecture");
-    lxdFree(&s);
-  }
-  if( lxdGet(pCur, zUrl, "/state", &s)==0 ){
-    Get h = { pCur, 0 };
-    NeedInt(&h, COL_LXD_INSTANCES_PID, s.pMeta, "pid");
-    NeedInt(&h, COL_LXD_INSTANCES_PROCESSES, s.pMeta, "processes");
-    lxdFree(&s);
+    if( lxdGet(pCur, zUrl, aPart[i].zSuffix, &l) ) continue;
+    aPart[i].xFill(&h, l.pMeta);
+    lxdFree(&l);
   }
   return SQLITE_OK;
+}
+#define ArraySize(X) ((int)(sizeof(X)/sizeof(X[0])))
+
+/* ---- instances ------------------------------------------------------------ */
+
+static void instanceCells(Get *g, const OsqJson *m){
+  const OsqJson *cfg;
+  NeedText(g, COL_LXD_INSTANCES_NAME, m, "name");
+  NeedText(g, COL_LXD_INSTANCES_STATUS, m, "status");
+  NeedBool(g, COL_LXD_INSTANCES_STATEFUL, m, "stateful");
+  NeedBool(g, COL_LXD_INSTANCES_EPHEMERAL, m, "ephemeral");
+  NeedText(g, COL_LXD_INSTANCES_CREATED_AT, m, "created_at");
+  cfg = Need(g, m, "config");
+  NeedText(g, COL_LXD_INSTANCES_BASE_IMAGE, cfg, "volatile.base_image");
+}
+
+static void instanceMetadataCells(Get *g, const OsqJson *m){
+  const OsqJson *p = Need(g, m, "properties");
+  NeedText(g, COL_LXD_INSTANCES_DESCRIPTION, p, "description");
+  NeedText(g, COL_LXD_INSTANCES_OS, p, "os");
+  NeedText(g, COL_LXD_INSTANCES_ARCHITECTURE, p, "architecture");
+}
+
+static void instanceStateCells(Get *g, const OsqJson *m){
+  NeedInt(g, COL_LXD_INSTANCES_PID, m, "pid");
+  NeedInt(g, COL_LXD_INSTANCES_PROCESSES, m, "processes");
+}
+
+static int instanceRow(OsqCursor *pCur, const char *zUrl){
+  static const LxdPart aPart[] = {
+    { "", instanceCells },
+    { "/metadata", instanceMetadataCells },
+    { "/state", instanceStateCells },
+  };
+  return lxdRow(pCur, zUrl, aPart, ArraySize(aPart));
 }
 
 int osq_gen_lxd_instances(OsqCursor *pCur){
@@ -358,20 +386,16 @@ int osq_gen_lxd_images(OsqCursor *pCur){
   return rc;
 }
 
+static void certCells(Get *g, const OsqJson *m){
+  OptText(g, COL_LXD_CERTIFICATES_NAME, m, "name");
+  OptText(g, COL_LXD_CERTIFICATES_TYPE, m, "type");
+  OptText(g, COL_LXD_CERTIFICATES_FINGERPRINT, m, "fingerprint");
+  OptText(g, COL_LXD_CERTIFICATES_CERTIFICATE, m, "certificate");
+}
+
 static int certRow(OsqCursor *pCur, const char *zUrl){
-  Lxd l;
-  Get g = { pCur, 0 };
-  int rc;
-  if( lxdGet(pCur, zUrl, "", &l) ) return SQLITE_OK;
-  rc = osq_row(pCur);
-  if( rc==SQLITE_OK ){
-    OptText(&g, COL_LXD_CERTIFICATES_NAME, l.pMeta, "name");
-    OptText(&g, COL_LXD_CERTIFICATES_TYPE, l.pMeta, "type");
-    OptText(&g, COL_LXD_CERTIFICATES_FINGERPRINT, l.pMeta, "fingerprint");
-    OptText(&g, COL_LXD_CERTIFICATES_CERTIFICATE, l.pMeta, "certificate");
-  }
-  lxdFree(&l);
-  return rc;
+  static const LxdPart aPart[] = { { "", certCells } };
+  return lxdRow(pCur, zUrl, aPart, ArraySize(aPart));
 }
 
 int osq_gen_lxd_certificates(OsqCursor *pCur){
@@ -380,23 +404,17 @@ int osq_gen_lxd_certificates(OsqCursor *pCur){
 
 /* ---- networks, storage pools, cluster ------------------------------------------ */
 
-static int networkRow(OsqCursor *pCur, const char *zUrl){
-  Lxd l, s;
-  Get g = { pCur, 0 };
-  const OsqJson *m, *cfg, *users, *u;
+static void networkCells(Get *g, const OsqJson *m){
+  const OsqJson *cfg, *users, *u;
   sqlite3_str *str;
   char *z;
-  int rc;
-  if( lxdGet(pCur, zUrl, "", &l) ) return SQLITE_OK;
-  if( (rc = osq_row(pCur))!=SQLITE_OK ){ lxdFree(&l); return rc; }
-  m = l.pMeta;
-  cfg = Need(&g, m, "config");
-  NeedText(&g, COL_LXD_NETWORKS_NAME, m, "name");
-  NeedText(&g, COL_LXD_NETWORKS_TYPE, m, "type");
-  NeedBool(&g, COL_LXD_NETWORKS_MANAGED, m, "managed");
-  OptText(&g, COL_LXD_NETWORKS_IPV4_ADDRESS, cfg, "ipv4.address");
-  OptText(&g, COL_LXD_NETWORKS_IPV6_ADDRESS, cfg, "ipv6.address");
-  users = Need(&g, m, "used_by");
+  cfg = Need(g, m, "config");
+  NeedText(g, COL_LXD_NETWORKS_NAME, m, "name");
+  NeedText(g, COL_LXD_NETWORKS_TYPE, m, "type");
+  NeedBool(g, COL_LXD_NETWORKS_MANAGED, m, "managed");
+  OptText(g, COL_LXD_NETWORKS_IPV4_ADDRESS, cfg, "ipv4.address");
+  OptText(g, COL_LXD_NETWORKS_IPV6_ADDRESS, cfg, "ipv6.address");
+  users = Need(g, m, "used_by");
   str = sqlite3_str_new(0);
   for(u = users ? users->pChild : 0; u; u=u->pNext){
     size_t n;
@@ -407,95 +425,93 @@ static int networkRow(OsqCursor *pCur, const char *zUrl){
     sqlite3_str_append(str, zu, (int)n);
   }
   z = sqlite3_str_finish(str);
-  if( !g.bFail ) osq_text(pCur, COL_LXD_NETWORKS_USED_BY, z ? z : "", -1);
+  if( !g->bFail ) osq_text(g->pCur, COL_LXD_NETWORKS_USED_BY, z ? z : "", -1);
   sqlite3_free(z);
-  lxdFree(&l);
-  if( g.bFail ) return rowEnd(pCur, &g);
-  if( lxdGet(pCur, zUrl, "/state", &s)==0 ){
-    Get h = { pCur, 0 };
-    const OsqJson *c = Need(&h, s.pMeta, "counters");
-    NeedInt(&h, COL_LXD_NETWORKS_BYTES_RECEIVED, c, "bytes_received");
-    NeedInt(&h, COL_LXD_NETWORKS_BYTES_SENT, c, "bytes_sent");
-    NeedInt(&h, COL_LXD_NETWORKS_PACKETS_RECEIVED, c, "packets_received");
-    NeedInt(&h, COL_LXD_NETWORKS_PACKETS_SENT, c, "packets_sent");
-    NeedText(&h, COL_LXD_NETWORKS_HWADDR, s.pMeta, "hwaddr");
-    NeedText(&h, COL_LXD_NETWORKS_STATE, s.pMeta, "state");
-    NeedInt(&h, COL_LXD_NETWORKS_MTU, s.pMeta, "mtu");
-    lxdFree(&s);
-  }
-  return SQLITE_OK;
+}
+
+static void networkStateCells(Get *g, const OsqJson *m){
+  const OsqJson *c = Need(g, m, "counters");
+  NeedInt(g, COL_LXD_NETWORKS_BYTES_RECEIVED, c, "bytes_received");
+  NeedInt(g, COL_LXD_NETWORKS_BYTES_SENT, c, "bytes_sent");
+  NeedInt(g, COL_LXD_NETWORKS_PACKETS_RECEIVED, c, "packets_received");
+  NeedInt(g, COL_LXD_NETWORKS_PACKETS_SENT, c, "packets_sent");
+  NeedText(g, COL_LXD_NETWORKS_HWADDR, m, "hwaddr");
+  NeedText(g, COL_LXD_NETWORKS_STATE, m, "state");
+  NeedInt(g, COL_LXD_NETWORKS_MTU, m, "mtu");
+}
+
+static int networkRow(OsqCursor *pCur, const char *zUrl){
+  static const LxdPart aPart[] = {
+    { "", networkCells },
+    { "/state", networkStateCells },
+  };
+  return lxdRow(pCur, zUrl, aPart, ArraySize(aPart));
 }
 
 int osq_gen_lxd_networks(OsqCursor *pCur){
   return eachUrl(pCur, "/1.0/networks", networkRow);
 }
 
+static void poolCells(Get *g, const OsqJson *m){
+  const OsqJson *cfg = Need(g, m, "config");
+  NeedText(g, COL_LXD_STORAGE_POOLS_NAME, m, "name");
+  NeedText(g, COL_LXD_STORAGE_POOLS_DRIVER, m, "driver");
+  OptText(g, COL_LXD_STORAGE_POOLS_SOURCE, cfg, "source");
+  OptText(g, COL_LXD_STORAGE_POOLS_SIZE, cfg, "size");
+}
+
+static void poolResourceCells(Get *g, const OsqJson *m){
+  const OsqJson *sp = Need(g, m, "space");
+  NeedInt(g, COL_LXD_STORAGE_POOLS_SPACE_USED, sp, "used");
+  NeedInt(g, COL_LXD_STORAGE_POOLS_SPACE_TOTAL, sp, "total");
+  sp = Need(g, m, "inodes");
+  NeedInt(g, COL_LXD_STORAGE_POOLS_INODES_USED, sp, "used");
+  NeedInt(g, COL_LXD_STORAGE_POOLS_INODES_TOTAL, sp, "total");
+}
+
 static int poolRow(OsqCursor *pCur, const char *zUrl){
-  Lxd l, s;
-  Get g = { pCur, 0 };
-  const OsqJson *cfg;
-  int rc;
-  if( lxdGet(pCur, zUrl, "", &l) ) return SQLITE_OK;
-  if( (rc = osq_row(pCur))!=SQLITE_OK ){ lxdFree(&l); return rc; }
-  cfg = Need(&g, l.pMeta, "config");
-  NeedText(&g, COL_LXD_STORAGE_POOLS_NAME, l.pMeta, "name");
-  NeedText(&g, COL_LXD_STORAGE_POOLS_DRIVER, l.pMeta, "driver");
-  OptText(&g, COL_LXD_STORAGE_POOLS_SOURCE, cfg, "source");
-  OptText(&g, COL_LXD_STORAGE_POOLS_SIZE, cfg, "size");
-  lxdFree(&l);
-  if( g.bFail ) return rowEnd(pCur, &g);
-  if( lxdGet(pCur, zUrl, "/resources", &s)==0 ){
-    Get h = { pCur, 0 };
-    const OsqJson *sp = Need(&h, s.pMeta, "space");
-    NeedInt(&h, COL_LXD_STORAGE_POOLS_SPACE_USED, sp, "used");
-    NeedInt(&h, COL_LXD_STORAGE_POOLS_SPACE_TOTAL, sp, "total");
-    sp = Need(&h, s.pMeta, "inodes");
-    NeedInt(&h, COL_LXD_STORAGE_POOLS_INODES_USED, sp, "used");
-    NeedInt(&h, COL_LXD_STORAGE_POOLS_INODES_TOTAL, sp, "total");
-    lxdFree(&s);
-  }
-  return SQLITE_OK;
+  static const LxdPart aPart[] = {
+    { "", poolCells },
+    { "/resources", poolResourceCells },
+  };
+  return lxdRow(pCur, zUrl, aPart, ArraySize(aPart));
 }
 
 int osq_gen_lxd_storage_pools(OsqCursor *pCur){
   return eachUrl(pCur, "/1.0/storage-pools", poolRow);
 }
 
-int osq_gen_lxd_cluster(OsqCursor *pCur){
-  Lxd l;
-  Get g = { pCur, 0 };
+static void clusterCells(Get *g, const OsqJson *m){
   const OsqJson *mc, *e;
-  int rc;
-  if( lxdGet(pCur, "/1.0/cluster", "", &l) ) return SQLITE_OK;
-  if( (rc = osq_row(pCur))!=SQLITE_OK ){ lxdFree(&l); return rc; }
-  NeedText(&g, COL_LXD_CLUSTER_SERVER_NAME, l.pMeta, "server_name");
-  NeedBool(&g, COL_LXD_CLUSTER_ENABLED, l.pMeta, "enabled");
-  mc = Need(&g, l.pMeta, "member_config");
+  NeedText(g, COL_LXD_CLUSTER_SERVER_NAME, m, "server_name");
+  NeedBool(g, COL_LXD_CLUSTER_ENABLED, m, "enabled");
+  mc = Need(g, m, "member_config");
   /* osquery overwrites the same row's cells per member: the last wins. */
-  for(e = mc ? mc->pChild : 0; e && !g.bFail; e=e->pNext){
-    NeedText(&g, COL_LXD_CLUSTER_MEMBER_CONFIG_ENTITY, e, "entity");
-    NeedText(&g, COL_LXD_CLUSTER_MEMBER_CONFIG_NAME, e, "name");
-    NeedText(&g, COL_LXD_CLUSTER_MEMBER_CONFIG_KEY, e, "key");
-    OptText(&g, COL_LXD_CLUSTER_MEMBER_CONFIG_VALUE, e, "value");
-    NeedText(&g, COL_LXD_CLUSTER_MEMBER_CONFIG_DESCRIPTION, e, "description");
+  for(e = mc ? mc->pChild : 0; e && !g->bFail; e=e->pNext){
+    NeedText(g, COL_LXD_CLUSTER_MEMBER_CONFIG_ENTITY, e, "entity");
+    NeedText(g, COL_LXD_CLUSTER_MEMBER_CONFIG_NAME, e, "name");
+    NeedText(g, COL_LXD_CLUSTER_MEMBER_CONFIG_KEY, e, "key");
+    OptText(g, COL_LXD_CLUSTER_MEMBER_CONFIG_VALUE, e, "value");
+    NeedText(g, COL_LXD_CLUSTER_MEMBER_CONFIG_DESCRIPTION, e, "description");
   }
-  lxdFree(&l);
-  return rowEnd(pCur, &g);
+}
+
+int osq_gen_lxd_cluster(OsqCursor *pCur){
+  static const LxdPart aPart[] = { { "", clusterCells } };
+  return lxdRow(pCur, "/1.0/cluster", aPart, ArraySize(aPart));
+}
+
+static void memberCells(Get *g, const OsqJson *m){
+  NeedText(g, COL_LXD_CLUSTER_MEMBERS_SERVER_NAME, m, "server_name");
+  NeedText(g, COL_LXD_CLUSTER_MEMBERS_URL, m, "url");
+  NeedBool(g, COL_LXD_CLUSTER_MEMBERS_DATABASE, m, "database");
+  NeedText(g, COL_LXD_CLUSTER_MEMBERS_STATUS, m, "status");
+  NeedText(g, COL_LXD_CLUSTER_MEMBERS_MESSAGE, m, "message");
 }
 
 static int memberRow(OsqCursor *pCur, const char *zUrl){
-  Lxd l;
-  Get g = { pCur, 0 };
-  int rc;
-  if( lxdGet(pCur, zUrl, "", &l) ) return SQLITE_OK;
-  if( (rc = osq_row(pCur))!=SQLITE_OK ){ lxdFree(&l); return rc; }
-  NeedText(&g, COL_LXD_CLUSTER_MEMBERS_SERVER_NAME, l.pMeta, "server_name");
-  NeedText(&g, COL_LXD_CLUSTER_MEMBERS_URL, l.pMeta, "url");
-  NeedBool(&g, COL_LXD_CLUSTER_MEMBERS_DATABASE, l.pMeta, "database");
-  NeedText(&g, COL_LXD_CLUSTER_MEMBERS_STATUS, l.pMeta, "status");
-  NeedText(&g, COL_LXD_CLUSTER_MEMBERS_MESSAGE, l.pMeta, "message");
-  lxdFree(&l);
-  return rowEnd(pCur, &g);
+  static const LxdPart aPart[] = { { "", memberCells } };
+  return lxdRow(pCur, zUrl, aPart, ArraySize(aPart));
 }
 
 int osq_gen_lxd_cluster_members(OsqCursor *pCur){
