@@ -18,6 +18,8 @@ Everything is derived from the seed: the same seed gives the same trees.
 from __future__ import annotations
 
 import argparse
+import collections
+import concurrent.futures
 import functools
 import json
 import os
@@ -576,18 +578,15 @@ def fuzz(driver: Path, work: Path, seed: int, trees: int, batch: int = 10,
     stmts = statements(user_tables)
     t0 = time.monotonic()
     n_mut = n_err = n_int = 0
-    for start in range(0, trees, batch):
-        if budget is not None and time.monotonic() - t0 > budget:
-            raise AssertionError(f"the fuzz run went over its {budget:.0f} s budget after "
-                                 f"{start} of {trees} trees")
-        roots, plans = [], {}
-        for i in range(start, min(trees, start + batch)):
-            dest = work / f"t{i}"
-            plans[dest] = hostile_tree(base, dest, seed, i)
-            n_mut += len(plans[dest])
-            roots.append(dest)
-        r = run_driver(driver, [base] + roots if start == 0 else roots, stmts, timeout,
-                       first=start)
+    # One driver per core: the next batch's trees are built while drivers
+    # run, and batches are checked in order, so a finding names its batch.
+    workers = max(1, os.cpu_count() or 1)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    running: collections.deque = collections.deque()
+
+    def check(start: int, roots: list[Path], plans: dict, fut) -> None:
+        nonlocal n_err, n_int
+        r = fut.result()
         out = r.stdout + r.stderr
         report = sanitizer_report(out)
         if report or r.returncode != 0:
@@ -601,6 +600,27 @@ def fuzz(driver: Path, work: Path, seed: int, trees: int, batch: int = 10,
         for d in roots:
             shutil.rmtree(d, ignore_errors=True)
         log(f"trees {start + len(roots)}/{trees} clean ({time.monotonic() - t0:.0f} s)")
+
+    try:
+        for start in range(0, trees, batch):
+            if budget is not None and time.monotonic() - t0 > budget:
+                raise AssertionError(f"the fuzz run went over its {budget:.0f} s budget after "
+                                     f"{start} of {trees} trees")
+            roots, plans = [], {}
+            for i in range(start, min(trees, start + batch)):
+                dest = work / f"t{i}"
+                plans[dest] = hostile_tree(base, dest, seed, i)
+                n_mut += len(plans[dest])
+                roots.append(dest)
+            fut = pool.submit(run_driver, driver, [base] + roots if start == 0 else roots,
+                              stmts, timeout, start)
+            running.append((start, roots, plans, fut))
+            while len(running) >= workers:
+                check(*running.popleft())
+        while running:
+            check(*running.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return {"trees": trees, "mutations": n_mut, "sql_errors": n_err,
             "interrupted": n_int, "seconds": round(time.monotonic() - t0, 1)}
 
