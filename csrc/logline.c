@@ -136,12 +136,29 @@ static void logText(LogBuf *p, const unsigned char *z, sqlite3_int64 n){
   logAppend(p, "\"", 1);
 }
 
+/* v in decimal at z (room for 20 characters), without snprintf's
+** format parsing (two integers a row add up); returns its length. */
+static int logDecimal(char *z, sqlite3_int64 v){
+  char aDigit[20];
+  sqlite3_uint64 u = v<0 ? (sqlite3_uint64)0 - (sqlite3_uint64)v : (sqlite3_uint64)v;
+  int nDigit = 0, n = 0;
+  do{
+    aDigit[nDigit++] = (char)('0' + (int)(u%10));
+    u /= 10;
+  }while( u );
+  if( v<0 ) z[n++] = '-';
+  while( nDigit ) z[n++] = aDigit[--nDigit];
+  return n;
+}
+
 static void logValue(LogBuf *p, sqlite3_value *v, sqlite3_value *pNull){
   char zNum[64];
   int n;
   switch( sqlite3_value_type(v) ){
     case SQLITE_INTEGER:
-      n = snprintf(zNum, sizeof(zNum), "\"%lld\"", (long long)sqlite3_value_int64(v));
+      zNum[0] = '"';
+      n = 1 + logDecimal(zNum+1, sqlite3_value_int64(v));
+      zNum[n++] = '"';
       logAppend(p, zNum, n);
       break;
     case SQLITE_FLOAT:
@@ -215,8 +232,20 @@ static int floatHex(char *z, size_t nz, double x){
   if( e==0 && mant==0 ){
     return snprintf(z, nz, "%s0x0.0p+0", sign ? "-" : "");
   }
-  return snprintf(z, nz, "%s0x%d.%013llxp%+d", sign ? "-" : "", e ? 1 : 0,
-                  (unsigned long long)mant, e ? e-1023 : -1022);
+  /* "%s0x%d.%013llxp%+d" by hand: one per REAL cell of every row */
+  {
+    static const char hex[] = "0123456789abcdef";
+    int n = 0, i, x = e ? e-1023 : -1022;
+    if( nz<32 ) return 0;
+    if( sign ) z[n++] = '-';
+    z[n++] = '0'; z[n++] = 'x'; z[n++] = e ? '1' : '0'; z[n++] = '.';
+    for(i=12; i>=0; i--) z[n++] = hex[(mant>>(4*i)) & 15];
+    z[n++] = 'p';
+    z[n++] = x<0 ? '-' : '+';
+    n += logDecimal(z+n, x<0 ? -x : x);
+    z[n] = 0;
+    return n;
+  }
 }
 
 static void logSigFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){

@@ -461,3 +461,21 @@ def test_logchunks_takes_one_read_only_statement_and_keeps_its_errors():
         conn.execute("SELECT * FROM osqlite_logchunks('SELECT 1, 2 FROM nowhere')").fetchall()
     with pytest.raises(sqlite3.Error, match="size from 1"):
         conn.execute("SELECT * FROM osqlite_logchunks(?, 0)", (two,)).fetchall()
+
+
+def test_sqlite_signatures_and_integers_match_python_on_random_bit_patterns():
+    """logsig's exact doubles are float.hex(), logcols' integers %d, for
+    any 64-bit pattern (subnormals, extremes, negative zero)."""
+    import struct
+
+    import osqlite
+    conn = osqlite.connect()
+    rng = random.Random(11)
+    doubles = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1]
+    doubles += [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(3000)]
+    doubles = [d for d in doubles if d == d and abs(d) != float("inf")]
+    ints = [0, -1, 9, 10, -10, 2**63 - 1, -2**63] + [rng.randrange(-2**63, 2**63) for _ in range(3000)]
+    got = [conn.execute("SELECT osqlite_logsig(?)", (d,)).fetchone()[0] for d in doubles]
+    assert got == ["f" + d.hex() for d in doubles]
+    got = [conn.execute("SELECT osqlite_logcols('\"\"', '\"a\":', ?)", (i,)).fetchone()[0] for i in ints]
+    assert got == ['{"a":"%d"}' % i for i in ints]
