@@ -241,8 +241,8 @@ class ResultStep:
 
     def differential(self, run: Run, names: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]],
                      rendered: bool = False) -> Outcome:
-        """``rendered``: chunks are (types, columns text) pairs from
-        render_in_sqlite, ``names`` its sorted columns."""
+        """``rendered``: chunks are ``Rendered`` (rows rendered by SQLite)
+        from render_in_sqlite, ``names`` its sorted columns."""
         state = self.state
         prev = state.previous(run.name)
         first = prev is None or prev.epoch != run.epoch
