@@ -49,6 +49,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import ujson  # noqa: E402
+from bench_daemon import cpu_and_rss, worker_of  # noqa: E402
 
 from osqlite.diff import format_double  # noqa: E402
 from osqlite.logger import FileSink  # noqa: E402
@@ -213,7 +214,7 @@ def million_once(interval: int = 20) -> dict:
             first_worker = None
             while len(counters) < 2:
                 if first_worker is None:
-                    first_worker = _only_child(proc.pid)
+                    first_worker = worker_of(proc.pid)
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("daemon stopped or timed out:\n" + _read(t / "log" / "osqueryd.INFO")[-2000:])
                 time.sleep(1)
@@ -232,29 +233,16 @@ def million_once(interval: int = 20) -> dict:
             # The daemon is a watcher and its worker (osqlite.watchdog): the
             # worker runs the query; a worker replaced during the run (the
             # watchdog killed it) would hide its peak, so it is checked.
-            worker = _only_child(proc.pid)
+            worker = worker_of(proc.pid)
             if worker is None or worker != first_worker:
                 raise RuntimeError(f"the worker was replaced during the run ({first_worker} -> {worker})")
-            hwm, watcher_hwm = _hwm(worker), _hwm(proc.pid)
+            hwm, watcher_hwm = cpu_and_rss(worker)[1], cpu_and_rss(proc.pid)[1]
             lines = _read(results).count("\n")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
     return {"peak_rss_mb": hwm / 2**20, "watcher_peak_rss_mb": watcher_hwm / 2**20, "lines_logged": lines}
 
-
-def _only_child(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            kids = f.read().split()
-    except OSError:
-        return None
-    return int(kids[0]) if len(kids) == 1 else None
-
-
-def _hwm(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) * 1024
 
 
 def million(rounds: int) -> dict:
