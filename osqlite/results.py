@@ -171,9 +171,12 @@ def render_in_sqlite(conn: sqlite3.Connection, stmt: str,
         sql = (f"SELECT osqlite_logsig({sig}), osqlite_logcols({_literal(dumps(escape(nullvalue)))}, {pairs})"
                f" FROM (\n{body}\n) AS osqlite_q")
         conn.execute(sql + " LIMIT 0").close()      # compiles (e.g. not too many columns)
+        chunked = "SELECT n, keys, cols FROM osqlite_logchunks(?, ?)"
+        # An extension built before osqlite_logchunks (OSQLITE_EXTENSION): read it as it is.
+        conn.execute(chunked + " LIMIT 0", (sql, CHUNK)).close()
     except sqlite3.Error:
         return None
-    cur = conn.execute("SELECT n, keys, cols FROM osqlite_logchunks(?, ?)", (sql, CHUNK))
+    cur = conn.execute(chunked, (sql, CHUNK))
 
     def fetch() -> Rendered | None:
         # What SQLite renders is always valid UTF-8 (bytes that were not are
