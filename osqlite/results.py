@@ -151,8 +151,9 @@ def render_in_sqlite(conn: sqlite3.Connection, stmt: str,
     (osqlite_logchunks): the same strings diff.Renderer makes, without a
     Python object per cell or per row.  None when the statement cannot be
     wrapped (not a plain query, repeated or odd column names, too many
-    columns): the caller reads it as it is.  Neither probe runs the query
-    (a constant LIMIT 0 stops SQLite before its first table is opened)."""
+    columns, an extension without osqlite_logchunks): the caller reads it
+    as it is.  No probe runs the query (a constant LIMIT 0 stops SQLite
+    before its first table is opened)."""
     body = stmt.strip()
     while body.endswith(";"):
         body = body[:-1].rstrip()
