@@ -36,6 +36,17 @@
 **
 ** Both are byte for byte what osqlite.diff.Renderer produces in Python
 ** (tests/test_daemon_diff.py holds them to each other).
+**
+**   SELECT n, keys, cols FROM osqlite_logchunks(SQL, N)
+**       Runs SQL, a read-only statement of two text columns (the daemon's
+**       wrapped query above: signature, columns text), and returns its rows
+**       N at a time (4096 by default) as one row per chunk: n the number of
+**       rows, keys the rows' identities "SIG\tCOLS" joined by newlines (the
+**       state database's stored form), cols the columns texts joined by
+**       newlines, as a BLOB (neither contains a raw newline: control bytes
+**       are escaped).  A large result so reaches Python as two objects per
+**       few thousand rows, not two per row.  Errors of SQL are its errors.
+**       Direct use only (not from a view or trigger).
 */
 #include "osqlite.h"
 
@@ -125,12 +136,29 @@ static void logText(LogBuf *p, const unsigned char *z, sqlite3_int64 n){
   logAppend(p, "\"", 1);
 }
 
+/* v in decimal at z (room for 20 characters), without snprintf's
+** format parsing (two integers a row add up); returns its length. */
+static int logDecimal(char *z, sqlite3_int64 v){
+  char aDigit[20];
+  sqlite3_uint64 u = v<0 ? (sqlite3_uint64)0 - (sqlite3_uint64)v : (sqlite3_uint64)v;
+  int nDigit = 0, n = 0;
+  do{
+    aDigit[nDigit++] = (char)('0' + (int)(u%10));
+    u /= 10;
+  }while( u );
+  if( v<0 ) z[n++] = '-';
+  while( nDigit ) z[n++] = aDigit[--nDigit];
+  return n;
+}
+
 static void logValue(LogBuf *p, sqlite3_value *v, sqlite3_value *pNull){
   char zNum[64];
   int n;
   switch( sqlite3_value_type(v) ){
     case SQLITE_INTEGER:
-      n = snprintf(zNum, sizeof(zNum), "\"%lld\"", (long long)sqlite3_value_int64(v));
+      zNum[0] = '"';
+      n = 1 + logDecimal(zNum+1, sqlite3_value_int64(v));
+      zNum[n++] = '"';
       logAppend(p, zNum, n);
       break;
     case SQLITE_FLOAT:
@@ -204,8 +232,20 @@ static int floatHex(char *z, size_t nz, double x){
   if( e==0 && mant==0 ){
     return snprintf(z, nz, "%s0x0.0p+0", sign ? "-" : "");
   }
-  return snprintf(z, nz, "%s0x%d.%013llxp%+d", sign ? "-" : "", e ? 1 : 0,
-                  (unsigned long long)mant, e ? e-1023 : -1022);
+  /* "%s0x%d.%013llxp%+d" by hand: one per REAL cell of every row */
+  {
+    static const char hex[] = "0123456789abcdef";
+    int n = 0, i, x = e ? e-1023 : -1022;
+    if( nz<32 ) return 0;
+    if( sign ) z[n++] = '-';
+    z[n++] = '0'; z[n++] = 'x'; z[n++] = e ? '1' : '0'; z[n++] = '.';
+    for(i=12; i>=0; i--) z[n++] = hex[(mant>>(4*i)) & 15];
+    z[n++] = 'p';
+    z[n++] = x<0 ? '-' : '+';
+    n += logDecimal(z+n, x<0 ? -x : x);
+    z[n] = 0;
+    return n;
+  }
 }
 
 static void logSigFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
@@ -231,12 +271,221 @@ static void logSigFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   logFinish(ctx, &b);
 }
 
+/* -- osqlite_logchunks -------------------------------------------------- */
+
+#define LOGCHUNK_DEFAULT 4096
+#define LOGCHUNK_MAX     1000000
+#define LOGCHUNK_SQL     3           /* hidden column: the statement */
+#define LOGCHUNK_SIZE    4           /* hidden column: rows per chunk */
+
+typedef struct ChunkVtab ChunkVtab;
+struct ChunkVtab {
+  sqlite3_vtab base;
+  sqlite3 *db;
+};
+
+typedef struct ChunkCursor ChunkCursor;
+struct ChunkCursor {
+  sqlite3_vtab_cursor base;
+  sqlite3_stmt *pStmt;       /* the statement being read, or 0 */
+  sqlite3_int64 iRowid;
+  int nMax;                  /* rows per chunk */
+  int nRow;                  /* rows in the current chunk */
+  int done;                  /* the statement returned SQLITE_DONE */
+  int eof;
+  LogBuf keys, cols;
+};
+
+static int chunkConnect(sqlite3 *db, void *pAux, int argc, const char *const*argv,
+                        sqlite3_vtab **ppVtab, char **pzErr){
+  ChunkVtab *p;
+  int rc;
+  (void)pAux; (void)argc; (void)argv; (void)pzErr;
+  rc = sqlite3_declare_vtab(db,
+       "CREATE TABLE x(n INTEGER, keys TEXT, cols BLOB, sql HIDDEN, size HIDDEN)");
+  if( rc!=SQLITE_OK ) return rc;
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  p = sqlite3_malloc64(sizeof(*p));
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->db = db;
+  *ppVtab = &p->base;
+  return SQLITE_OK;
+}
+
+static int chunkDisconnect(sqlite3_vtab *pVtab){
+  sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+/* The statement is required (idxNum bit 1), the chunk size optional (bit 2). */
+static int chunkBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
+  int i, iSql = -1, iSize = -1;
+  (void)pVtab;
+  for(i=0; i<pInfo->nConstraint; i++){
+    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    if( c->op!=SQLITE_INDEX_CONSTRAINT_EQ ) continue;
+    if( c->iColumn==LOGCHUNK_SQL ){
+      if( !c->usable ) return SQLITE_CONSTRAINT;
+      iSql = i;
+    }else if( c->iColumn==LOGCHUNK_SIZE && c->usable ){
+      iSize = i;
+    }
+  }
+  if( iSql<0 ){
+    sqlite3_free(pVtab->zErrMsg);
+    pVtab->zErrMsg = sqlite3_mprintf("osqlite_logchunks(sql, size): the statement is missing");
+    return SQLITE_ERROR;
+  }
+  pInfo->aConstraintUsage[iSql].argvIndex = 1;
+  pInfo->aConstraintUsage[iSql].omit = 1;
+  pInfo->idxNum = 1;
+  if( iSize>=0 ){
+    pInfo->aConstraintUsage[iSize].argvIndex = 2;
+    pInfo->aConstraintUsage[iSize].omit = 1;
+    pInfo->idxNum |= 2;
+  }
+  pInfo->estimatedCost = 1e6;
+  return SQLITE_OK;
+}
+
+static int chunkOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
+  ChunkCursor *p = sqlite3_malloc64(sizeof(*p));
+  (void)pVtab;
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  *ppCur = &p->base;
+  return SQLITE_OK;
+}
+
+static int chunkClose(sqlite3_vtab_cursor *pCur){
+  ChunkCursor *p = (ChunkCursor*)pCur;
+  sqlite3_finalize(p->pStmt);
+  sqlite3_free(p->keys.z);
+  sqlite3_free(p->cols.z);
+  sqlite3_free(p);
+  return SQLITE_OK;
+}
+
+static int chunkError(sqlite3_vtab_cursor *pCur, int rc, const char *zMsg){
+  sqlite3_vtab *pVtab = pCur->pVtab;
+  sqlite3_free(pVtab->zErrMsg);
+  pVtab->zErrMsg = sqlite3_mprintf("%s", zMsg);
+  return rc;
+}
+
+/* Read the next chunk: up to nMax rows of the statement. */
+static int chunkNext(sqlite3_vtab_cursor *pCur){
+  ChunkCursor *p = (ChunkCursor*)pCur;
+  ChunkVtab *pTab = (ChunkVtab*)pCur->pVtab;
+  int rc = SQLITE_OK;
+  p->nRow = 0;
+  p->keys.n = p->cols.n = 0;
+  p->iRowid++;
+  while( !p->done && p->nRow<p->nMax ){
+    rc = sqlite3_step(p->pStmt);
+    if( rc==SQLITE_DONE ){
+      p->done = 1;
+      rc = SQLITE_OK;
+      break;
+    }
+    if( rc!=SQLITE_ROW ){
+      return chunkError(pCur, rc, sqlite3_errmsg(pTab->db));
+    }
+    rc = SQLITE_OK;
+    {
+      const char *zSig = (const char*)sqlite3_column_text(p->pStmt, 0);
+      int nSig = sqlite3_column_bytes(p->pStmt, 0);
+      const char *zCols = (const char*)sqlite3_column_text(p->pStmt, 1);
+      int nCols = sqlite3_column_bytes(p->pStmt, 1);
+      if( p->nRow ){
+        logAppend(&p->keys, "\n", 1);
+        logAppend(&p->cols, "\n", 1);
+      }
+      logAppend(&p->keys, zSig, nSig);
+      logAppend(&p->keys, "\t", 1);
+      logAppend(&p->keys, zCols, nCols);
+      logAppend(&p->cols, zCols, nCols);
+    }
+    if( p->keys.oom || p->cols.oom ) return SQLITE_NOMEM;
+    p->nRow++;
+  }
+  p->eof = p->nRow==0;
+  return rc;
+}
+
+static int chunkFilter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
+                       int argc, sqlite3_value **argv){
+  ChunkCursor *p = (ChunkCursor*)pCur;
+  ChunkVtab *pTab = (ChunkVtab*)pCur->pVtab;
+  const char *zSql, *zTail = 0;
+  sqlite3_int64 nMax = LOGCHUNK_DEFAULT;
+  int rc;
+  (void)idxStr;
+  sqlite3_finalize(p->pStmt);
+  p->pStmt = 0;
+  p->done = p->eof = 0;
+  p->iRowid = 0;
+  if( argc<1 || (idxNum&1)==0 ) return chunkError(pCur, SQLITE_ERROR, "osqlite_logchunks: no statement");
+  zSql = (const char*)sqlite3_value_text(argv[0]);
+  if( (idxNum&2) && argc>1 ) nMax = sqlite3_value_int64(argv[1]);
+  if( zSql==0 || nMax<1 || nMax>LOGCHUNK_MAX ){
+    return chunkError(pCur, SQLITE_ERROR, "osqlite_logchunks(sql, size): sql must be text, "
+                      "size from 1 to 1000000");
+  }
+  p->nMax = (int)nMax;
+  rc = sqlite3_prepare_v2(pTab->db, zSql, -1, &p->pStmt, &zTail);
+  if( rc!=SQLITE_OK ) return chunkError(pCur, rc, sqlite3_errmsg(pTab->db));
+  while( zTail && (*zTail==' ' || *zTail=='\n' || *zTail=='\t' || *zTail=='\r') ) zTail++;
+  if( p->pStmt==0 || !sqlite3_stmt_readonly(p->pStmt) || sqlite3_column_count(p->pStmt)!=2
+   || (zTail && *zTail) ){
+    sqlite3_finalize(p->pStmt);
+    p->pStmt = 0;
+    return chunkError(pCur, SQLITE_ERROR, "osqlite_logchunks: sql must be one read-only "
+                      "statement of two columns");
+  }
+  return chunkNext(pCur);
+}
+
+static int chunkEof(sqlite3_vtab_cursor *pCur){
+  return ((ChunkCursor*)pCur)->eof;
+}
+
+static int chunkColumn(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int i){
+  ChunkCursor *p = (ChunkCursor*)pCur;
+  switch( i ){
+    case 0: sqlite3_result_int(ctx, p->nRow); break;
+    case 1: sqlite3_result_text64(ctx, p->keys.z ? p->keys.z : "", (sqlite3_uint64)p->keys.n,
+                                  SQLITE_TRANSIENT, SQLITE_UTF8); break;
+    case 2: sqlite3_result_blob64(ctx, p->cols.z ? p->cols.z : "", (sqlite3_uint64)p->cols.n,
+                                  SQLITE_TRANSIENT); break;
+    default: sqlite3_result_null(ctx); break;
+  }
+  return SQLITE_OK;
+}
+
+static int chunkRowid(sqlite3_vtab_cursor *pCur, sqlite3_int64 *pRowid){
+  *pRowid = ((ChunkCursor*)pCur)->iRowid;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module chunkModule = {
+  0,                  /* iVersion */
+  0,                  /* xCreate: eponymous only */
+  chunkConnect, chunkBestIndex, chunkDisconnect, 0,
+  chunkOpen, chunkClose, chunkFilter, chunkNext, chunkEof, chunkColumn, chunkRowid,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+};
+
 int osq_register_logline(sqlite3 *db){
   int rc;
   const int flags = SQLITE_UTF8|SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS;
   rc = sqlite3_create_function(db, "osqlite_logcols", -1, flags, 0, logColsFunc, 0, 0);
   if( rc==SQLITE_OK ){
     rc = sqlite3_create_function(db, "osqlite_logsig", -1, flags, 0, logSigFunc, 0, 0);
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_create_module_v2(db, "osqlite_logchunks", &chunkModule, 0, 0);
   }
   return rc;
 }

@@ -132,6 +132,18 @@ class LineShape:
         suffix = f',"action":"{action}"}}'
         return "".join((self._prefix, (suffix + "\n" + self._prefix).join(cols), suffix, "\n")).encode("utf-8")
 
+    def plain_events(self) -> bool:
+        """Are event lines ``prefix + columns + suffix`` (no top-level
+        decoration named like a line's own key)?"""
+        return self._base is None
+
+    def events_joined(self, cols: bytes, action: str) -> bytes:
+        """Event-format lines of columns texts joined by newlines (UTF-8),
+        newline-terminated: one replace of the newlines (needs plain_events())."""
+        prefix = self._prefix.encode("utf-8")
+        suffix = f',"action":"{action}"}}'.encode("utf-8")
+        return b"".join((prefix, cols.replace(b"\n", suffix + b"\n" + prefix), suffix, b"\n"))
+
     def _around(self, key: str, value: Any, first: dict[str, Any]) -> tuple[str, str]:
         """(text before, text after) the value of ``key`` in a one-line shape."""
         marker = "\u0000osqlite\u0000"

@@ -26,8 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from ._sqlite import sqlite3
 from .diff import Multiset, Renderer, dumps, escape, key_columns, numerics_columns
@@ -38,7 +37,6 @@ from .state import StateDB
 log = logging.getLogger("osqlite.results")
 
 CHUNK = 4096                 # rows fetched and rendered at a time
-_second = itemgetter(1)
 KEYS_IN_MEMORY = 32 << 20    # new keys kept for the store before spilling to the database
 
 
@@ -92,6 +90,22 @@ class _Lines:
         self._started.add(part)
         self.staged.add(part, (sep + ",".join(cols)).encode("utf-8"), 0)
 
+    def joined(self, part: str, cols: bytes, n: int) -> None:
+        """``n`` rows' columns texts joined by newlines (osqlite_logchunks):
+        the lines are made by one replace of the newlines."""
+        if not n:
+            return
+        if self.events and not self.shape.plain_events():
+            self.rows(part, cols.decode("utf-8").split("\n"))
+            return
+        self.count[part] += n
+        if self.events:
+            self.staged.add(part, self.shape.events_joined(cols, part), n)
+            return
+        sep = b"," if part in self._started else b""
+        self._started.add(part)
+        self.staged.add(part, sep + cols.replace(b"\n", b","), 0)
+
     def removed_keys(self, keys: Sequence[str]) -> None:
         self.rows("removed", numerics_columns(keys) if self.numerics else list(map(key_columns, keys)))
 
@@ -121,15 +135,25 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+class Rendered(NamedTuple):
+    """A chunk of rows rendered by SQLite (osqlite_logchunks): how many,
+    their keys joined by newlines (the stored form), their columns texts
+    joined by newlines, as UTF-8 bytes."""
+    n: int
+    keys: str
+    cols: bytes
+
+
 def render_in_sqlite(conn: sqlite3.Connection, stmt: str,
-                     nullvalue: str) -> tuple[tuple[str, ...], Iterator[list[tuple[str, str]]]] | None:
+                     nullvalue: str) -> tuple[tuple[str, ...], Iterator[Rendered]] | None:
     """Run one statement wrapped so that SQLite renders each row
-    (csrc/logline.c): rows arrive as (types, columns text) pairs, the same
-    strings diff.Renderer makes, without a Python object per cell.  None
-    when the statement cannot be wrapped (not a plain query, repeated or
-    odd column names, too many columns): the caller reads it as it is.
-    Neither probe runs the query (a constant LIMIT 0 stops SQLite before
-    its first table is opened)."""
+    (csrc/logline.c) and hands them over a chunk at a time
+    (osqlite_logchunks): the same strings diff.Renderer makes, without a
+    Python object per cell or per row.  None when the statement cannot be
+    wrapped (not a plain query, repeated or odd column names, too many
+    columns, an extension without osqlite_logchunks): the caller reads it
+    as it is.  No probe runs the query (a constant LIMIT 0 stops SQLite
+    before its first table is opened)."""
     body = stmt.strip()
     while body.endswith(";"):
         body = body[:-1].rstrip()
@@ -148,20 +172,24 @@ def render_in_sqlite(conn: sqlite3.Connection, stmt: str,
         sql = (f"SELECT osqlite_logsig({sig}), osqlite_logcols({_literal(dumps(escape(nullvalue)))}, {pairs})"
                f" FROM (\n{body}\n) AS osqlite_q")
         conn.execute(sql + " LIMIT 0").close()      # compiles (e.g. not too many columns)
+        chunked = "SELECT n, keys, cols FROM osqlite_logchunks(?, ?)"
+        # An extension built before osqlite_logchunks (OSQLITE_EXTENSION): read it as it is.
+        conn.execute(chunked + " LIMIT 0", (sql, CHUNK)).close()
     except sqlite3.Error:
         return None
-    cur = conn.execute(sql)
+    cur = conn.execute(chunked, (sql, CHUNK))
 
-    def fetch() -> list[tuple[str, str]]:
+    def fetch() -> Rendered | None:
         # What SQLite renders is always valid UTF-8 (bytes that were not are
         # escaped): the C decoder can take it, not the per-value one.
         factory = conn.text_factory
         conn.text_factory = str
         try:
-            return cur.fetchmany(CHUNK)
+            row = cur.fetchone()
         finally:
             conn.text_factory = factory
-    return columns, iter(fetch, [])
+        return Rendered._make(row) if row is not None else None
+    return columns, iter(fetch, None)
 
 
 class ResultStep:
@@ -217,8 +245,8 @@ class ResultStep:
 
     def differential(self, run: Run, names: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]],
                      rendered: bool = False) -> Outcome:
-        """``rendered``: chunks are (types, columns text) pairs from
-        render_in_sqlite, ``names`` its sorted columns."""
+        """``rendered``: chunks are ``Rendered`` (rows rendered by SQLite)
+        from render_in_sqlite, ``names`` its sorted columns."""
         state = self.state
         prev = state.previous(run.name)
         first = prev is None or prev.epoch != run.epoch
@@ -248,14 +276,14 @@ class ResultStep:
                     lines.rows("added", body if run.numerics else cols)
                     continue
                 if rendered:
-                    cols = list(map(_second, chunk))
+                    if not chunk:
+                        continue
+                    n, text, joined = chunk        # type: ignore[misc]
+                    nrows += n
                     if old is None:
-                        lines.rows("added", cols)
-                        text = "\n".join(map("\t".join, chunk))
+                        lines.joined("added", joined, n)
                     else:
-                        keys = list(map("\t".join, chunk))
-                        lines.rows("added", old.added(cols, keys))
-                        text = "\n".join(keys)
+                        lines.rows("added", old.added(joined.decode("utf-8").split("\n"), text.split("\n")))
                 elif old is None:
                     # A first run: every row is added, no per-row key is needed.
                     cols, text, body = renderer.render_stored(chunk, numerics=run.numerics)
@@ -264,7 +292,8 @@ class ResultStep:
                     cols, keys, body = renderer.render(chunk, numerics=run.numerics)
                     lines.rows("added", old.added(body if run.numerics else cols, keys))  # type: ignore[arg-type]
                     text = "\n".join(keys)      # type: ignore[arg-type]
-                nrows += len(cols)
+                if not rendered:
+                    nrows += len(cols)
                 kept.append((idx, text))
                 kept_size += len(text)
                 if kept_size > KEYS_IN_MEMORY:

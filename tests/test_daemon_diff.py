@@ -2,6 +2,7 @@
 daemon's store/log step held to the same answers."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -355,14 +356,16 @@ def test_sqlite_rendering_is_the_python_rendering():
     for sql in ("SELECT * FROM h", "SELECT d AS z, a, c AS \"q'\"\"x\", b FROM h ORDER BY rowid DESC"):
         for nullvalue in ("", "NULL\n"):
             columns, chunks = render_in_sqlite(conn, sql + " ;", nullvalue)
-            got = [pair for chunk in chunks for pair in chunk]
+            got = list(chunks)
             cur = conn.execute(sql)
             names = [d[0] for d in cur.description]
             r = Renderer(names, nullvalue)
             plain, keys, _ = r.render(cur.fetchall())
             assert columns == r.columns
-            assert [c for _, c in got] == plain                  # same columns texts, same order
-            assert ["\t".join(p) for p in got] == keys          # same identities
+            assert sum(c.n for c in got) == len(plain)
+            # same columns texts, same order; same identities
+            assert [t for c in got for t in c.cols.decode("utf-8").split("\n")] == plain
+            assert [k for c in got for k in c.keys.split("\n")] == keys
 
 
 def test_sqlite_rendering_falls_back_when_it_cannot_wrap():
@@ -375,7 +378,7 @@ def test_sqlite_rendering_falls_back_when_it_cannot_wrap():
     wide = ", ".join(f"{i} AS c{i}" for i in range(200))
     assert render_in_sqlite(conn, f"SELECT {wide}", "") is None             # too many function arguments
     cols, chunks = render_in_sqlite(conn, "SELECT 1 AS x -- a comment", "")
-    assert [list(c) for c in chunks] == [[("i", '{"x":"1"}')]]
+    assert [tuple(c) for c in chunks] == [(1, 'i\t{"x":"1"}', b'{"x":"1"}')]
 
 
 def test_wrapping_keeps_column_names_and_order_of_osquerys_pack_queries():
@@ -399,3 +402,80 @@ def test_wrapping_keeps_column_names_and_order_of_osquerys_pack_queries():
         assert wrapped[0] == tuple(sorted(names)), q["query"]
         checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize("event_format,decorations,top_level", [
+    (True, {"host_uuid": "u"}, False), (False, {"host_uuid": "u"}, False),
+    (True, {"columns": "x", "h": "y"}, True)])       # a top-level decoration named like a line key
+def test_rows_rendered_by_sqlite_log_the_same_bytes(tmp_path, event_format, decorations, top_level):
+    """A first run and a diff run, with rows in several chunks, log the same
+    bytes and store the same result whether SQLite renders the rows
+    (osqlite_logchunks) or Python does."""
+    import osqlite
+    from osqlite.results import CHUNK, render_in_sqlite
+    conn = osqlite.connect()
+    conn.text_factory = decode_text
+    _hostile_table(conn, random.Random(5), n=CHUNK + 300)
+    logs = {}
+    for how in ("sqlite", "python"):
+        d = tmp_path / how
+        d.mkdir()
+        state = StateDB(str(d / "osquery.db"))
+        outbox = Outbox(state, [FileSink(str(d / "results.log"))])
+        step = ResultStep(state, outbox)
+        for sql in ("SELECT * FROM h", "SELECT * FROM h WHERE rowid % 7 <> 3 UNION ALL SELECT 'new', 2, 3.5, NULL"):
+            run = Run(name="q", query=sql, host="h", unix=0, epoch=0, numerics=False,
+                      event_format=event_format, decorations=decorations, top_level=top_level)
+            if how == "sqlite":
+                columns, chunks = render_in_sqlite(conn, sql, "")
+                step.differential(run, columns, chunks, rendered=True)
+            else:
+                cur = conn.execute(sql)
+                names = [x[0] for x in cur.description]
+                step.differential(run, names, iter(functools.partial(cur.fetchmany, CHUNK), []))
+            outbox.deliver()
+        stored = list(state.keys("q", state.previous("q")))
+        logs[how] = ((d / "results.log").read_bytes(), stored)
+        outbox.close()
+        state.close()
+    assert logs["sqlite"] == logs["python"]
+    n, gone = conn.execute("SELECT count(*), sum(rowid % 7 = 3) FROM h").fetchone()
+    assert n > CHUNK and logs["sqlite"][0].count(b"\n") == (n + gone + 1 if event_format else 2)
+
+
+def test_logchunks_takes_one_read_only_statement_and_keeps_its_errors():
+    import osqlite
+    from osqlite._sqlite import sqlite3
+    conn = osqlite.connect()
+    two = ("WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM s WHERE value < 5)"
+           " SELECT osqlite_logsig(value), osqlite_logcols('\"\"', '\"v\":', value) FROM s")
+    assert [r[0] for r in conn.execute("SELECT n FROM osqlite_logchunks(?, 2)", (two,))] == [2, 2, 1]
+    for bad in ("CREATE TABLE z(a)", "SELECT 1", two + "; SELECT 1, 2", "SELECT 1, 2; DROP TABLE x",
+                "PRAGMA user_version = 3"):
+        with pytest.raises(sqlite3.Error, match="osqlite_logchunks: sql must be one read-only"):
+            conn.execute("SELECT * FROM osqlite_logchunks(?)", (bad,)).fetchall()
+    assert conn.execute("PRAGMA user_version").fetchone() == (0,)
+    with pytest.raises(sqlite3.Error, match="integer overflow"):        # the statement's own error
+        conn.execute("SELECT * FROM osqlite_logchunks('SELECT 1, abs(-9223372036854775807 - 1)')").fetchall()
+    with pytest.raises(sqlite3.Error, match="no such table: nowhere"):
+        conn.execute("SELECT * FROM osqlite_logchunks('SELECT 1, 2 FROM nowhere')").fetchall()
+    with pytest.raises(sqlite3.Error, match="size from 1"):
+        conn.execute("SELECT * FROM osqlite_logchunks(?, 0)", (two,)).fetchall()
+
+
+def test_sqlite_signatures_and_integers_match_python_on_random_bit_patterns():
+    """logsig's exact doubles are float.hex(), logcols' integers %d, for
+    any 64-bit pattern (subnormals, extremes, negative zero)."""
+    import struct
+
+    import osqlite
+    conn = osqlite.connect()
+    rng = random.Random(11)
+    doubles = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1]
+    doubles += [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(3000)]
+    doubles = [d for d in doubles if d == d and abs(d) != float("inf")]
+    ints = [0, -1, 9, 10, -10, 2**63 - 1, -2**63] + [rng.randrange(-2**63, 2**63) for _ in range(3000)]
+    got = [conn.execute("SELECT osqlite_logsig(?)", (d,)).fetchone()[0] for d in doubles]
+    assert got == ["f" + d.hex() for d in doubles]
+    got = [conn.execute("SELECT osqlite_logcols('\"\"', '\"a\":', ?)", (i,)).fetchone()[0] for i in ints]
+    assert got == ['{"a":"%d"}' % i for i in ints]

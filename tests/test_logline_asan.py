@@ -17,4 +17,13 @@ def test_logline_functions_are_clean_under_the_sanitizers():
              "SELECT osqlite_logcols('\"\"', '\"a\":')",        # a name without a value: an error, not a crash
              "SELECT osqlite_logcols()",
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
-             " SELECT count(osqlite_logcols('NULL', '\"i\":', i, '\"t\":', randomblob(i % 97))) FROM n")
+             " SELECT count(osqlite_logcols('NULL', '\"i\":', i, '\"t\":', randomblob(i % 97))) FROM n",
+             # osqlite_logchunks: chunks that grow their buffers, a last short chunk, bad statements
+             "SELECT n, length(keys), length(cols) FROM osqlite_logchunks('WITH RECURSIVE n(i) AS (SELECT 1"
+             " UNION ALL SELECT i + 1 FROM n WHERE i < 3000) SELECT osqlite_logsig(i, 0.5 * i),"
+             " osqlite_logcols(''\"\"'', ''\"i\":'', i, ''\"t\":'', randomblob(i % 300)) FROM n', 1000)",
+             "SELECT * FROM osqlite_logchunks('SELECT 1, 2', 1)",
+             "SELECT * FROM osqlite_logchunks('SELECT 1, 2 FROM nowhere')",
+             "SELECT * FROM osqlite_logchunks('SELECT 1')",
+             "SELECT * FROM osqlite_logchunks(NULL)",
+             "SELECT * FROM osqlite_logchunks")
