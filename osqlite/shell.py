@@ -564,6 +564,9 @@ class Shell:
                     self.write_out(stmt + "\n")
                 if self.flags["planner"]:
                     self.plan(stmt)
+                # Lone surrogates (bytes that were not UTF-8): Python 3.10's
+                # sqlite3 reports them as a misleading type Warning, so check here.
+                stmt.encode("utf-8")
                 cur = conn.execute(stmt)
                 if cur.description is None or printer is None:
                     cur.fetchall()
